@@ -1,0 +1,72 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
+import type { Accounts } from '@chat/shared/auth/accounts';
+import type { Authenticator } from '@chat/shared/auth/authenticator';
+import type { MessageService } from '@chat/shared/chat/messages';
+import type { RoomService } from '@chat/shared/chat/rooms';
+import type { UserDirectory } from '@chat/shared/chat/users';
+import type { HealthReport } from '@chat/shared/health';
+import type { Logger } from '@chat/shared/logger';
+import type { AppEnv } from './env.ts';
+import { requireAuth } from './middleware/auth.ts';
+import { onError, onNotFound } from './middleware/errors.ts';
+import { requestContext } from './middleware/request-context.ts';
+import { authRoutes } from './routes/auth/routes.ts';
+import { healthRoutes } from './routes/health/routes.ts';
+import { messageRoutes } from './routes/messages/routes.ts';
+import { presenceRoutes } from './routes/presence/routes.ts';
+import { roomRoutes } from './routes/rooms/routes.ts';
+import { userRoutes } from './routes/users/routes.ts';
+
+export interface AppDeps {
+  logger: Logger;
+  http: { corsOrigins: string[]; bodyLimitBytes: number; secureCookies: boolean };
+  auth: Authenticator;
+  accounts: Accounts;
+  messages: MessageService;
+  rooms: RoomService;
+  users: UserDirectory;
+  health: () => Promise<HealthReport>;
+}
+
+export function createApp(deps: AppDeps) {
+  const authenticated = requireAuth(deps.auth);
+  const origins = new Set(deps.http.corsOrigins);
+
+  const app = new Hono<AppEnv>();
+  app.use(requestContext(deps.logger));
+  app.use(
+    '/api/*',
+    cors({
+      origin: (origin) => (origins.has(origin) ? origin : null),
+      credentials: true,
+      allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+      allowHeaders: ['Content-Type', 'Authorization', 'X-Request-Id'],
+      exposeHeaders: ['X-Request-Id'],
+      maxAge: 600,
+    }),
+  );
+  app.use(
+    '/api/*',
+    bodyLimit({
+      maxSize: deps.http.bodyLimitBytes,
+      onError: (c) => c.json({ error: `request body exceeds ${deps.http.bodyLimitBytes} bytes`, code: 'payload_too_large' }, 413),
+    }),
+  );
+
+  app.route('/health', healthRoutes({ check: deps.health }));
+  app.route(
+    '/api/auth',
+    authRoutes({ accounts: deps.accounts, users: deps.users, requireAuth: authenticated, secureCookies: deps.http.secureCookies }),
+  );
+  for (const path of ['/api/messages/*', '/api/users/*', '/api/rooms/*', '/api/ws/*']) app.use(path, authenticated);
+  app.route('/api/messages', messageRoutes({ messages: deps.messages }));
+  app.route('/api/users', userRoutes({ users: deps.users, rooms: deps.rooms }));
+  app.route('/api/rooms', roomRoutes({ rooms: deps.rooms }));
+  app.route('/api/ws', presenceRoutes({ users: deps.users }));
+
+  app.onError(onError);
+  app.notFound(onNotFound);
+  return app;
+}

@@ -1,0 +1,11 @@
+import type { TokenClaims } from '@chat/shared/auth/tokens';
+import type { Logger } from '@chat/shared/logger';
+
+/** Hono context variables set by the middleware. */
+export interface AppEnv {
+  Variables: {
+    requestId: string;
+    log: Logger;
+    claims: TokenClaims;
+  };
+}

@@ -1,0 +1,108 @@
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { inject } from 'vitest';
+import type { ApiConfig } from '@chat/shared/config/api';
+import { loadApiConfig } from '@chat/shared/config/api';
+import { createLogger } from '@chat/shared/logger';
+import { deletePrefix, TEST_REDIS_URL, uniquePrefix } from '@chat/shared/testing/redis';
+import { createApp } from '../src/app.ts';
+import { buildAppDeps, closeResources, openResources, type Resources } from '../src/dependencies.ts';
+import { listen } from '../src/server.ts';
+
+export interface TestApi {
+  url: string;
+  config: ApiConfig;
+  resources: Resources;
+  /** Every log line the app wrote, parsed. */
+  logs: Array<Record<string, unknown>>;
+  fetch(path: string, init?: RequestInit & { token?: string; json?: unknown }): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/** Configuration as production would read it, pointed at this run's database and a fresh Redis prefix. */
+export function testConfig(env: Record<string, string> = {}): ApiConfig {
+  return loadApiConfig({
+    ENVIRONMENT: 'test',
+    DATABASE_URL: inject('databaseUrl'),
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_PREFIX: uniquePrefix(),
+    JWT_SECRET: 'test-secret-that-is-long-enough-for-hs256',
+    LOG_LEVEL: 'info',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    ...env,
+  });
+}
+
+/** Starts the real app on a random port against the run's PostgreSQL database and real Redis. */
+export async function startApi(env: Record<string, string> = {}): Promise<TestApi> {
+  const config = testConfig(env);
+  const logs: Array<Record<string, unknown>> = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  const logger = createLogger({ level: config.logLevel, service: 'api', destination });
+  const resources = openResources(config);
+  const server = await listen(createApp(buildAppDeps(config, resources, logger)), config);
+  const url = `http://127.0.0.1:${server.port}`;
+
+  return {
+    url,
+    config,
+    resources,
+    logs,
+    fetch(path, init = {}) {
+      const { token, json, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      if (token) headers.set('authorization', `Bearer ${token}`);
+      if (json !== undefined) headers.set('content-type', 'application/json');
+      return fetch(url + path, { ...rest, headers, body: json !== undefined ? JSON.stringify(json) : rest.body });
+    },
+    async close() {
+      await server.close();
+      await closeResources(resources);
+      await deletePrefix(config.redis.prefix);
+    },
+  };
+}
+
+export interface TestUser {
+  id: string;
+  username: string;
+  email: string;
+  password: string;
+  token: string;
+  cookie: string;
+}
+
+let counter = 0;
+export const uniqueName = (base = 'user') => `${base}_${randomBytes(3).toString('hex')}${counter++}`;
+
+/** Registers and logs in a fresh user. */
+export async function createUser(api: TestApi, overrides: { username?: string; password?: string } = {}): Promise<TestUser> {
+  const username = overrides.username ?? uniqueName();
+  const password = overrides.password ?? 'correct horse battery';
+  const email = `${username.toLowerCase()}@example.test`;
+  const registered = await api.fetch('/api/auth/register', { method: 'POST', json: { username, email, password } });
+  if (registered.status !== 201) throw new Error(`register failed: ${registered.status} ${await registered.text()}`);
+  const login = await api.fetch('/api/auth/login', { method: 'POST', json: { username, password } });
+  if (login.status !== 200) throw new Error(`login failed: ${login.status} ${await login.text()}`);
+  const body = (await login.json()) as { token: string; user: { id: string } };
+  const cookie = login.headers.getSetCookie().find((c) => c.startsWith('jwt_token=')) ?? '';
+  return { id: body.user.id, username, email, password, token: body.token, cookie: cookie.split(';')[0] ?? '' };
+}
+
+export async function createRoom(api: TestApi, owner: TestUser, name = 'room'): Promise<{ id: string }> {
+  const res = await api.fetch('/api/rooms', { method: 'POST', token: owner.token, json: { name } });
+  if (res.status !== 201) throw new Error(`create room failed: ${res.status} ${await res.text()}`);
+  return (await res.json()) as { id: string };
+}
+
+export async function sendMessage(api: TestApi, from: TestUser, body: Record<string, unknown>) {
+  const res = await api.fetch('/api/messages', { method: 'POST', token: from.token, json: body });
+  if (res.status !== 201) throw new Error(`send failed: ${res.status} ${await res.text()}`);
+  return (await res.json()) as { id: string; content: string; created_at: string };
+}

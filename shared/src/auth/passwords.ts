@@ -1,0 +1,29 @@
+import argon2 from 'argon2';
+import { createLimiter } from './limiter.ts';
+
+// OWASP's minimum for argon2id: 19 MiB, two passes, one lane.
+const OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+
+export interface PasswordHasher {
+  hash(password: string): Promise<string>;
+  /**
+   * Verifies against `hash`, or against a throwaway hash when there is no user,
+   * so an unknown username costs the same time as a wrong password.
+   */
+  verify(hash: string | undefined, password: string): Promise<boolean>;
+}
+
+export function createPasswordHasher(opts: { concurrency: number; maxQueue: number }): PasswordHasher {
+  const limit = createLimiter(opts.concurrency, opts.maxQueue);
+  let dummy: Promise<string> | undefined;
+  const dummyHash = () => (dummy ??= argon2.hash('not-a-real-password', OPTIONS));
+
+  return {
+    hash: (password) => limit(() => argon2.hash(password, OPTIONS)),
+    verify: async (hash, password) => {
+      const target = hash ?? (await dummyHash());
+      const ok = await limit(() => argon2.verify(target, password).catch(() => false));
+      return ok && hash !== undefined;
+    },
+  };
+}

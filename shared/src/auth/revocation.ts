@@ -1,0 +1,23 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * Cluster-wide denylist of token ids. An entry lives until the token would
+ * have expired anyway, so the list never outgrows the set of live tokens.
+ */
+export interface RevocationList {
+  revoke(jti: string, expiresAtSeconds: number): Promise<void>;
+  isRevoked(jti: string): Promise<boolean>;
+}
+
+export function createRevocationList(redis: Redis, prefix: string): RevocationList {
+  const key = (jti: string) => `${prefix}revoked:${jti}`;
+  return {
+    async revoke(jti, expiresAtSeconds) {
+      const ttlMs = expiresAtSeconds * 1000 - Date.now();
+      if (ttlMs > 0) await redis.set(key(jti), '1', 'PX', ttlMs);
+    },
+    async isRevoked(jti) {
+      return (await redis.exists(key(jti))) === 1;
+    },
+  };
+}

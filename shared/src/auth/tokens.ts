@@ -1,0 +1,71 @@
+import { randomUUID } from 'node:crypto';
+import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { unauthenticated } from '../errors.ts';
+import type { Actor } from '../chat/types.ts';
+
+export const TOKEN_ISSUER = 'chat-api';
+export const TOKEN_AUDIENCE = 'chat-clients';
+const ALGORITHM = 'HS256';
+
+export interface TokenClaims extends Actor {
+  jti: string;
+  /** Seconds since the epoch. */
+  exp: number;
+  iat: number;
+}
+
+export interface IssuedToken {
+  token: string;
+  claims: TokenClaims;
+}
+
+export interface TokenService {
+  issue(actor: Actor): Promise<IssuedToken>;
+  /** Checks signature, algorithm, issuer, audience and lifetime; not revocation. */
+  verify(token: string): Promise<TokenClaims>;
+}
+
+export function createTokenService(opts: { secret: string; expiryHours: number; now?: () => number }): TokenService {
+  const key = new TextEncoder().encode(opts.secret);
+  const nowSeconds = () => Math.floor((opts.now?.() ?? Date.now()) / 1000);
+
+  return {
+    async issue(actor) {
+      const iat = nowSeconds();
+      const exp = iat + Math.round(opts.expiryHours * 3600);
+      const jti = randomUUID();
+      const token = await new SignJWT({ username: actor.username })
+        .setProtectedHeader({ alg: ALGORITHM, typ: 'JWT' })
+        .setSubject(actor.id)
+        .setIssuer(TOKEN_ISSUER)
+        .setAudience(TOKEN_AUDIENCE)
+        .setIssuedAt(iat)
+        .setExpirationTime(exp)
+        .setJti(jti)
+        .sign(key);
+      return { token, claims: { id: actor.id, username: actor.username, jti, exp, iat } };
+    },
+
+    async verify(token) {
+      try {
+        const { payload } = await jwtVerify(token, key, {
+          algorithms: [ALGORITHM],
+          issuer: TOKEN_ISSUER,
+          audience: TOKEN_AUDIENCE,
+          requiredClaims: ['exp', 'iat', 'jti', 'sub'],
+          currentDate: new Date(nowSeconds() * 1000),
+        });
+        const { sub, jti, exp, iat, username } = payload;
+        if (typeof username !== 'string' || !sub || !jti || exp === undefined || iat === undefined) {
+          throw unauthenticated('invalid token');
+        }
+        return { id: sub, username, jti, exp, iat };
+      } catch (error) {
+        if (error instanceof joseErrors.JOSEError) {
+          throw unauthenticated(error.code === 'ERR_JWT_EXPIRED' ? 'token expired' : 'invalid token');
+        }
+        throw error;
+      }
+    },
+  };
+}

@@ -1,0 +1,57 @@
+import { z } from 'zod';
+
+/** Any 8-4-4-4-12 hex id; PostgreSQL accepts all of them as uuid. */
+export const id = (what: string) =>
+  z.guid({ error: `${what} must be a valid id` }).transform((v) => v.toLowerCase());
+
+export const USERNAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{2,31}$/;
+export const username = z
+  .string({ error: 'username must be a string' })
+  .regex(USERNAME_PATTERN, 'username must be 3-32 letters, digits, _ . or -, not starting with . or -');
+
+/**
+ * Message content: stored and returned byte for byte, so it is not trimmed;
+ * but it must hold something visible, be well-formed Unicode (no lone
+ * surrogates) and carry no NUL, which PostgreSQL text cannot store.
+ */
+export const content = (maxLength: number) =>
+  z
+    .string({ error: 'content must be a string' })
+    .refine((s) => s.trim().length > 0, 'content must not be empty')
+    .refine((s) => s.isWellFormed() && !s.includes('\u0000'), 'content must be valid Unicode text without NUL characters')
+    .refine((s) => [...s].length <= maxLength, `content must be at most ${maxLength} characters`);
+
+/** One schema for every transport's "send a message" request. */
+export const sendMessageInput = (maxLength: number) =>
+  z
+    .object({
+      content: content(maxLength),
+      recipient: z.union([username, id('recipient')]).nullish(),
+      room_id: id('room_id').nullish(),
+      // The seed's clients send their own name here; only the caller's is accepted.
+      sender: z.string({ error: 'sender must be a string' }).nullish(),
+    })
+    .refine((m) => m.recipient == null || m.room_id == null, {
+      message: 'a message goes either to a recipient or to a room, not both',
+      path: ['room_id'],
+    });
+
+export type SendMessageInput = z.output<ReturnType<typeof sendMessageInput>>;
+
+export const MAX_PAGE_SIZE = 100;
+
+/** `?limit=` of every paginated listing. */
+export const pageLimit = z.coerce
+  .number({ error: 'limit must be a number' })
+  .int('limit must be a whole number')
+  .min(1, 'limit must be at least 1')
+  .max(MAX_PAGE_SIZE, `limit must be at most ${MAX_PAGE_SIZE}`)
+  .default(50);
+
+/** Any text a person typed for a name or description: well-formed, no NUL. */
+export const text = (field: string, min: number, max: number) =>
+  z
+    .string({ error: `${field} must be a string` })
+    .min(min, min === 1 ? `${field} must not be empty` : `${field} must be at least ${min} characters`)
+    .max(max, `${field} must be at most ${max} characters`)
+    .refine((s) => s.isWellFormed() && !s.includes('\u0000'), `${field} must be valid Unicode text without NUL characters`);

@@ -1,0 +1,58 @@
+import type { Kysely } from 'kysely';
+import { findUserById, findUsernames, listUsers } from '../db/queries/users.ts';
+import type { DB, UserRow } from '../db/schema.ts';
+import { notFound } from '../errors.ts';
+import type { PresenceReader } from '../presence/reader.ts';
+import type { Actor } from './types.ts';
+
+export interface UserView {
+  id: string;
+  username: string;
+  /** Only in the caller's own record: other people's addresses are not public. */
+  email?: string;
+  is_online: boolean;
+  created_at: Date;
+}
+
+export function toUserView(user: UserRow, opts: { self: boolean; online: boolean }): UserView {
+  return {
+    id: user.id,
+    username: user.username,
+    ...(opts.self ? { email: user.email } : {}),
+    is_online: opts.online,
+    created_at: user.created_at,
+  };
+}
+
+export function createUserDirectory(deps: { db: Kysely<DB>; presence: PresenceReader }) {
+  const { db, presence } = deps;
+
+  return {
+    async view(actor: Actor, user: UserRow): Promise<UserView> {
+      const online = await presence.onlineUserIds();
+      return toUserView(user, { self: user.id === actor.id, online: online.has(user.id) });
+    },
+
+    /** Ordered by username; `after` is the last username of the previous page. */
+    async list(actor: Actor, page: { limit: number; after?: string | undefined }) {
+      const [rows, online] = await Promise.all([listUsers(db, page), presence.onlineUserIds()]);
+      const users = rows.map((u) => toUserView(u, { self: u.id === actor.id, online: online.has(u.id) }));
+      const next = rows.length === page.limit ? (rows.at(-1)?.username ?? null) : null;
+      return { users, count: users.length, next_cursor: next };
+    },
+
+    async get(actor: Actor, userId: string): Promise<UserView> {
+      const user = await findUserById(db, userId);
+      if (!user) throw notFound('user');
+      return this.view(actor, user);
+    },
+
+    /** Usernames of everyone connected to any gateway of the cluster. */
+    async connected() {
+      const names = await findUsernames(db, [...(await presence.onlineUserIds())]);
+      return { connected_users: names, count: names.length, timestamp: new Date().toISOString() };
+    },
+  };
+}
+
+export type UserDirectory = ReturnType<typeof createUserDirectory>;

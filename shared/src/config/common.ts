@@ -1,0 +1,90 @@
+import { z } from 'zod';
+import { int, readEnv, type Env } from './env.ts';
+
+/** Used when JWT_SECRET is unset outside production; production refuses it. */
+export const DEVELOPMENT_JWT_SECRET = 'development-only-secret-do-not-use-in-production';
+const DEVELOPMENT_ORIGINS = ['http://localhost:8080'];
+
+const environment = z.enum(['development', 'test', 'production']).default('development');
+
+const databaseShape = {
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' }).optional(),
+  DB_HOST: z.string().default('127.0.0.1'),
+  DB_PORT: int(5432, 1, 65_535),
+  DB_NAME: z.string().regex(/^[\w-]+$/).default('chat'),
+  DB_USER: z.string().default('postgres'),
+  DB_PASSWORD: z.string().default(''),
+  DB_SSLMODE: z.enum(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']).default('disable'),
+  DB_POOL_MAX: int(10, 1, 200),
+};
+
+const sharedShape = {
+  ENVIRONMENT: environment,
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).default('redis://127.0.0.1:6379'),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[\w:.-]{1,64}$/, 'letters, digits and : _ . - only, at most 64')
+    .default('chat:'),
+  JWT_SECRET: z.string().default(DEVELOPMENT_JWT_SECRET),
+  JWT_EXPIRY_HOURS: z.coerce.number().positive().max(24 * 30).default(24),
+  CORS_ALLOWED_ORIGINS: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined) return undefined;
+      const origins = text.split(',').map((o) => o.trim()).filter(Boolean);
+      for (const origin of origins) {
+        if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
+          ctx.addIssue({ code: 'custom', message: `"${origin}" is not an origin such as https://chat.example.com` });
+        }
+      }
+      return origins;
+    }),
+  MESSAGE_MAX_LENGTH: int(2000, 1, 100_000),
+};
+
+export type Environment = z.output<typeof environment>;
+
+export interface DatabaseConfig {
+  url: string;
+  poolMax: number;
+}
+
+export interface CommonConfig {
+  environment: Environment;
+  logLevel: string;
+  database: DatabaseConfig;
+  redis: { url: string; prefix: string };
+  jwt: { secret: string; expiryHours: number };
+  corsOrigins: string[];
+  chat: { maxMessageLength: number };
+}
+
+export function readDatabaseConfig(env: Env, problems: string[]): DatabaseConfig {
+  const v = readEnv(env, databaseShape, problems);
+  const url =
+    v.DATABASE_URL ??
+    `postgres://${encodeURIComponent(v.DB_USER)}:${encodeURIComponent(v.DB_PASSWORD)}@${v.DB_HOST}:${v.DB_PORT}/${v.DB_NAME}?sslmode=${v.DB_SSLMODE}`;
+  return { url, poolMax: v.DB_POOL_MAX };
+}
+
+export function readCommonConfig(env: Env, problems: string[]): CommonConfig {
+  const v = readEnv(env, sharedShape, problems);
+  if (v.ENVIRONMENT === 'production') {
+    if (v.JWT_SECRET === DEVELOPMENT_JWT_SECRET || v.JWT_SECRET.length < 32) {
+      problems.push('JWT_SECRET: production needs its own secret of at least 32 characters, not the development default');
+    }
+  } else if (v.JWT_SECRET.length < 16) {
+    problems.push('JWT_SECRET: must be at least 16 characters');
+  }
+  return {
+    environment: v.ENVIRONMENT,
+    logLevel: v.LOG_LEVEL,
+    database: readDatabaseConfig(env, problems),
+    redis: { url: v.REDIS_URL, prefix: v.REDIS_PREFIX },
+    jwt: { secret: v.JWT_SECRET, expiryHours: v.JWT_EXPIRY_HOURS },
+    corsOrigins: v.CORS_ALLOWED_ORIGINS ?? (v.ENVIRONMENT === 'production' ? [] : DEVELOPMENT_ORIGINS),
+    chat: { maxMessageLength: v.MESSAGE_MAX_LENGTH },
+  };
+}

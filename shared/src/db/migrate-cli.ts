@@ -1,0 +1,27 @@
+import { loadMigrateConfig } from '../config/migrate.ts';
+import { ConfigError } from '../config/env.ts';
+import { createDatabase } from './database.ts';
+import { migrateToLatest } from './migrate.ts';
+
+// `npm run db:migrate`: applies pending migrations and exits non-zero on failure.
+let config;
+try {
+  config = loadMigrateConfig(process.env);
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(error.message);
+  process.exit(1);
+}
+
+const db = createDatabase({ ...config, poolMax: 1 });
+try {
+  const { error, results = [] } = await migrateToLatest(db);
+  for (const r of results) console.log(`migration ${r.migrationName}: ${r.status}`);
+  if (results.length === 0 && !error) console.log('migrations: already up to date');
+  if (error) {
+    console.error('migration failed:', error instanceof Error ? error.message : error);
+    process.exitCode = 1;
+  }
+} finally {
+  await db.destroy();
+}

@@ -1,0 +1,75 @@
+import type { Executor } from '../database.ts';
+import type { RoomRow } from '../schema.ts';
+
+export async function insertRoom(
+  db: Executor,
+  room: { name: string; description: string; createdBy: string },
+): Promise<RoomRow> {
+  return db
+    .insertInto('rooms')
+    .values({ name: room.name, description: room.description, created_by: room.createdBy })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function findRoom(db: Executor, id: string): Promise<RoomRow | undefined> {
+  return db.selectFrom('rooms').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** Returns false when the user already was a member. */
+export async function insertMember(db: Executor, roomId: string, userId: string): Promise<boolean> {
+  const result = await db
+    .insertInto('room_members')
+    .values({ room_id: roomId, user_id: userId })
+    .onConflict((oc) => oc.doNothing())
+    .executeTakeFirst();
+  return (result.numInsertedOrUpdatedRows ?? 0n) > 0n;
+}
+
+/** Returns false when the user was not a member. */
+export async function deleteMember(db: Executor, roomId: string, userId: string): Promise<boolean> {
+  const result = await db
+    .deleteFrom('room_members')
+    .where('room_id', '=', roomId)
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
+  return result.numDeletedRows > 0n;
+}
+
+export async function isMember(db: Executor, roomId: string, userId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('room_members')
+    .select('user_id')
+    .where('room_id', '=', roomId)
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+export async function listMembers(db: Executor, roomId: string) {
+  return db
+    .selectFrom('room_members as rm')
+    .innerJoin('users as u', 'u.id', 'rm.user_id')
+    .select(['u.id', 'u.username', 'rm.joined_at'])
+    .where('rm.room_id', '=', roomId)
+    .orderBy('rm.joined_at')
+    .orderBy('u.id')
+    .execute();
+}
+
+export async function listUserRooms(db: Executor, userId: string) {
+  return db
+    .selectFrom('room_members as rm')
+    .innerJoin('rooms as r', 'r.id', 'rm.room_id')
+    .selectAll('r')
+    .select('rm.joined_at')
+    .where('rm.user_id', '=', userId)
+    .orderBy('rm.joined_at')
+    .orderBy('r.id')
+    .execute();
+}
+
+export async function listUserRoomIds(db: Executor, userId: string): Promise<string[]> {
+  const rows = await db.selectFrom('room_members').select('room_id').where('user_id', '=', userId).execute();
+  return rows.map((r) => r.room_id);
+}

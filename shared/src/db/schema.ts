@@ -1,0 +1,45 @@
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+
+type CreatedAt = ColumnType<Date, never, never>;
+
+export interface UsersTable {
+  id: Generated<string>;
+  username: string;
+  email: string;
+  password_hash: string;
+  created_at: CreatedAt;
+}
+
+export interface RoomsTable {
+  id: Generated<string>;
+  name: string;
+  description: string;
+  created_by: string | null;
+  created_at: CreatedAt;
+}
+
+export interface RoomMembersTable {
+  room_id: string;
+  user_id: string;
+  joined_at: CreatedAt;
+}
+
+export interface MessagesTable {
+  id: Generated<string>;
+  sender_id: string;
+  recipient_id: string | null;
+  room_id: string | null;
+  content: string;
+  created_at: CreatedAt;
+}
+
+export interface DB {
+  users: UsersTable;
+  rooms: RoomsTable;
+  room_members: RoomMembersTable;
+  messages: MessagesTable;
+}
+
+export type UserRow = Selectable<UsersTable>;
+export type RoomRow = Selectable<RoomsTable>;
+export type NewMessage = Insertable<MessagesTable>;

@@ -1,0 +1,38 @@
+/**
+ * Domain errors: a stable `code` plus a human message. They know nothing about
+ * HTTP or sockets; each transport maps the code once (see the API's error
+ * handler and the gateway's error frames).
+ */
+export type ErrorCode =
+  | 'validation_failed'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'refresh_not_allowed'
+  | 'busy';
+
+export interface ErrorDetail {
+  field: string;
+  message: string;
+}
+
+export class DomainError extends Error {
+  readonly code: ErrorCode;
+  readonly details: ErrorDetail[] | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: ErrorDetail[]) {
+    super(message);
+    this.name = 'DomainError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export const invalid = (message: string, details?: ErrorDetail[]) =>
+  new DomainError('validation_failed', message, details);
+export const unauthenticated = (message = 'authentication required') =>
+  new DomainError('unauthenticated', message);
+export const forbidden = (message: string) => new DomainError('forbidden', message);
+export const notFound = (what: string) => new DomainError('not_found', `${what} not found`);
+export const conflict = (message: string) => new DomainError('conflict', message);

@@ -1,0 +1,54 @@
+import { Emitter } from '@socket.io/redis-emitter';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { ChatMessage } from '../chat/types.ts';
+import { rooms } from './rooms.ts';
+import type { Delivery, InterServerEvents, MembershipChange, TokenRevocation } from './types.ts';
+
+/** What the chat rules announce once a change is committed. */
+export interface EventPublisher {
+  messageCreated(message: ChatMessage, audience: { senderId: string; recipientId: string | null }): void;
+  membershipChanged(change: MembershipChange): void;
+  tokenRevoked(revocation: TokenRevocation): void;
+}
+
+/** The Socket.IO adapter's channel key for a deployment's Redis prefix. */
+export const adapterKey = (prefix: string) => `${prefix}socket.io`;
+
+/** Maps a committed message to the rooms and event name that DESIGN.md assigns it. */
+export function deliveryFor(message: ChatMessage, audience: { senderId: string; recipientId: string | null }): Delivery {
+  if (message.room_id !== null) return { rooms: [rooms.room(message.room_id)], event: 'message', message };
+  if (audience.recipientId !== null) {
+    return {
+      rooms: [...new Set([rooms.user(audience.recipientId), rooms.user(audience.senderId)])],
+      event: 'direct_message',
+      message,
+    };
+  }
+  return { rooms: [rooms.global], event: 'message', message };
+}
+
+/**
+ * Publishes in the Socket.IO Redis adapter's own wire format (through the
+ * official emitter), so every gateway receives these as `serverSideEmit`
+ * events. Publishing is fire-and-forget: the message is already committed,
+ * and a Redis outage must delay delivery, not fail the request or crash.
+ */
+export function createEventPublisher(redis: Redis, prefix: string, logger: Logger): EventPublisher {
+  const client = {
+    publish: (channel: string, payload: string) =>
+      redis.publish(channel, payload).catch((error: unknown) => {
+        logger.error({ err: error, channel }, 'publishing an event to Redis failed');
+        return 0;
+      }),
+  };
+  const emitter = new Emitter<Record<string, never>>(client, { key: adapterKey(prefix) });
+  const emit = <E extends keyof InterServerEvents>(event: E, ...args: Parameters<InterServerEvents[E]>) =>
+    emitter.serverSideEmit(event, ...args);
+
+  return {
+    messageCreated: (message, audience) => emit('deliver', deliveryFor(message, audience)),
+    membershipChanged: (change) => emit('membership', change),
+    tokenRevoked: (revocation) => emit('token_revoked', revocation),
+  };
+}

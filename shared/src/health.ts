@@ -1,0 +1,37 @@
+import type { Redis } from 'ioredis';
+import { sql, type Kysely } from 'kysely';
+import type { DB } from './db/schema.ts';
+
+export interface HealthReport {
+  healthy: boolean;
+  database: 'connected' | 'disconnected';
+  redis: 'connected' | 'disconnected';
+}
+
+/** Resolves false instead of hanging when a dependency does not answer in time. */
+async function answersWithin(probe: () => Promise<unknown>, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  try {
+    return await Promise.race([probe().then(() => true, () => false), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function createHealthCheck(deps: { db: Kysely<DB>; redis: Redis; timeoutMs?: number }) {
+  const timeoutMs = deps.timeoutMs ?? 2_000;
+  return async (): Promise<HealthReport> => {
+    const [database, redis] = await Promise.all([
+      answersWithin(() => sql`select 1`.execute(deps.db), timeoutMs),
+      answersWithin(() => deps.redis.ping(), timeoutMs),
+    ]);
+    return {
+      healthy: database && redis,
+      database: database ? 'connected' : 'disconnected',
+      redis: redis ? 'connected' : 'disconnected',
+    };
+  };
+}

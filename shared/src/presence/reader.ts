@@ -1,0 +1,26 @@
+import type { Redis } from 'ioredis';
+import { presenceKeys } from './keys.ts';
+
+export interface PresenceReader {
+  /** Ids of users with at least one connection on a live gateway. */
+  onlineUserIds(): Promise<Set<string>>;
+}
+
+export function createPresenceReader(redis: Redis, prefix: string): PresenceReader {
+  const keys = presenceKeys(prefix);
+  return {
+    async onlineUserIds() {
+      const live = await redis.zrangebyscore(keys.gateways, Date.now(), '+inf');
+      if (live.length === 0) return new Set();
+      const pipeline = redis.pipeline();
+      for (const id of live) pipeline.hkeys(keys.gateway(id));
+      const results = (await pipeline.exec()) ?? [];
+      const online = new Set<string>();
+      for (const [error, userIds] of results) {
+        if (error) throw error;
+        for (const userId of userIds as string[]) online.add(userId);
+      }
+      return online;
+    },
+  };
+}
