@@ -26,7 +26,7 @@ export default async function setup(project: TestProject) {
   const db = createDatabase({ url: url.toString(), poolMax: 1 });
   const { error } = await migrateToLatest(db);
   await db.destroy();
-  if (error) throw error instanceof Error ? error : new Error(String(error));
+  if (error) throw error instanceof Error ? error : new Error(`migration failed: ${JSON.stringify(error)}`);
 
   project.provide('databaseUrl', url.toString());
   project.provide('adminDatabaseUrl', ADMIN_URL);
