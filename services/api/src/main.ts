@@ -2,7 +2,8 @@ import { loadApiConfig } from '@chat/shared/config/api';
 import { ConfigError } from '@chat/shared/config/env';
 import { createLogger } from '@chat/shared/logger';
 import { createApp } from './app.ts';
-import { buildAppDeps, closeResources, openResources } from './dependencies.ts';
+import { closeConnections, openConnections } from '@chat/shared/connections';
+import { buildAppDeps } from './dependencies.ts';
 import { listen } from './server.ts';
 
 let config;
@@ -15,7 +16,7 @@ try {
 }
 
 const logger = createLogger({ level: config.logLevel, service: 'api' });
-const resources = openResources(config);
+const resources = openConnections(config);
 resources.redis.on('error', (err: Error) => logger.warn({ err }, 'redis connection error'));
 const server = await listen(createApp(buildAppDeps(config, resources, logger)), config);
 logger.info({ port: server.port, environment: config.environment }, 'api listening');
@@ -31,7 +32,7 @@ async function shutdown(signal: string) {
   }, 10_000);
   force.unref();
   await server.close();
-  await closeResources(resources);
+  await closeConnections(resources);
   logger.info('stopped');
 }
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

@@ -6,7 +6,8 @@ import { loadApiConfig } from '@chat/shared/config/api';
 import { createLogger } from '@chat/shared/logger';
 import { deletePrefix, TEST_REDIS_URL, uniquePrefix } from '@chat/shared/testing/redis';
 import { createApp } from '../src/app.ts';
-import { buildAppDeps, closeResources, openResources, type Resources } from '../src/dependencies.ts';
+import { closeConnections, openConnections } from '@chat/shared/connections';
+import { buildAppDeps, type Resources } from '../src/dependencies.ts';
 import { listen } from '../src/server.ts';
 
 export interface TestApi {
@@ -45,7 +46,7 @@ export async function startApi(env: Record<string, string> = {}): Promise<TestAp
     },
   });
   const logger = createLogger({ level: config.logLevel, service: 'api', destination });
-  const resources = openResources(config);
+  const resources = openConnections(config);
   const server = await listen(createApp(buildAppDeps(config, resources, logger)), config);
   const url = `http://127.0.0.1:${server.port}`;
 
@@ -63,7 +64,7 @@ export async function startApi(env: Record<string, string> = {}): Promise<TestAp
     },
     async close() {
       await server.close();
-      await closeResources(resources);
+      await closeConnections(resources);
       await deletePrefix(config.redis.prefix);
     },
   };

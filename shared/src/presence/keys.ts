@@ -3,8 +3,12 @@
  * user id -> open connections, and renews a lease on itself in a sorted set
  * (score = lease expiry in ms). Readers ignore gateways whose lease ran out,
  * so a gateway that died without cleaning up stops counting once its lease ends.
+ *
+ * The `{presence}` hash tag keeps every key in one Redis Cluster slot, so the
+ * counting script below may touch them all.
  */
 export const presenceKeys = (prefix: string) => ({
-  gateways: `${prefix}presence:gateways`,
-  gateway: (gatewayId: string) => `${prefix}presence:gw:${gatewayId}`,
+  gateways: `${prefix}{presence}:gateways`,
+  gatewayPrefix: `${prefix}{presence}:gw:`,
+  gateway: (gatewayId: string) => `${prefix}{presence}:gw:${gatewayId}`,
 });

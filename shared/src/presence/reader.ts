@@ -13,12 +13,15 @@ export function createPresenceReader(redis: Redis, prefix: string): PresenceRead
       const live = await redis.zrangebyscore(keys.gateways, Date.now(), '+inf');
       if (live.length === 0) return new Set();
       const pipeline = redis.pipeline();
-      for (const id of live) pipeline.hkeys(keys.gateway(id));
+      for (const id of live) pipeline.hgetall(keys.gateway(id));
       const results = (await pipeline.exec()) ?? [];
       const online = new Set<string>();
-      for (const [error, userIds] of results) {
+      for (const [error, counts] of results) {
         if (error) throw error;
-        for (const userId of userIds as string[]) online.add(userId);
+        // A field can outlive its last connection (a decrement to 0 before its HDEL).
+        for (const [userId, count] of Object.entries(counts as Record<string, string>)) {
+          if (Number(count) > 0) online.add(userId);
+        }
       }
       return online;
     },

@@ -1,0 +1,10 @@
+/** WebSocket close codes the plain endpoint uses; 4000-4999 are ours by RFC 6455. */
+export const CloseCode = {
+  /** Server shutting down: clients should reconnect, through the load balancer, elsewhere. */
+  GOING_AWAY: 1001,
+  POLICY_VIOLATION: 1008,
+  /** A frame over the transport's hard limit (sent by `ws` itself). */
+  MESSAGE_TOO_BIG: 1009,
+  TOKEN_REVOKED: 4001,
+  TOKEN_EXPIRED: 4002,
+} as const;

@@ -1,0 +1,122 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createAdapter } from '@socket.io/redis-adapter';
+import type { Redis } from 'ioredis';
+import { Server } from 'socket.io';
+import type { Authenticator } from '@chat/shared/auth/authenticator';
+import type { MessageService } from '@chat/shared/chat/messages';
+import type { GatewayConfig } from '@chat/shared/config/gateway';
+import type { Executor } from '@chat/shared/db/database';
+import { adapterKey } from '@chat/shared/events/publisher';
+import type { HealthReport } from '@chat/shared/health';
+import type { Logger } from '@chat/shared/logger';
+import { createPresenceWriter } from '@chat/shared/presence/writer';
+import { CloseCode } from './close-codes.ts';
+import { routeClusterEvents } from './cluster-events.ts';
+import { createHandshake } from './handshake.ts';
+import { createPlainWsEndpoint, PLAIN_WS_PATH } from './plain-ws.ts';
+import { createPresenceTracker } from './presence.ts';
+import { attachSocketIo } from './socketio.ts';
+import type { ChatServer } from './types.ts';
+
+export interface GatewayDeps {
+  config: Pick<GatewayConfig, 'gatewayId' | 'corsOrigins' | 'websocket' | 'presence' | 'redis'>;
+  logger: Logger;
+  auth: Authenticator;
+  messages: MessageService;
+  db: Executor;
+  /** Publishes for the adapter and presence; the adapter subscribes on a duplicate. */
+  redis: Redis;
+  health: () => Promise<HealthReport>;
+}
+
+export interface Gateway {
+  io: ChatServer;
+  listen(opts: { host: string; port: number }): Promise<number>;
+  /** Graceful stop: leave presence, tell clients to go elsewhere, stop listening. */
+  close(): Promise<void>;
+}
+
+// Socket.IO's heartbeat: a dead client is noticed within 45 s, well inside
+// the load balancer's read timeout (see nginx.conf).
+const PING_INTERVAL_MS = 25_000;
+const PING_TIMEOUT_MS = 20_000;
+
+export function createGateway(deps: GatewayDeps): Gateway {
+  const { config, logger } = deps;
+  const subscriber = deps.redis.duplicate();
+  subscriber.on('error', (err: Error) => logger.warn({ err }, 'redis subscriber error'));
+
+  const httpServer = createServer((req, res) => void serveHttp(req, res));
+  const handshake = createHandshake({ auth: deps.auth, db: deps.db, allowedOrigins: config.corsOrigins });
+
+  const io: ChatServer = new Server(httpServer, {
+    adapter: createAdapter(deps.redis, subscriber, { key: adapterKey(config.redis.prefix) }),
+    cors: { origin: config.corsOrigins, credentials: true },
+    allowRequest: (req, callback) => {
+      const allowed = handshake.originAllowed(req);
+      callback(allowed ? null : 'origin not allowed', allowed);
+    },
+    pingInterval: PING_INTERVAL_MS,
+    pingTimeout: PING_TIMEOUT_MS,
+    maxHttpBufferSize: config.websocket.hardLimitBytes,
+    // Other upgrade paths (the plain endpoint) are ours to handle, not Socket.IO's to destroy.
+    destroyUpgrade: false,
+  });
+
+  const presence = createPresenceTracker({
+    writer: createPresenceWriter(deps.redis, { prefix: config.redis.prefix, gatewayId: config.gatewayId, leaseMs: config.presence.leaseMs }),
+    io,
+    logger,
+    leaseMs: config.presence.leaseMs,
+  });
+  const plain = createPlainWsEndpoint({ handshake, messages: deps.messages, presence, limits: config.websocket, logger });
+  attachSocketIo(io, { handshake, messages: deps.messages, presence, logger });
+  routeClusterEvents(io, plain, logger);
+
+  httpServer.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path === PLAIN_WS_PATH) return plain.handleUpgrade(req, socket, head);
+    if (path?.startsWith('/socket.io/')) return; // engine.io's own upgrade listener takes it
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
+
+  async function serveHttp(req: IncomingMessage, res: ServerResponse) {
+    const path = (req.url ?? '').split('?')[0];
+    const reply = (status: number, body: object) => {
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    };
+    if (req.method === 'GET' && path === '/health') {
+      const report = await deps.health();
+      return reply(report.healthy ? 200 : 503, {
+        status: report.healthy ? 'healthy' : 'unhealthy',
+        database: report.database,
+        redis: report.redis,
+        gateway_id: config.gatewayId,
+        timestamp: new Date().toISOString(),
+      });
+    }
+    if (path === PLAIN_WS_PATH) return reply(426, { error: 'this endpoint speaks WebSocket only' });
+    reply(404, { error: 'not found' });
+  }
+
+  return {
+    io,
+    async listen(opts) {
+      await presence.start();
+      await new Promise<void>((resolve, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen(opts.port, opts.host, () => resolve());
+      });
+      return (httpServer.address() as AddressInfo).port;
+    },
+    async close() {
+      await presence.stop();
+      plain.close(CloseCode.GOING_AWAY, 'server shutting down');
+      // Closing the engine drops each client's transport ("transport close"),
+      // which Socket.IO clients answer by reconnecting: through nginx, elsewhere.
+      await io.close();
+      subscriber.disconnect();
+    },
+  };
+}

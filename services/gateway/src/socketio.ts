@@ -1,0 +1,63 @@
+import type { MessageService } from '@chat/shared/chat/messages';
+import { DomainError } from '@chat/shared/errors';
+import type { Logger } from '@chat/shared/logger';
+import { toClientError } from './client-errors.ts';
+import { whenTokenExpires } from './expiry.ts';
+import type { Handshake } from './handshake.ts';
+import type { PresenceTracker } from './presence.ts';
+import { createSerialQueue } from './serial.ts';
+import type { ChatServer } from './types.ts';
+
+const MAX_QUEUED_EVENTS = 64;
+
+/** Socket.IO: handshake auth as a middleware (a refusal is a `connect_error`), then the `message` event. */
+export function attachSocketIo(io: ChatServer, deps: { handshake: Handshake; messages: MessageService; presence: PresenceTracker; logger: Logger }) {
+  const { handshake, messages, presence, logger } = deps;
+
+  io.use((socket, next) => {
+    const auth = socket.handshake.auth as { token?: unknown } | undefined;
+    handshake.authenticate(socket.request, auth?.token).then(
+      ({ claims, rooms }) => {
+        socket.data.claims = claims;
+        socket.data.initialRooms = rooms;
+        next();
+      },
+      (error: unknown) => {
+        const { error: message, code } = toClientError(error, logger);
+        next(Object.assign(new Error(message), { data: { code } }));
+      },
+    );
+  });
+
+  io.on('connection', (socket) => {
+    const { claims } = socket.data;
+    // The in-memory adapter joins synchronously, so no delivery can slip in between.
+    void socket.join(socket.data.initialRooms);
+    presence.connected(claims);
+    const cancelExpiry = whenTokenExpires(claims, () => socket.disconnect(true));
+    const queue = createSerialQueue(MAX_QUEUED_EVENTS);
+
+    socket.on('message', (input, ack) => {
+      const reply = typeof ack === 'function' ? ack : undefined;
+      const fail = (error: unknown) => {
+        const clientError = toClientError(error, logger);
+        if (reply) reply({ ok: false, ...clientError });
+        else socket.emit('error', clientError);
+      };
+      const queued = queue.push(async () => {
+        try {
+          const message = await messages.send(claims, input);
+          reply?.({ ok: true, message });
+        } catch (error) {
+          fail(error);
+        }
+      });
+      if (!queued) fail(new DomainError('busy', 'too many messages in flight; slow down'));
+    });
+
+    socket.on('disconnect', () => {
+      cancelExpiry();
+      presence.disconnected(claims);
+    });
+  });
+}

@@ -1,0 +1,12 @@
+import type { Server, Socket } from 'socket.io';
+import type { TokenClaims } from '@chat/shared/auth/tokens';
+import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents } from '@chat/shared/events/types';
+
+export interface SocketData {
+  claims: TokenClaims;
+  /** Rooms to join on connect, looked up during the handshake. */
+  initialRooms: string[];
+}
+
+export type ChatServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+export type ChatSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;

@@ -1,0 +1,192 @@
+import { Writable } from 'node:stream';
+import { io as ioClient, type Socket } from 'socket.io-client';
+import { WebSocket, type ClientOptions } from 'ws';
+import { inject } from 'vitest';
+import { loadGatewayConfig, type GatewayConfig } from '@chat/shared/config/gateway';
+import { closeConnections, openConnections } from '@chat/shared/connections';
+import { createChatCore } from '@chat/shared/core';
+import { createHealthCheck } from '@chat/shared/health';
+import { createLogger } from '@chat/shared/logger';
+import { TEST_REDIS_URL } from '@chat/shared/testing/redis';
+import { createGateway, type Gateway } from '../src/gateway.ts';
+
+export interface TestGateway {
+  url: string;
+  port: number;
+  config: GatewayConfig;
+  gateway: Gateway;
+  logs: string[];
+  close(): Promise<void>;
+}
+
+export function gatewayEnv(prefix: string, env: Record<string, string> = {}): Record<string, string> {
+  return {
+    ENVIRONMENT: 'test',
+    DATABASE_URL: inject('databaseUrl'),
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_PREFIX: prefix,
+    JWT_SECRET: 'test-secret-that-is-long-enough-for-hs256',
+    LOG_LEVEL: 'debug',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    ...env,
+  };
+}
+
+/** Starts a real gateway on a random port, sharing Redis prefix (the cluster) with the given API. */
+export async function startGateway(prefix: string, env: Record<string, string> = {}): Promise<TestGateway> {
+  const config = loadGatewayConfig(gatewayEnv(prefix, env));
+  const logs: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      logs.push(chunk.toString());
+      done();
+    },
+  });
+  const logger = createLogger({ level: config.logLevel, service: 'gateway', destination });
+  const conn = openConnections(config);
+  const { auth, messages } = createChatCore(config, conn, logger);
+  const gateway = createGateway({ config, logger, auth, messages, db: conn.db, redis: conn.redis, health: createHealthCheck(conn) });
+  const port = await gateway.listen({ host: '127.0.0.1', port: 0 });
+  let closed = false;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    config,
+    gateway,
+    logs,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await gateway.close();
+      await closeConnections(conn);
+    },
+  };
+}
+
+/** Collects what a client receives and lets a test wait for a particular item. */
+export class Inbox<T> {
+  readonly items: T[] = [];
+  private waiters: Array<{ match: (item: T) => boolean; resolve: (item: T) => void }> = [];
+
+  push(item: T): void {
+    this.items.push(item);
+    this.waiters = this.waiters.filter((w) => {
+      if (!w.match(item)) return true;
+      w.resolve(item);
+      return false;
+    });
+  }
+
+  /** Resolves with the first item, already received or still to come, that matches. */
+  next(match: (item: T) => boolean, what = 'an expected item', timeoutMs = 5_000): Promise<T> {
+    const seen = this.items.find(match);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.items)}`)), timeoutMs);
+      this.waiters.push({
+        match,
+        resolve: (item) => {
+          clearTimeout(timer);
+          resolve(item);
+        },
+      });
+    });
+  }
+
+  count(match: (item: T) => boolean): number {
+    return this.items.filter(match).length;
+  }
+}
+
+export interface Frame {
+  type: string;
+  message?: { id: string; content: string; [key: string]: unknown };
+  [key: string]: unknown;
+}
+
+export interface WsClient {
+  ws: WebSocket;
+  inbox: Inbox<Frame>;
+  closed: Promise<{ code: number; reason: string }>;
+  send(frame: unknown): void;
+}
+
+/** Opens the plain endpoint and resolves after the server's `connection` frame. */
+export async function connectWs(gw: TestGateway, token: string | undefined, opts: { via?: 'query' | 'header' | 'cookie' } & ClientOptions = {}): Promise<WsClient> {
+  const { via = 'query', ...clientOptions } = opts;
+  const url = new URL('/api/ws/connect', gw.url.replace('http', 'ws'));
+  const headers: Record<string, string> = { ...(clientOptions.headers as Record<string, string> | undefined) };
+  if (token && via === 'query') url.searchParams.set('token', token);
+  if (token && via === 'header') headers.authorization = `Bearer ${token}`;
+  if (token && via === 'cookie') headers.cookie = `jwt_token=${token}`;
+  const ws = new WebSocket(url, { ...clientOptions, headers });
+  const inbox = new Inbox<Frame>();
+  ws.on('message', (data) => inbox.push(JSON.parse(data.toString()) as Frame));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
+  await new Promise<void>((resolve, reject) => {
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`handshake refused: ${res.statusCode}`)));
+    ws.once('error', reject);
+    ws.once('open', () => resolve());
+  });
+  await inbox.next((f) => f.type === 'connection', 'the connection frame');
+  return { ws, inbox, closed, send: (frame) => ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame)) };
+}
+
+/** Resolves with the HTTP status of a refused plain-WebSocket handshake. */
+export function refusedWsStatus(gw: TestGateway, token: string | undefined, headers: Record<string, string> = {}): Promise<number> {
+  const url = new URL('/api/ws/connect', gw.url.replace('http', 'ws'));
+  if (token) url.searchParams.set('token', token);
+  const ws = new WebSocket(url, { headers });
+  return new Promise((resolve, reject) => {
+    ws.once('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      ws.terminate();
+    });
+    ws.once('open', () => reject(new Error('handshake was accepted')));
+    ws.once('error', () => {});
+  });
+}
+
+export interface IoEvent {
+  event: string;
+  payload: { id?: string; content?: string; [key: string]: unknown };
+}
+
+export interface IoClient {
+  socket: Socket;
+  inbox: Inbox<IoEvent>;
+  disconnected: Promise<string>;
+}
+
+export async function connectIo(
+  gw: TestGateway,
+  token: string | undefined,
+  opts: { transports?: Array<'polling' | 'websocket'>; headers?: Record<string, string> } = {},
+): Promise<IoClient> {
+  const socket = ioClient(gw.url, {
+    auth: token ? { token } : {},
+    transports: opts.transports ?? ['websocket'],
+    extraHeaders: opts.headers,
+    reconnection: false,
+    forceNew: true,
+  });
+  const inbox = new Inbox<IoEvent>();
+  socket.onAny((event: string, payload: IoEvent['payload']) => inbox.push({ event, payload }));
+  const disconnected = new Promise<string>((resolve) => socket.on('disconnect', (reason) => resolve(reason)));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('connect_error', (error) => {
+      socket.close();
+      reject(error);
+    });
+  });
+  return { socket, inbox, disconnected };
+}
+
+/** Sends over Socket.IO and resolves with the acknowledgement. */
+export function emitMessage(client: IoClient, body: unknown): Promise<{ ok: boolean; message?: { id: string }; error?: string; code?: string }> {
+  return client.socket.timeout(5_000).emitWithAck('message', body) as Promise<{ ok: boolean; message?: { id: string } }>;
+}

@@ -1,0 +1,58 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { ConfigError, duration, int, port, readEnv, type Env } from './env.ts';
+import { readCommonConfig, type CommonConfig } from './common.ts';
+
+export interface GatewayConfig extends CommonConfig {
+  host: string;
+  port: number;
+  /** Names this process in cluster presence; unique per replica. */
+  gatewayId: string;
+  websocket: {
+    pingPeriodMs: number;
+    pongWaitMs: number;
+    /** Frames above this get an error frame; the connection stays open. */
+    maxMessageBytes: number;
+    /** Frames above this close the connection (transport limit). */
+    hardLimitBytes: number;
+  };
+  presence: { leaseMs: number };
+}
+
+const gatewayShape = {
+  HOST: z.string().default('0.0.0.0'),
+  PORT: port(8081),
+  GATEWAY_ID: z
+    .string()
+    .regex(/^[\w.-]{1,64}$/, 'letters, digits and _ . - only, at most 64')
+    .default(`${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`),
+  WEBSOCKET_PING_PERIOD: duration('54s'),
+  WEBSOCKET_PONG_WAIT: duration('60s'),
+  WEBSOCKET_MAX_MESSAGE_SIZE: int(16 * 1024, 64, 1024 * 1024),
+  PRESENCE_LEASE: duration('30s'),
+};
+
+/** Reads the gateway's configuration once at start-up; throws a ConfigError naming every bad variable. */
+export function loadGatewayConfig(env: Env): GatewayConfig {
+  const problems: string[] = [];
+  const common = readCommonConfig(env, problems);
+  const v = readEnv(env, gatewayShape, problems);
+  if (v.WEBSOCKET_PING_PERIOD !== undefined && v.WEBSOCKET_PONG_WAIT !== undefined && v.WEBSOCKET_PONG_WAIT <= v.WEBSOCKET_PING_PERIOD) {
+    problems.push('WEBSOCKET_PONG_WAIT: must be longer than WEBSOCKET_PING_PERIOD, or every healthy peer would time out');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    ...common,
+    host: v.HOST,
+    port: v.PORT,
+    gatewayId: v.GATEWAY_ID,
+    websocket: {
+      pingPeriodMs: v.WEBSOCKET_PING_PERIOD,
+      pongWaitMs: v.WEBSOCKET_PONG_WAIT,
+      maxMessageBytes: v.WEBSOCKET_MAX_MESSAGE_SIZE,
+      hardLimitBytes: Math.max(4 * v.WEBSOCKET_MAX_MESSAGE_SIZE, 64 * 1024),
+    },
+    presence: { leaseMs: v.PRESENCE_LEASE },
+  };
+}

@@ -1,0 +1,24 @@
+import { Redis } from 'ioredis';
+import type { Kysely } from 'kysely';
+import type { CommonConfig } from './config/common.ts';
+import { createDatabase } from './db/database.ts';
+import type { DB } from './db/schema.ts';
+
+export interface Connections {
+  db: Kysely<DB>;
+  redis: Redis;
+}
+
+export function openConnections(config: CommonConfig): Connections {
+  return {
+    db: createDatabase(config.database),
+    // Fail commands fast while Redis is away instead of queueing them for
+    // minutes: health turns 503 and callers get a clean error.
+    redis: new Redis(config.redis.url, { maxRetriesPerRequest: 2, enableAutoPipelining: true }),
+  };
+}
+
+export async function closeConnections(conn: Connections): Promise<void> {
+  await conn.db.destroy();
+  conn.redis.disconnect();
+}

@@ -1,0 +1,27 @@
+import type { Redis } from 'ioredis';
+import type { Kysely } from 'kysely';
+import { createAuthenticator } from './auth/authenticator.ts';
+import { createRevocationList } from './auth/revocation.ts';
+import { createTokenService } from './auth/tokens.ts';
+import { createMessageService } from './chat/messages.ts';
+import type { CommonConfig } from './config/common.ts';
+import type { DB } from './db/schema.ts';
+import { createEventPublisher } from './events/publisher.ts';
+import type { Logger } from './logger.ts';
+
+/**
+ * The pieces every service wires the same way: token checks and the one
+ * message write path. Built once per process from its config and connections.
+ */
+export function createChatCore(config: CommonConfig, conn: { db: Kysely<DB>; redis: Redis }, logger: Logger) {
+  const events = createEventPublisher(conn.redis, config.redis.prefix, logger);
+  const tokens = createTokenService(config.jwt);
+  const revocations = createRevocationList(conn.redis, config.redis.prefix);
+  return {
+    events,
+    tokens,
+    revocations,
+    auth: createAuthenticator(tokens, revocations),
+    messages: createMessageService({ db: conn.db, events, maxMessageLength: config.chat.maxMessageLength }),
+  };
+}
