@@ -20,5 +20,14 @@ export function openConnections(config: CommonConfig): Connections {
 
 export async function closeConnections(conn: Connections): Promise<void> {
   await conn.db.destroy();
-  conn.redis.disconnect();
+  await closeRedis(conn.redis);
+}
+
+/**
+ * QUIT is answered after every command sent before it, so nothing in flight is
+ * cut off; a client that is not connected has nothing to wait for.
+ */
+export async function closeRedis(redis: Redis): Promise<void> {
+  if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
+  else redis.disconnect();
 }

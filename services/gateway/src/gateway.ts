@@ -6,8 +6,10 @@ import { Server } from 'socket.io';
 import type { Authenticator } from '@chat/shared/auth/authenticator';
 import type { MessageService } from '@chat/shared/chat/messages';
 import type { GatewayConfig } from '@chat/shared/config/gateway';
+import { closeRedis } from '@chat/shared/connections';
 import type { Executor } from '@chat/shared/db/database';
 import { adapterKey } from '@chat/shared/events/publisher';
+import { withHandledPublish } from '@chat/shared/events/safe-publish';
 import type { HealthReport } from '@chat/shared/health';
 import type { Logger } from '@chat/shared/logger';
 import { createPresenceWriter } from '@chat/shared/presence/writer';
@@ -44,14 +46,16 @@ const PING_TIMEOUT_MS = 20_000;
 
 export function createGateway(deps: GatewayDeps): Gateway {
   const { config, logger } = deps;
-  const subscriber = deps.redis.duplicate();
+  // Auto-pipelining would defer the adapter's unsubscribes past our QUIT at close.
+  const subscriber = deps.redis.duplicate({ enableAutoPipelining: false });
   subscriber.on('error', (err: Error) => logger.warn({ err }, 'redis subscriber error'));
+  const publisher = withHandledPublish(deps.redis, (err, channel) => logger.error({ err, channel }, 'publishing to Redis failed'));
 
   const httpServer = createServer((req, res) => void serveHttp(req, res));
   const handshake = createHandshake({ auth: deps.auth, db: deps.db, allowedOrigins: config.corsOrigins });
 
   const io: ChatServer = new Server(httpServer, {
-    adapter: createAdapter(deps.redis, subscriber, { key: adapterKey(config.redis.prefix) }),
+    adapter: createAdapter(publisher, subscriber, { key: adapterKey(config.redis.prefix) }),
     cors: { origin: config.corsOrigins, credentials: true },
     allowRequest: (req, callback) => {
       const allowed = handshake.originAllowed(req);
@@ -116,7 +120,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
       // Closing the engine drops each client's transport ("transport close"),
       // which Socket.IO clients answer by reconnecting: through nginx, elsewhere.
       await io.close();
-      subscriber.disconnect();
+      // The adapter's close() unsubscribes without waiting; QUIT lets that finish.
+      await closeRedis(subscriber);
     },
   };
 }

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ChatMessage } from '../chat/types.ts';
 import { rooms } from './rooms.ts';
+import { withHandledPublish } from './safe-publish.ts';
 import type { Delivery, InterServerEvents, MembershipChange, TokenRevocation } from './types.ts';
 
 /** What the chat rules announce once a change is committed. */
@@ -35,13 +36,9 @@ export function deliveryFor(message: ChatMessage, audience: { senderId: string; 
  * and a Redis outage must delay delivery, not fail the request or crash.
  */
 export function createEventPublisher(redis: Redis, prefix: string, logger: Logger): EventPublisher {
-  const client = {
-    publish: (channel: string, payload: string) =>
-      redis.publish(channel, payload).catch((error: unknown) => {
-        logger.error({ err: error, channel }, 'publishing an event to Redis failed');
-        return 0;
-      }),
-  };
+  const client = withHandledPublish(redis, (error, channel) =>
+    logger.error({ err: error, channel }, 'publishing an event to Redis failed'),
+  );
   const emitter = new Emitter<Record<string, never>>(client, { key: adapterKey(prefix) });
   const emit = <E extends keyof InterServerEvents>(event: E, ...args: Parameters<InterServerEvents[E]>) =>
     emitter.serverSideEmit(event, ...args);

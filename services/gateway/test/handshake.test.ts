@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createUser, startApi, type TestApi } from '../../api/test/harness.ts';
+import { connectIo, connectWs, refusedWsStatus, startGateway, type TestGateway } from './harness.ts';
+
+let api: TestApi;
+let gw: TestGateway;
+
+beforeAll(async () => {
+  api = await startApi();
+  gw = await startGateway(api.config.redis.prefix);
+});
+afterAll(async () => {
+  await gw.close();
+  await api.close();
+});
+
+describe('plain WebSocket handshake', () => {
+  it.each(['query', 'header', 'cookie'] as const)('accepts the token from the %s and greets with a connection frame', async (via) => {
+    const user = await createUser(api);
+    const client = await connectWs(gw, user.token, { via });
+    expect(client.inbox.items[0]).toEqual({ type: 'connection', status: 'connected', user_id: user.id, username: user.username });
+    client.ws.close();
+  });
+
+  it('refuses a missing, forged or revoked token with HTTP 401', async () => {
+    const user = await createUser(api);
+    expect(await refusedWsStatus(gw, undefined)).toBe(401);
+    expect(await refusedWsStatus(gw, `${user.token}x`)).toBe(401);
+    await api.fetch('/api/auth/logout', { method: 'POST', token: user.token });
+    expect(await refusedWsStatus(gw, user.token)).toBe(401);
+  });
+
+  it('refuses a foreign browser Origin with HTTP 403 and accepts an allowed one', async () => {
+    const user = await createUser(api);
+    expect(await refusedWsStatus(gw, user.token, { origin: 'https://evil.example' })).toBe(403);
+    const ok = await connectWs(gw, user.token, { headers: { origin: 'http://localhost:8080' } });
+    ok.ws.close();
+  });
+
+  it('keeps query-string tokens out of the logs', async () => {
+    const user = await createUser(api);
+    const client = await connectWs(gw, user.token);
+    client.send('not json');
+    await client.inbox.next((f) => f.type === 'error');
+    client.ws.close();
+    await client.closed;
+    expect(gw.logs.join('')).not.toContain(user.token);
+  });
+});
+
+describe('Socket.IO handshake', () => {
+  it.each([['websocket'], ['polling', 'websocket']] as const)('connects over %s with the auth payload', async (...transports) => {
+    const user = await createUser(api);
+    const client = await connectIo(gw, user.token, { transports: [...transports] });
+    expect(client.socket.connected).toBe(true);
+    client.socket.close();
+  });
+
+  it('accepts the token from the cookie or the Authorization header', async () => {
+    const user = await createUser(api);
+    const byCookie = await connectIo(gw, undefined, { transports: ['polling'], headers: { cookie: `jwt_token=${user.token}` } });
+    const byHeader = await connectIo(gw, undefined, { transports: ['polling'], headers: { authorization: `Bearer ${user.token}` } });
+    byCookie.socket.close();
+    byHeader.socket.close();
+  });
+
+  it('refuses a missing, forged or revoked token with connect_error', async () => {
+    const user = await createUser(api);
+    await expect(connectIo(gw, undefined)).rejects.toThrow('authentication required');
+    await expect(connectIo(gw, 'forged.token.value')).rejects.toThrow('invalid token');
+    await api.fetch('/api/auth/logout', { method: 'POST', token: user.token });
+    await expect(connectIo(gw, user.token)).rejects.toThrow('token revoked');
+  });
+
+  it('refuses a foreign Origin before the session starts', async () => {
+    const user = await createUser(api);
+    await expect(connectIo(gw, user.token, { transports: ['polling'], headers: { origin: 'https://evil.example' } })).rejects.toThrow();
+    const res = await fetch(`${gw.url}/socket.io/?EIO=4&transport=polling`, { headers: { origin: 'https://evil.example' } });
+    expect(res.status).toBe(403);
+  });
+});
+
+describe('gateway HTTP', () => {
+  it('reports health with the database and Redis', async () => {
+    const res = await fetch(`${gw.url}/health`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: 'healthy', database: 'connected', redis: 'connected', gateway_id: gw.config.gatewayId });
+  });
+
+  it('answers other paths with a JSON 404 and plain GETs of the socket path with 426', async () => {
+    expect((await fetch(`${gw.url}/nope`)).status).toBe(404);
+    expect((await fetch(`${gw.url}/api/ws/connect`)).status).toBe(426);
+  });
+});

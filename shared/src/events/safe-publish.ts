@@ -1,0 +1,23 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * The Socket.IO Redis emitter and adapter call `publish` and drop the promise
+ * (socket.io-redis-emitter#139). With ioredis a lost connection then becomes
+ * an unhandled rejection, which ends a Node process. This view of the client
+ * reports such failures to `onError` instead; every other member is the
+ * client's own, so the libraries see a complete ioredis client.
+ */
+export function withHandledPublish(redis: Redis, onError: (error: unknown, channel: string) => void): Redis {
+  const publish = (channel: string, message: string | Buffer) =>
+    redis.publish(channel, message).catch((error: unknown) => {
+      onError(error, channel);
+      return 0;
+    });
+  return new Proxy(redis, {
+    get(target, property) {
+      if (property === 'publish') return publish;
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
