@@ -190,3 +190,45 @@ export async function connectIo(
 export function emitMessage(client: IoClient, body: unknown): Promise<{ ok: boolean; message?: { id: string }; error?: string; code?: string }> {
   return client.socket.timeout(5_000).emitWithAck('message', body) as Promise<{ ok: boolean; message?: { id: string } }>;
 }
+
+export interface GatewayProcess {
+  url: string;
+  port: number;
+  output: string[];
+  exited: Promise<number | null>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/** Runs `main.ts` as a real child process, for what only a process can show: SIGKILL and SIGTERM. */
+export async function spawnGateway(prefix: string, env: Record<string, string> = {}): Promise<GatewayProcess> {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, ['services/gateway/src/main.ts'], {
+    env: { PATH: process.env.PATH ?? '', ...gatewayEnv(prefix, { LOG_LEVEL: 'info', ...env }) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) {
+        output.push(line);
+        const entry = JSON.parse(line) as { msg?: string; port?: number };
+        if (entry.msg === 'gateway listening' && entry.port) resolve(entry.port);
+      }
+    });
+    void exited.then((code) => reject(new Error(`gateway exited with ${code}: ${output.join('\n')}`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, port, output, exited, kill: (signal) => child.kill(signal) };
+}
+
+/** Polls until `check` passes or `timeoutMs` runs out; for state that changes without an event to wait on. */
+export async function eventually<T>(probe: () => Promise<T>, check: (value: T) => boolean, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (check(value)) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
