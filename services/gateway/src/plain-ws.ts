@@ -100,6 +100,7 @@ export function createPlainWsEndpoint(deps: {
     const conn: Connection = { ws, claims, lastPong: Date.now(), queue: createSerialQueue(MAX_QUEUED_FRAMES) };
     for (const room of rooms) local.join(conn, room);
     presence.connected(claims);
+    logger.info({ userId: claims.id, transport: 'websocket', rooms: rooms.length }, 'client connected');
     const cancelExpiry = whenTokenExpires(claims, () => ws.close(CloseCode.TOKEN_EXPIRED, 'token expired'));
     ws.on('pong', () => {
       conn.lastPong = Date.now();
@@ -107,7 +108,8 @@ export function createPlainWsEndpoint(deps: {
     ws.on('message', (data, isBinary) => onFrame(conn, data, isBinary));
     // `ws` reports protocol errors (such as a frame over maxPayload) here, then closes.
     ws.on('error', (error) => logger.debug({ err: error, userId: claims.id }, 'websocket error'));
-    ws.on('close', () => {
+    ws.on('close', (code) => {
+      logger.info({ userId: claims.id, transport: 'websocket', code }, 'client disconnected');
       local.leaveAll(conn);
       cancelExpiry();
       presence.disconnected(claims);

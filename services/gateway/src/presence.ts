@@ -27,7 +27,7 @@ export function createPresenceTracker(deps: { writer: PresenceWriter; io: ChatSe
   return {
     async start() {
       await writer.heartbeat();
-      timer = setInterval(() => writer.heartbeat().catch(logFailure), Math.max(deps.leaseMs / 3, 100));
+      timer = setInterval(() => void writer.heartbeat().catch(logFailure), Math.max(deps.leaseMs / 3, 100));
       timer.unref();
     },
     connected(claims) {

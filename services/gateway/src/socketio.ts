@@ -34,6 +34,7 @@ export function attachSocketIo(io: ChatServer, deps: { handshake: Handshake; mes
     // The in-memory adapter joins synchronously, so no delivery can slip in between.
     void socket.join(socket.data.initialRooms);
     presence.connected(claims);
+    logger.info({ userId: claims.id, transport: 'socket.io', rooms: socket.data.initialRooms.length }, 'client connected');
     const cancelExpiry = whenTokenExpires(claims, () => socket.disconnect(true));
     const queue = createSerialQueue(MAX_QUEUED_EVENTS);
 
@@ -55,7 +56,8 @@ export function attachSocketIo(io: ChatServer, deps: { handshake: Handshake; mes
       if (!queued) fail(new DomainError('busy', 'too many messages in flight; slow down'));
     });
 
-    socket.on('disconnect', () => {
+    socket.on('disconnect', (reason) => {
+      logger.info({ userId: claims.id, transport: 'socket.io', reason }, 'client disconnected');
       cancelExpiry();
       presence.disconnected(claims);
     });

@@ -116,13 +116,13 @@ export interface WsClient {
 export async function connectWs(gw: TestGateway, token: string | undefined, opts: { via?: 'query' | 'header' | 'cookie' } & ClientOptions = {}): Promise<WsClient> {
   const { via = 'query', ...clientOptions } = opts;
   const url = new URL('/api/ws/connect', gw.url.replace('http', 'ws'));
-  const headers: Record<string, string> = { ...(clientOptions.headers as Record<string, string> | undefined) };
+  const headers: Record<string, string> = { ...(clientOptions.headers) };
   if (token && via === 'query') url.searchParams.set('token', token);
   if (token && via === 'header') headers.authorization = `Bearer ${token}`;
   if (token && via === 'cookie') headers.cookie = `jwt_token=${token}`;
   const ws = new WebSocket(url, { ...clientOptions, headers });
   const inbox = new Inbox<Frame>();
-  ws.on('message', (data) => inbox.push(JSON.parse(data.toString()) as Frame));
+  ws.on('message', (data) => inbox.push(JSON.parse((data as Buffer).toString('utf8')) as Frame));
   const closed = new Promise<{ code: number; reason: string }>((resolve) =>
     ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
   );

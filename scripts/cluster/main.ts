@@ -1,0 +1,58 @@
+import path from 'node:path';
+import { ConfigError } from '@chat/shared/config/env';
+import { loadClusterConfig } from '@chat/shared/config/cluster';
+import { LB_PORT, startCluster } from './cluster.ts';
+import { checkPortsFree, checkRedis, ensureDatabase, findNginx, PreflightError } from './preflight.ts';
+
+// `npm start`: the whole cluster on this machine, until Ctrl-C or SIGTERM.
+
+const COLORS = [36, 33, 35, 32, 34, 91, 96, 93];
+const colorOf = new Map<string, number>();
+const tty = process.stdout.isTTY;
+function print(name: string, line: string) {
+  if (!colorOf.has(name)) colorOf.set(name, COLORS[colorOf.size % COLORS.length] ?? 37);
+  const label = name.padEnd(10);
+  process.stdout.write(`${tty ? `\x1b[${colorOf.get(name)}m${label}\x1b[0m` : label} | ${line}\n`);
+}
+
+async function main(): Promise<number> {
+  const config = loadClusterConfig(process.env);
+  const range = (base: number, n: number) => Array.from({ length: n }, (_, i) => base + i);
+  const apiPorts = range(config.apiBasePort, config.apiReplicas);
+  const gatewayPorts = range(config.gatewayBasePort, config.gatewayReplicas);
+
+  print('cluster', 'checking prerequisites');
+  const nginxBin = await findNginx(config.nginxBin);
+  await ensureDatabase(config.databaseUrl);
+  await checkRedis(config.redisUrl);
+  await checkPortsFree([LB_PORT, ...apiPorts, ...gatewayPorts]);
+
+  const cluster = await startCluster({
+    root: path.resolve(import.meta.dirname, '../..'),
+    nginxBin,
+    apiPorts,
+    gatewayPorts,
+    serviceEnv: { DATABASE_URL: config.databaseUrl, REDIS_URL: config.redisUrl },
+    output: print,
+  });
+  print('cluster', `ready: http://localhost:${LB_PORT}  (${config.apiReplicas} api on ${apiPorts.join(',')}, ${config.gatewayReplicas} gateways on ${gatewayPorts.join(',')})`);
+  print('cluster', 'press Ctrl-C to stop');
+
+  const signal = new Promise<string>((resolve) => {
+    for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => resolve(s));
+  });
+  const reason = await Promise.race([signal.then((s) => `received ${s}`), cluster.failed.then((name) => `${name} exited unexpectedly`)]);
+  print('cluster', `${reason}; stopping every process`);
+  await cluster.stop();
+  print('cluster', 'stopped');
+  return reason.startsWith('received') ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof PreflightError || error instanceof ConfigError) print('cluster', error.message);
+    else print('cluster', `failed to start: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,89 @@
+import { execFile } from 'node:child_process';
+import { access, constants } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+
+/** A missing prerequisite, said the way a newcomer can act on. */
+export class PreflightError extends Error {}
+
+const redact = (url: string) => url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+
+/** Finds nginx on PATH or where Debian puts it (/usr/sbin is not on every user's PATH). */
+export async function findNginx(explicit: string | undefined): Promise<string> {
+  const candidates = explicit
+    ? [explicit]
+    : [...(process.env.PATH ?? '').split(':').filter(Boolean).map((dir) => `${dir}/nginx`), '/usr/sbin/nginx', '/usr/local/sbin/nginx'];
+  for (const candidate of candidates) {
+    try {
+      await access(candidate, constants.X_OK);
+      await promisify(execFile)(candidate, ['-v']);
+      return candidate;
+    } catch {
+      // try the next one
+    }
+  }
+  throw new PreflightError(
+    explicit
+      ? `nginx was not found at NGINX_BIN=${explicit}.`
+      : 'nginx is not installed (looked on PATH and in /usr/sbin).\n' +
+          '  Debian/Ubuntu: sudo apt-get install -y nginx\n' +
+          '  macOS:         brew install nginx\n' +
+          '  or point NGINX_BIN at an nginx binary.',
+  );
+}
+
+/** Connects to PostgreSQL and creates the database if the server has none of that name. */
+export async function ensureDatabase(url: string): Promise<void> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.slice(1));
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString(), connectionTimeoutMillis: 3_000 });
+  try {
+    await client.connect();
+  } catch (error) {
+    throw new PreflightError(
+      `PostgreSQL is not reachable at ${redact(url)} (${(error as Error).message}).\n` +
+        '  Start it (Debian: sudo pg_ctlcluster <version> main start; macOS: brew services start postgresql)\n' +
+        '  or set DATABASE_URL to a server you can reach.',
+    );
+  }
+  try {
+    const found = await client.query('select 1 from pg_database where datname = $1', [name]);
+    if (found.rowCount === 0) await client.query(`create database "${name.replaceAll('"', '""')}"`);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function checkRedis(url: string): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, connectTimeout: 3_000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (error) {
+    throw new PreflightError(
+      `Redis is not reachable at ${redact(url)} (${(error as Error).message}).\n` +
+        '  Start it (Debian: sudo apt-get install -y redis-server && redis-server --daemonize yes; macOS: brew services start redis)\n' +
+        '  or set REDIS_URL to a server you can reach.',
+    );
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Fails early, naming the port, instead of letting a replica die on EADDRINUSE. */
+export async function checkPortsFree(ports: number[]): Promise<void> {
+  for (const port of ports) {
+    await new Promise<void>((resolve, reject) => {
+      const probe = createServer();
+      probe.once('error', () =>
+        reject(new PreflightError(`port ${port} is already in use (is another cluster running?); choose other ports, see README.`)),
+      );
+      probe.listen(port, '0.0.0.0', () => probe.close(() => resolve()));
+    });
+  }
+}
