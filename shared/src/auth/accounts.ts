@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { USERNAME_PATTERN } from '../chat/schemas.ts';
 import { isUniqueViolation } from '../db/database.ts';
 import { findUserById, findUserByUsername, insertUser } from '../db/queries/users.ts';
 import type { DB, UserRow } from '../db/schema.ts';
@@ -45,7 +46,9 @@ export function createAccounts(deps: {
 
     /** Unknown user and wrong password fail alike, in body and in time. */
     async login(fields: { username: string; password: string }): Promise<Session> {
-      const user = await findUserByUsername(db, fields.username);
+      // A name registration could never have accepted (a NUL byte, say) matches no
+      // one, and must not reach PostgreSQL, which would reject it as an error.
+      const user = USERNAME_PATTERN.test(fields.username) ? await findUserByUsername(db, fields.username) : undefined;
       const ok = await passwords.verify(user?.password_hash, fields.password);
       if (!user || !ok) throw unauthenticated('invalid username or password');
       return issue(user);

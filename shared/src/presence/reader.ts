@@ -18,7 +18,7 @@ export function createPresenceReader(redis: Redis, prefix: string): PresenceRead
       const online = new Set<string>();
       for (const [error, counts] of results) {
         if (error) throw error;
-        // A field can outlive its last connection (a decrement to 0 before its HDEL).
+        // Only a positive count is a live connection; a field left at 0 is not.
         for (const [userId, count] of Object.entries(counts as Record<string, string>)) {
           if (Number(count) > 0) online.add(userId);
         }

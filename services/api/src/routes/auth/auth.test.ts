@@ -1,6 +1,7 @@
-import { SignJWT, UnsecuredJWT } from 'jose';
+import { decodeJwt, SignJWT, UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOKEN_AUDIENCE, TOKEN_ISSUER } from '@chat/shared/auth/tokens';
+import { tapEvents } from '../../../test/events.ts';
 import { createUser, startApi, uniqueName, type TestApi } from '../../../test/harness.ts';
 
 let api: TestApi;
@@ -90,6 +91,15 @@ describe('login', () => {
     expect(wrong.status).toBe(401);
     expect(unknown.status).toBe(401);
     expect(await wrong.text()).toBe(await unknown.text());
+  });
+
+  it('answers a username no one could have registered (NUL, lone surrogate) like an unknown user', async () => {
+    const user = await createUser(api);
+    for (const username of [`${user.username}\u0000`, '\u0000', `${user.username}\ud800`, 'has space']) {
+      const res = await api.fetch('/api/auth/login', { method: 'POST', json: { username, password: user.password } });
+      expect(res.status).toBe(401);
+      expect(await res.json()).toEqual({ error: 'invalid username or password', code: 'unauthenticated' });
+    }
   });
 
   it('accepts the username in any case', async () => {
@@ -205,6 +215,20 @@ describe('logout', () => {
       expect(await elsewhere.json()).toMatchObject({ error: 'token revoked' });
     } finally {
       await other.close();
+    }
+  });
+});
+
+describe('logout announcement', () => {
+  it('publishes token_revoked with the user and the token id, so gateways drop its sockets', async () => {
+    const tap = await tapEvents(api.config.redis.prefix);
+    try {
+      const user = await createUser(api);
+      const { jti } = decodeJwt(user.token);
+      expect((await api.fetch('/api/auth/logout', { method: 'POST', token: user.token })).status).toBe(200);
+      expect(await tap.next('token_revoked', (r) => r.userId === user.id)).toEqual({ userId: user.id, jti });
+    } finally {
+      await tap.close();
     }
   });
 });

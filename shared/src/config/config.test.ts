@@ -1,0 +1,200 @@
+import { describe, expect, it } from 'vitest';
+import { loadApiConfig } from './api.ts';
+import { DEVELOPMENT_JWT_SECRET } from './common.ts';
+import { ConfigError, duration, parseDuration, type Env } from './env.ts';
+import { loadMigrateConfig } from './migrate.ts';
+
+const PRODUCTION_SECRET = 'a-production-secret-that-is-over-32-characters';
+
+/** The ConfigError a bad environment throws; fails the test when it does not. */
+function problemsOf(env: Env): ConfigError {
+  try {
+    loadApiConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error(`expected a ConfigError for ${JSON.stringify(env)}`);
+}
+
+describe('loadApiConfig', () => {
+  it('fills every default from an empty environment', () => {
+    expect(loadApiConfig({})).toEqual({
+      environment: 'development',
+      logLevel: 'info',
+      database: { url: 'postgres://postgres:@127.0.0.1:5432/chat?sslmode=disable', poolMax: 10 },
+      redis: { url: 'redis://127.0.0.1:6379', prefix: 'chat:' },
+      jwt: { secret: DEVELOPMENT_JWT_SECRET, expiryHours: 24 },
+      corsOrigins: ['http://localhost:8080'],
+      chat: { maxMessageLength: 2000 },
+      host: '0.0.0.0',
+      port: 8080,
+      bodyLimitBytes: 64 * 1024,
+      passwordHashing: { concurrency: 2, maxQueue: 64 },
+    });
+  });
+
+  it('reads every variable it knows', () => {
+    const config = loadApiConfig({
+      ENVIRONMENT: 'test',
+      LOG_LEVEL: 'debug',
+      REDIS_URL: 'rediss://cache.internal:6380/2',
+      REDIS_PREFIX: 'stage:',
+      JWT_SECRET: 'sixteen-chars-ok',
+      JWT_EXPIRY_HOURS: '0.5',
+      CORS_ALLOWED_ORIGINS: 'https://a.example.com, http://b.example.com:3000 ,',
+      MESSAGE_MAX_LENGTH: '500',
+      HOST: '127.0.0.1',
+      PORT: '9000',
+      MAX_BODY_BYTES: '2048',
+      PASSWORD_HASH_CONCURRENCY: '4',
+      PASSWORD_HASH_QUEUE: '0',
+      DB_POOL_MAX: '3',
+    });
+    expect(config).toMatchObject({
+      environment: 'test',
+      logLevel: 'debug',
+      redis: { url: 'rediss://cache.internal:6380/2', prefix: 'stage:' },
+      jwt: { secret: 'sixteen-chars-ok', expiryHours: 0.5 },
+      corsOrigins: ['https://a.example.com', 'http://b.example.com:3000'],
+      chat: { maxMessageLength: 500 },
+      host: '127.0.0.1',
+      port: 9000,
+      bodyLimitBytes: 2048,
+      passwordHashing: { concurrency: 4, maxQueue: 0 },
+      database: { poolMax: 3 },
+    });
+  });
+
+  it('treats an empty variable as unset', () => {
+    const config = loadApiConfig({ PORT: '', REDIS_URL: '', JWT_SECRET: '', CORS_ALLOWED_ORIGINS: '' });
+    expect(config.port).toBe(8080);
+    expect(config.redis.url).toBe('redis://127.0.0.1:6379');
+    expect(config.corsOrigins).toEqual(['http://localhost:8080']);
+  });
+
+  it('names every bad variable in one ConfigError', () => {
+    const error = problemsOf({
+      PORT: 'abc',
+      REDIS_URL: 'nope',
+      JWT_EXPIRY_HOURS: '-1',
+      LOG_LEVEL: 'loud',
+      DATABASE_URL: 'mysql://db/chat',
+      ENVIRONMENT: 'staging',
+      MAX_BODY_BYTES: '10',
+      CORS_ALLOWED_ORIGINS: 'localhost:8080',
+    });
+    const named = error.problems.map((p) => p.split(':')[0]);
+    expect(named.sort()).toEqual(
+      ['CORS_ALLOWED_ORIGINS', 'DATABASE_URL', 'ENVIRONMENT', 'JWT_EXPIRY_HOURS', 'LOG_LEVEL', 'MAX_BODY_BYTES', 'PORT', 'REDIS_URL'].sort(),
+    );
+    expect(error.message).toMatch(/^Invalid configuration:\n/);
+    for (const name of named) expect(error.message).toContain(`  - ${name}: `);
+    expect(error.problems.find((p) => p.startsWith('REDIS_URL'))).toBe('REDIS_URL: must be a redis:// or rediss:// URL');
+    expect(error.problems.find((p) => p.startsWith('CORS_ALLOWED_ORIGINS'))).toContain('"localhost:8080" is not an origin');
+  });
+
+  it.each([
+    ['PORT', '65536'],
+    ['PORT', '80.5'],
+    ['JWT_EXPIRY_HOURS', '0'],
+    ['JWT_EXPIRY_HOURS', 'abc'],
+    ['DB_PORT', 'x'],
+    ['DB_NAME', 'chat; drop'],
+    ['DB_SSLMODE', 'sometimes'],
+    ['REDIS_PREFIX', 'has space'],
+    ['MESSAGE_MAX_LENGTH', '0'],
+    ['PASSWORD_HASH_CONCURRENCY', '0'],
+    ['CORS_ALLOWED_ORIGINS', 'https://chat.example.com/path'],
+    ['JWT_SECRET', 'short'],
+  ])('refuses %s=%s', (name, value) => {
+    expect(problemsOf({ [name]: value }).problems).toEqual([expect.stringMatching(new RegExp(`^${name}: `))]);
+  });
+
+  describe('in production', () => {
+    it.each([
+      ['missing', undefined],
+      ['the development default', DEVELOPMENT_JWT_SECRET],
+      ['shorter than 32 characters', 'x'.repeat(31)],
+    ])('refuses a JWT_SECRET that is %s', (_name, secret) => {
+      const error = problemsOf({ ENVIRONMENT: 'production', ...(secret ? { JWT_SECRET: secret } : {}) });
+      expect(error.problems).toEqual([expect.stringMatching(/^JWT_SECRET: production needs its own secret/)]);
+    });
+
+    it('accepts its own long secret and allows no CORS origin unless told', () => {
+      const config = loadApiConfig({ ENVIRONMENT: 'production', JWT_SECRET: PRODUCTION_SECRET });
+      expect(config.jwt.secret).toBe(PRODUCTION_SECRET);
+      expect(config.corsOrigins).toEqual([]);
+      const told = loadApiConfig({ ENVIRONMENT: 'production', JWT_SECRET: PRODUCTION_SECRET, CORS_ALLOWED_ORIGINS: 'https://chat.example.com' });
+      expect(told.corsOrigins).toEqual(['https://chat.example.com']);
+    });
+  });
+
+  it('allows http://localhost:8080 by default in development and test', () => {
+    expect(loadApiConfig({ ENVIRONMENT: 'development' }).corsOrigins).toEqual(['http://localhost:8080']);
+    expect(loadApiConfig({ ENVIRONMENT: 'test' }).corsOrigins).toEqual(['http://localhost:8080']);
+  });
+});
+
+describe('database settings', () => {
+  it('prefers DATABASE_URL over DB_*', () => {
+    const config = loadApiConfig({ DATABASE_URL: 'postgresql://app:pw@db.internal:6543/chat_prod', DB_HOST: 'ignored', DB_NAME: 'ignored' });
+    expect(config.database.url).toBe('postgresql://app:pw@db.internal:6543/chat_prod');
+  });
+
+  it('composes a URL from DB_*, escaping the credentials', () => {
+    const config = loadApiConfig({
+      DB_HOST: 'db.internal',
+      DB_PORT: '6543',
+      DB_NAME: 'chat_prod',
+      DB_USER: 'app user',
+      DB_PASSWORD: 'p@ss:w/rd#?',
+      DB_SSLMODE: 'require',
+    });
+    expect(config.database.url).toBe('postgres://app%20user:p%40ss%3Aw%2Frd%23%3F@db.internal:6543/chat_prod?sslmode=require');
+    const parsed = new URL(config.database.url);
+    expect(decodeURIComponent(parsed.password)).toBe('p@ss:w/rd#?');
+    expect(decodeURIComponent(parsed.username)).toBe('app user');
+  });
+
+  it('is all the migration command reads, with the same rules', () => {
+    expect(loadMigrateConfig({ DB_NAME: 'other' })).toEqual({ url: 'postgres://postgres:@127.0.0.1:5432/other?sslmode=disable', poolMax: 10 });
+    // API-only or JWT problems do not stop a migration.
+    expect(loadMigrateConfig({ PORT: 'abc', ENVIRONMENT: 'production' }).url).toContain('/chat?');
+    expect(() => loadMigrateConfig({ DATABASE_URL: 'http://db/chat', DB_POOL_MAX: '0' })).toThrow(ConfigError);
+    try {
+      loadMigrateConfig({ DATABASE_URL: 'http://db/chat', DB_POOL_MAX: '0' });
+    } catch (error) {
+      expect((error as ConfigError).problems.map((p) => p.split(':')[0])).toEqual(['DATABASE_URL', 'DB_POOL_MAX']);
+    }
+  });
+});
+
+describe('parseDuration', () => {
+  it.each([
+    ['54s', 54_000],
+    ['1m30s', 90_000],
+    ['500ms', 500],
+    ['1h', 3_600_000],
+    ['1h2m3s4ms', 3_723_004],
+    ['1.5s', 1_500],
+    ['10', 10_000],
+    ['0s', 0],
+  ])('reads %s as %i ms', (text, ms) => {
+    expect(parseDuration(text)).toBe(ms);
+  });
+
+  it.each(['abc', '', '5 s', 's', '-5s', '1d', '1m30', 'ms', '5sec'])('refuses %j', (text) => {
+    expect(parseDuration(text)).toBeUndefined();
+  });
+
+  it('backs a schema that defaults, and refuses zero or nonsense with a message naming the value', () => {
+    expect(duration('54s').parse(undefined)).toBe(54_000);
+    expect(duration('54s').parse('2m')).toBe(120_000);
+    for (const bad of ['abc', '0s']) {
+      const result = duration('54s').safeParse(bad);
+      expect(result.success).toBe(false);
+      expect(result.error?.issues[0]?.message).toBe(`"${bad}" is not a duration such as 54s, 500ms or 1m`);
+    }
+  });
+});
