@@ -10,7 +10,8 @@ export type ErrorCode =
   | 'not_found'
   | 'conflict'
   | 'refresh_not_allowed'
-  | 'busy';
+  | 'busy'
+  | 'unavailable';
 
 export interface ErrorDetail {
   field: string;
@@ -21,8 +22,8 @@ export class DomainError extends Error {
   readonly code: ErrorCode;
   readonly details: ErrorDetail[] | undefined;
 
-  constructor(code: ErrorCode, message: string, details?: ErrorDetail[]) {
-    super(message);
+  constructor(code: ErrorCode, message: string, details?: ErrorDetail[], cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
     this.name = 'DomainError';
     this.code = code;
     this.details = details;
@@ -36,3 +37,12 @@ export const unauthenticated = (message = 'authentication required') =>
 export const forbidden = (message: string) => new DomainError('forbidden', message);
 export const notFound = (what: string) => new DomainError('not_found', `${what} not found`);
 export const conflict = (message: string) => new DomainError('conflict', message);
+
+/** Runs `read` against a backing service; its failure becomes an `unavailable` error. */
+export async function orUnavailable<T>(read: () => Promise<T>, message: string): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    throw new DomainError('unavailable', message, undefined, error);
+  }
+}

@@ -54,9 +54,9 @@ export function createPlainWsEndpoint(deps: {
   };
   const sendError = (conn: Connection, error: ClientError) => send(conn, { type: 'error', ...error });
 
-  function reject(socket: Duplex, status: 401 | 403 | 500, message: string) {
+  function reject(socket: Duplex, status: 401 | 403 | 500 | 503, message: string) {
     const body = JSON.stringify({ error: message });
-    const reason = { 401: 'Unauthorized', 403: 'Forbidden', 500: 'Internal Server Error' }[status];
+    const reason = { 401: 'Unauthorized', 403: 'Forbidden', 500: 'Internal Server Error', 503: 'Service Unavailable' }[status];
     if (socket.writable) {
       socket.write(
         `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
@@ -135,6 +135,7 @@ export function createPlainWsEndpoint(deps: {
         ({ claims, rooms }) => wss.handleUpgrade(req, socket, head, (ws) => accept(ws, claims, rooms)),
         (error: unknown) => {
           if (error instanceof DomainError && error.code === 'unauthenticated') return reject(socket, 401, error.message);
+          if (error instanceof DomainError && error.code === 'unavailable') return reject(socket, 503, error.message);
           logger.error({ err: error }, 'websocket handshake failed');
           reject(socket, 500, 'internal error');
         },

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { orUnavailable } from '../errors.ts';
 
 /**
  * Cluster-wide denylist of token ids. An entry lives until the token would
@@ -16,8 +17,8 @@ export function createRevocationList(redis: Redis, prefix: string): RevocationLi
       const ttlMs = expiresAtSeconds * 1000 - Date.now();
       if (ttlMs > 0) await redis.set(key(jti), '1', 'PX', ttlMs);
     },
-    async isRevoked(jti) {
-      return (await redis.exists(key(jti))) === 1;
-    },
+    // Fails closed: a token whose revocation cannot be checked is not accepted.
+    isRevoked: (jti) =>
+      orUnavailable(async () => (await redis.exists(key(jti))) === 1, 'cannot verify tokens right now; try again shortly'),
   };
 }

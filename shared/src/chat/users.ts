@@ -35,9 +35,10 @@ export function createUserDirectory(deps: { db: Kysely<DB>; presence: PresenceRe
 
     /** Ordered by username; `after` is the last username of the previous page. */
     async list(actor: Actor, page: { limit: number; after?: string | undefined }) {
-      const [rows, online] = await Promise.all([listUsers(db, page), presence.onlineUserIds()]);
-      const users = rows.map((u) => toUserView(u, { self: u.id === actor.id, online: online.has(u.id) }));
-      const next = rows.length === page.limit ? (rows.at(-1)?.username ?? null) : null;
+      // One row past the page says whether another page exists.
+      const [rows, online] = await Promise.all([listUsers(db, { ...page, limit: page.limit + 1 }), presence.onlineUserIds()]);
+      const users = rows.slice(0, page.limit).map((u) => toUserView(u, { self: u.id === actor.id, online: online.has(u.id) }));
+      const next = rows.length > page.limit ? (users.at(-1)?.username ?? null) : null;
       return { users, count: users.length, next_cursor: next };
     },
 

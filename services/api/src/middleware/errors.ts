@@ -12,12 +12,14 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   not_found: 404,
   conflict: 409,
   busy: 503,
+  unavailable: 503,
 };
 
 /** The one place domain errors become HTTP responses. */
 export const onError: ErrorHandler<AppEnv> = (error, c) => {
   if (error instanceof DomainError) {
-    if (error.code === 'busy') c.header('Retry-After', '1');
+    if (error.code === 'busy' || error.code === 'unavailable') c.header('Retry-After', '1');
+    if (error.cause !== undefined) c.get('log').warn({ err: error.cause, code: error.code }, error.message);
     const body = { error: error.message, code: error.code, ...(error.details ? { details: error.details } : {}) };
     return c.json(body, STATUS[error.code]);
   }

@@ -7,7 +7,7 @@ import { createLogger } from '@chat/shared/logger';
 import { TEST_REDIS_URL } from '@chat/shared/testing/redis';
 import { createApp } from '../../app.ts';
 import { buildAppDeps, type Resources } from '../../dependencies.ts';
-import { startApi, testConfig, type TestApi } from '../../../test/harness.ts';
+import { createUser, startApi, testConfig, type TestApi } from '../../../test/harness.ts';
 
 let api: TestApi;
 beforeAll(async () => {
@@ -109,6 +109,19 @@ describe('GET /health', () => {
     try {
       const res = await app.request('/api/ws/users', { headers: { authorization: 'Bearer not.a.jwt' } });
       expect(res.status).toBe(401);
+    } finally {
+      await close();
+    }
+  });
+
+  it('answers a valid token with 503 and Retry-After while Redis is down: revocation cannot be checked, so it fails closed', async () => {
+    const user = await createUser(api);
+    const { app, close } = appWith(api.config.database.url, `redis://127.0.0.1:${await closedPort()}`);
+    try {
+      const res = await app.request('/api/auth/profile', { headers: { authorization: `Bearer ${user.token}` } });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('1');
+      expect(await res.json()).toEqual({ error: 'cannot verify tokens right now; try again shortly', code: 'unavailable' });
     } finally {
       await close();
     }
