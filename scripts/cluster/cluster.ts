@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -32,8 +32,8 @@ export interface RunningCluster {
 
 const GRACE_MS = 12_000;
 
-function run(name: string, command: string, args: string[], env: NodeJS.ProcessEnv, spec: ClusterSpec): ChildProcess {
-  const child = spawn(command, args, { cwd: spec.root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+function run(name: string, command: string, args: string[], env: NodeJS.ProcessEnv, spec: ClusterSpec, group = false): ChildProcess {
+  const child = spawn(command, args, { cwd: spec.root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: group });
   for (const stream of [child.stdout, child.stderr]) {
     if (stream) createInterface({ input: stream }).on('line', (line) => spec.output(name, line));
   }
@@ -74,6 +74,9 @@ export async function startCluster(spec: ClusterSpec): Promise<RunningCluster> {
   // nginx resolves includes against the directory of the config file it opened
   // and everything else against -p, so both point at this prefix.
   const prefix = await mkdtemp(path.join(tmpdir(), 'chat-cluster-'));
+  // mkdtemp makes it 0700; nginx started as root serves files from worker
+  // processes running as an unprivileged user, which must be able to enter it.
+  await chmod(prefix, 0o755);
   await mkdir(path.join(prefix, 'upstreams'));
   await symlink(path.join(spec.root, 'nginx.conf'), path.join(prefix, 'nginx.conf'));
   await symlink(path.join(spec.root, 'web'), path.join(prefix, 'web'));
@@ -89,7 +92,12 @@ export async function startCluster(spec: ClusterSpec): Promise<RunningCluster> {
     const name = `gateway-${i + 1}`;
     children.set(name, run(name, node, ['services/gateway/src/main.ts'], { ...env, PORT: String(port), GATEWAY_ID: name }, spec));
   });
-  children.set('nginx', run('nginx', spec.nginxBin, ['-e', 'stderr', '-p', `${prefix}/`, '-c', 'nginx.conf', '-g', 'daemon off;'], env, spec));
+  // nginx.conf logs to /dev/stdout, which cannot be opened on the socketpair Node
+  // gives a child for stdio; a shell pipe gives nginx a real one. nginx and the
+  // shell share a process group of their own, and signals go to the whole group.
+  const nginxArgs = ['-e', 'stderr', '-p', `${prefix}/`, '-c', 'nginx.conf', '-g', 'daemon off;'];
+  children.set('nginx', run('nginx', '/bin/sh', ['-c', '"$0" "$@" | cat', spec.nginxBin, ...nginxArgs], env, spec, true));
+  const grouped = new Set(['nginx']);
 
   let stopping = false;
   const expectedExits = new Set<string>();
@@ -105,8 +113,13 @@ export async function startCluster(spec: ClusterSpec): Promise<RunningCluster> {
     const child = children.get(name);
     if (!child) throw new Error(`no process named ${name}`);
     expectedExits.add(name);
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-    const timer = setTimeout(() => child.kill('SIGKILL'), GRACE_MS);
+    const send = (sig: NodeJS.Signals) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      if (grouped.has(name) && child.pid !== undefined) process.kill(-child.pid, sig);
+      else child.kill(sig);
+    };
+    send(signal);
+    const timer = setTimeout(() => send('SIGKILL'), GRACE_MS);
     const code = await exitOf(child);
     clearTimeout(timer);
     return code;
@@ -120,11 +133,10 @@ export async function startCluster(spec: ClusterSpec): Promise<RunningCluster> {
 
   try {
     const deadline = Date.now() + 30_000;
-    const ready = Promise.all([
-      ...spec.apiPorts.map((p) => waitHealthy(`http://127.0.0.1:${p}/health`, deadline)),
-      ...spec.gatewayPorts.map((p) => waitHealthy(`http://127.0.0.1:${p}/health`, deadline)),
-      waitHealthy(`http://127.0.0.1:${LB_PORT}/health`, deadline),
-    ]);
+    // Replicas first: asking nginx earlier only fills its log with refused connections.
+    const ready = Promise.all(
+      [...spec.apiPorts, ...spec.gatewayPorts].map((p) => waitHealthy(`http://127.0.0.1:${p}/health`, deadline)),
+    ).then(() => waitHealthy(`http://127.0.0.1:${LB_PORT}/health`, deadline));
     const died = failed.then((name) => {
       throw new Error(`${name} exited during start-up`);
     });

@@ -1,19 +1,12 @@
 import { loadApiConfig } from '@chat/shared/config/api';
-import { ConfigError } from '@chat/shared/config/env';
+import { loadOrExit } from '@chat/shared/config/env';
 import { createLogger } from '@chat/shared/logger';
 import { createApp } from './app.ts';
 import { closeConnections, openConnections } from '@chat/shared/connections';
 import { buildAppDeps } from './dependencies.ts';
 import { listen } from './server.ts';
 
-let config;
-try {
-  config = loadApiConfig(process.env);
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(error.message);
-  process.exit(1);
-}
+const config = loadOrExit(() => loadApiConfig(process.env));
 
 const logger = createLogger({ level: config.logLevel, service: 'api' });
 const resources = openConnections(config);
@@ -29,9 +22,9 @@ async function shutdown(signal: string) {
   const force = setTimeout(() => {
     logger.error('shutdown timed out');
     process.exit(1);
-  }, 10_000);
+  }, config.shutdownDrainMs + 10_000);
   force.unref();
-  await server.close();
+  await server.close(config.shutdownDrainMs);
   await closeConnections(resources);
   logger.info('stopped');
 }

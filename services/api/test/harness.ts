@@ -17,7 +17,8 @@ export interface TestApi {
   /** Every log line the app wrote, parsed. */
   logs: Array<Record<string, unknown>>;
   fetch(path: string, init?: RequestInit & { token?: string; json?: unknown }): Promise<Response>;
-  close(): Promise<void>;
+  /** Stops the app; `drainMs` as in RunningServer.close. */
+  close(drainMs?: number): Promise<void>;
 }
 
 /** Configuration as production would read it, pointed at this run's database and a fresh Redis prefix. */
@@ -62,8 +63,8 @@ export async function startApi(env: Record<string, string> = {}): Promise<TestAp
       if (json !== undefined) headers.set('content-type', 'application/json');
       return fetch(url + path, { ...rest, headers, body: json !== undefined ? JSON.stringify(json) : rest.body });
     },
-    async close() {
-      await server.close();
+    async close(drainMs = 0) {
+      await server.close(drainMs);
       await closeConnections(resources);
       await deletePrefix(config.redis.prefix);
     },

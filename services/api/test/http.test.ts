@@ -292,3 +292,15 @@ describe('unexpected failures', () => {
     }
   });
 });
+
+describe('graceful shutdown', () => {
+  it('keeps serving while it drains, telling clients to drop the connection, then refuses connections', async () => {
+    const draining = await startApi();
+    const closed = draining.close(1_000);
+    const during = await draining.fetch('/health');
+    expect(during.status).toBe(200);
+    expect(during.headers.get('connection')).toBe('close');
+    await closed;
+    await expect(draining.fetch('/health')).rejects.toThrow();
+  });
+});

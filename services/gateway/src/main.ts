@@ -1,19 +1,12 @@
 import { loadGatewayConfig } from '@chat/shared/config/gateway';
-import { ConfigError } from '@chat/shared/config/env';
+import { loadOrExit } from '@chat/shared/config/env';
 import { closeConnections, openConnections } from '@chat/shared/connections';
 import { createChatCore } from '@chat/shared/core';
 import { createHealthCheck } from '@chat/shared/health';
 import { createLogger } from '@chat/shared/logger';
 import { createGateway } from './gateway.ts';
 
-let config;
-try {
-  config = loadGatewayConfig(process.env);
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(error.message);
-  process.exit(1);
-}
+const config = loadOrExit(() => loadGatewayConfig(process.env));
 
 const logger = createLogger({ level: config.logLevel, service: 'gateway' }).child({ gatewayId: config.gatewayId });
 const conn = openConnections(config);

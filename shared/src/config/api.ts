@@ -1,4 +1,4 @@
-import { ConfigError, int, port, readEnv, type Env } from './env.ts';
+import { ConfigError, duration, int, port, readEnv, type Env } from './env.ts';
 import { readCommonConfig, type CommonConfig } from './common.ts';
 import { z } from 'zod';
 
@@ -7,6 +7,8 @@ export interface ApiConfig extends CommonConfig {
   port: number;
   bodyLimitBytes: number;
   passwordHashing: { concurrency: number; maxQueue: number };
+  /** How long a stopping replica keeps serving with `Connection: close` (see server.ts). */
+  shutdownDrainMs: number;
 }
 
 const apiShape = {
@@ -15,6 +17,8 @@ const apiShape = {
   MAX_BODY_BYTES: int(64 * 1024, 1024, 10 * 1024 * 1024),
   PASSWORD_HASH_CONCURRENCY: int(2, 1, 64),
   PASSWORD_HASH_QUEUE: int(64, 0, 10_000),
+  // Longer than nginx's upstream keepalive_timeout (4s in nginx.conf).
+  SHUTDOWN_DRAIN: duration('5s', { allowZero: true }),
 };
 
 /** Reads the API's configuration once at start-up; throws a ConfigError naming every bad variable. */
@@ -29,5 +33,6 @@ export function loadApiConfig(env: Env): ApiConfig {
     port: v.PORT,
     bodyLimitBytes: v.MAX_BODY_BYTES,
     passwordHashing: { concurrency: v.PASSWORD_HASH_CONCURRENCY, maxQueue: v.PASSWORD_HASH_QUEUE },
+    shutdownDrainMs: v.SHUTDOWN_DRAIN,
   };
 }

@@ -31,6 +31,7 @@ describe('loadApiConfig', () => {
       port: 8080,
       bodyLimitBytes: 64 * 1024,
       passwordHashing: { concurrency: 2, maxQueue: 64 },
+      shutdownDrainMs: 5_000,
     });
   });
 

@@ -12,6 +12,20 @@ export class ConfigError extends Error {
 }
 
 export type Env = Record<string, string | undefined>;
+
+/**
+ * For a process's entry point: returns the configuration, or prints the
+ * ConfigError's list of bad variables (no stack trace) and exits.
+ */
+export function loadOrExit<T>(load: () => T): T {
+  try {
+    return load();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    process.exit(1);
+  }
+}
 type Shape = Record<string, z.ZodType>;
 type Parsed<S extends Shape> = { [K in keyof S]: z.output<S[K]> };
 
@@ -43,13 +57,13 @@ export function parseDuration(text: string): number | undefined {
   return total;
 }
 
-export const duration = (fallback: string) =>
+export const duration = (fallback: string, opts: { allowZero?: boolean } = {}) =>
   z
     .string()
     .default(fallback)
     .transform((text, ctx) => {
       const ms = parseDuration(text);
-      if (ms === undefined || ms <= 0) {
+      if (ms === undefined || ms < 0 || (ms === 0 && !opts.allowZero)) {
         ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration such as 54s, 500ms or 1m` });
         return z.NEVER;
       }

@@ -1,17 +1,10 @@
 import { loadMigrateConfig } from '../config/migrate.ts';
-import { ConfigError } from '../config/env.ts';
+import { loadOrExit } from '../config/env.ts';
 import { createDatabase } from './database.ts';
 import { migrateToLatest } from './migrate.ts';
 
 // `npm run db:migrate`: applies pending migrations and exits non-zero on failure.
-let config;
-try {
-  config = loadMigrateConfig(process.env);
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(error.message);
-  process.exit(1);
-}
+const config = loadOrExit(() => loadMigrateConfig(process.env));
 
 const db = createDatabase({ ...config, poolMax: 1 });
 try {

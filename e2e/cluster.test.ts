@@ -1,0 +1,240 @@
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { io as ioClient, type Socket } from 'socket.io-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { WebSocket } from 'ws';
+import { uniquePrefix, deletePrefix, TEST_REDIS_URL } from '@chat/shared/testing/redis';
+import { startCluster, type RunningCluster } from '../scripts/cluster/cluster.ts';
+import { findNginx } from '../scripts/cluster/preflight.ts';
+import { Inbox } from '../services/gateway/test/harness.ts';
+
+// The whole topology as processes, used through nginx on :8080 like a client would.
+
+let cluster: RunningCluster;
+const prefix = uniquePrefix();
+const logs: Array<{ name: string; line: string }> = [];
+const BASE = 'http://127.0.0.1:8080';
+
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve) => {
+      const s = createServer();
+      s.listen(0, '127.0.0.1', () => resolve(s));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
+}
+
+beforeAll(async () => {
+  const [a1, a2, g1, g2] = await freePorts(4);
+  cluster = await startCluster({
+    root: path.resolve(import.meta.dirname, '..'),
+    nginxBin: await findNginx(undefined),
+    apiPorts: [a1 as number, a2 as number],
+    gatewayPorts: [g1 as number, g2 as number],
+    serviceEnv: {
+      DATABASE_URL: inject('databaseUrl'),
+      REDIS_URL: TEST_REDIS_URL,
+      REDIS_PREFIX: prefix,
+      JWT_SECRET: 'e2e-secret-that-is-long-enough-for-hs256',
+      ENVIRONMENT: 'test',
+    },
+    output: (name, line) => logs.push({ name, line }),
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await cluster?.stop();
+  await deletePrefix(prefix);
+});
+
+interface User {
+  id: string;
+  username: string;
+  token: string;
+}
+
+async function call(method: string, route: string, opts: { token?: string; cookie?: string; body?: unknown } = {}) {
+  const headers: Record<string, string> = {};
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  if (opts.cookie) headers.cookie = opts.cookie;
+  // Like the seed's curl examples: JSON without a Content-Type.
+  return fetch(BASE + route, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) });
+}
+
+async function newUser(): Promise<User> {
+  const username = `e2e_${crypto.randomUUID().slice(0, 8)}`;
+  const password = 'password123';
+  expect((await call('POST', '/api/auth/register', { body: { username, email: `${username}@example.com`, password } })).status).toBe(201);
+  const login = await call('POST', '/api/auth/login', { body: { username, password } });
+  const body = (await login.json()) as { token: string; user: { id: string } };
+  return { id: body.user.id, username, token: body.token };
+}
+
+describe("the seed README's curl scenarios through nginx", () => {
+  it('scenario 1: register, login with the cookie, profile, refresh, logout', async () => {
+    const username = `seed_${crypto.randomUUID().slice(0, 8)}`;
+    expect((await call('POST', '/api/auth/register', { body: { username, email: `${username}@example.com`, password: 'password123' } })).status).toBe(201);
+    const login = await call('POST', '/api/auth/login', { body: { username, password: 'password123' } });
+    expect(login.status).toBe(200);
+    expect(login.headers.get('x-request-id')).toBeTruthy();
+    const cookie = login.headers.getSetCookie()[0]?.split(';')[0] ?? '';
+    expect(cookie).toMatch(/^jwt_token=/);
+    expect(await (await call('GET', '/api/auth/profile', { cookie })).json()).toMatchObject({ username });
+    expect((await call('POST', '/api/auth/refresh', { cookie })).status).toBe(400);
+    expect((await call('POST', '/api/auth/logout', { cookie })).status).toBe(200);
+    // Round robin: the next request lands on the other replica, which refuses too.
+    expect((await call('GET', '/api/auth/profile', { cookie })).status).toBe(401);
+    expect((await call('GET', '/api/auth/profile', { cookie })).status).toBe(401);
+  });
+
+  it('scenario 2: send over HTTP, read it back', async () => {
+    const user = await newUser();
+    const sent = await call('POST', '/api/messages', { token: user.token, body: { sender: user.username, content: 'Hello API!' } });
+    expect(sent.status).toBe(201);
+    const { id } = (await sent.json()) as { id: string };
+    const list = (await (await call('GET', '/api/messages', { token: user.token })).json()) as { messages: Array<{ id: string }> };
+    expect(list.messages.map((m) => m.id)).toContain(id);
+  });
+
+  it('serves the web page and the health report', async () => {
+    const page = await fetch(`${BASE}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<!doctype html>');
+    expect(await (await fetch(`${BASE}/health`)).json()).toMatchObject({ status: 'healthy', database: 'connected', redis: 'connected' });
+  });
+});
+
+type Kind = 'io-polling' | 'io-websocket' | 'ws';
+interface Conn {
+  kind: Kind;
+  user: User;
+  gateway: string;
+  inbox: Inbox<{ event: string; message: { id: string; content: string } }>;
+  send(body: Record<string, unknown>): void;
+  close(): void;
+}
+
+/** Which gateway logged this user's connection (each connection here has a user of its own). */
+async function gatewayOf(userId: string): Promise<string> {
+  for (let i = 0; i < 100; i++) {
+    for (const { name, line } of logs) {
+      if (name.startsWith('gateway') && line.includes('"client connected"') && line.includes(userId)) return name;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`no gateway logged a connection for ${userId}`);
+}
+
+async function connect(kind: Kind): Promise<Conn> {
+  const user = await newUser();
+  const inbox = new Inbox<{ event: string; message: { id: string; content: string } }>();
+  if (kind === 'ws') {
+    const ws = new WebSocket(`ws://127.0.0.1:8080/api/ws/connect?token=${user.token}`);
+    ws.on('message', (data) => {
+      const frame = JSON.parse((data as Buffer).toString('utf8')) as { type: string; message: { id: string; content: string } };
+      if (frame.message) inbox.push({ event: frame.type, message: frame.message });
+    });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    return { kind, user, gateway: await gatewayOf(user.id), inbox, send: (b) => ws.send(JSON.stringify({ type: 'message', ...b })), close: () => ws.close() };
+  }
+  const socket: Socket = ioClient(BASE, {
+    auth: { token: user.token },
+    // Hashing this id keeps the long-polling session on one gateway and spreads clients.
+    query: { client_id: crypto.randomUUID() },
+    transports: kind === 'io-polling' ? ['polling', 'websocket'] : ['websocket'],
+    reconnection: false,
+    forceNew: true,
+  });
+  // Recorded from the start: the upgrade can finish before `connect` is handled.
+  const transports = [socket.io.engine.transport.name];
+  socket.io.engine.on('upgrade', (transport: { name: string }) => transports.push(transport.name));
+  socket.on('message', (message: { id: string; content: string }) => inbox.push({ event: 'message', message }));
+  socket.on('direct_message', (message: { id: string; content: string }) => inbox.push({ event: 'direct_message', message }));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('connect_error', reject);
+  });
+  if (kind === 'io-polling') {
+    // Long-polling first, then the upgrade, all through nginx's sticky hash.
+    if (transports.length < 2) await new Promise<void>((resolve) => socket.io.engine.once('upgrade', () => resolve()));
+    expect(transports).toEqual(['polling', 'websocket']);
+  }
+  return {
+    kind,
+    user,
+    gateway: await gatewayOf(user.id),
+    inbox,
+    send: (b) => void socket.emitWithAck('message', b),
+    close: () => socket.close(),
+  };
+}
+
+describe('clients of every kind spread over both gateways', () => {
+  const conns: Conn[] = [];
+  afterAll(() => conns.forEach((c) => c.close()));
+
+  beforeAll(async () => {
+    const kinds: Kind[] = ['io-polling', 'io-websocket', 'ws'];
+    // Keep adding clients until both gateways hold some: the spread is what we test.
+    for (let i = 0; i < 30 && (conns.length < 6 || new Set(conns.map((c) => c.gateway)).size < 2); i++) {
+      conns.push(await connect(kinds[i % kinds.length] as Kind));
+    }
+  }, 60_000);
+
+  it('lands clients from one address on both gateways', () => {
+    expect(new Set(conns.map((c) => c.gateway))).toEqual(new Set(['gateway-1', 'gateway-2']));
+  });
+
+  it('delivers a global message to every client', async () => {
+    const sender = conns[0] as Conn;
+    const content = `global ${crypto.randomUUID()}`;
+    sender.send({ content });
+    for (const c of conns) await c.inbox.next((m) => m.event === 'message' && m.message.content === content, `${c.kind} on ${c.gateway}`);
+  });
+
+  it('delivers direct and room messages across gateways, only to their audience', async () => {
+    const a = conns.find((c) => c.gateway === 'gateway-1') as Conn;
+    const b = conns.find((c) => c.gateway === 'gateway-2') as Conn;
+    const outsider = conns.find((c) => c !== a && c !== b) as Conn;
+
+    const dm = `dm ${crypto.randomUUID()}`;
+    a.send({ content: dm, recipient: b.user.username });
+    await b.inbox.next((m) => m.event === 'direct_message' && m.message.content === dm);
+
+    const created = await call('POST', '/api/rooms', { token: a.user.token, body: { name: 'e2e room' } });
+    const room = (await created.json()) as { id: string };
+    expect((await call('POST', `/api/rooms/${room.id}/members/${b.user.id}`, { token: a.user.token })).status).toBe(201);
+    const roomContent = `room ${crypto.randomUUID()}`;
+    b.send({ content: roomContent, room_id: room.id });
+    await a.inbox.next((m) => m.message.content === roomContent);
+
+    const barrier = `barrier ${crypto.randomUUID()}`;
+    expect((await call('POST', '/api/messages', { token: a.user.token, body: { content: barrier } })).status).toBe(201);
+    await outsider.inbox.next((m) => m.message.content === barrier);
+    expect(outsider.inbox.items.map((m) => m.message.content)).not.toContain(dm);
+    expect(outsider.inbox.items.map((m) => m.message.content)).not.toContain(roomContent);
+  });
+
+  it('lists users connected to both gateways in GET /api/ws/users', async () => {
+    const res = await call('GET', '/api/ws/users', { token: conns[0]?.user.token });
+    const body = (await res.json()) as { connected_users: string[]; count: number };
+    for (const c of conns) expect(body.connected_users).toContain(c.user.username);
+  });
+});
+
+describe('an API replica going down', () => {
+  it('does not fail GET requests through nginx', async () => {
+    const user = await newUser();
+    expect(await cluster.stopOne('api-1', 'SIGTERM')).toBe(0);
+    const statuses: number[] = [];
+    for (let i = 0; i < 20; i++) statuses.push((await call('GET', '/api/auth/profile', { token: user.token })).status);
+    expect(statuses).toEqual(Array.from({ length: 20 }, () => 200));
+  });
+});

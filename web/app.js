@@ -1,0 +1,235 @@
+// Minimal chat client: REST for auth, history and sending; the seed-compatible plain
+// WebSocket (/api/ws/connect) for live delivery. Everything is same-origin through
+// nginx. User-supplied text is only ever written with textContent, never innerHTML.
+'use strict';
+
+const $ = (id) => document.getElementById(id);
+const els = {
+  status: $('status'),
+  logout: $('logout'),
+  authPanel: $('auth-panel'),
+  authForm: $('auth-form'),
+  chatPanel: $('chat-panel'),
+  messages: $('messages'),
+  sendForm: $('send-form'),
+  error: $('error'),
+};
+
+const MAX_RENDERED = 500; // older items are dropped from the DOM beyond this
+
+let token = null; // from the login response; kept in memory only (the HttpOnly cookie covers reloads)
+let me = null;
+let socket = null;
+let reconnectDelay = 1000;
+let reconnectTimer = null;
+const seen = new Set(); // message ids already shown: a sent message comes back over the socket too
+
+// ---- helpers ------------------------------------------------------------------
+
+function showError(text) {
+  els.error.textContent = text;
+  els.error.hidden = !text;
+}
+
+function setStatus(text) {
+  els.status.textContent = text;
+}
+
+/** JSON request to the API; throws an Error carrying the API's `error` text. */
+async function api(method, path, body) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  // The cookie is sent too (credentials: 'include'); the bearer token also works where
+  // the browser would not store a Secure cookie (plain http on a non-localhost host).
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const res = await fetch(path, {
+    method,
+    headers,
+    credentials: 'include',
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const data = await res.json().catch(() => null);
+  if (!res.ok) {
+    const details = Array.isArray(data?.details) ? ` (${data.details.map(detailText).join('; ')})` : '';
+    const error = new Error(`${data?.error ?? `HTTP ${res.status}`}${details}`);
+    error.status = res.status;
+    throw error;
+  }
+  return data;
+}
+
+function detailText(d) {
+  if (typeof d === 'string') return d;
+  if (d && typeof d === 'object') return [d.field ?? d.path, d.message].filter(Boolean).join(': ');
+  return String(d);
+}
+
+// ---- rendering ------------------------------------------------------------------
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function addMessage(m, { direct = false } = {}) {
+  if (!m || typeof m !== 'object' || seen.has(m.id)) return;
+  seen.add(m.id);
+
+  const list = els.messages;
+  const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+
+  const li = el('li', direct || m.recipient ? 'direct' : '');
+  const when = new Date(m.created_at);
+  li.append(el('span', 'meta', Number.isNaN(when.getTime()) ? '' : when.toLocaleTimeString()));
+  li.append(el('span', 'sender', String(m.sender ?? '?')));
+  if (m.recipient) li.append(el('span', 'meta', `→ ${m.recipient}`));
+  if (m.room_id) li.append(el('span', 'meta', `#${m.room_id.slice(0, 8)}`));
+  li.append(document.createTextNode(String(m.content ?? '')));
+  list.append(li);
+
+  while (list.children.length > MAX_RENDERED) list.firstElementChild.remove();
+  if (nearBottom) list.scrollTop = list.scrollHeight;
+}
+
+function showChat(user) {
+  me = user;
+  els.authPanel.hidden = true;
+  els.chatPanel.hidden = false;
+  els.logout.hidden = false;
+  setStatus(`signed in as ${user.username}`);
+}
+
+function showAuth() {
+  me = null;
+  token = null;
+  els.authPanel.hidden = false;
+  els.chatPanel.hidden = true;
+  els.logout.hidden = true;
+  els.messages.replaceChildren();
+  seen.clear();
+  setStatus('signed out');
+}
+
+// ---- live delivery over the plain WebSocket ------------------------------------------
+
+function connect() {
+  clearTimeout(reconnectTimer);
+  if (!me) return;
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  // The handshake carries the cookie; the token parameter is for when we have one
+  // in memory (nginx does not log query strings).
+  const query = token ? `?token=${encodeURIComponent(token)}` : '';
+  const ws = new WebSocket(`${scheme}//${location.host}/api/ws/connect${query}`);
+  socket = ws;
+
+  ws.addEventListener('open', () => {
+    reconnectDelay = 1000;
+  });
+
+  ws.addEventListener('message', (event) => {
+    let frame;
+    try {
+      frame = JSON.parse(event.data);
+    } catch {
+      return; // not one of ours
+    }
+    switch (frame.type) {
+      case 'connection':
+        setStatus(`signed in as ${me?.username ?? '?'} · live`);
+        break;
+      case 'message':
+        addMessage(frame.message);
+        break;
+      case 'direct_message':
+        addMessage(frame.message, { direct: true });
+        break;
+      case 'error':
+        showError(String(frame.error ?? 'socket error'));
+        break;
+      default:
+        break; // pong and anything newer
+    }
+  });
+
+  ws.addEventListener('close', () => {
+    if (socket !== ws) return; // replaced or logged out
+    socket = null;
+    if (!me) return;
+    const seconds = Math.round(reconnectDelay / 1000);
+    setStatus(`signed in as ${me.username} · reconnecting in ${seconds}s`);
+    reconnectTimer = setTimeout(connect, reconnectDelay);
+    reconnectDelay = Math.min(reconnectDelay * 2, 30_000);
+  });
+}
+
+function disconnect() {
+  clearTimeout(reconnectTimer);
+  const ws = socket;
+  socket = null;
+  ws?.close(1000, 'logout');
+}
+
+// ---- flows ------------------------------------------------------------------------------
+
+async function loadHistory() {
+  const page = await api('GET', '/api/messages?limit=50');
+  // Newest first from the API; show oldest at the top.
+  for (const m of [...(page?.messages ?? [])].reverse()) addMessage(m);
+}
+
+async function startSession(user) {
+  showChat(user);
+  showError('');
+  connect();
+  await loadHistory().catch((e) => showError(`could not load messages: ${e.message}`));
+}
+
+els.authForm.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const form = new FormData(els.authForm);
+  const username = String(form.get('username') ?? '').trim();
+  const password = String(form.get('password') ?? '');
+  const action = event.submitter?.value ?? 'login';
+  try {
+    if (action === 'register') {
+      const email = String(form.get('email') ?? '').trim();
+      if (!email) throw new Error('an email is needed to register');
+      await api('POST', '/api/auth/register', { username, email, password });
+    }
+    const session = await api('POST', '/api/auth/login', { username, password });
+    token = session.token;
+    els.authForm.reset();
+    await startSession(session.user);
+  } catch (e) {
+    showError(e.message);
+  }
+});
+
+els.sendForm.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const form = new FormData(els.sendForm);
+  const content = String(form.get('content') ?? '');
+  const recipient = String(form.get('recipient') ?? '').trim();
+  try {
+    const message = await api('POST', '/api/messages', recipient ? { content, recipient } : { content });
+    els.sendForm.elements.content.value = '';
+    addMessage(message, { direct: Boolean(recipient) });
+    showError('');
+  } catch (e) {
+    if (e.status === 401) showAuth();
+    showError(e.message);
+  }
+});
+
+els.logout.addEventListener('click', async () => {
+  disconnect();
+  await api('POST', '/api/auth/logout').catch(() => {});
+  showAuth();
+});
+
+// A still-valid cookie from an earlier visit signs us straight in.
+api('GET', '/api/auth/profile')
+  .then((user) => startSession(user))
+  .catch(() => showAuth());
