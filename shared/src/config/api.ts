@@ -1,5 +1,5 @@
 import { ConfigError, duration, int, port, readEnv, type Env } from './env.ts';
-import { readCommonConfig, type CommonConfig } from './common.ts';
+import { COMMON_VARIABLES, readCommonConfig, type CommonConfig } from './common.ts';
 import { z } from 'zod';
 
 export interface ApiConfig extends CommonConfig {
@@ -20,6 +20,9 @@ const apiShape = {
   // Longer than nginx's upstream keepalive_timeout (4s in nginx.conf).
   SHUTDOWN_DRAIN: duration('5s', { allowZero: true }),
 };
+
+/** Every variable the API reads. */
+export const API_VARIABLES = [...COMMON_VARIABLES, ...Object.keys(apiShape)];
 
 /** Reads the API's configuration once at start-up; throws a ConfigError naming every bad variable. */
 export function loadApiConfig(env: Env): ApiConfig {

@@ -46,6 +46,11 @@ const sharedShape = {
 
 export type Environment = z.output<typeof environment>;
 
+/** Every variable the services' shared configuration reads. */
+export const COMMON_VARIABLES = [...Object.keys(databaseShape), ...Object.keys(sharedShape)];
+/** Every variable the migration command reads. */
+export const DATABASE_VARIABLES = Object.keys(databaseShape);
+
 export interface DatabaseConfig {
   url: string;
   poolMax: number;

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { ConfigError, duration, int, port, readEnv, type Env } from './env.ts';
-import { readCommonConfig, type CommonConfig } from './common.ts';
+import { COMMON_VARIABLES, readCommonConfig, type CommonConfig } from './common.ts';
 
 export interface GatewayConfig extends CommonConfig {
   host: string;
@@ -32,6 +32,9 @@ const gatewayShape = {
   WEBSOCKET_MAX_MESSAGE_SIZE: int(16 * 1024, 64, 1024 * 1024),
   PRESENCE_LEASE: duration('30s'),
 };
+
+/** Every variable a gateway reads. */
+export const GATEWAY_VARIABLES = [...COMMON_VARIABLES, ...Object.keys(gatewayShape)];
 
 /** Reads the gateway's configuration once at start-up; throws a ConfigError naming every bad variable. */
 export function loadGatewayConfig(env: Env): GatewayConfig {

@@ -7,8 +7,8 @@ export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6
 export const uniquePrefix = () => `test:${randomBytes(6).toString('hex')}:`;
 
 /** Deletes every key under `prefix`; call it when a test file is done. */
-export async function deletePrefix(prefix: string): Promise<void> {
-  const redis = new Redis(TEST_REDIS_URL);
+export async function deletePrefix(prefix: string, url = TEST_REDIS_URL): Promise<void> {
+  const redis = new Redis(url);
   try {
     let cursor = '0';
     do {
