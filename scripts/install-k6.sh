@@ -16,12 +16,14 @@
 #               reproducible and loadtest/smoke.js is known to work with it)
 #   K6_BIN      explicit k6 path to use (skips everything else if executable)
 #   GO          go binary (default: `go` on PATH, then /usr/local/go/bin/go)
+#   K6_CACHE_DIR  where the built binary is kept (default: <repo>/.cache/bin)
 set -euo pipefail
 
 K6_VERSION="${K6_VERSION:-v1.8.1}"
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cache_bin="$repo_root/.cache/bin"
+# K6_CACHE_DIR lets CI keep the build outside a fresh clone.
+cache_bin="${K6_CACHE_DIR:-$repo_root/.cache/bin}"
 
 if [[ -n "${K6_BIN:-}" && -x "${K6_BIN}" ]]; then
   echo "$K6_BIN"
