@@ -1,6 +1,7 @@
 import { loadApiConfig } from '@chat/shared/config/api';
 import { loadOrExit } from '@chat/shared/config/env';
 import { createLogger } from '@chat/shared/logger';
+import { stopOnSignal } from '@chat/shared/shutdown';
 import { createApp } from './app.ts';
 import { closeConnections, openConnections } from '@chat/shared/connections';
 import { buildAppDeps } from './dependencies.ts';
@@ -14,20 +15,7 @@ resources.redis.on('error', (err: Error) => logger.warn({ err }, 'redis connecti
 const server = await listen(createApp(buildAppDeps(config, resources, logger)), config);
 logger.info({ port: server.port, environment: config.environment }, 'api listening');
 
-let stopping = false;
-async function shutdown(signal: string) {
-  if (stopping) return;
-  stopping = true;
-  logger.info({ signal }, 'shutting down');
-  const force = setTimeout(() => {
-    logger.error('shutdown timed out');
-    process.exit(1);
-  }, config.shutdownDrainMs + 10_000);
-  force.unref();
+stopOnSignal(logger, config.shutdownDrainMs + 10_000, async () => {
   await server.close(config.shutdownDrainMs);
   await closeConnections(resources);
-  logger.info('stopped');
-}
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, () => void shutdown(signal));
-}
+});

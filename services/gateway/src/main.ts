@@ -4,6 +4,7 @@ import { closeConnections, openConnections } from '@chat/shared/connections';
 import { createChatCore } from '@chat/shared/core';
 import { createHealthCheck } from '@chat/shared/health';
 import { createLogger } from '@chat/shared/logger';
+import { stopOnSignal } from '@chat/shared/shutdown';
 import { createGateway } from './gateway.ts';
 
 const config = loadOrExit(() => loadGatewayConfig(process.env));
@@ -16,20 +17,7 @@ const gateway = createGateway({ config, logger, auth, messages, db: conn.db, red
 const port = await gateway.listen(config);
 logger.info({ port, environment: config.environment }, 'gateway listening');
 
-let stopping = false;
-async function shutdown(signal: string) {
-  if (stopping) return;
-  stopping = true;
-  logger.info({ signal }, 'shutting down');
-  const force = setTimeout(() => {
-    logger.error('shutdown timed out');
-    process.exit(1);
-  }, 10_000);
-  force.unref();
+stopOnSignal(logger, 10_000, async () => {
   await gateway.close();
   await closeConnections(conn);
-  logger.info('stopped');
-}
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, () => void shutdown(signal));
-}
+});

@@ -1,19 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRoom, createUser, sendMessage, startApi, type TestApi, type TestUser } from '../../api/test/harness.ts';
-import { connectIo, connectWs, emitMessage, startGateway, type IoClient, type TestGateway, type WsClient } from './harness.ts';
+import { createRoom, createUser, sendMessage, type TestApi, type TestUser } from '../../api/test/harness.ts';
+import { connectIo, connectWs, emitMessage, startTwoGateways, type IoClient, type TestGateway, type WsClient } from './harness.ts';
 
+let cluster: Awaited<ReturnType<typeof startTwoGateways>>;
 let api: TestApi;
 let g1: TestGateway;
 let g2: TestGateway;
 
 beforeAll(async () => {
-  api = await startApi();
-  [g1, g2] = await Promise.all([startGateway(api.config.redis.prefix), startGateway(api.config.redis.prefix)]);
+  cluster = await startTwoGateways();
+  ({ api, g1, g2 } = cluster);
 });
-afterAll(async () => {
-  await Promise.all([g1.close(), g2.close()]);
-  await api.close();
-});
+afterAll(() => cluster.close());
 
 type Kind = 'io' | 'ws';
 type Client = { kind: 'io'; c: IoClient } | { kind: 'ws'; c: WsClient };

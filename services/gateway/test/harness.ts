@@ -8,6 +8,7 @@ import { createChatCore } from '@chat/shared/core';
 import { createHealthCheck } from '@chat/shared/health';
 import { createLogger } from '@chat/shared/logger';
 import { TEST_REDIS_URL } from '@chat/shared/testing/redis';
+import { startApi, type TestApi } from '../../api/test/harness.ts';
 import { createGateway, type Gateway } from '../src/gateway.ts';
 
 export interface TestGateway {
@@ -231,4 +232,19 @@ export async function eventually<T>(probe: () => Promise<T>, check: (value: T) =
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value ${JSON.stringify(value)}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** One API and two gateways sharing a Redis prefix: the smallest cluster that crosses gateways. */
+export async function startTwoGateways(): Promise<{ api: TestApi; g1: TestGateway; g2: TestGateway; close(): Promise<void> }> {
+  const api = await startApi();
+  const [g1, g2] = await Promise.all([startGateway(api.config.redis.prefix), startGateway(api.config.redis.prefix)]);
+  return {
+    api,
+    g1,
+    g2,
+    async close() {
+      await Promise.all([g1.close(), g2.close()]);
+      await api.close();
+    },
+  };
 }

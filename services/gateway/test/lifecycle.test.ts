@@ -1,20 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { createRoom, createUser, sendMessage, startApi, type TestApi, type TestUser } from '../../api/test/harness.ts';
-import { connectIo, connectWs, eventually, spawnGateway, startGateway, type TestGateway } from './harness.ts';
+import { createRoom, createUser, sendMessage, type TestApi, type TestUser } from '../../api/test/harness.ts';
+import { connectIo, connectWs, eventually, spawnGateway, startGateway, startTwoGateways, type TestGateway } from './harness.ts';
 
+let cluster: Awaited<ReturnType<typeof startTwoGateways>>;
 let api: TestApi;
 let g1: TestGateway;
 let g2: TestGateway;
 
 beforeAll(async () => {
-  api = await startApi();
-  [g1, g2] = await Promise.all([startGateway(api.config.redis.prefix), startGateway(api.config.redis.prefix)]);
+  cluster = await startTwoGateways();
+  ({ api, g1, g2 } = cluster);
 });
-afterAll(async () => {
-  await Promise.all([g1.close(), g2.close()]);
-  await api.close();
-});
+afterAll(() => cluster.close());
 
 const connectedUsers = async (as: TestUser) => {
   const res = await api.fetch('/api/ws/users', { token: as.token });

@@ -27,11 +27,13 @@ export function toUserView(user: UserRow, opts: { self: boolean; online: boolean
 export function createUserDirectory(deps: { db: Kysely<DB>; presence: PresenceReader }) {
   const { db, presence } = deps;
 
+  async function view(actor: Actor, user: UserRow): Promise<UserView> {
+    const online = await presence.onlineUserIds();
+    return toUserView(user, { self: user.id === actor.id, online: online.has(user.id) });
+  }
+
   return {
-    async view(actor: Actor, user: UserRow): Promise<UserView> {
-      const online = await presence.onlineUserIds();
-      return toUserView(user, { self: user.id === actor.id, online: online.has(user.id) });
-    },
+    view,
 
     /** Ordered by username; `after` is the last username of the previous page. */
     async list(actor: Actor, page: { limit: number; after?: string | undefined }) {
@@ -45,7 +47,7 @@ export function createUserDirectory(deps: { db: Kysely<DB>; presence: PresenceRe
     async get(actor: Actor, userId: string): Promise<UserView> {
       const user = await findUserById(db, userId);
       if (!user) throw notFound('user');
-      return this.view(actor, user);
+      return view(actor, user);
     },
 
     /** Usernames of everyone connected to any gateway of the cluster. */
