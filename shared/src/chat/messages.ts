@@ -40,7 +40,7 @@ export function createMessageService(deps: {
           recipientId = recipient.id;
         } else if (input.room_id != null) {
           if (!(await findRoom(trx, input.room_id))) throw notFound('room');
-          if (!(await isMember(trx, input.room_id, actor.id))) throw forbidden('you are not a member of this room');
+          if (!(await isMember(trx, input.room_id, actor.id, { lock: true }))) throw forbidden('you are not a member of this room');
         }
         return insertMessage(trx, {
           sender_id: actor.id,
