@@ -28,7 +28,7 @@ export function createUserDirectory(deps: { db: Kysely<DB>; presence: PresenceRe
   const { db, presence } = deps;
 
   async function view(actor: Actor, user: UserRow): Promise<UserView> {
-    const online = await presence.onlineUserIds();
+    const online = await presence.onlineAmong([user.id]);
     return toUserView(user, { self: user.id === actor.id, online: online.has(user.id) });
   }
 
@@ -38,8 +38,10 @@ export function createUserDirectory(deps: { db: Kysely<DB>; presence: PresenceRe
     /** Ordered by username; `after` is the last username of the previous page. */
     async list(actor: Actor, page: { limit: number; after?: string | undefined }) {
       // One row past the page says whether another page exists.
-      const [rows, online] = await Promise.all([listUsers(db, { ...page, limit: page.limit + 1 }), presence.onlineUserIds()]);
-      const users = rows.slice(0, page.limit).map((u) => toUserView(u, { self: u.id === actor.id, online: online.has(u.id) }));
+      const rows = await listUsers(db, { ...page, limit: page.limit + 1 });
+      const pageRows = rows.slice(0, page.limit);
+      const online = await presence.onlineAmong(pageRows.map((u) => u.id));
+      const users = pageRows.map((u) => toUserView(u, { self: u.id === actor.id, online: online.has(u.id) }));
       const next = rows.length > page.limit ? (users.at(-1)?.username ?? null) : null;
       return { users, count: users.length, next_cursor: next };
     },

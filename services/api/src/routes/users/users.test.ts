@@ -123,6 +123,27 @@ describe('GET /api/users/:userId', () => {
     }
     expect(await (await api.fetch(`/api/users/${other.id}`, { token: me.token })).json()).toMatchObject({ is_online: false });
   });
+
+  it('does not count a gateway whose lease ran out, nor a count of 0', async () => {
+    const [me, stale, idle] = await Promise.all([createUser(api), createUser(api), createUser(api)]);
+    const keys = presenceKeys(api.config.redis.prefix);
+    const dead = `gw-${randomBytes(3).toString('hex')}`;
+    const live = `gw-${randomBytes(3).toString('hex')}`;
+    await api.resources.redis
+      .multi()
+      .hset(keys.gateway(dead), stale.id, '1')
+      .zadd(keys.gateways, Date.now() - 1, dead)
+      .hset(keys.gateway(live), idle.id, '0')
+      .zadd(keys.gateways, Date.now() + 60_000, live)
+      .exec();
+    try {
+      for (const user of [stale, idle]) {
+        expect(await (await api.fetch(`/api/users/${user.id}`, { token: me.token })).json()).toMatchObject({ is_online: false });
+      }
+    } finally {
+      await api.resources.redis.multi().del(keys.gateway(dead), keys.gateway(live)).zrem(keys.gateways, dead, live).exec();
+    }
+  });
 });
 
 describe('GET /api/users/:userId/rooms', () => {
