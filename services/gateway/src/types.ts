@@ -1,4 +1,4 @@
-import type { Server, Socket } from 'socket.io';
+import type { Server } from 'socket.io';
 import type { TokenClaims } from '@chat/shared/auth/tokens';
 import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents } from '@chat/shared/events/types';
 
@@ -9,4 +9,3 @@ export interface SocketData {
 }
 
 export type ChatServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
-export type ChatSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;

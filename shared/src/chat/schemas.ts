@@ -36,8 +36,6 @@ export const sendMessageInput = (maxLength: number) =>
       path: ['room_id'],
     });
 
-export type SendMessageInput = z.output<ReturnType<typeof sendMessageInput>>;
-
 export const MAX_PAGE_SIZE = 100;
 
 /** `?limit=` of every paginated listing. */
