@@ -1,8 +1,32 @@
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
+// Layer boundaries (see docs/architecture.md, "Layers"). Each file gets exactly
+// one of these rule sets: a later no-restricted-imports would replace, not extend, an earlier one.
+const publicEntryPoints = {
+  group: ['@chat/shared/*/**', '**/shared/src/**'],
+  message: 'Import the shared package through its public entry points (the "exports" of shared/package.json).',
+};
+const queryLayer = {
+  group: ['**/db/queries/**'],
+  message: 'Only the chat and auth rules use the query layer; call a rule from shared/src/chat or shared/src/auth.',
+};
+const chatRules = {
+  group: ['**/chat/**', '**/chat/*.ts'],
+  message: 'Lower layers must not depend on the chat rules; shared types live in shared/src/model.',
+};
+const transports = {
+  group: ['hono', 'hono/**', '@hono/**', 'socket.io', 'socket.io/**', 'socket.io-client', '@socket.io/**', 'ws', 'node:http', 'node:https', 'node:net', '**/services/**', '**/presenters/**'],
+  message: 'Rules know nothing about HTTP or sockets, nor how responses are shaped: transports map their results.',
+};
+const restrict = (...patterns) => ({ 'no-restricted-imports': ['error', { patterns }] });
+
+/** What k6 puts in a script's global scope (see @types/k6's global.d.ts); the rest is imported from k6/*. */
+const k6Globals = { __ENV: 'readonly', __VU: 'readonly', __ITER: 'readonly', open: 'readonly', console: 'readonly' };
+
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', 'web/**', 'loadtest/**/*.js'] },
+  { ignores: ['**/node_modules/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -16,4 +40,13 @@ export default tseslint.config(
     },
   },
   { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
+  { files: ['services/**', 'e2e/**', 'loadtest/**', 'scripts/**', 'deploy/**'], rules: restrict(publicEntryPoints) },
+  { files: ['shared/src/**'], rules: restrict(queryLayer) },
+  { files: ['shared/src/chat/**', 'shared/src/auth/**'], rules: restrict(transports) },
+  { files: ['shared/src/db/**', 'shared/src/events/**'], rules: restrict(queryLayer, chatRules) },
+  { files: ['shared/src/model/**'], rules: restrict({ group: ['../**'], message: 'The model is the bottom layer: it imports nothing of ours.' }) },
+  // The web client: one classic script loaded by index.html, no build step.
+  { files: ['web/**/*.js'], languageOptions: { sourceType: 'script', globals: globals.browser } },
+  // k6 scripts: ES modules run by k6's own runtime, not Node.
+  { files: ['loadtest/**/*.js'], languageOptions: { sourceType: 'module', globals: k6Globals } },
 );

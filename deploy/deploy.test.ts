@@ -3,9 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { API_VARIABLES } from '@chat/shared/config/api';
-import { DATABASE_VARIABLES } from '@chat/shared/config/common';
-import { GATEWAY_VARIABLES } from '@chat/shared/config/gateway';
+import { API_VARIABLES, DATABASE_VARIABLES, GATEWAY_VARIABLES } from '@chat/shared/config';
 
 // No Docker engine runs where the tests do, so the compose stack is checked
 // statically: everything it names must exist and agree with the code and nginx.

@@ -4,10 +4,9 @@ import { io as ioClient, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { WebSocket } from 'ws';
-import { uniquePrefix, deletePrefix, TEST_REDIS_URL } from '@chat/shared/testing/redis';
+import { deletePrefix, Inbox, TEST_REDIS_URL, uniquePrefix } from '@chat/shared/testing';
 import { startCluster, type RunningCluster } from '../scripts/cluster/cluster.ts';
 import { findNginx } from '../scripts/cluster/preflight.ts';
-import { Inbox } from '../services/gateway/test/harness.ts';
 
 // The whole topology as processes, used through nginx on :8080 like a client would.
 
@@ -114,7 +113,8 @@ interface Conn {
   user: User;
   gateway: string;
   inbox: Inbox<{ event: string; message: { id: string; content: string } }>;
-  send(body: Record<string, unknown>): void;
+  /** Resolves once sent; over Socket.IO, once the acknowledgement has been checked. */
+  send(body: { content: string; recipient?: string; room_id?: string }): Promise<void>;
   close(): void;
 }
 
@@ -142,7 +142,12 @@ async function connect(kind: Kind): Promise<Conn> {
       ws.once('open', () => resolve());
       ws.once('error', reject);
     });
-    return { kind, user, gateway: await gatewayOf(user.id), inbox, send: (b) => ws.send(JSON.stringify({ type: 'message', ...b })), close: () => ws.close() };
+    const send = (b: Record<string, unknown>) => {
+      // The plain WebSocket has no acknowledgement; a refusal would come back as an error frame.
+      ws.send(JSON.stringify({ type: 'message', ...b }));
+      return Promise.resolve();
+    };
+    return { kind, user, gateway: await gatewayOf(user.id), inbox, send, close: () => ws.close() };
   }
   const socket: Socket = ioClient(BASE, {
     auth: { token: user.token },
@@ -171,7 +176,20 @@ async function connect(kind: Kind): Promise<Conn> {
     user,
     gateway: await gatewayOf(user.id),
     inbox,
-    send: (b) => void socket.emitWithAck('message', b),
+    send: async (b) => {
+      const ack: unknown = await socket.timeout(10_000).emitWithAck('message', b);
+      expect(ack).toMatchObject({
+        ok: true,
+        message: {
+          id: expect.stringMatching(/^[0-9a-f-]{36}$/) as unknown,
+          sender: user.username,
+          recipient: b.recipient ?? null,
+          room_id: b.room_id ?? null,
+          content: b.content,
+          created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:.]+Z$/) as unknown,
+        },
+      });
+    },
     close: () => socket.close(),
   };
 }
@@ -195,7 +213,7 @@ describe('clients of every kind spread over both gateways', () => {
   it('delivers a global message to every client', async () => {
     const sender = conns[0] as Conn;
     const content = `global ${crypto.randomUUID()}`;
-    sender.send({ content });
+    await sender.send({ content });
     for (const c of conns) await c.inbox.next((m) => m.event === 'message' && m.message.content === content, `${c.kind} on ${c.gateway}`);
   });
 
@@ -205,14 +223,14 @@ describe('clients of every kind spread over both gateways', () => {
     const outsider = conns.find((c) => c !== a && c !== b) as Conn;
 
     const dm = `dm ${crypto.randomUUID()}`;
-    a.send({ content: dm, recipient: b.user.username });
+    await a.send({ content: dm, recipient: b.user.username });
     await b.inbox.next((m) => m.event === 'direct_message' && m.message.content === dm);
 
     const created = await call('POST', '/api/rooms', { token: a.user.token, body: { name: 'e2e room' } });
     const room = (await created.json()) as { id: string };
     expect((await call('POST', `/api/rooms/${room.id}/members/${b.user.id}`, { token: a.user.token })).status).toBe(201);
     const roomContent = `room ${crypto.randomUUID()}`;
-    b.send({ content: roomContent, room_id: room.id });
+    await b.send({ content: roomContent, room_id: room.id });
     await a.inbox.next((m) => m.message.content === roomContent);
 
     const barrier = `barrier ${crypto.randomUUID()}`;

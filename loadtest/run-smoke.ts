@@ -2,10 +2,8 @@ import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import pg from 'pg';
-import { loadOrExit } from '@chat/shared/config/env';
-import { loadClusterConfig } from '@chat/shared/config/cluster';
-import { deletePrefix } from '@chat/shared/testing/redis';
+import { loadClusterConfig, loadOrExit } from '@chat/shared/config';
+import { createTestDatabase, deletePrefix } from '@chat/shared/testing';
 import { LB_PORT, startCluster, type RunningCluster } from '../scripts/cluster/cluster.ts';
 import { checkPortsFree, checkRedis, ensureDatabase, findNginx } from '../scripts/cluster/preflight.ts';
 
@@ -29,16 +27,6 @@ function runK6(k6: string, baseUrl: string): Promise<number> {
   });
 }
 
-async function withDatabase(adminUrl: string, name: string, action: 'create' | 'drop') {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(action === 'create' ? `create database ${name}` : `drop database if exists ${name} with (force)`);
-  } finally {
-    await client.end();
-  }
-}
-
 async function main(): Promise<number> {
   const k6 = await k6Binary();
   log(`k6: ${k6}`);
@@ -54,12 +42,9 @@ async function main(): Promise<number> {
 
   const admin = new URL(config.databaseUrl);
   admin.pathname = '/postgres';
-  const database = `chat_smoke_${randomBytes(4).toString('hex')}`;
-  const databaseUrl = new URL(config.databaseUrl);
-  databaseUrl.pathname = `/${database}`;
   const prefix = `smoke:${randomBytes(4).toString('hex')}:`;
 
-  await withDatabase(admin.toString(), database, 'create');
+  const database = await createTestDatabase({ adminUrl: admin.toString(), prefix: 'chat_smoke' });
   let cluster: RunningCluster | undefined;
   try {
     cluster = await startCluster({
@@ -67,14 +52,14 @@ async function main(): Promise<number> {
       nginxBin,
       apiPorts,
       gatewayPorts,
-      serviceEnv: { DATABASE_URL: databaseUrl.toString(), REDIS_URL: config.redisUrl, REDIS_PREFIX: prefix, LOG_LEVEL: 'warn' },
+      serviceEnv: { DATABASE_URL: database.url, REDIS_URL: config.redisUrl, REDIS_PREFIX: prefix, LOG_LEVEL: 'warn' },
       output: (name, line) => console.log(`${name.padEnd(10)} | ${line}`),
     });
     log(`cluster up on ${cluster.url}; running k6`);
     return await runK6(k6, cluster.url);
   } finally {
     await cluster?.stop();
-    await withDatabase(admin.toString(), database, 'drop');
+    await database.drop();
     await deletePrefix(prefix, config.redisUrl);
     log('cluster stopped, database and Redis keys removed');
   }

@@ -23,6 +23,22 @@ import { Counter, Trend } from 'k6/metrics';
 import { WebSocket } from 'k6/websockets';
 import { setTimeout } from 'k6/timers';
 
+// Type-checked from JSDoc against @types/k6 (loadtest/tsconfig.json, part of
+// `npm run typecheck`).
+
+/**
+ * A user created in setup(), as every VU receives it.
+ * @typedef {{ username: string, token: string }} SmokeUser
+ */
+/**
+ * What setup() returns; k6 hands a copy to every scenario function.
+ * @typedef {{ runId: string, senders: SmokeUser[], wsUsers: SmokeUser[], sioUsers: SmokeUser[] }} SetupData
+ */
+/**
+ * A message of this run, as far as isOurs() has checked it; messageShapeOk() checks the rest.
+ * @typedef {{ content: string, [field: string]: unknown }} RunMessage
+ */
+
 // ---- configuration (environment variables: k6 run -e NAME=value or the shell env) ----
 
 const BASE_URL = (__ENV.BASE_URL || 'http://localhost:8080').replace(/\/+$/, '');
@@ -46,6 +62,11 @@ const LISTEN_MS = (LEAD_SECONDS + DURATION_SECONDS + TAIL_SECONDS) * 1000;
 const RUN_ID = randomId(8);
 const PASSWORD = 'k6-smoke-password';
 
+/**
+ * @param {string} name
+ * @param {number} fallback
+ * @returns {number}
+ */
 function intEnv(name, fallback) {
   const value = __ENV[name];
   if (value === undefined || value === '') return fallback;
@@ -54,6 +75,7 @@ function intEnv(name, fallback) {
   return n;
 }
 
+/** @param {number} length */
 function randomId(length) {
   const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
   let out = '';
@@ -109,12 +131,22 @@ export const options = {
 
 // ---- setup: users over REST --------------------------------------------------------------
 
+/**
+ * @param {string | null} token
+ * @param {string} name the request's `name` tag
+ */
 function jsonParams(token, name) {
+  /** @type {Record<string, string>} */
   const headers = { 'Content-Type': 'application/json' };
   if (token) headers.Authorization = `Bearer ${token}`;
   return { headers, tags: { name } };
 }
 
+/**
+ * @param {string} role
+ * @param {number} index
+ * @returns {SmokeUser}
+ */
 function createUser(role, index) {
   // USERNAME_PATTERN: 3-32 of [A-Za-z0-9_.-], not starting with . or -
   const username = `k6_${RUN_ID}_${role}${index}`;
@@ -131,14 +163,16 @@ function createUser(role, index) {
     jsonParams(null, 'POST /api/auth/login'),
   );
   const token = login.status === 200 ? login.json('token') : undefined;
-  if (!token) fail(`login ${username}: HTTP ${login.status} ${login.body}`);
+  if (typeof token !== 'string' || !token) fail(`login ${username}: HTTP ${login.status} ${login.body}`);
   return { username, token };
 }
 
+/** @returns {SetupData} */
 export function setup() {
   const health = http.get(`${BASE_URL}/health`, { tags: { name: 'GET /health' } });
   if (health.status !== 200) fail(`${BASE_URL}/health answered ${health.status}: is the cluster up?`);
 
+  /** @param {string} role @param {number} n */
   const make = (role, n) => Array.from({ length: n }, (_, i) => createUser(role, i));
   return {
     runId: RUN_ID,
@@ -150,37 +184,56 @@ export function setup() {
 
 // ---- shared helpers ------------------------------------------------------------------------
 
+/** @param {SetupData} data */
 const marker = (data) => `[k6 ${data.runId}]`;
 
-/** A message of this run (its content starts with the run's marker). */
+/**
+ * A message of this run (its content starts with the run's marker).
+ * @param {SetupData} data
+ * @param {unknown} message
+ * @returns {message is RunMessage}
+ */
 function isOurs(data, message) {
   return (
     message !== null &&
     typeof message === 'object' &&
+    'content' in message &&
     typeof message.content === 'string' &&
     message.content.startsWith(marker(data))
   );
 }
 
+/**
+ * @param {RunMessage} message
+ * @param {Counter} counter
+ * @param {string} kind
+ */
 function recordDelivery(message, counter, kind) {
   counter.add(1);
-  const created = Date.parse(message.created_at);
+  const created = Date.parse(String(message.created_at));
   if (!Number.isNaN(created)) deliveryLatency.add(Math.max(0, Date.now() - created), { kind });
 }
 
+/** @param {RunMessage} message */
 function messageShapeOk(message) {
   return ['id', 'sender', 'content', 'created_at'].every((k) => typeof message[k] === 'string') &&
     'recipient' in message && 'room_id' in message;
 }
 
-/** The user at `index` (wrapping around), so each VU of a scenario has its own. */
+/**
+ * The user at `index` (wrapping around), so each VU of a scenario has its own.
+ * @param {SmokeUser[]} list
+ * @param {number} index
+ * @returns {SmokeUser}
+ */
 function userFor(list, index) {
   if (list.length === 0) fail('no users for this scenario');
-  return list[index % list.length];
+  return /** @type {SmokeUser} */ (list[index % list.length]);
 }
 
 // ---- scenario: REST sender -------------------------------------------------------------------
 
+/** @param {SetupData} data */
 export function restSender(data) {
   const user = userFor(data.senders, exec.vu.idInTest);
   const content = `${marker(data)} from ${user.username} #${exec.vu.iterationInScenario}`;
@@ -199,6 +252,7 @@ export function restSender(data) {
 
 // ---- scenario: plain WebSocket client ----------------------------------------------------------
 
+/** @param {SetupData} data */
 export function wsClient(data) {
   const user = userFor(data.wsUsers, exec.scenario.iterationInTest); // one iteration per VU: 0..n-1
   const ws = new WebSocket(`${WS_URL}/api/ws/connect?token=${encodeURIComponent(user.token)}`);
@@ -207,9 +261,10 @@ export function wsClient(data) {
   let badShape = 0;
 
   ws.onmessage = (event) => {
+    if (!event) return; // always there; @types/k6 marks it optional
     let frame;
     try {
-      frame = JSON.parse(event.data);
+      frame = JSON.parse(String(event.data)); // text frames; JSON.parse would stringify anything else the same way
     } catch {
       badShape++;
       return;
@@ -224,7 +279,7 @@ export function wsClient(data) {
       console.warn(`ws ${user.username}: server error frame: ${frame.error}`);
     }
   };
-  ws.onerror = (e) => console.warn(`ws ${user.username}: ${e.error}`);
+  ws.onerror = (e) => console.warn(`ws ${user.username}: ${e?.error}`);
   ws.onclose = () => {
     check(null, {
       'ws: connection frame received': () => connected,
@@ -244,6 +299,7 @@ export function wsClient(data) {
 // omitted. So "40{...}" connects with an auth payload, "42[...]" is an event, and
 // the server's "2" ping must be answered with "3" within pingTimeout.
 
+/** @param {SetupData} data */
 export function socketIoClient(data) {
   const user = userFor(data.sioUsers, exec.scenario.iterationInTest);
   // client_id: nginx hashes it to pick the gateway, so clients from one machine
@@ -252,11 +308,13 @@ export function socketIoClient(data) {
   const ws = new WebSocket(`${WS_URL}/socket.io/?EIO=4&transport=websocket&client_id=${clientId}`);
   let opened = false;
   let connected = false;
+  /** @type {string | null} */
   let connectError = null;
   let received = 0;
   let badShape = 0;
 
   ws.onmessage = (event) => {
+    if (!event) return; // always there; @types/k6 marks it optional
     const packet = String(event.data);
     switch (packet[0]) {
       case '0': // Engine.IO open: {"sid","pingInterval","pingTimeout",...}
@@ -286,7 +344,7 @@ export function socketIoClient(data) {
       }
       let args;
       try {
-        args = JSON.parse(match[1]);
+        args = JSON.parse(match[1] ?? '');
       } catch {
         badShape++;
         return;
@@ -298,7 +356,7 @@ export function socketIoClient(data) {
       }
     }
   };
-  ws.onerror = (e) => console.warn(`sio ${user.username}: ${e.error}`);
+  ws.onerror = (e) => console.warn(`sio ${user.username}: ${e?.error}`);
   ws.onclose = () => {
     check(null, {
       'sio: engine.io open received': () => opened,

@@ -1,42 +1,85 @@
 // Minimal chat client: REST for auth, history and sending; the seed-compatible plain
 // WebSocket (/api/ws/connect) for live delivery. Everything is same-origin through
 // nginx. User-supplied text is only ever written with textContent, never innerHTML.
+// Type-checked from JSDoc (web/tsconfig.json, part of `npm run typecheck`).
 'use strict';
 
-const $ = (id) => document.getElementById(id);
+/**
+ * A message as the API and the socket send it (shared/src/model/message.ts).
+ * @typedef {object} ChatMessage
+ * @property {string} id
+ * @property {string} sender
+ * @property {string | null} recipient
+ * @property {string | null} room_id
+ * @property {string} content
+ * @property {string} created_at
+ */
+
+/** @typedef {{ id: string, username: string }} User */
+
+/** What the API says went wrong: its `error` text, with the HTTP status. */
+class ApiError extends Error {
+  /**
+   * @param {string} message
+   * @param {number} status
+   */
+  constructor(message, status) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/**
+ * One of index.html's elements (the script is deferred, so they all exist).
+ * @param {string} id
+ */
+const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const els = {
   status: $('status'),
   logout: $('logout'),
   authPanel: $('auth-panel'),
-  authForm: $('auth-form'),
+  authForm: /** @type {HTMLFormElement} */ ($('auth-form')),
   chatPanel: $('chat-panel'),
   messages: $('messages'),
-  sendForm: $('send-form'),
+  sendForm: /** @type {HTMLFormElement} */ ($('send-form')),
   error: $('error'),
 };
 
 const MAX_RENDERED = 500; // older items are dropped from the DOM beyond this
 
+/** @type {string | null} */
 let token = null; // from the login response; kept in memory only (the HttpOnly cookie covers reloads)
+/** @type {User | null} */
 let me = null;
+/** @type {WebSocket | null} */
 let socket = null;
 let reconnectDelay = 1000;
-let reconnectTimer = null;
+/** @type {number | undefined} */
+let reconnectTimer;
 const seen = new Set(); // message ids already shown: a sent message comes back over the socket too
 
 // ---- helpers ------------------------------------------------------------------
 
+/** @param {string} text */
 function showError(text) {
   els.error.textContent = text;
   els.error.hidden = !text;
 }
 
+/** @param {string} text */
 function setStatus(text) {
   els.status.textContent = text;
 }
 
-/** JSON request to the API; throws an Error carrying the API's `error` text. */
+/**
+ * JSON request to the API; throws an ApiError carrying the API's `error` text.
+ * @param {string} method
+ * @param {string} path
+ * @param {unknown} [body]
+ * @returns {Promise<any>} the parsed JSON body
+ */
 async function api(method, path, body) {
+  /** @type {Record<string, string>} */
   const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   // The cookie is sent too (credentials: 'include'); the bearer token also works where
@@ -51,21 +94,33 @@ async function api(method, path, body) {
   const data = await res.json().catch(() => null);
   if (!res.ok) {
     const details = Array.isArray(data?.details) ? ` (${data.details.map(detailText).join('; ')})` : '';
-    const error = new Error(`${data?.error ?? `HTTP ${res.status}`}${details}`);
-    error.status = res.status;
-    throw error;
+    throw new ApiError(`${data?.error ?? `HTTP ${res.status}`}${details}`, res.status);
   }
   return data;
 }
 
+/** @param {string | { field?: string, path?: string, message?: string } | null} d one of an error's `details` */
 function detailText(d) {
   if (typeof d === 'string') return d;
   if (d && typeof d === 'object') return [d.field ?? d.path, d.message].filter(Boolean).join(': ');
   return String(d);
 }
 
+/**
+ * What a caught error says (everything thrown here is an Error).
+ * @param {unknown} e
+ */
+function errorText(e) {
+  return e instanceof Error ? e.message : String(e);
+}
+
 // ---- rendering ------------------------------------------------------------------
 
+/**
+ * @param {string} tag
+ * @param {string} [className]
+ * @param {string} [text]
+ */
 function el(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
@@ -73,6 +128,10 @@ function el(tag, className, text) {
   return node;
 }
 
+/**
+ * @param {ChatMessage | null | undefined} m
+ * @param {{ direct?: boolean }} [options]
+ */
 function addMessage(m, { direct = false } = {}) {
   if (!m || typeof m !== 'object' || seen.has(m.id)) return;
   seen.add(m.id);
@@ -89,10 +148,11 @@ function addMessage(m, { direct = false } = {}) {
   li.append(document.createTextNode(String(m.content ?? '')));
   list.append(li);
 
-  while (list.children.length > MAX_RENDERED) list.firstElementChild.remove();
+  while (list.children.length > MAX_RENDERED) list.firstElementChild?.remove();
   if (nearBottom) list.scrollTop = list.scrollHeight;
 }
 
+/** @param {User} user */
 function showChat(user) {
   me = user;
   els.authPanel.hidden = true;
@@ -179,6 +239,7 @@ async function loadHistory() {
   for (const m of [...(page?.messages ?? [])].reverse()) addMessage(m);
 }
 
+/** @param {User} user */
 async function startSession(user) {
   showChat(user);
   showError('');
@@ -191,7 +252,7 @@ els.authForm.addEventListener('submit', async (event) => {
   const form = new FormData(els.authForm);
   const username = String(form.get('username') ?? '').trim();
   const password = String(form.get('password') ?? '');
-  const action = event.submitter?.value ?? 'login';
+  const action = /** @type {HTMLButtonElement | null} */ (event.submitter)?.value ?? 'login';
   try {
     if (action === 'register') {
       const email = String(form.get('email') ?? '').trim();
@@ -203,7 +264,7 @@ els.authForm.addEventListener('submit', async (event) => {
     els.authForm.reset();
     await startSession(session.user);
   } catch (e) {
-    showError(e.message);
+    showError(errorText(e));
   }
 });
 
@@ -214,12 +275,12 @@ els.sendForm.addEventListener('submit', async (event) => {
   const recipient = String(form.get('recipient') ?? '').trim();
   try {
     const message = await api('POST', '/api/messages', recipient ? { content, recipient } : { content });
-    els.sendForm.elements.content.value = '';
+    /** @type {HTMLInputElement} */ (els.sendForm.elements.namedItem('content')).value = '';
     addMessage(message, { direct: Boolean(recipient) });
     showError('');
   } catch (e) {
-    if (e.status === 401) showAuth();
-    showError(e.message);
+    if (e instanceof ApiError && e.status === 401) showAuth();
+    showError(errorText(e));
   }
 });
 

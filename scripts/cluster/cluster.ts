@@ -59,9 +59,10 @@ async function waitHealthy(url: string, deadline: number): Promise<void> {
 }
 
 /**
- * Starts the DESIGN.md topology as local processes: migrations, then API and
- * gateway replicas and nginx with the repository's own nginx.conf, whose
- * upstream lists this writes into a private prefix directory.
+ * Starts the topology of docs/architecture.md#components as local processes:
+ * migrations, then API and gateway replicas and nginx with the repository's
+ * own nginx.conf, whose upstream lists this writes into a private prefix
+ * directory.
  */
 export async function startCluster(spec: ClusterSpec): Promise<RunningCluster> {
   const env = { ...process.env, ...spec.serviceEnv };

@@ -1,6 +1,5 @@
 import path from 'node:path';
-import { ConfigError } from '@chat/shared/config/env';
-import { loadClusterConfig } from '@chat/shared/config/cluster';
+import { ConfigError, loadClusterConfig } from '@chat/shared/config';
 import { LB_PORT, startCluster } from './cluster.ts';
 import { checkPortsFree, checkRedis, ensureDatabase, findNginx, PreflightError } from './preflight.ts';
 

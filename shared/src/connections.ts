@@ -3,15 +3,16 @@ import type { Kysely } from 'kysely';
 import type { CommonConfig } from './config/common.ts';
 import { createDatabase } from './db/database.ts';
 import type { DB } from './db/schema.ts';
+import type { Logger } from './logger.ts';
 
 export interface Connections {
   db: Kysely<DB>;
   redis: Redis;
 }
 
-export function openConnections(config: CommonConfig): Connections {
+export function openConnections(config: CommonConfig, logger: Logger): Connections {
   return {
-    db: createDatabase(config.database),
+    db: createDatabase(config.database, logger),
     // Fail commands fast while Redis is away instead of queueing them for
     // minutes: health turns 503 and callers get a clean error.
     redis: new Redis(config.redis.url, { maxRetriesPerRequest: 2, enableAutoPipelining: true }),

@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import { createAuthenticator } from './auth/authenticator.ts';
 import { createRevocationList } from './auth/revocation.ts';
 import { createTokenService } from './auth/tokens.ts';
+import { createAudience } from './chat/audience.ts';
 import { createMessageService } from './chat/messages.ts';
 import type { CommonConfig } from './config/common.ts';
 import type { DB } from './db/schema.ts';
@@ -10,8 +11,8 @@ import { createEventPublisher } from './events/publisher.ts';
 import type { Logger } from './logger.ts';
 
 /**
- * The pieces every service wires the same way: token checks and the one
- * message write path. Built once per process from its config and connections.
+ * The pieces every service wires the same way: token checks, the one
+ * message write path and who hears what. Built once per process from its config and connections.
  */
 export function createChatCore(config: CommonConfig, conn: { db: Kysely<DB>; redis: Redis }, logger: Logger) {
   const events = createEventPublisher(conn.redis, config.redis.prefix, logger);
@@ -22,6 +23,7 @@ export function createChatCore(config: CommonConfig, conn: { db: Kysely<DB>; red
     tokens,
     revocations,
     auth: createAuthenticator(tokens, revocations),
+    audience: createAudience({ db: conn.db }),
     messages: createMessageService({ db: conn.db, events, maxMessageLength: config.chat.maxMessageLength }),
   };
 }

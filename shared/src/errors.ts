@@ -3,15 +3,23 @@
  * HTTP or sockets; each transport maps the code once (see the API's error
  * handler and the gateway's error frames).
  */
-export type ErrorCode =
-  | 'validation_failed'
-  | 'unauthenticated'
-  | 'forbidden'
-  | 'not_found'
-  | 'conflict'
-  | 'refresh_not_allowed'
-  | 'busy'
-  | 'unavailable';
+export const ERROR_CODES = [
+  'validation_failed',
+  'bad_request',
+  'payload_too_large',
+  'upgrade_required',
+  'unauthenticated',
+  'forbidden',
+  'not_found',
+  'conflict',
+  'refresh_not_allowed',
+  'busy',
+  'unavailable',
+  'internal',
+] as const;
+
+/** The closed vocabulary every error body and error frame uses; clients may switch on it. */
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export interface ErrorDetail {
   field: string;
@@ -37,6 +45,8 @@ export const unauthenticated = (message = 'authentication required') =>
 export const forbidden = (message: string) => new DomainError('forbidden', message);
 export const notFound = (what: string) => new DomainError('not_found', `${what} not found`);
 export const conflict = (message: string) => new DomainError('conflict', message);
+export const busy = (message: string) => new DomainError('busy', message);
+export const payloadTooLarge = (message: string) => new DomainError('payload_too_large', message);
 
 /** Runs `read` against a backing service; its failure becomes an `unavailable` error. */
 export async function orUnavailable<T>(read: () => Promise<T>, message: string): Promise<T> {

@@ -21,6 +21,7 @@ async function answersWithin(probe: () => Promise<unknown>, timeoutMs: number): 
   }
 }
 
+/** `timeoutMs` is HEALTH_TIMEOUT; tests that leave it out get its default. */
 export function createHealthCheck(deps: { db: Kysely<DB>; redis: Redis; timeoutMs?: number }) {
   const timeoutMs = deps.timeoutMs ?? 2_000;
   return async (): Promise<HealthReport> => {

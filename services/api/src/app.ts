@@ -1,16 +1,13 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
-import type { Accounts } from '@chat/shared/auth/accounts';
-import type { Authenticator } from '@chat/shared/auth/authenticator';
-import type { MessageService } from '@chat/shared/chat/messages';
-import type { RoomService } from '@chat/shared/chat/rooms';
-import type { UserDirectory } from '@chat/shared/chat/users';
+import type { Accounts, Authenticator } from '@chat/shared/auth';
+import type { MessageService, RoomService, UserDirectory } from '@chat/shared/chat';
 import type { HealthReport } from '@chat/shared/health';
 import type { Logger } from '@chat/shared/logger';
 import type { AppEnv } from './env.ts';
 import { requireAuth } from './middleware/auth.ts';
-import { onError, onNotFound } from './middleware/errors.ts';
+import { onBodyTooLarge, onError, onNotFound } from './middleware/errors.ts';
 import { requestContext } from './middleware/request-context.ts';
 import { authRoutes } from './routes/auth/routes.ts';
 import { healthRoutes } from './routes/health/routes.ts';
@@ -51,7 +48,7 @@ export function createApp(deps: AppDeps) {
     '/api/*',
     bodyLimit({
       maxSize: deps.http.bodyLimitBytes,
-      onError: (c) => c.json({ error: `request body exceeds ${deps.http.bodyLimitBytes} bytes`, code: 'payload_too_large' }, 413),
+      onError: onBodyTooLarge(deps.http.bodyLimitBytes),
     }),
   );
 

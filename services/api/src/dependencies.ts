@@ -1,13 +1,11 @@
-import { createAccounts } from '@chat/shared/auth/accounts';
-import { createPasswordHasher } from '@chat/shared/auth/passwords';
-import { createRoomService } from '@chat/shared/chat/rooms';
-import { createUserDirectory } from '@chat/shared/chat/users';
-import type { ApiConfig } from '@chat/shared/config/api';
+import { createAccounts, createPasswordHasher } from '@chat/shared/auth';
+import { createRoomService, createUserDirectory } from '@chat/shared/chat';
+import type { ApiConfig } from '@chat/shared/config';
 import type { Connections } from '@chat/shared/connections';
 import { createChatCore } from '@chat/shared/core';
 import { createHealthCheck } from '@chat/shared/health';
 import type { Logger } from '@chat/shared/logger';
-import { createPresenceReader } from '@chat/shared/presence/reader';
+import { createPresenceReader } from '@chat/shared/presence';
 import type { AppDeps } from './app.ts';
 
 export type Resources = Connections;
@@ -29,6 +27,6 @@ export function buildAppDeps(config: ApiConfig, resources: Resources, logger: Lo
     messages,
     rooms: createRoomService({ db, events }),
     users: createUserDirectory({ db, presence }),
-    health: createHealthCheck({ db, redis }),
+    health: createHealthCheck({ db, redis, timeoutMs: config.healthTimeoutMs }),
   };
 }

@@ -1,4 +1,4 @@
-import type { TokenClaims } from '@chat/shared/auth/tokens';
+import type { TokenClaims } from '@chat/shared/auth';
 import type { Logger } from '@chat/shared/logger';
 
 /** Hono context variables set by the middleware. */

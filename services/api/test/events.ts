@@ -1,7 +1,6 @@
 import { Redis } from 'ioredis';
-import { adapterKey } from '@chat/shared/events/publisher';
-import type { InterServerEvents } from '@chat/shared/events/types';
-import { TEST_REDIS_URL } from '@chat/shared/testing/redis';
+import { adapterKey, type InterServerEvents } from '@chat/shared/events';
+import { Inbox, TEST_REDIS_URL } from '@chat/shared/testing';
 
 type Payloads = { [E in keyof InterServerEvents]: Parameters<InterServerEvents[E]>[0] };
 type EventName = keyof Payloads;
@@ -14,8 +13,7 @@ export interface EventTap {
   events: PublishedEvent[];
   /**
    * Resolves with the first event (already received or still to come) of that
-   * name that satisfies `match`. The timeout only turns a missing event into a
-   * readable failure; nothing waits on it when the event arrives.
+   * name that satisfies `match`.
    */
   next<E extends EventName>(name: E, match?: (payload: Payloads[E]) => boolean, timeoutMs?: number): Promise<Payloads[E]>;
   close(): Promise<void>;
@@ -28,38 +26,21 @@ export interface EventTap {
 export async function tapEvents(prefix: string): Promise<EventTap> {
   const redis = new Redis(TEST_REDIS_URL);
   const channel = `${adapterKey(prefix)}-request#/#`;
-  const events: PublishedEvent[] = [];
-  const waiters = new Set<(event: PublishedEvent) => boolean>();
+  const inbox = new Inbox<PublishedEvent>();
 
   redis.on('message', (ch: string, raw: string) => {
     if (ch !== channel) return;
     const request = JSON.parse(raw) as { type: number; data: [EventName, unknown] };
     const [name, payload] = request.data;
-    const event = { name, payload } as PublishedEvent;
-    events.push(event);
-    for (const waiter of waiters) if (waiter(event)) waiters.delete(waiter);
+    inbox.push({ name, payload } as PublishedEvent);
   });
   await redis.subscribe(channel);
 
   return {
-    events,
-    next<E extends EventName>(name: E, match: (payload: Payloads[E]) => boolean = () => true, timeoutMs = 5_000) {
-      const accepts = (event: PublishedEvent) => event.name === name && match(event.payload as Payloads[E]);
-      const seen = events.find(accepts);
-      if (seen) return Promise.resolve(seen.payload as Payloads[E]);
-      return new Promise<Payloads[E]>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          waiters.delete(waiter);
-          reject(new Error(`no "${name}" event matched within ${timeoutMs} ms; saw ${JSON.stringify(events)}`));
-        }, timeoutMs);
-        const waiter = (event: PublishedEvent) => {
-          if (!accepts(event)) return false;
-          clearTimeout(timer);
-          resolve(event.payload as Payloads[E]);
-          return true;
-        };
-        waiters.add(waiter);
-      });
+    events: inbox.items,
+    async next<E extends EventName>(name: E, match: (payload: Payloads[E]) => boolean = () => true, timeoutMs = 5_000) {
+      const event = await inbox.next((e) => e.name === name && match(e.payload as Payloads[E]), `a "${name}" event`, timeoutMs);
+      return event.payload as Payloads[E];
     },
     async close() {
       await redis.quit();

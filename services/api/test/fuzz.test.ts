@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTokenService } from '@chat/shared/auth/tokens';
+import { createTokenService } from '@chat/shared/auth';
 import { createRoom, createUser, startApi, type TestApi, type TestUser } from './harness.ts';
 
 /**

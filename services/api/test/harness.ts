@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { inject } from 'vitest';
-import type { ApiConfig } from '@chat/shared/config/api';
-import { loadApiConfig } from '@chat/shared/config/api';
+import { type ApiConfig, loadApiConfig } from '@chat/shared/config';
 import { createLogger } from '@chat/shared/logger';
-import { deletePrefix, TEST_REDIS_URL, uniquePrefix } from '@chat/shared/testing/redis';
+import { deletePrefix, TEST_REDIS_URL, uniquePrefix } from '@chat/shared/testing';
 import { createApp } from '../src/app.ts';
 import { closeConnections, openConnections } from '@chat/shared/connections';
 import { buildAppDeps, type Resources } from '../src/dependencies.ts';
@@ -47,7 +46,7 @@ export async function startApi(env: Record<string, string> = {}): Promise<TestAp
     },
   });
   const logger = createLogger({ level: config.logLevel, service: 'api', destination });
-  const resources = openConnections(config);
+  const resources = openConnections(config, logger);
   const server = await listen(createApp(buildAppDeps(config, resources, logger)), config);
   const url = `http://127.0.0.1:${server.port}`;
 

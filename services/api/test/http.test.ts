@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeConnections, openConnections } from '@chat/shared/connections';
+import { ERROR_CODES } from '@chat/shared/errors';
 import { createLogger } from '@chat/shared/logger';
 import { createApp } from '../src/app.ts';
 import { buildAppDeps } from '../src/dependencies.ts';
@@ -25,6 +26,7 @@ async function expectJsonError(res: Response, status: number, body?: Record<stri
   expect(text).not.toMatch(STACK);
   const json = JSON.parse(text) as Record<string, unknown>;
   expect(typeof json.error).toBe('string');
+  expect(ERROR_CODES).toContain(json.code);
   if (body) expect(json).toEqual(body);
   return json;
 }
@@ -278,12 +280,13 @@ describe('unexpected failures', () => {
         done();
       },
     });
-    const connections = openConnections(config);
+    const logger = createLogger({ level: 'info', service: 'api', destination });
+    const connections = openConnections(config, logger);
     try {
-      const deps = buildAppDeps(config, connections, createLogger({ level: 'info', service: 'api', destination }));
+      const deps = buildAppDeps(config, connections, logger);
       const app = createApp({ ...deps, health: () => Promise.reject(new Error('secret detail at /srv/db.ts:42')) });
       const res = await app.request('/health', { headers: { 'x-request-id': 'boom-1' } });
-      const body = await expectJsonError(res, 500, { error: 'internal server error', request_id: 'boom-1' });
+      const body = await expectJsonError(res, 500, { error: 'internal server error', code: 'internal', request_id: 'boom-1' });
       expect(JSON.stringify(body)).not.toContain('secret');
       expect(lines).toContainEqual(expect.objectContaining({ level: 50, reqId: 'boom-1', msg: 'unhandled error', err: expect.objectContaining({ message: 'secret detail at /srv/db.ts:42' }) as unknown }));
       expect(lines).toContainEqual(expect.objectContaining({ reqId: 'boom-1', msg: 'request completed', status: 500 }));

@@ -1,17 +1,13 @@
 import { DomainError } from '@chat/shared/errors';
 import type { Logger } from '@chat/shared/logger';
+import { describeError, type ErrorBody } from '@chat/shared/presenters';
 
-export interface ClientError {
-  error: string;
-  code: string;
-}
-
-/** The one place errors become what a socket client sees: the domain message, or a generic one. */
-export function toClientError(error: unknown, logger: Logger): ClientError {
+/** The gateway's one place errors become what a socket client sees; unknown ones are logged, never described. */
+export function toClientError(error: unknown, logger: Logger): ErrorBody {
   if (error instanceof DomainError) {
     if (error.cause !== undefined) logger.warn({ err: error.cause, code: error.code }, error.message);
-    return { error: error.message, code: error.code };
+  } else {
+    logger.error({ err: error }, 'unhandled error while serving a socket');
   }
-  logger.error({ err: error }, 'unhandled error while serving a socket');
-  return { error: 'internal error', code: 'internal' };
+  return describeError(error);
 }

@@ -1,27 +1,11 @@
-import { z } from 'zod';
-import { rooms } from '@chat/shared/events/rooms';
+import type { z } from 'zod';
+import { type InterServerEventName, interServerEvents, rooms } from '@chat/shared/events';
 import type { Logger } from '@chat/shared/logger';
 import { CloseCode } from './close-codes.ts';
 import type { PlainWsEndpoint } from './plain-ws.ts';
 import type { ChatServer } from './types.ts';
 
-// What arrives over Redis is checked before use: a malformed event from a
-// misbehaving publisher must be dropped and logged, not crash every gateway.
-const chatMessage = z.object({
-  id: z.string(),
-  sender: z.string(),
-  recipient: z.string().nullable(),
-  room_id: z.string().nullable(),
-  content: z.string(),
-  created_at: z.string(),
-});
-const delivery = z.object({
-  rooms: z.array(z.string()).min(1),
-  event: z.enum(['message', 'direct_message']),
-  message: chatMessage,
-});
-const membership = z.object({ action: z.enum(['join', 'leave']), userId: z.string(), roomId: z.string() });
-const revocation = z.object({ userId: z.string(), jti: z.string() });
+type Handlers = { [E in InterServerEventName]: (payload: z.infer<(typeof interServerEvents)[E]>) => void };
 
 /**
  * The gateway's one delivery path. Every event (from any API replica, this
@@ -29,38 +13,21 @@ const revocation = z.object({ userId: z.string(), jti: z.string() });
  * applied here to the local Socket.IO sockets and local plain WebSockets alike.
  */
 export function routeClusterEvents(io: ChatServer, plain: PlainWsEndpoint, logger: Logger) {
-  const handle = <T>(name: string, schema: z.ZodType<T>, apply: (value: T) => void) => (payload: unknown) => {
-    const parsed = schema.safeParse(payload);
-    if (!parsed.success) return logger.warn({ event: name, issues: parsed.error.issues }, 'dropped a malformed cluster event');
-    try {
-      apply(parsed.data);
-    } catch (error) {
-      logger.error({ err: error, event: name }, 'applying a cluster event failed');
-    }
-  };
-
-  io.on(
-    'deliver',
-    handle('deliver', delivery, (d) => {
+  const handlers: Handlers = {
+    deliver(d) {
       io.local.to(d.rooms).emit(d.event, d.message);
       plain.deliver(d.rooms, { type: d.event, message: d.message });
-    }),
-  );
+    },
 
-  io.on(
-    'membership',
-    handle('membership', membership, (c) => {
+    membership(c) {
       const userRoom = rooms.user(c.userId);
       const room = rooms.room(c.roomId);
       if (c.action === 'join') io.local.in(userRoom).socketsJoin(room);
       else io.local.in(userRoom).socketsLeave(room);
       plain.setMembership(userRoom, room, c.action === 'join');
-    }),
-  );
+    },
 
-  io.on(
-    'token_revoked',
-    handle('token_revoked', revocation, (r) => {
+    token_revoked(r) {
       plain.closeToken(r.jti, CloseCode.TOKEN_REVOKED, 'token revoked');
       io.local
         .in(rooms.user(r.userId))
@@ -68,7 +35,24 @@ export function routeClusterEvents(io: ChatServer, plain: PlainWsEndpoint, logge
         .then((sockets) => {
           for (const socket of sockets) if (socket.data.claims.jti === r.jti) socket.disconnect(true);
         })
-        .catch((error: unknown) => logger.error({ err: error }, 'disconnecting revoked sockets failed'));
-    }),
-  );
+        .catch((error: unknown) => logger.error({ err: error, event: 'token_revoked' }, 'disconnecting revoked sockets failed'));
+    },
+  };
+
+  // What arrives over Redis is checked against the same schema the publisher is
+  // typed by: a malformed event is dropped and logged, never crashes a gateway.
+  for (const name of Object.keys(handlers) as InterServerEventName[]) {
+    // Sound: each name's schema parses exactly what that name's handler takes.
+    const schema = interServerEvents[name] as z.ZodType;
+    const apply = handlers[name] as (payload: unknown) => void;
+    io.on(name, (payload: unknown) => {
+      const parsed = schema.safeParse(payload);
+      if (!parsed.success) return logger.warn({ event: name, issues: parsed.error.issues }, 'dropped a malformed cluster event');
+      try {
+        apply(parsed.data);
+      } catch (error) {
+        logger.error({ err: error, event: name }, 'applying a cluster event failed');
+      }
+    });
+  }
 }

@@ -1,4 +1,4 @@
-import type { TokenClaims } from '@chat/shared/auth/tokens';
+import type { TokenClaims } from '@chat/shared/auth';
 
 // setTimeout cannot wait longer than this; longer tokens re-arm when it fires.
 const MAX_DELAY_MS = 2 ** 31 - 1;

@@ -3,16 +3,15 @@ import type { AddressInfo } from 'node:net';
 import { createAdapter } from '@socket.io/redis-adapter';
 import type { Redis } from 'ioredis';
 import { Server } from 'socket.io';
-import type { Authenticator } from '@chat/shared/auth/authenticator';
-import type { MessageService } from '@chat/shared/chat/messages';
-import type { GatewayConfig } from '@chat/shared/config/gateway';
+import type { Authenticator } from '@chat/shared/auth';
+import type { Audience, MessageService } from '@chat/shared/chat';
+import type { GatewayConfig } from '@chat/shared/config';
 import { closeRedis } from '@chat/shared/connections';
-import type { Executor } from '@chat/shared/db/database';
-import { adapterKey } from '@chat/shared/events/publisher';
-import { withHandledPublish } from '@chat/shared/events/safe-publish';
+import { adapterKey, withHandledPublish } from '@chat/shared/events';
 import type { HealthReport } from '@chat/shared/health';
 import type { Logger } from '@chat/shared/logger';
-import { createPresenceWriter } from '@chat/shared/presence/writer';
+import { presentHealth } from '@chat/shared/presenters';
+import { createPresenceWriter } from '@chat/shared/presence';
 import { CloseCode } from './close-codes.ts';
 import { routeClusterEvents } from './cluster-events.ts';
 import { createHandshake } from './handshake.ts';
@@ -22,11 +21,11 @@ import { attachSocketIo } from './socketio.ts';
 import type { ChatServer } from './types.ts';
 
 export interface GatewayDeps {
-  config: Pick<GatewayConfig, 'gatewayId' | 'corsOrigins' | 'websocket' | 'presence' | 'redis'>;
+  config: Pick<GatewayConfig, 'gatewayId' | 'corsOrigins' | 'websocket' | 'socketio' | 'presence' | 'redis'>;
   logger: Logger;
   auth: Authenticator;
   messages: MessageService;
-  db: Executor;
+  audience: Audience;
   /** Publishes for the adapter and presence; the adapter subscribes on a duplicate. */
   redis: Redis;
   health: () => Promise<HealthReport>;
@@ -39,11 +38,6 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-// Socket.IO's heartbeat: a dead client is noticed within 45 s, well inside
-// the load balancer's read timeout (see nginx.conf).
-const PING_INTERVAL_MS = 25_000;
-const PING_TIMEOUT_MS = 20_000;
-
 export function createGateway(deps: GatewayDeps): Gateway {
   const { config, logger } = deps;
   // Auto-pipelining would defer the adapter's unsubscribes past our QUIT at close.
@@ -52,7 +46,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const publisher = withHandledPublish(deps.redis, (err, channel) => logger.error({ err, channel }, 'publishing to Redis failed'));
 
   const httpServer = createServer((req, res) => void serveHttp(req, res));
-  const handshake = createHandshake({ auth: deps.auth, db: deps.db, allowedOrigins: config.corsOrigins });
+  const handshake = createHandshake({ auth: deps.auth, audience: deps.audience, allowedOrigins: config.corsOrigins });
 
   const io: ChatServer = new Server(httpServer, {
     adapter: createAdapter(publisher, subscriber, { key: adapterKey(config.redis.prefix) }),
@@ -61,8 +55,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const allowed = handshake.originAllowed(req);
       callback(allowed ? null : 'origin not allowed', allowed);
     },
-    pingInterval: PING_INTERVAL_MS,
-    pingTimeout: PING_TIMEOUT_MS,
+    // SOCKETIO_PING_INTERVAL and SOCKETIO_PING_TIMEOUT; see shared/src/config/gateway.ts.
+    pingInterval: config.socketio.pingIntervalMs,
+    pingTimeout: config.socketio.pingTimeoutMs,
     maxHttpBufferSize: config.websocket.hardLimitBytes,
     // Other upgrade paths (the plain endpoint) are ours to handle, not Socket.IO's to destroy.
     destroyUpgrade: false,
@@ -75,7 +70,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     leaseMs: config.presence.leaseMs,
   });
   const plain = createPlainWsEndpoint({ handshake, messages: deps.messages, presence, limits: config.websocket, logger });
-  attachSocketIo(io, { handshake, messages: deps.messages, presence, logger });
+  attachSocketIo(io, { handshake, messages: deps.messages, presence, limits: config.socketio, logger });
   routeClusterEvents(io, plain, logger);
 
   httpServer.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
@@ -92,16 +87,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
     };
     if (req.method === 'GET' && path === '/health') {
       const report = await deps.health();
-      return reply(report.healthy ? 200 : 503, {
-        status: report.healthy ? 'healthy' : 'unhealthy',
-        database: report.database,
-        redis: report.redis,
-        gateway_id: config.gatewayId,
-        timestamp: new Date().toISOString(),
-      });
+      return reply(report.healthy ? 200 : 503, presentHealth(report, { gateway_id: config.gatewayId }));
     }
-    if (path === PLAIN_WS_PATH) return reply(426, { error: 'this endpoint speaks WebSocket only' });
-    reply(404, { error: 'not found' });
+    if (path === PLAIN_WS_PATH) return reply(426, { error: 'this endpoint speaks WebSocket only', code: 'upgrade_required' });
+    reply(404, { error: 'not found', code: 'not_found' });
   }
 
   return {

@@ -1,9 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import { pickToken, type Authenticator } from '@chat/shared/auth/authenticator';
-import type { TokenClaims } from '@chat/shared/auth/tokens';
-import { listUserRoomIds } from '@chat/shared/db/queries/rooms';
-import type { Executor } from '@chat/shared/db/database';
-import { rooms } from '@chat/shared/events/rooms';
+import { type Authenticator, pickToken, type TokenClaims } from '@chat/shared/auth';
+import type { Audience } from '@chat/shared/chat';
 
 export interface Handshake {
   /** Browsers always send Origin; native clients (curl, k6, apps) send none and are let through. */
@@ -12,7 +9,7 @@ export interface Handshake {
   authenticate(req: IncomingMessage, authPayload?: unknown): Promise<{ claims: TokenClaims; rooms: string[] }>;
 }
 
-export function createHandshake(deps: { auth: Authenticator; db: Executor; allowedOrigins: string[] }): Handshake {
+export function createHandshake(deps: { auth: Authenticator; audience: Audience; allowedOrigins: string[] }): Handshake {
   const origins = new Set(deps.allowedOrigins);
   return {
     originAllowed(req) {
@@ -28,8 +25,7 @@ export function createHandshake(deps: { auth: Authenticator; db: Executor; allow
         query: url.searchParams.get('token'),
       });
       const claims = await deps.auth.authenticate(token);
-      const roomIds = await listUserRoomIds(deps.db, claims.id);
-      return { claims, rooms: [rooms.global, rooms.user(claims.id), ...roomIds.map(rooms.room)] };
+      return { claims, rooms: await deps.audience.roomsFor(claims.id) };
     },
   };
 }

@@ -1,5 +1,4 @@
-import { loadGatewayConfig } from '@chat/shared/config/gateway';
-import { loadOrExit } from '@chat/shared/config/env';
+import { loadGatewayConfig, loadOrExit } from '@chat/shared/config';
 import { closeConnections, openConnections } from '@chat/shared/connections';
 import { createChatCore } from '@chat/shared/core';
 import { createHealthCheck } from '@chat/shared/health';
@@ -10,14 +9,15 @@ import { createGateway } from './gateway.ts';
 const config = loadOrExit(() => loadGatewayConfig(process.env));
 
 const logger = createLogger({ level: config.logLevel, service: 'gateway' }).child({ gatewayId: config.gatewayId });
-const conn = openConnections(config);
+const conn = openConnections(config, logger);
 conn.redis.on('error', (err: Error) => logger.warn({ err }, 'redis connection error'));
-const { auth, messages } = createChatCore(config, conn, logger);
-const gateway = createGateway({ config, logger, auth, messages, db: conn.db, redis: conn.redis, health: createHealthCheck(conn) });
+const { auth, messages, audience } = createChatCore(config, conn, logger);
+const health = createHealthCheck({ ...conn, timeoutMs: config.healthTimeoutMs });
+const gateway = createGateway({ config, logger, auth, messages, audience, redis: conn.redis, health });
 const port = await gateway.listen(config);
 logger.info({ port, environment: config.environment }, 'gateway listening');
 
-stopOnSignal(logger, 10_000, async () => {
+stopOnSignal(logger, config.shutdownTimeoutMs, async () => {
   await gateway.close();
   await closeConnections(conn);
 });

@@ -1,12 +1,13 @@
-import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import type { TokenClaims } from '@chat/shared/auth/tokens';
-import type { MessageService } from '@chat/shared/chat/messages';
-import type { GatewayConfig } from '@chat/shared/config/gateway';
-import { DomainError } from '@chat/shared/errors';
+import type { TokenClaims } from '@chat/shared/auth';
+import type { MessageService } from '@chat/shared/chat';
+import type { GatewayConfig } from '@chat/shared/config';
+import { busy } from '@chat/shared/errors';
 import type { Logger } from '@chat/shared/logger';
-import { toClientError, type ClientError } from './client-errors.ts';
+import { HTTP_STATUS, type ErrorBody } from '@chat/shared/presenters';
+import { toClientError } from './client-errors.ts';
 import { CloseCode } from './close-codes.ts';
 import { whenTokenExpires } from './expiry.ts';
 import type { Handshake } from './handshake.ts';
@@ -15,10 +16,6 @@ import type { PresenceTracker } from './presence.ts';
 import { createSerialQueue } from './serial.ts';
 
 export const PLAIN_WS_PATH = '/api/ws/connect';
-
-/** A client this far behind on reading is cut off rather than buffered without bound. */
-const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
-const MAX_QUEUED_FRAMES = 64;
 
 interface Connection {
   ws: WebSocket;
@@ -52,14 +49,15 @@ export function createPlainWsEndpoint(deps: {
   const send = (conn: Connection, frame: object) => {
     if (conn.ws.readyState === WebSocket.OPEN) conn.ws.send(JSON.stringify(frame));
   };
-  const sendError = (conn: Connection, error: ClientError) => send(conn, { type: 'error', ...error });
+  const sendError = (conn: Connection, error: ErrorBody) => send(conn, { type: 'error', ...error });
 
-  function reject(socket: Duplex, status: 401 | 403 | 500 | 503, message: string) {
-    const body = JSON.stringify({ error: message });
-    const reason = { 401: 'Unauthorized', 403: 'Forbidden', 500: 'Internal Server Error', 503: 'Service Unavailable' }[status];
+  /** Refuses an upgrade with a plain HTTP answer: the status that the error's code stands for. */
+  function reject(socket: Duplex, error: ErrorBody) {
+    const status = HTTP_STATUS[error.code];
+    const body = JSON.stringify(error);
     if (socket.writable) {
       socket.write(
-        `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
       );
     }
     socket.destroy();
@@ -93,11 +91,11 @@ export function createPlainWsEndpoint(deps: {
         sendError(conn, toClientError(error, logger));
       }
     });
-    if (!queued) sendError(conn, toClientError(new DomainError('busy', 'too many messages in flight; slow down'), logger));
+    if (!queued) sendError(conn, toClientError(busy('too many messages in flight; slow down'), logger));
   }
 
   function accept(ws: WebSocket, claims: TokenClaims, rooms: string[]) {
-    const conn: Connection = { ws, claims, lastPong: Date.now(), queue: createSerialQueue(MAX_QUEUED_FRAMES) };
+    const conn: Connection = { ws, claims, lastPong: Date.now(), queue: createSerialQueue(limits.maxQueuedMessages) };
     for (const room of rooms) local.join(conn, room);
     presence.connected(claims);
     logger.info({ userId: claims.id, transport: 'websocket', rooms: rooms.length }, 'client connected');
@@ -130,15 +128,10 @@ export function createPlainWsEndpoint(deps: {
   return {
     handleUpgrade(req, socket, head) {
       socket.on('error', () => socket.destroy());
-      if (!handshake.originAllowed(req)) return reject(socket, 403, 'origin not allowed');
+      if (!handshake.originAllowed(req)) return reject(socket, { error: 'origin not allowed', code: 'forbidden' });
       handshake.authenticate(req).then(
         ({ claims, rooms }) => wss.handleUpgrade(req, socket, head, (ws) => accept(ws, claims, rooms)),
-        (error: unknown) => {
-          if (error instanceof DomainError && error.code === 'unauthenticated') return reject(socket, 401, error.message);
-          if (error instanceof DomainError && error.code === 'unavailable') return reject(socket, 503, error.message);
-          logger.error({ err: error }, 'websocket handshake failed');
-          reject(socket, 500, 'internal error');
-        },
+        (error: unknown) => reject(socket, toClientError(error, logger)),
       );
     },
 
@@ -146,7 +139,8 @@ export function createPlainWsEndpoint(deps: {
       const text = JSON.stringify(frame);
       for (const conn of local.membersOf(rooms)) {
         if (conn.ws.readyState !== WebSocket.OPEN) continue;
-        if (conn.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+        // A client this far behind on reading is cut off rather than buffered without bound.
+        if (conn.ws.bufferedAmount > limits.maxBufferedBytes) {
           conn.ws.close(CloseCode.POLICY_VIOLATION, 'client too slow');
           continue;
         }

@@ -1,6 +1,6 @@
-import type { TokenClaims } from '@chat/shared/auth/tokens';
+import type { TokenClaims } from '@chat/shared/auth';
 import type { Logger } from '@chat/shared/logger';
-import type { PresenceWriter } from '@chat/shared/presence/writer';
+import type { PresenceWriter } from '@chat/shared/presence';
 import type { ChatServer } from './types.ts';
 
 export interface PresenceTracker {

@@ -1,5 +1,6 @@
-import type { MessageService } from '@chat/shared/chat/messages';
-import { DomainError } from '@chat/shared/errors';
+import type { MessageService } from '@chat/shared/chat';
+import type { GatewayConfig } from '@chat/shared/config';
+import { busy } from '@chat/shared/errors';
 import type { Logger } from '@chat/shared/logger';
 import { toClientError } from './client-errors.ts';
 import { whenTokenExpires } from './expiry.ts';
@@ -8,11 +9,12 @@ import type { PresenceTracker } from './presence.ts';
 import { createSerialQueue } from './serial.ts';
 import type { ChatServer } from './types.ts';
 
-const MAX_QUEUED_EVENTS = 64;
-
 /** Socket.IO: handshake auth as a middleware (a refusal is a `connect_error`), then the `message` event. */
-export function attachSocketIo(io: ChatServer, deps: { handshake: Handshake; messages: MessageService; presence: PresenceTracker; logger: Logger }) {
-  const { handshake, messages, presence, logger } = deps;
+export function attachSocketIo(
+  io: ChatServer,
+  deps: { handshake: Handshake; messages: MessageService; presence: PresenceTracker; limits: GatewayConfig['socketio']; logger: Logger },
+) {
+  const { handshake, messages, presence, limits, logger } = deps;
 
   io.use((socket, next) => {
     const auth = socket.handshake.auth as { token?: unknown } | undefined;
@@ -36,7 +38,7 @@ export function attachSocketIo(io: ChatServer, deps: { handshake: Handshake; mes
     presence.connected(claims);
     logger.info({ userId: claims.id, transport: 'socket.io', rooms: socket.data.initialRooms.length }, 'client connected');
     const cancelExpiry = whenTokenExpires(claims, () => socket.disconnect(true));
-    const queue = createSerialQueue(MAX_QUEUED_EVENTS);
+    const queue = createSerialQueue(limits.maxQueuedMessages);
 
     socket.on('message', (input, ack) => {
       const reply = typeof ack === 'function' ? ack : undefined;
@@ -53,7 +55,7 @@ export function attachSocketIo(io: ChatServer, deps: { handshake: Handshake; mes
           fail(error);
         }
       });
-      if (!queued) fail(new DomainError('busy', 'too many messages in flight; slow down'));
+      if (!queued) fail(busy('too many messages in flight; slow down'));
     });
 
     socket.on('disconnect', (reason) => {

@@ -1,6 +1,6 @@
 import type { Server } from 'socket.io';
-import type { TokenClaims } from '@chat/shared/auth/tokens';
-import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents } from '@chat/shared/events/types';
+import type { TokenClaims } from '@chat/shared/auth';
+import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents } from '@chat/shared/events';
 
 export interface SocketData {
   claims: TokenClaims;

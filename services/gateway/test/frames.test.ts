@@ -20,15 +20,18 @@ afterAll(async () => {
 });
 
 /** Sends a frame and resolves with the next error frame; then proves the connection still works. */
-async function errorFor(frame: unknown): Promise<string> {
+async function errorFor(frame: unknown): Promise<Record<string, unknown>> {
   const before = client.inbox.count((f) => f.type === 'error');
   client.send(frame);
   const error = await client.inbox.next((f) => f.type === 'error' && client.inbox.count((g) => g.type === 'error') > before, 'an error frame');
   client.inbox.items.length = 0;
   client.send({ type: 'ping' });
   await client.inbox.next((f) => f.type === 'pong');
-  return error.error as string;
+  return error;
 }
+
+/** An error frame: the message text and the stable code clients switch on. */
+const errorFrame = (message: RegExp, code: string) => ({ type: 'error', error: expect.stringMatching(message) as unknown, code });
 
 describe('plain WebSocket frames', () => {
   it('answers ping with pong', async () => {
@@ -37,27 +40,27 @@ describe('plain WebSocket frames', () => {
   });
 
   it.each([
-    ['not JSON', 'hello there', /not valid JSON/],
-    ['a JSON array', [1, 2], /JSON object/],
-    ['an unknown type', { type: 'shout', content: 'x' }, /unknown frame type/],
-    ['missing content', { type: 'message' }, /invalid message/],
-    ['empty content', { type: 'message', content: '   ' }, /invalid message/],
-    ['a non-string content', { type: 'message', content: { nested: true } }, /invalid message/],
-    ['an unknown recipient', { type: 'message', content: 'hi', recipient: 'nobody_here_at_all' }, /recipient not found/],
-    ['a sender naming someone else', { type: 'message', content: 'hi', sender: 'someone_else' }, /only send messages as yourself/],
-    ['a room id that is not an id', { type: 'message', content: 'hi', room_id: 'general' }, /invalid message/],
-  ])('refuses %s with an error frame and stays usable', async (_name, frame, expected) => {
-    expect(await errorFor(frame)).toMatch(expected);
+    ['not JSON', 'hello there', /not valid JSON/, 'validation_failed'],
+    ['a JSON array', [1, 2], /JSON object/, 'validation_failed'],
+    ['an unknown type', { type: 'shout', content: 'x' }, /unknown frame type/, 'validation_failed'],
+    ['missing content', { type: 'message' }, /invalid message/, 'validation_failed'],
+    ['empty content', { type: 'message', content: '   ' }, /invalid message/, 'validation_failed'],
+    ['a non-string content', { type: 'message', content: { nested: true } }, /invalid message/, 'validation_failed'],
+    ['an unknown recipient', { type: 'message', content: 'hi', recipient: 'nobody_here_at_all' }, /recipient not found/, 'not_found'],
+    ['a sender naming someone else', { type: 'message', content: 'hi', sender: 'someone_else' }, /only send messages as yourself/, 'forbidden'],
+    ['a room id that is not an id', { type: 'message', content: 'hi', room_id: 'general' }, /invalid message/, 'validation_failed'],
+  ])('refuses %s with an error frame and stays usable', async (_name, frame, expected, code) => {
+    expect(await errorFor(frame)).toMatchObject(errorFrame(expected, code));
   });
 
   it('refuses a frame over WEBSOCKET_MAX_MESSAGE_SIZE with an error frame', async () => {
-    expect(await errorFor({ type: 'message', content: 'x'.repeat(2000) })).toMatch(/exceeds 1024 bytes/);
+    expect(await errorFor({ type: 'message', content: 'x'.repeat(2000) })).toMatchObject(errorFrame(/exceeds 1024 bytes/, 'payload_too_large'));
   });
 
   it('refuses a room the user is not in', async () => {
     const owner = await createUser(api);
     const room = await createRoom(api, owner, 'private');
-    expect(await errorFor({ type: 'message', content: 'let me in', room_id: room.id })).toMatch(/not a member/);
+    expect(await errorFor({ type: 'message', content: 'let me in', room_id: room.id })).toMatchObject(errorFrame(/not a member/, 'forbidden'));
   });
 
   it('closes the connection with 1009 for a frame over the transport limit', async () => {

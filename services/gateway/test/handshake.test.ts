@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser, startApi, type TestApi } from '../../api/test/harness.ts';
-import { connectIo, connectWs, refusedWsStatus, startGateway, type TestGateway } from './harness.ts';
+import { connectIo, connectWs, refusedWs, startGateway, type TestGateway } from './harness.ts';
 
 let api: TestApi;
 let gw: TestGateway;
@@ -24,15 +24,19 @@ describe('plain WebSocket handshake', () => {
 
   it('refuses a missing, forged or revoked token with HTTP 401', async () => {
     const user = await createUser(api);
-    expect(await refusedWsStatus(gw, undefined)).toBe(401);
-    expect(await refusedWsStatus(gw, `${user.token}x`)).toBe(401);
+    const refused = (error: string) => ({ status: 401, body: { error, code: 'unauthenticated' } });
+    expect(await refusedWs(gw, undefined)).toMatchObject(refused('authentication required'));
+    expect(await refusedWs(gw, `${user.token}x`)).toMatchObject(refused('invalid token'));
     await api.fetch('/api/auth/logout', { method: 'POST', token: user.token });
-    expect(await refusedWsStatus(gw, user.token)).toBe(401);
+    expect(await refusedWs(gw, user.token)).toMatchObject(refused('token revoked'));
   });
 
   it('refuses a foreign browser Origin with HTTP 403 and accepts an allowed one', async () => {
     const user = await createUser(api);
-    expect(await refusedWsStatus(gw, user.token, { origin: 'https://evil.example' })).toBe(403);
+    expect(await refusedWs(gw, user.token, { origin: 'https://evil.example' })).toMatchObject({
+      status: 403,
+      body: { error: 'origin not allowed', code: 'forbidden' },
+    });
     const ok = await connectWs(gw, user.token, { headers: { origin: 'http://localhost:8080' } });
     ok.ws.close();
   });
@@ -66,10 +70,12 @@ describe('Socket.IO handshake', () => {
 
   it('refuses a missing, forged or revoked token with connect_error', async () => {
     const user = await createUser(api);
-    await expect(connectIo(gw, undefined)).rejects.toThrow('authentication required');
-    await expect(connectIo(gw, 'forged.token.value')).rejects.toThrow('invalid token');
+    // connect_error: the message, and the code in the error's `data`.
+    const refused = (message: string) => ({ message, data: { code: 'unauthenticated' } });
+    await expect(connectIo(gw, undefined)).rejects.toMatchObject(refused('authentication required'));
+    await expect(connectIo(gw, 'forged.token.value')).rejects.toMatchObject(refused('invalid token'));
     await api.fetch('/api/auth/logout', { method: 'POST', token: user.token });
-    await expect(connectIo(gw, user.token)).rejects.toThrow('token revoked');
+    await expect(connectIo(gw, user.token)).rejects.toMatchObject(refused('token revoked'));
   });
 
   it('refuses a foreign Origin before the session starts', async () => {
@@ -77,6 +83,8 @@ describe('Socket.IO handshake', () => {
     await expect(connectIo(gw, user.token, { transports: ['polling'], headers: { origin: 'https://evil.example' } })).rejects.toThrow();
     const res = await fetch(`${gw.url}/socket.io/?EIO=4&transport=polling`, { headers: { origin: 'https://evil.example' } });
     expect(res.status).toBe(403);
+    // Engine.IO answers this one itself, in its own error shape: code 4 is its FORBIDDEN.
+    expect(await res.json()).toEqual({ code: 4, message: 'origin not allowed' });
   });
 });
 

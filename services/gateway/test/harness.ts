@@ -2,12 +2,12 @@ import { Writable } from 'node:stream';
 import { io as ioClient, type Socket } from 'socket.io-client';
 import { WebSocket, type ClientOptions } from 'ws';
 import { inject } from 'vitest';
-import { loadGatewayConfig, type GatewayConfig } from '@chat/shared/config/gateway';
+import { loadGatewayConfig, type GatewayConfig } from '@chat/shared/config';
 import { closeConnections, openConnections } from '@chat/shared/connections';
 import { createChatCore } from '@chat/shared/core';
 import { createHealthCheck } from '@chat/shared/health';
 import { createLogger } from '@chat/shared/logger';
-import { TEST_REDIS_URL } from '@chat/shared/testing/redis';
+import { Inbox, TEST_REDIS_URL } from '@chat/shared/testing';
 import { startApi, type TestApi } from '../../api/test/harness.ts';
 import { createGateway, type Gateway } from '../src/gateway.ts';
 
@@ -45,9 +45,9 @@ export async function startGateway(prefix: string, env: Record<string, string> =
     },
   });
   const logger = createLogger({ level: config.logLevel, service: 'gateway', destination });
-  const conn = openConnections(config);
-  const { auth, messages } = createChatCore(config, conn, logger);
-  const gateway = createGateway({ config, logger, auth, messages, db: conn.db, redis: conn.redis, health: createHealthCheck(conn) });
+  const conn = openConnections(config, logger);
+  const { auth, messages, audience } = createChatCore(config, conn, logger);
+  const gateway = createGateway({ config, logger, auth, messages, audience, redis: conn.redis, health: createHealthCheck(conn) });
   const port = await gateway.listen({ host: '127.0.0.1', port: 0 });
   let closed = false;
   return {
@@ -63,41 +63,6 @@ export async function startGateway(prefix: string, env: Record<string, string> =
       await closeConnections(conn);
     },
   };
-}
-
-/** Collects what a client receives and lets a test wait for a particular item. */
-export class Inbox<T> {
-  readonly items: T[] = [];
-  private waiters: Array<{ match: (item: T) => boolean; resolve: (item: T) => void }> = [];
-
-  push(item: T): void {
-    this.items.push(item);
-    this.waiters = this.waiters.filter((w) => {
-      if (!w.match(item)) return true;
-      w.resolve(item);
-      return false;
-    });
-  }
-
-  /** Resolves with the first item, already received or still to come, that matches. */
-  next(match: (item: T) => boolean, what = 'an expected item', timeoutMs = 5_000): Promise<T> {
-    const seen = this.items.find(match);
-    if (seen !== undefined) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.items)}`)), timeoutMs);
-      this.waiters.push({
-        match,
-        resolve: (item) => {
-          clearTimeout(timer);
-          resolve(item);
-        },
-      });
-    });
-  }
-
-  count(match: (item: T) => boolean): number {
-    return this.items.filter(match).length;
-  }
 }
 
 export interface Frame {
@@ -136,15 +101,29 @@ export async function connectWs(gw: TestGateway, token: string | undefined, opts
   return { ws, inbox, closed, send: (frame) => ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame)) };
 }
 
-/** Resolves with the HTTP status of a refused plain-WebSocket handshake. */
-export function refusedWsStatus(gw: TestGateway, token: string | undefined, headers: Record<string, string> = {}): Promise<number> {
+/** Resolves with the HTTP status and the (JSON) body of a refused plain-WebSocket handshake. */
+export function refusedWs(gw: TestGateway, token: string | undefined, headers: Record<string, string> = {}): Promise<{ status: number; body: unknown }> {
   const url = new URL('/api/ws/connect', gw.url.replace('http', 'ws'));
   if (token) url.searchParams.set('token', token);
   const ws = new WebSocket(url, { headers });
   return new Promise((resolve, reject) => {
     ws.once('unexpected-response', (_req, res) => {
-      resolve(res.statusCode ?? 0);
-      ws.terminate();
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      // 'close' too: the gateway destroys the socket right after writing the answer.
+      const done = () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: unknown = text;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          // not JSON: the test sees the text
+        }
+        resolve({ status: res.statusCode ?? 0, body });
+        ws.terminate();
+      };
+      res.once('end', done);
+      res.once('close', done);
     });
     ws.once('open', () => reject(new Error('handshake was accepted')));
     ws.once('error', () => {});

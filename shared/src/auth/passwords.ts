@@ -8,7 +8,9 @@ export interface PasswordHasher {
   hash(password: string): Promise<string>;
   /**
    * Verifies against `hash`, or against a throwaway hash when there is no user,
-   * so an unknown username costs the same time as a wrong password.
+   * so an unknown username costs the same time as a wrong password. A stored hash
+   * argon2 cannot read (a corrupt row) rejects: that is a server fault, not a
+   * wrong password.
    */
   verify(hash: string | undefined, password: string): Promise<boolean>;
 }
@@ -22,7 +24,12 @@ export function createPasswordHasher(opts: { concurrency: number; maxQueue: numb
     hash: (password) => limit(() => argon2.hash(password, OPTIONS)),
     verify: async (hash, password) => {
       const target = hash ?? (await dummyHash());
-      const ok = await limit(() => argon2.verify(target, password).catch(() => false));
+      const ok = await limit(() =>
+        argon2.verify(target, password).catch((error: unknown) => {
+          // Not a DomainError, so the API answers a generic 500 and logs this.
+          throw new Error('stored password hash could not be verified', { cause: error });
+        }),
+      );
       return ok && hash !== undefined;
     },
   };

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { unauthenticated } from '../errors.ts';
-import type { Actor } from '../chat/types.ts';
+import type { Actor } from '../model/actor.ts';
 
 export const TOKEN_ISSUER = 'chat-api';
 export const TOKEN_AUDIENCE = 'chat-clients';

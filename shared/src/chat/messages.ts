@@ -8,7 +8,7 @@ import { parseInput } from '../validation.ts';
 import { findUserByNameOrId, isSameUser } from './lookup.ts';
 import { checkCursor } from './pages.ts';
 import { sendMessageInput } from './schemas.ts';
-import type { Actor, ChatMessage, Page, PageResult } from './types.ts';
+import type { Actor, ChatMessage, Page, PageResult } from '../model/index.ts';
 
 export interface MessageService {
   /** The one write path: REST, Socket.IO and plain WebSocket all send through here. */

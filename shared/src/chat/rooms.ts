@@ -6,7 +6,7 @@ import { findUserById } from '../db/queries/users.ts';
 import { forbidden, notFound } from '../errors.ts';
 import type { EventPublisher } from '../events/publisher.ts';
 import { checkCursor } from './pages.ts';
-import type { Actor, ChatMessage, Page, PageResult } from './types.ts';
+import type { Actor, ChatMessage, Page, PageResult } from '../model/index.ts';
 
 export interface RoomView {
   id: string;

@@ -46,6 +46,12 @@ export const pageLimit = z.coerce
   .max(MAX_PAGE_SIZE, `limit must be at most ${MAX_PAGE_SIZE}`)
   .default(50);
 
+/** `?limit=&before=` of every message listing. */
+export const pageQuery = z.object({
+  limit: pageLimit,
+  before: id('before').optional(),
+});
+
 /** Any text a person typed for a name or description: well-formed, no NUL. */
 export const text = (field: string, min: number, max: number) =>
   z

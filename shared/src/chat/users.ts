@@ -3,7 +3,8 @@ import { findUserById, findUsernames, listUsers } from '../db/queries/users.ts';
 import type { DB, UserRow } from '../db/schema.ts';
 import { notFound } from '../errors.ts';
 import type { PresenceReader } from '../presence/reader.ts';
-import type { Actor } from './types.ts';
+import type { Actor } from '../model/actor.ts';
+import type { PageResult } from '../model/page.ts';
 
 export interface UserView {
   id: string;
@@ -36,14 +37,13 @@ export function createUserDirectory(deps: { db: Kysely<DB>; presence: PresenceRe
     view,
 
     /** Ordered by username; `after` is the last username of the previous page. */
-    async list(actor: Actor, page: { limit: number; after?: string | undefined }) {
+    async list(actor: Actor, page: { limit: number; after?: string | undefined }): Promise<PageResult<UserView>> {
       // One row past the page says whether another page exists.
       const rows = await listUsers(db, { ...page, limit: page.limit + 1 });
       const pageRows = rows.slice(0, page.limit);
       const online = await presence.onlineAmong(pageRows.map((u) => u.id));
       const users = pageRows.map((u) => toUserView(u, { self: u.id === actor.id, online: online.has(u.id) }));
-      const next = rows.length > page.limit ? (users.at(-1)?.username ?? null) : null;
-      return { users, count: users.length, next_cursor: next };
+      return { items: users, nextCursor: rows.length > page.limit ? (users.at(-1)?.username ?? null) : null };
     },
 
     async get(actor: Actor, userId: string): Promise<UserView> {
@@ -53,9 +53,8 @@ export function createUserDirectory(deps: { db: Kysely<DB>; presence: PresenceRe
     },
 
     /** Usernames of everyone connected to any gateway of the cluster. */
-    async connected() {
-      const names = await findUsernames(db, [...(await presence.onlineUserIds())]);
-      return { connected_users: names, count: names.length, timestamp: new Date().toISOString() };
+    async connected(): Promise<string[]> {
+      return findUsernames(db, [...(await presence.onlineUserIds())]);
     },
   };
 }

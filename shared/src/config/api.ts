@@ -7,7 +7,7 @@ export interface ApiConfig extends CommonConfig {
   port: number;
   bodyLimitBytes: number;
   passwordHashing: { concurrency: number; maxQueue: number };
-  /** How long a stopping replica keeps serving with `Connection: close` (see server.ts). */
+  /** How long a stopping replica keeps serving with `Connection: close` (see server.ts); SHUTDOWN_TIMEOUT comes on top. */
   shutdownDrainMs: number;
 }
 

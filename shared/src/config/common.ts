@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { int, readEnv, type Env } from './env.ts';
+import { duration, int, readEnv, type Env } from './env.ts';
 
 /** Used when JWT_SECRET is unset outside production; production refuses it. */
 export const DEVELOPMENT_JWT_SECRET = 'development-only-secret-do-not-use-in-production';
@@ -16,6 +16,8 @@ const databaseShape = {
   DB_PASSWORD: z.string().default(''),
   DB_SSLMODE: z.enum(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']).default('disable'),
   DB_POOL_MAX: int(10, 1, 200),
+  // A pool that cannot reach PostgreSQL fails the query instead of waiting forever.
+  DB_CONNECT_TIMEOUT: duration('5s'),
 };
 
 const sharedShape = {
@@ -42,6 +44,10 @@ const sharedShape = {
       return origins;
     }),
   MESSAGE_MAX_LENGTH: int(2000, 1, 100_000),
+  // Below compose's health check timeout (5s), so a hung dependency reads as 503, not as no answer.
+  HEALTH_TIMEOUT: duration('2s'),
+  // How long a stopping process may take before it exits non-zero (the API adds SHUTDOWN_DRAIN).
+  SHUTDOWN_TIMEOUT: duration('10s'),
 };
 
 export type Environment = z.output<typeof environment>;
@@ -54,6 +60,7 @@ export const DATABASE_VARIABLES = Object.keys(databaseShape);
 export interface DatabaseConfig {
   url: string;
   poolMax: number;
+  connectTimeoutMs: number;
 }
 
 export interface CommonConfig {
@@ -64,6 +71,10 @@ export interface CommonConfig {
   jwt: { secret: string; expiryHours: number };
   corsOrigins: string[];
   chat: { maxMessageLength: number };
+  /** How long each /health probe (PostgreSQL, Redis) may take. */
+  healthTimeoutMs: number;
+  /** How long stopping may take before the process exits non-zero. */
+  shutdownTimeoutMs: number;
 }
 
 export function readDatabaseConfig(env: Env, problems: string[]): DatabaseConfig {
@@ -71,7 +82,7 @@ export function readDatabaseConfig(env: Env, problems: string[]): DatabaseConfig
   const url =
     v.DATABASE_URL ??
     `postgres://${encodeURIComponent(v.DB_USER)}:${encodeURIComponent(v.DB_PASSWORD)}@${v.DB_HOST}:${v.DB_PORT}/${v.DB_NAME}?sslmode=${v.DB_SSLMODE}`;
-  return { url, poolMax: v.DB_POOL_MAX };
+  return { url, poolMax: v.DB_POOL_MAX, connectTimeoutMs: v.DB_CONNECT_TIMEOUT };
 }
 
 export function readCommonConfig(env: Env, problems: string[]): CommonConfig {
@@ -91,5 +102,7 @@ export function readCommonConfig(env: Env, problems: string[]): CommonConfig {
     jwt: { secret: v.JWT_SECRET, expiryHours: v.JWT_EXPIRY_HOURS },
     corsOrigins: v.CORS_ALLOWED_ORIGINS ?? (v.ENVIRONMENT === 'production' ? [] : DEVELOPMENT_ORIGINS),
     chat: { maxMessageLength: v.MESSAGE_MAX_LENGTH },
+    healthTimeoutMs: v.HEALTH_TIMEOUT,
+    shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT,
   };
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadApiConfig } from './api.ts';
 import { DEVELOPMENT_JWT_SECRET } from './common.ts';
 import { ConfigError, duration, parseDuration, type Env } from './env.ts';
+import { loadGatewayConfig } from './gateway.ts';
 import { loadMigrateConfig } from './migrate.ts';
 
 const PRODUCTION_SECRET = 'a-production-secret-that-is-over-32-characters';
@@ -22,11 +23,13 @@ describe('loadApiConfig', () => {
     expect(loadApiConfig({})).toEqual({
       environment: 'development',
       logLevel: 'info',
-      database: { url: 'postgres://postgres:@127.0.0.1:5432/chat?sslmode=disable', poolMax: 10 },
+      database: { url: 'postgres://postgres:@127.0.0.1:5432/chat?sslmode=disable', poolMax: 10, connectTimeoutMs: 5_000 },
       redis: { url: 'redis://127.0.0.1:6379', prefix: 'chat:' },
       jwt: { secret: DEVELOPMENT_JWT_SECRET, expiryHours: 24 },
       corsOrigins: ['http://localhost:8080'],
       chat: { maxMessageLength: 2000 },
+      healthTimeoutMs: 2_000,
+      shutdownTimeoutMs: 10_000,
       host: '0.0.0.0',
       port: 8080,
       bodyLimitBytes: 64 * 1024,
@@ -51,6 +54,10 @@ describe('loadApiConfig', () => {
       PASSWORD_HASH_CONCURRENCY: '4',
       PASSWORD_HASH_QUEUE: '0',
       DB_POOL_MAX: '3',
+      DB_CONNECT_TIMEOUT: '1500ms',
+      HEALTH_TIMEOUT: '1s',
+      SHUTDOWN_TIMEOUT: '30s',
+      SHUTDOWN_DRAIN: '0s',
     });
     expect(config).toMatchObject({
       environment: 'test',
@@ -63,7 +70,10 @@ describe('loadApiConfig', () => {
       port: 9000,
       bodyLimitBytes: 2048,
       passwordHashing: { concurrency: 4, maxQueue: 0 },
-      database: { poolMax: 3 },
+      database: { poolMax: 3, connectTimeoutMs: 1_500 },
+      healthTimeoutMs: 1_000,
+      shutdownTimeoutMs: 30_000,
+      shutdownDrainMs: 0,
     });
   });
 
@@ -108,6 +118,10 @@ describe('loadApiConfig', () => {
     ['PASSWORD_HASH_CONCURRENCY', '0'],
     ['CORS_ALLOWED_ORIGINS', 'https://chat.example.com/path'],
     ['JWT_SECRET', 'short'],
+    ['DB_CONNECT_TIMEOUT', '0s'],
+    ['HEALTH_TIMEOUT', 'soon'],
+    ['SHUTDOWN_TIMEOUT', '-10s'],
+    ['SHUTDOWN_DRAIN', '5 s'],
   ])('refuses %s=%s', (name, value) => {
     expect(problemsOf({ [name]: value }).problems).toEqual([expect.stringMatching(new RegExp(`^${name}: `))]);
   });
@@ -159,7 +173,11 @@ describe('database settings', () => {
   });
 
   it('is all the migration command reads, with the same rules', () => {
-    expect(loadMigrateConfig({ DB_NAME: 'other' })).toEqual({ url: 'postgres://postgres:@127.0.0.1:5432/other?sslmode=disable', poolMax: 10 });
+    expect(loadMigrateConfig({ DB_NAME: 'other' })).toEqual({
+      url: 'postgres://postgres:@127.0.0.1:5432/other?sslmode=disable',
+      poolMax: 10,
+      connectTimeoutMs: 5_000,
+    });
     // API-only or JWT problems do not stop a migration.
     expect(loadMigrateConfig({ PORT: 'abc', ENVIRONMENT: 'production' }).url).toContain('/chat?');
     expect(() => loadMigrateConfig({ DATABASE_URL: 'http://db/chat', DB_POOL_MAX: '0' })).toThrow(ConfigError);
@@ -168,6 +186,69 @@ describe('database settings', () => {
     } catch (error) {
       expect((error as ConfigError).problems.map((p) => p.split(':')[0])).toEqual(['DATABASE_URL', 'DB_POOL_MAX']);
     }
+  });
+});
+
+describe('loadGatewayConfig', () => {
+  /** The ConfigError a bad gateway environment throws; fails the test when it does not. */
+  function gatewayProblems(env: Env): string[] {
+    try {
+      loadGatewayConfig(env);
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      return (error as ConfigError).problems;
+    }
+    throw new Error(`expected a ConfigError for ${JSON.stringify(env)}`);
+  }
+
+  it('fills the operational defaults from an empty environment', () => {
+    const config = loadGatewayConfig({});
+    expect(config).toMatchObject({
+      port: 8081,
+      websocket: {
+        pingPeriodMs: 54_000,
+        pongWaitMs: 60_000,
+        maxMessageBytes: 16 * 1024,
+        hardLimitBytes: 64 * 1024,
+        maxBufferedBytes: 4 * 1024 * 1024,
+        maxQueuedMessages: 64,
+      },
+      socketio: { pingIntervalMs: 25_000, pingTimeoutMs: 20_000, maxQueuedMessages: 64 },
+      presence: { leaseMs: 30_000 },
+      healthTimeoutMs: 2_000,
+      shutdownTimeoutMs: 10_000,
+    });
+  });
+
+  it('reads the heartbeat, buffer and queue settings', () => {
+    const config = loadGatewayConfig({
+      SOCKETIO_PING_INTERVAL: '10s',
+      SOCKETIO_PING_TIMEOUT: '5s',
+      WEBSOCKET_MAX_BUFFERED_BYTES: '1048576',
+      CONNECTION_MAX_QUEUED_MESSAGES: '8',
+      SHUTDOWN_TIMEOUT: '1m',
+    });
+    expect(config.socketio).toEqual({ pingIntervalMs: 10_000, pingTimeoutMs: 5_000, maxQueuedMessages: 8 });
+    expect(config.websocket).toMatchObject({ maxBufferedBytes: 1024 * 1024, maxQueuedMessages: 8 });
+    expect(config.shutdownTimeoutMs).toBe(60_000);
+  });
+
+  it.each([
+    ['SOCKETIO_PING_INTERVAL', '0s'],
+    ['SOCKETIO_PING_INTERVAL', 'often'],
+    ['SOCKETIO_PING_TIMEOUT', '20 s'],
+    ['WEBSOCKET_MAX_BUFFERED_BYTES', '1024'],
+    ['WEBSOCKET_MAX_BUFFERED_BYTES', '4MiB'],
+    ['CONNECTION_MAX_QUEUED_MESSAGES', '0'],
+    ['CONNECTION_MAX_QUEUED_MESSAGES', '1.5'],
+    ['SHUTDOWN_TIMEOUT', 'never'],
+  ])('refuses %s=%s, naming it', (name, value) => {
+    expect(gatewayProblems({ [name]: value })).toEqual([expect.stringMatching(new RegExp(`^${name}: `))]);
+  });
+
+  it('names every bad variable at once', () => {
+    const named = gatewayProblems({ SOCKETIO_PING_TIMEOUT: 'x', WEBSOCKET_MAX_BUFFERED_BYTES: 'x', HEALTH_TIMEOUT: 'x' }).map((p) => p.split(':')[0]);
+    expect(named.sort()).toEqual(['HEALTH_TIMEOUT', 'SOCKETIO_PING_TIMEOUT', 'WEBSOCKET_MAX_BUFFERED_BYTES']);
   });
 });
 

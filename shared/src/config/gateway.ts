@@ -16,6 +16,16 @@ export interface GatewayConfig extends CommonConfig {
     maxMessageBytes: number;
     /** Frames above this close the connection (transport limit). */
     hardLimitBytes: number;
+    /** A connection with more than this unsent is closed as too slow (1008). */
+    maxBufferedBytes: number;
+    /** Inbound messages in flight (being stored or waiting); more are refused with `busy`. */
+    maxQueuedMessages: number;
+  };
+  socketio: {
+    pingIntervalMs: number;
+    pingTimeoutMs: number;
+    /** Inbound messages in flight (being stored or waiting); more are refused with `busy`. */
+    maxQueuedMessages: number;
   };
   presence: { leaseMs: number };
 }
@@ -30,6 +40,13 @@ const gatewayShape = {
   WEBSOCKET_PING_PERIOD: duration('54s'),
   WEBSOCKET_PONG_WAIT: duration('60s'),
   WEBSOCKET_MAX_MESSAGE_SIZE: int(16 * 1024, 64, 1024 * 1024),
+  WEBSOCKET_MAX_BUFFERED_BYTES: int(4 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
+  // Socket.IO's heartbeat: a dead client is noticed within interval + timeout (45s by
+  // default); the interval must stay well below nginx's proxy_read_timeout (90s).
+  SOCKETIO_PING_INTERVAL: duration('25s'),
+  SOCKETIO_PING_TIMEOUT: duration('20s'),
+  // Per connection, either socket kind: messages are stored in order, at most this many in flight.
+  CONNECTION_MAX_QUEUED_MESSAGES: int(64, 1, 10_000),
   PRESENCE_LEASE: duration('30s'),
 };
 
@@ -55,6 +72,13 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
       pongWaitMs: v.WEBSOCKET_PONG_WAIT,
       maxMessageBytes: v.WEBSOCKET_MAX_MESSAGE_SIZE,
       hardLimitBytes: Math.max(4 * v.WEBSOCKET_MAX_MESSAGE_SIZE, 64 * 1024),
+      maxBufferedBytes: v.WEBSOCKET_MAX_BUFFERED_BYTES,
+      maxQueuedMessages: v.CONNECTION_MAX_QUEUED_MESSAGES,
+    },
+    socketio: {
+      pingIntervalMs: v.SOCKETIO_PING_INTERVAL,
+      pingTimeoutMs: v.SOCKETIO_PING_TIMEOUT,
+      maxQueuedMessages: v.CONNECTION_MAX_QUEUED_MESSAGES,
     },
     presence: { leaseMs: v.PRESENCE_LEASE },
   };

@@ -1,35 +1,19 @@
-import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../testing/database.ts';
 import { createDatabase } from './database.ts';
 import { migrateToLatest } from './migrate.ts';
 
 const MIGRATIONS_DIR = path.join(import.meta.dirname, 'migrations');
-const name = `chat_migrate_${randomBytes(4).toString('hex')}`;
-const admin = () => new pg.Client({ connectionString: inject('adminDatabaseUrl') });
-const url = () => {
-  const u = new URL(inject('adminDatabaseUrl'));
-  u.pathname = `/${name}`;
-  return u.toString();
-};
-
+// Its own unmigrated database: the run's shared one is migrated already.
+let database: TestDatabase;
 beforeAll(async () => {
-  const client = admin();
-  await client.connect();
-  await client.query(`create database ${name}`);
-  await client.end();
+  database = await createTestDatabase({ adminUrl: inject('adminDatabaseUrl'), prefix: 'chat_migrate' });
 });
-
-afterAll(async () => {
-  const client = admin();
-  await client.connect();
-  await client.query(`drop database if exists ${name} with (force)`);
-  await client.end();
-});
+afterAll(() => database.drop());
 
 async function migrationFiles() {
   return (await fs.readdir(MIGRATIONS_DIR)).filter((f) => f.endsWith('.ts')).map((f) => f.replace(/\.ts$/, '')).sort();
@@ -48,7 +32,7 @@ async function indexNamesInMigrations() {
 
 describe('migrateToLatest', () => {
   it('applies each migration exactly once when four replicas start together on a new database', async () => {
-    const dbs = Array.from({ length: 4 }, () => createDatabase({ url: url(), poolMax: 2 }));
+    const dbs = Array.from({ length: 4 }, () => createDatabase({ url: database.url, poolMax: 2 }));
     try {
       const outcomes = await Promise.all(dbs.map((db) => migrateToLatest(db)));
       for (const outcome of outcomes) expect(outcome.error).toBeUndefined();

@@ -1,7 +1,7 @@
 import { Emitter } from '@socket.io/redis-emitter';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { ChatMessage } from '../chat/types.ts';
+import type { ChatMessage } from '../model/message.ts';
 import { rooms } from './rooms.ts';
 import { withHandledPublish } from './safe-publish.ts';
 import type { Delivery, InterServerEvents, MembershipChange, TokenRevocation } from './types.ts';
@@ -16,7 +16,7 @@ export interface EventPublisher {
 /** The Socket.IO adapter's channel key for a deployment's Redis prefix. */
 export const adapterKey = (prefix: string) => `${prefix}socket.io`;
 
-/** Maps a committed message to the rooms and event name that DESIGN.md assigns it. */
+/** Maps a committed message to its rooms and event name (docs/architecture.md#room-addressing). */
 export function deliveryFor(message: ChatMessage, audience: { senderId: string; recipientId: string | null }): Delivery {
   if (message.room_id !== null) return { rooms: [rooms.room(message.room_id)], event: 'message', message };
   if (audience.recipientId !== null) {

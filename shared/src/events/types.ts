@@ -1,46 +1,26 @@
-import type { ChatMessage } from '../chat/types.ts';
+import type { z } from 'zod';
+import type { ChatMessage } from '../model/message.ts';
+import type { ErrorBody } from '../presenters/errors.ts';
+import type { delivery, interServerEvents, membershipChange, messageEventName, presenceChange, tokenRevocation } from './schemas.ts';
 
-export type MessageEventName = 'message' | 'direct_message';
+export type MessageEventName = z.infer<typeof messageEventName>;
+export type Delivery = z.infer<typeof delivery>;
+export type MembershipChange = z.infer<typeof membershipChange>;
+export type TokenRevocation = z.infer<typeof tokenRevocation>;
+export type PresenceChange = z.infer<typeof presenceChange>;
 
-/** A committed message and the rooms that should see it. */
-export interface Delivery {
-  rooms: string[];
-  event: MessageEventName;
-  message: ChatMessage;
-}
+export type InterServerEventName = keyof typeof interServerEvents;
+export type InterServerEvents = {
+  [E in InterServerEventName]: (payload: z.infer<(typeof interServerEvents)[E]>) => void;
+};
 
-export interface MembershipChange {
-  action: 'join' | 'leave';
-  userId: string;
-  roomId: string;
-}
-
-/** Sockets authenticated with this token are disconnected on every gateway. */
-export interface TokenRevocation {
-  userId: string;
-  jti: string;
-}
-
-export interface PresenceChange {
-  user_id: string;
-  username: string;
-  status: 'online' | 'offline';
-}
-
-/** Events between servers (API -> gateways, gateway -> gateways) via serverSideEmit. */
-export interface InterServerEvents {
-  deliver: (delivery: Delivery) => void;
-  membership: (change: MembershipChange) => void;
-  token_revoked: (revocation: TokenRevocation) => void;
-}
-
-export type Ack<T> = (result: { ok: true; message: T } | { ok: false; error: string; code: string }) => void;
+export type Ack<T> = (result: { ok: true; message: T } | ({ ok: false } & ErrorBody)) => void;
 
 export interface ServerToClientEvents {
   message: (message: ChatMessage) => void;
   direct_message: (message: ChatMessage) => void;
   presence: (change: PresenceChange) => void;
-  error: (error: { error: string; code: string }) => void;
+  error: (error: ErrorBody) => void;
 }
 
 export interface ClientToServerEvents {

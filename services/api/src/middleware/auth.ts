@@ -1,5 +1,5 @@
 import { createMiddleware } from 'hono/factory';
-import { pickToken, type Authenticator } from '@chat/shared/auth/authenticator';
+import { pickToken, type Authenticator } from '@chat/shared/auth';
 import type { AppEnv } from '../env.ts';
 
 /** Accepts the Bearer header or the jwt_token cookie; sets `claims` for the handlers. */

@@ -1,33 +1,31 @@
-import type { ErrorHandler, NotFoundHandler } from 'hono';
+import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { DomainError, type ErrorCode } from '@chat/shared/errors';
+import { DomainError } from '@chat/shared/errors';
+import { codeForStatus, HTTP_STATUS, INTERNAL_ERROR, presentError, retryAfterSeconds, type ErrorBody } from '@chat/shared/presenters';
 import type { AppEnv } from '../env.ts';
 
-const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
-  validation_failed: 400,
-  refresh_not_allowed: 400,
-  unauthenticated: 401,
-  forbidden: 403,
-  not_found: 404,
-  conflict: 409,
-  busy: 503,
-  unavailable: 503,
-};
+function reply(c: Context<AppEnv>, body: ErrorBody, status: ContentfulStatusCode = HTTP_STATUS[body.code]) {
+  const retryAfter = retryAfterSeconds(body.code);
+  if (retryAfter !== undefined) c.header('Retry-After', String(retryAfter));
+  return c.json(body, status);
+}
 
-/** The one place domain errors become HTTP responses. */
+/** The one place errors become HTTP responses. */
 export const onError: ErrorHandler<AppEnv> = (error, c) => {
   if (error instanceof DomainError) {
-    if (error.code === 'busy' || error.code === 'unavailable') c.header('Retry-After', '1');
     if (error.cause !== undefined) c.get('log').warn({ err: error.cause, code: error.code }, error.message);
-    const body = { error: error.message, code: error.code, ...(error.details ? { details: error.details } : {}) };
-    return c.json(body, STATUS[error.code]);
+    return reply(c, presentError(error));
   }
   if (error instanceof HTTPException && error.status < 500) {
-    return c.json({ error: error.message || 'bad request' }, error.status);
+    return reply(c, { error: error.message || 'bad request', code: codeForStatus(error.status) }, error.status);
   }
   c.get('log').error({ err: error }, 'unhandled error');
-  return c.json({ error: 'internal server error', request_id: c.get('requestId') }, 500);
+  return c.json({ ...INTERNAL_ERROR, request_id: c.get('requestId') }, 500);
 };
 
-export const onNotFound: NotFoundHandler<AppEnv> = (c) => c.json({ error: 'not found', code: 'not_found' }, 404);
+export const onNotFound: NotFoundHandler<AppEnv> = (c) => reply(c, { error: 'not found', code: 'not_found' });
+
+/** Hono's body limit answers through this, so an oversize body gets the usual error shape. */
+export const onBodyTooLarge = (limitBytes: number) => (c: Context<AppEnv>) =>
+  reply(c, { error: `request body exceeds ${limitBytes} bytes`, code: 'payload_too_large' });

@@ -1,5 +1,6 @@
 import { sql, type ExpressionBuilder, type SelectQueryBuilder } from 'kysely';
-import type { ChatMessage, Page, PageResult } from '../../chat/types.ts';
+import type { ChatMessage } from '../../model/message.ts';
+import type { Page, PageResult } from '../../model/page.ts';
 import type { Executor } from '../database.ts';
 import type { DB, NewMessage } from '../schema.ts';
 

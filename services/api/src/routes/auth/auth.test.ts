@@ -1,6 +1,6 @@
 import { decodeJwt, SignJWT, UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TOKEN_AUDIENCE, TOKEN_ISSUER } from '@chat/shared/auth/tokens';
+import { TOKEN_AUDIENCE, TOKEN_ISSUER } from '@chat/shared/auth';
 import { tapEvents } from '../../../test/events.ts';
 import { createUser, startApi, uniqueName, type TestApi } from '../../../test/harness.ts';
 

@@ -1,8 +1,7 @@
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
-import type { Accounts, Session } from '@chat/shared/auth/accounts';
-import { AUTH_COOKIE } from '@chat/shared/auth/authenticator';
-import { toUserView, type UserDirectory } from '@chat/shared/chat/users';
+import { type Accounts, AUTH_COOKIE, type Session } from '@chat/shared/auth';
+import { toUserView, type UserDirectory } from '@chat/shared/chat';
 import type { AppEnv } from '../../env.ts';
 import { validBody } from '../../middleware/validate.ts';
 import { loginBody, registerBody } from './schema.ts';

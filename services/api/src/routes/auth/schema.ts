@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { username } from '@chat/shared/chat/schemas';
+import { username } from '@chat/shared/chat';
 
 // The upper bound keeps a hostile client from making argon2 chew megabytes.
 const password = z

@@ -2,9 +2,9 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeConnections } from '@chat/shared/connections';
-import { createDatabase } from '@chat/shared/db/database';
+import { createDatabase } from '@chat/shared/db';
 import { createLogger } from '@chat/shared/logger';
-import { TEST_REDIS_URL } from '@chat/shared/testing/redis';
+import { TEST_REDIS_URL } from '@chat/shared/testing';
 import { createApp } from '../../app.ts';
 import { buildAppDeps, type Resources } from '../../dependencies.ts';
 import { createUser, startApi, testConfig, type TestApi } from '../../../test/harness.ts';

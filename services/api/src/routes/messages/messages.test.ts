@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChatMessage } from '@chat/shared/chat/types';
+import type { ChatMessage } from '@chat/shared/model';
 import { tapEvents, type EventTap } from '../../../test/events.ts';
 import { createRoom, createUser, sendMessage, startApi, uniqueName, type TestApi, type TestUser } from '../../../test/harness.ts';
 

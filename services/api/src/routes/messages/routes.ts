@@ -1,8 +1,9 @@
 import { Hono } from 'hono';
-import type { MessageService } from '@chat/shared/chat/messages';
+import { type MessageService, pageQuery } from '@chat/shared/chat';
+import { presentMessagePage } from '@chat/shared/presenters';
 import type { AppEnv } from '../../env.ts';
 import { jsonBody, validParams, validQuery } from '../../middleware/validate.ts';
-import { betweenParams, pageQuery } from './schema.ts';
+import { betweenParams } from './schema.ts';
 
 export function messageRoutes(deps: { messages: MessageService }) {
   const { messages } = deps;
@@ -10,11 +11,11 @@ export function messageRoutes(deps: { messages: MessageService }) {
     .post('/', async (c) => c.json(await messages.send(c.get('claims'), await jsonBody(c)), 201))
     .get('/', async (c) => {
       const page = await messages.listVisible(c.get('claims'), validQuery(c, pageQuery));
-      return c.json({ messages: page.items, next_cursor: page.nextCursor });
+      return c.json(presentMessagePage(page));
     })
     .get('/between/:user1/:user2', async (c) => {
       const { user1, user2 } = validParams(c, betweenParams);
       const page = await messages.listBetween(c.get('claims'), user1, user2, validQuery(c, pageQuery));
-      return c.json({ messages: page.items, next_cursor: page.nextCursor });
+      return c.json(presentMessagePage(page));
     });
 }

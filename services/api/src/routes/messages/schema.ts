@@ -1,10 +1,5 @@
 import { z } from 'zod';
-import { id, pageLimit, username } from '@chat/shared/chat/schemas';
-
-export const pageQuery = z.object({
-  limit: pageLimit,
-  before: id('before').optional(),
-});
+import { id, username } from '@chat/shared/chat';
 
 const userRef = z.union([username, id('user')], { error: 'must be a username or a user id' });
 

@@ -1,8 +1,8 @@
 import { Hono } from 'hono';
-import type { RoomService } from '@chat/shared/chat/rooms';
+import { pageQuery, type RoomService } from '@chat/shared/chat';
+import { presentMessagePage } from '@chat/shared/presenters';
 import type { AppEnv } from '../../env.ts';
 import { validBody, validParams, validQuery } from '../../middleware/validate.ts';
-import { pageQuery } from '../messages/schema.ts';
 import { memberParams, roomBody, roomParams } from './schema.ts';
 
 export function roomRoutes(deps: { rooms: RoomService }) {
@@ -13,7 +13,7 @@ export function roomRoutes(deps: { rooms: RoomService }) {
     .get('/:roomId/messages', async (c) => {
       const { roomId } = validParams(c, roomParams);
       const page = await rooms.messages(c.get('claims'), roomId, validQuery(c, pageQuery));
-      return c.json({ messages: page.items, next_cursor: page.nextCursor });
+      return c.json(presentMessagePage(page));
     })
     .post('/:roomId/members/:userId', async (c) => {
       const { roomId, userId } = validParams(c, memberParams);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { id, text } from '@chat/shared/chat/schemas';
+import { id, text } from '@chat/shared/chat';
 
 export const roomBody = z.object({
   name: text('name', 1, 100).transform((s) => s.trim()).pipe(z.string().min(1, 'name must not be blank')),

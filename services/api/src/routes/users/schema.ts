@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { id, pageLimit, username } from '@chat/shared/chat/schemas';
+import { id, pageLimit, username } from '@chat/shared/chat';
 
 export const usersQuery = z.object({
   limit: pageLimit,

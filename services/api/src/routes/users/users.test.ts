@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { presenceKeys } from '@chat/shared/presence/keys';
+import { presenceKeys } from '@chat/shared/presence';
 import { createRoom, createUser, startApi, type TestApi } from '../../../test/harness.ts';
 
 let api: TestApi;

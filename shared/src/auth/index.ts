@@ -1,0 +1,6 @@
+// The auth package's public surface: accounts, tokens, revocation, the authenticator.
+export * from './accounts.ts';
+export * from './authenticator.ts';
+export * from './passwords.ts';
+export * from './revocation.ts';
+export * from './tokens.ts';

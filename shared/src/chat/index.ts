@@ -1,0 +1,6 @@
+// The chat rules every transport calls, and the request schemas they validate with.
+export * from './audience.ts';
+export * from './messages.ts';
+export * from './rooms.ts';
+export * from './schemas.ts';
+export * from './users.ts';

@@ -1,0 +1,6 @@
+export * from './api.ts';
+export * from './cluster.ts';
+export * from './common.ts';
+export * from './env.ts';
+export * from './gateway.ts';
+export * from './migrate.ts';

@@ -1,0 +1,39 @@
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { createDatabase } from '../database.ts';
+import { deleteMember, insertMember, insertRoom, isMember } from './rooms.ts';
+import { insertUser } from './users.ts';
+
+const db = createDatabase({ url: inject('databaseUrl'), poolMax: 4 });
+afterAll(() => db.destroy());
+
+const createUser = () => {
+  const name = `u${randomUUID().slice(0, 8)}`;
+  return insertUser(db, { username: name, email: `${name}@example.test`, passwordHash: 'unused' });
+};
+
+describe('sending to a room while being removed from it', () => {
+  it('makes the removal wait for the send: the membership row stays share-locked until the message commits', async () => {
+    const [owner, member] = await Promise.all([createUser(), createUser()]);
+    const room = await insertRoom(db, { name: 'race', description: '', createdBy: owner.id });
+    expect(await insertMember(db, room.id, member.id)).toBe(true);
+
+    // The send's transaction, paused right after its membership check.
+    const send = await db.startTransaction().execute();
+    expect(await isMember(send, room.id, member.id, { lock: true })).toBe(true);
+    const removal = deleteMember(db, room.id, member.id);
+
+    // Wait until PostgreSQL reports the DELETE as blocked on that lock.
+    let blocked = false;
+    for (let probe = 0; probe < 2_000 && !blocked; probe++) {
+      const { rows } = await sql<{ waiting: number }>`
+        select count(*)::int as waiting from pg_stat_activity
+        where datname = current_database() and wait_event_type = 'Lock' and query ilike 'delete from "room_members"%'`.execute(db);
+      blocked = (rows[0]?.waiting ?? 0) > 0;
+    }
+    expect(blocked, 'the removal should wait for the sending transaction').toBe(true);
+    await send.commit().execute();
+    expect(await removal).toBe(true);
+  });
+});

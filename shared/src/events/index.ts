@@ -1,0 +1,5 @@
+export * from './publisher.ts';
+export * from './rooms.ts';
+export * from './safe-publish.ts';
+export * from './schemas.ts';
+export * from './types.ts';

@@ -1,0 +1,5 @@
+/** Who is acting: the verified subject of a token. */
+export interface Actor {
+  id: string;
+  username: string;
+}

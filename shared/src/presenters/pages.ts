@@ -1,0 +1,11 @@
+import type { ChatMessage } from '../model/message.ts';
+import type { PageResult } from '../model/page.ts';
+
+/** `{messages, next_cursor}`: every message listing, over every route. */
+export const presentMessagePage = (page: PageResult<ChatMessage>) => ({ messages: page.items, next_cursor: page.nextCursor });
+
+/** `{users, count, next_cursor}`. */
+export const presentUserPage = <U>(page: PageResult<U>) => ({ users: page.items, count: page.items.length, next_cursor: page.nextCursor });
+
+/** `{rooms, count}`. */
+export const presentRoomList = <R>(rooms: R[]) => ({ rooms, count: rooms.length });
