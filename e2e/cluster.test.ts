@@ -14,6 +14,7 @@ let cluster: RunningCluster;
 const prefix = uniquePrefix();
 const logs: Array<{ name: string; line: string }> = [];
 const BASE = 'http://127.0.0.1:8080';
+let ports: { api: number[]; gateway: number[] };
 
 async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
@@ -29,11 +30,12 @@ async function freePorts(n: number): Promise<number[]> {
 
 beforeAll(async () => {
   const [a1, a2, g1, g2] = await freePorts(4);
+  ports = { api: [a1 as number, a2 as number], gateway: [g1 as number, g2 as number] };
   cluster = await startCluster({
     root: path.resolve(import.meta.dirname, '..'),
     nginxBin: await findNginx(undefined),
-    apiPorts: [a1 as number, a2 as number],
-    gatewayPorts: [g1 as number, g2 as number],
+    apiPorts: ports.api,
+    gatewayPorts: ports.gateway,
     serviceEnv: {
       DATABASE_URL: inject('databaseUrl'),
       REDIS_URL: TEST_REDIS_URL,
@@ -247,6 +249,90 @@ describe('clients of every kind spread over both gateways', () => {
   });
 });
 
+/** Resolves with the runner's first log line matching `pattern`; the log is the only signal, so this polls it. */
+async function runnerLogged(pattern: RegExp, timeoutMs = 15_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = logs.find(({ name, line }) => name === 'cluster' && pattern.test(line));
+    if (found) return found.line;
+    if (Date.now() > deadline) throw new Error(`the runner did not log ${String(pattern)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function untilOk(url: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = await fetch(url, { signal: AbortSignal.timeout(2_000) }).then((r) => r.status, () => 0);
+    if (status === 200) return;
+    if (Date.now() > deadline) throw new Error(`${url} answered ${status}, not 200, until the deadline`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Opens connections of one kind until nginx places one on `gateway`; closes the others. */
+async function connectOn(gateway: string, kind: Kind): Promise<Conn> {
+  for (let i = 0; i < 30; i++) {
+    const conn = await connect(kind);
+    if (conn.gateway === gateway) return conn;
+    conn.close();
+  }
+  throw new Error(`nginx placed no ${kind} connection on ${gateway}`);
+}
+
+const isRunning = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe('replicas killed with SIGKILL', () => {
+  it('are restarted by the runner, and the cluster keeps serving through nginx', async () => {
+    const user = await newUser();
+    const before = { api: cluster.pid('api-1'), gateway: cluster.pid('gateway-1') };
+    expect(before.api).toBeDefined();
+    expect(before.gateway).toBeDefined();
+
+    cluster.kill('gateway-1', 'SIGKILL');
+    cluster.kill('api-1', 'SIGKILL');
+    await runnerLogged(/^gateway-1 exited with code 137 \(signal SIGKILL\); restarting in 500 ms$/);
+    await runnerLogged(/^api-1 exited with code 137 \(signal SIGKILL\); restarting in 500 ms$/);
+    await runnerLogged(/^gateway-1 restarted \(pid \d+\)$/);
+    await runnerLogged(/^api-1 restarted \(pid \d+\)$/);
+    expect(isRunning(before.api as number)).toBe(false);
+    expect(isRunning(before.gateway as number)).toBe(false);
+    expect(cluster.pid('api-1')).not.toBe(before.api);
+    expect(cluster.pid('gateway-1')).not.toBe(before.gateway);
+    await Promise.all([untilOk(`http://127.0.0.1:${ports.api[0]}/health`), untilOk(`http://127.0.0.1:${ports.gateway[0]}/health`)]);
+
+    // Round robin: these reach the restarted replica too.
+    const statuses: number[] = [];
+    for (let i = 0; i < 20; i++) statuses.push((await call('GET', '/api/auth/profile', { token: user.token })).status);
+    expect(statuses).toEqual(Array.from({ length: 20 }, () => 200));
+
+    const io = await connectOn('gateway-1', 'io-websocket');
+    const ws = await connectOn('gateway-1', 'ws');
+    const content = `after the restart ${crypto.randomUUID()}`;
+    await io.send({ content });
+    await io.inbox.next((m) => m.message.content === content, 'Socket.IO on the restarted gateway');
+    await ws.inbox.next((m) => m.message.content === content, 'plain WebSocket on the restarted gateway');
+    io.close();
+    ws.close();
+  });
+
+  it('restarts nginx too', async () => {
+    const before = cluster.pid('nginx') as number;
+    cluster.kill('nginx', 'SIGKILL');
+    await runnerLogged(/^nginx exited with code 137 \(signal SIGKILL\); restarting in 500 ms$/);
+    await runnerLogged(/^nginx restarted \(pid \d+\)$/);
+    expect(cluster.pid('nginx')).not.toBe(before);
+    await untilOk(`${BASE}/health`);
+  });
+});
+
 describe('an API replica going down', () => {
   it('does not fail GET requests through nginx', async () => {
     const user = await newUser();
@@ -254,5 +340,22 @@ describe('an API replica going down', () => {
     const statuses: number[] = [];
     for (let i = 0; i < 20; i++) statuses.push((await call('GET', '/api/auth/profile', { token: user.token })).status);
     expect(statuses).toEqual(Array.from({ length: 20 }, () => 200));
+  });
+});
+
+describe('stopping the cluster', () => {
+  it('leaves no child process running and restarts nothing', async () => {
+    const pids = cluster.names.map((name) => cluster.pid(name)).filter((pid) => pid !== undefined);
+    const nginxGroup = cluster.pid('nginx') as number;
+    expect(pids.length).toBeGreaterThan(0);
+    const linesBefore = logs.length;
+
+    await cluster.stop();
+    expect(pids.filter(isRunning)).toEqual([]);
+    // nginx runs under a shell, in a process group of its own: no member may be left.
+    expect(isRunning(-nginxGroup)).toBe(false);
+    expect(cluster.names.map((name) => cluster.pid(name)).filter((pid) => pid !== undefined)).toEqual([]);
+    expect(logs.slice(linesBefore).filter(({ name, line }) => name === 'cluster' && /restart/.test(line))).toEqual([]);
+    expect(await fetch(`${BASE}/health`).then((r) => r.status, () => 'refused')).toBe('refused');
   });
 });

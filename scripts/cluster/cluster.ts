@@ -3,6 +3,7 @@ import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { exitOf, supervise, type Supervised } from './supervisor.ts';
 
 /** The load balancer's port: nginx.conf's `listen`, the one origin clients use. */
 export const LB_PORT = 8080;
@@ -22,11 +23,13 @@ export interface ClusterSpec {
 export interface RunningCluster {
   url: string;
   names: string[];
-  /** Resolves with a child's name if one exits while the cluster is meant to be up. */
-  failed: Promise<string>;
-  /** Sends `signal` to one child and resolves with its exit code. */
+  /** A child's current process id (for nginx, its process group's); undefined while it waits to be restarted. */
+  pid(name: string): number | undefined;
+  /** Sends `signal` to one child as a crash from outside would: once up, an exited child is restarted. */
+  kill(name: string, signal: NodeJS.Signals): void;
+  /** Stops one child for good (no restart) and resolves with its exit code. */
   stopOne(name: string, signal?: NodeJS.Signals): Promise<number | null>;
-  /** SIGTERM to every child, SIGKILL to any still running after the grace period. */
+  /** SIGTERM to every child, SIGKILL to any still running after the grace period; nothing restarts. Safe to call twice. */
   stop(): Promise<void>;
 }
 
@@ -39,12 +42,6 @@ function run(name: string, command: string, args: string[], env: NodeJS.ProcessE
   }
   return child;
 }
-
-const exitOf = (child: ChildProcess) =>
-  new Promise<number | null>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
-    else child.once('exit', (code) => resolve(code));
-  });
 
 async function waitHealthy(url: string, deadline: number): Promise<void> {
   for (;;) {
@@ -85,51 +82,53 @@ export async function startCluster(spec: ClusterSpec): Promise<RunningCluster> {
   await writeFile(path.join(prefix, 'upstreams', 'api.conf'), servers(spec.apiPorts));
   await writeFile(path.join(prefix, 'upstreams', 'gateway.conf'), servers(spec.gatewayPorts));
 
-  const children = new Map<string, ChildProcess>();
+  // Until every replica and nginx answered once, an exit means a broken set-up
+  // (a port taken, bad configuration) that restarting would only repeat: start-up
+  // fails instead. After that, an exit is a crash, and the child is restarted.
+  let up = false;
+  let failStartUp: (reason: Error) => void = () => {};
+  const diedDuringStartUp = new Promise<never>((_resolve, reject) => {
+    failStartUp = reject;
+  });
+  const onCrash = (name: string, how: string) => {
+    if (!up) failStartUp(new Error(`${name} ${how} during start-up`));
+    return up;
+  };
+  const log = (line: string) => spec.output('cluster', line);
+
+  const children = new Map<string, Supervised>();
+  const add = (name: string, command: string, args: string[], childEnv: NodeJS.ProcessEnv, group = false) => {
+    children.set(name, supervise({ name, spawn: () => run(name, command, args, childEnv, spec, group), group, log, onCrash }));
+  };
   spec.apiPorts.forEach((port, i) => {
-    children.set(`api-${i + 1}`, run(`api-${i + 1}`, node, ['services/api/src/main.ts'], { ...env, PORT: String(port) }, spec));
+    add(`api-${i + 1}`, node, ['services/api/src/main.ts'], { ...env, PORT: String(port) });
   });
   spec.gatewayPorts.forEach((port, i) => {
     const name = `gateway-${i + 1}`;
-    children.set(name, run(name, node, ['services/gateway/src/main.ts'], { ...env, PORT: String(port), GATEWAY_ID: name }, spec));
+    // A restarted gateway keeps its GATEWAY_ID, as under compose; presence gives
+    // each process an entry of its own (shared/src/presence/writer.ts).
+    add(name, node, ['services/gateway/src/main.ts'], { ...env, PORT: String(port), GATEWAY_ID: name });
   });
   // nginx.conf logs to /dev/stdout, which cannot be opened on the socketpair Node
   // gives a child for stdio; a shell pipe gives nginx a real one. nginx and the
   // shell share a process group of their own, and signals go to the whole group.
   const nginxArgs = ['-e', 'stderr', '-p', `${prefix}/`, '-c', 'nginx.conf', '-g', 'daemon off;'];
-  children.set('nginx', run('nginx', '/bin/sh', ['-c', '"$0" "$@" | cat', spec.nginxBin, ...nginxArgs], env, spec, true));
-  const grouped = new Set(['nginx']);
+  add('nginx', '/bin/sh', ['-c', '"$0" "$@" | cat', spec.nginxBin, ...nginxArgs], env, true);
 
-  let stopping = false;
-  const expectedExits = new Set<string>();
-  const failed = new Promise<string>((resolve) => {
-    for (const [name, child] of children) {
-      void exitOf(child).then(() => {
-        if (!stopping && !expectedExits.has(name)) resolve(name);
-      });
-    }
-  });
+  const child = (name: string) => {
+    const found = children.get(name);
+    if (!found) throw new Error(`no process named ${name}`);
+    return found;
+  };
+  const stopChild = (name: string, signal: NodeJS.Signals = 'SIGTERM') => child(name).stop(signal, GRACE_MS);
 
-  async function stopChild(name: string, signal: NodeJS.Signals): Promise<number | null> {
-    const child = children.get(name);
-    if (!child) throw new Error(`no process named ${name}`);
-    expectedExits.add(name);
-    const send = (sig: NodeJS.Signals) => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      if (grouped.has(name) && child.pid !== undefined) process.kill(-child.pid, sig);
-      else child.kill(sig);
-    };
-    send(signal);
-    const timer = setTimeout(() => send('SIGKILL'), GRACE_MS);
-    const code = await exitOf(child);
-    clearTimeout(timer);
-    return code;
-  }
-
-  const stop = async () => {
-    stopping = true;
-    await Promise.all([...children.keys()].map((name) => stopChild(name, 'SIGTERM')));
-    await rm(prefix, { recursive: true, force: true });
+  let stopped: Promise<void> | undefined;
+  const stop = () => {
+    stopped ??= (async () => {
+      await Promise.all([...children.keys()].map((name) => stopChild(name)));
+      await rm(prefix, { recursive: true, force: true });
+    })();
+    return stopped;
   };
 
   try {
@@ -138,14 +137,19 @@ export async function startCluster(spec: ClusterSpec): Promise<RunningCluster> {
     const ready = Promise.all(
       [...spec.apiPorts, ...spec.gatewayPorts].map((p) => waitHealthy(`http://127.0.0.1:${p}/health`, deadline)),
     ).then(() => waitHealthy(`http://127.0.0.1:${LB_PORT}/health`, deadline));
-    const died = failed.then((name) => {
-      throw new Error(`${name} exited during start-up`);
-    });
-    await Promise.race([ready, died]);
+    await Promise.race([ready, diedDuringStartUp]);
+    up = true;
   } catch (error) {
     await stop();
     throw error;
   }
 
-  return { url: `http://127.0.0.1:${LB_PORT}`, names: [...children.keys()], failed, stopOne: stopChild, stop };
+  return {
+    url: `http://127.0.0.1:${LB_PORT}`,
+    names: [...children.keys()],
+    pid: (name) => child(name).pid(),
+    kill: (name, signal) => void child(name).kill(signal),
+    stopOne: stopChild,
+    stop,
+  };
 }

@@ -4,6 +4,8 @@ import { createAuthenticator } from './auth/authenticator.ts';
 import { createRevocationList } from './auth/revocation.ts';
 import { createTokenService } from './auth/tokens.ts';
 import { createAudience } from './chat/audience.ts';
+import { createCursorCodec } from './chat/cursor.ts';
+import { createFeed } from './chat/feed.ts';
 import { createMessageService } from './chat/messages.ts';
 import type { CommonConfig } from './config/common.ts';
 import type { DB } from './db/schema.ts';
@@ -12,7 +14,8 @@ import type { Logger } from './logger.ts';
 
 /**
  * The pieces every service wires the same way: token checks, the one
- * message write path and who hears what. Built once per process from its config and connections.
+ * message write path, who hears what and the log that resume reads. Built
+ * once per process from its config and connections.
  */
 export function createChatCore(config: CommonConfig, conn: { db: Kysely<DB>; redis: Redis }, logger: Logger) {
   const events = createEventPublisher(conn.redis, config.redis.prefix, logger);
@@ -24,6 +27,7 @@ export function createChatCore(config: CommonConfig, conn: { db: Kysely<DB>; red
     revocations,
     auth: createAuthenticator(tokens, revocations),
     audience: createAudience({ db: conn.db }),
+    feed: createFeed({ db: conn.db, cursors: createCursorCodec(config.jwt.secret) }),
     messages: createMessageService({ db: conn.db, events, maxMessageLength: config.chat.maxMessageLength }),
   };
 }

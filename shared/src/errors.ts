@@ -5,6 +5,7 @@
  */
 export const ERROR_CODES = [
   'validation_failed',
+  'invalid_cursor',
   'bad_request',
   'payload_too_large',
   'upgrade_required',

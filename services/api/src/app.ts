@@ -39,7 +39,7 @@ export function createApp(deps: AppDeps) {
       origin: (origin) => (origins.has(origin) ? origin : null),
       credentials: true,
       allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
-      allowHeaders: ['Content-Type', 'Authorization', 'X-Request-Id'],
+      allowHeaders: ['Content-Type', 'Authorization', 'X-Request-Id', 'Idempotency-Key'],
       exposeHeaders: ['X-Request-Id'],
       maxAge: 600,
     }),

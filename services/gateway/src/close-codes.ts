@@ -5,6 +5,10 @@ export const CloseCode = {
   POLICY_VIOLATION: 1008,
   /** A frame over the transport's hard limit (sent by `ws` itself). */
   MESSAGE_TOO_BIG: 1009,
+  /** A dependency (PostgreSQL) failed while resuming: reconnect with the same cursor shortly. */
+  TRY_AGAIN_LATER: 1013,
   TOKEN_REVOKED: 4001,
   TOKEN_EXPIRED: 4002,
+  /** The `since` cursor was refused (an error frame says why): reconnect without it and reload history. */
+  INVALID_CURSOR: 4003,
 } as const;

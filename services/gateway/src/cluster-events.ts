@@ -1,23 +1,34 @@
 import type { z } from 'zod';
-import { type InterServerEventName, interServerEvents, rooms } from '@chat/shared/events';
+import type { Feed } from '@chat/shared/chat';
+import { interServerEvents, rooms, type Delivery, type InterServerEventName } from '@chat/shared/events';
 import type { Logger } from '@chat/shared/logger';
 import { CloseCode } from './close-codes.ts';
 import type { PlainWsEndpoint } from './plain-ws.ts';
+import type { Sequencer } from './sequencer.ts';
 import type { ChatServer } from './types.ts';
 
 type Handlers = { [E in InterServerEventName]: (payload: z.infer<(typeof interServerEvents)[E]>) => void };
 
 /**
  * The gateway's one delivery path. Every event (from any API replica, this
- * gateway or another) arrives as a Redis-adapter `serverSideEmit`, and is
- * applied here to the local Socket.IO sockets and local plain WebSockets alike.
+ * gateway or another) arrives as a Redis-adapter `serverSideEmit`. Messages
+ * go through the sequencer, which also fills in from the log what Redis lost,
+ * and each is then applied here to the local Socket.IO sockets and local plain
+ * WebSockets alike, with the cursor that stands for it.
  */
-export function routeClusterEvents(io: ChatServer, plain: PlainWsEndpoint, logger: Logger) {
+export function routeClusterEvents(deps: { io: ChatServer; plain: PlainWsEndpoint; feed: Feed; sequencer: Sequencer; logger: Logger }) {
+  const { io, plain, feed, sequencer, logger } = deps;
+
+  function deliverLocally(d: Delivery) {
+    const cursor = feed.cursors.forMessage(d.seq);
+    io.local.to(d.rooms).emit(d.event, { ...d.message, cursor });
+    plain.deliver(d.rooms, { type: d.event, message: d.message, cursor });
+  }
+
+  sequencer.onDelivery(deliverLocally);
+
   const handlers: Handlers = {
-    deliver(d) {
-      io.local.to(d.rooms).emit(d.event, d.message);
-      plain.deliver(d.rooms, { type: d.event, message: d.message });
-    },
+    deliver: (d) => sequencer.receive(d),
 
     membership(c) {
       const userRoom = rooms.user(c.userId);

@@ -4,10 +4,10 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import type { Redis } from 'ioredis';
 import { Server } from 'socket.io';
 import type { Authenticator } from '@chat/shared/auth';
-import type { Audience, MessageService } from '@chat/shared/chat';
+import type { Audience, Feed, MessageService } from '@chat/shared/chat';
 import type { GatewayConfig } from '@chat/shared/config';
 import { closeRedis } from '@chat/shared/connections';
-import { adapterKey, withHandledPublish } from '@chat/shared/events';
+import { adapterKey, withHandledPublish, withHandledSubscriptions } from '@chat/shared/events';
 import type { HealthReport } from '@chat/shared/health';
 import type { Logger } from '@chat/shared/logger';
 import { presentHealth } from '@chat/shared/presenters';
@@ -17,15 +17,18 @@ import { routeClusterEvents } from './cluster-events.ts';
 import { createHandshake } from './handshake.ts';
 import { createPlainWsEndpoint, PLAIN_WS_PATH } from './plain-ws.ts';
 import { createPresenceTracker } from './presence.ts';
+import { createSequencer } from './sequencer.ts';
 import { attachSocketIo } from './socketio.ts';
 import type { ChatServer } from './types.ts';
 
 export interface GatewayDeps {
-  config: Pick<GatewayConfig, 'gatewayId' | 'corsOrigins' | 'websocket' | 'socketio' | 'presence' | 'redis'>;
+  config: Pick<GatewayConfig, 'gatewayId' | 'corsOrigins' | 'websocket' | 'socketio' | 'presence' | 'redis' | 'delivery'>;
   logger: Logger;
   auth: Authenticator;
   messages: MessageService;
   audience: Audience;
+  /** The message log: catch-up after lost publishes, and resume. */
+  feed: Feed;
   /** Publishes for the adapter and presence; the adapter subscribes on a duplicate. */
   redis: Redis;
   health: () => Promise<HealthReport>;
@@ -41,7 +44,9 @@ export interface Gateway {
 export function createGateway(deps: GatewayDeps): Gateway {
   const { config, logger } = deps;
   // Auto-pipelining would defer the adapter's unsubscribes past our QUIT at close.
-  const subscriber = deps.redis.duplicate({ enableAutoPipelining: false });
+  const subscriber = withHandledSubscriptions(deps.redis.duplicate({ enableAutoPipelining: false }), (err, command) =>
+    logger.warn({ err, command }, 'redis subscriber command failed'),
+  );
   subscriber.on('error', (err: Error) => logger.warn({ err }, 'redis subscriber error'));
   const publisher = withHandledPublish(deps.redis, (err, channel) => logger.error({ err, channel }, 'publishing to Redis failed'));
 
@@ -69,9 +74,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
     logger,
     leaseMs: config.presence.leaseMs,
   });
-  const plain = createPlainWsEndpoint({ handshake, messages: deps.messages, presence, limits: config.websocket, logger });
-  attachSocketIo(io, { handshake, messages: deps.messages, presence, limits: config.socketio, logger });
-  routeClusterEvents(io, plain, logger);
+  const sequencer = createSequencer({ feed: deps.feed, ...config.delivery, logger });
+  const resume = { feed: deps.feed, sequencer, maxBacklog: config.delivery.resumeMaxBacklog, pageSize: config.delivery.resumePageSize };
+  const plain = createPlainWsEndpoint({ handshake, messages: deps.messages, presence, resume, limits: config.websocket, logger });
+  attachSocketIo(io, { handshake, messages: deps.messages, presence, resume, limits: config.socketio, logger });
+  routeClusterEvents({ io, plain, feed: deps.feed, sequencer, logger });
 
   httpServer.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
     const path = (req.url ?? '').split('?')[0];
@@ -97,6 +104,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     io,
     async listen(opts) {
       await presence.start();
+      await sequencer.start();
       await new Promise<void>((resolve, reject) => {
         httpServer.once('error', reject);
         httpServer.listen(opts.port, opts.host, () => resolve());
@@ -104,6 +112,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       return (httpServer.address() as AddressInfo).port;
     },
     async close() {
+      sequencer.stop();
       await presence.stop();
       plain.close(CloseCode.GOING_AWAY, 'server shutting down');
       // Closing the engine drops each client's transport ("transport close"),

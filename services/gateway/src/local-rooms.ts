@@ -37,8 +37,4 @@ export class LocalRooms<M> {
     for (const room of rooms) for (const m of this.byRoom.get(room) ?? []) out.add(m);
     return out;
   }
-
-  all(): IterableIterator<M> {
-    return this.byMember.keys();
-  }
 }

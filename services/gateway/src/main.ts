@@ -11,9 +11,9 @@ const config = loadOrExit(() => loadGatewayConfig(process.env));
 const logger = createLogger({ level: config.logLevel, service: 'gateway' }).child({ gatewayId: config.gatewayId });
 const conn = openConnections(config, logger);
 conn.redis.on('error', (err: Error) => logger.warn({ err }, 'redis connection error'));
-const { auth, messages, audience } = createChatCore(config, conn, logger);
+const { auth, messages, audience, feed } = createChatCore(config, conn, logger);
 const health = createHealthCheck({ ...conn, timeoutMs: config.healthTimeoutMs });
-const gateway = createGateway({ config, logger, auth, messages, audience, redis: conn.redis, health });
+const gateway = createGateway({ config, logger, auth, messages, audience, feed, redis: conn.redis, health });
 const port = await gateway.listen(config);
 logger.info({ port, environment: config.environment }, 'gateway listening');
 

@@ -1,10 +1,11 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import type { TokenClaims } from '@chat/shared/auth';
 import type { MessageService } from '@chat/shared/chat';
 import type { GatewayConfig } from '@chat/shared/config';
 import { busy } from '@chat/shared/errors';
+import type { Delivery } from '@chat/shared/events';
 import type { Logger } from '@chat/shared/logger';
 import { HTTP_STATUS, type ErrorBody } from '@chat/shared/presenters';
 import { toClientError } from './client-errors.ts';
@@ -12,10 +13,15 @@ import { CloseCode } from './close-codes.ts';
 import { whenTokenExpires } from './expiry.ts';
 import type { Handshake } from './handshake.ts';
 import { LocalRooms } from './local-rooms.ts';
+import { parseInbound } from './plain-ws-frames.ts';
 import type { PresenceTracker } from './presence.ts';
+import { resume, type ResumeContext, type ResumeTarget } from './resume.ts';
 import { createSerialQueue } from './serial.ts';
 
 export const PLAIN_WS_PATH = '/api/ws/connect';
+
+/** While replaying, wait for the client to read once this much is unsent. */
+const REPLAY_HIGH_WATER_BYTES = 256 * 1024;
 
 interface Connection {
   ws: WebSocket;
@@ -39,17 +45,22 @@ export function createPlainWsEndpoint(deps: {
   handshake: Handshake;
   messages: MessageService;
   presence: PresenceTracker;
+  resume: ResumeContext;
   limits: GatewayConfig['websocket'];
   logger: Logger;
 }): PlainWsEndpoint {
   const { handshake, messages, presence, limits, logger } = deps;
+  const { feed, sequencer } = deps.resume;
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.hardLimitBytes });
   const local = new LocalRooms<Connection>();
+  // Every open connection, including those still replaying and so in no room yet.
+  const connections = new Set<Connection>();
 
   const send = (conn: Connection, frame: object) => {
     if (conn.ws.readyState === WebSocket.OPEN) conn.ws.send(JSON.stringify(frame));
   };
-  const sendError = (conn: Connection, error: ErrorBody) => send(conn, { type: 'error', ...error });
+  const sendError = (conn: Connection, error: ErrorBody, clientMsgId?: string) =>
+    send(conn, { type: 'error', ...error, ...(clientMsgId === undefined ? {} : { client_msg_id: clientMsgId }) });
 
   /** Refuses an upgrade with a plain HTTP answer: the status that the error's code stands for. */
   function reject(socket: Duplex, error: ErrorBody) {
@@ -63,62 +74,96 @@ export function createPlainWsEndpoint(deps: {
     socket.destroy();
   }
 
-  function onFrame(conn: Connection, data: RawData, isBinary: boolean) {
-    const bytes = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength;
-    if (isBinary) return sendError(conn, { error: 'binary frames are not supported', code: 'validation_failed' });
-    if (bytes > limits.maxMessageBytes) {
-      return sendError(conn, { error: `frame exceeds ${limits.maxMessageBytes} bytes`, code: 'payload_too_large' });
-    }
-    let frame: unknown;
-    try {
-      frame = JSON.parse(Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data as Buffer[]).toString('utf8'));
-    } catch {
-      return sendError(conn, { error: 'frame is not valid JSON', code: 'validation_failed' });
-    }
-    if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) {
-      return sendError(conn, { error: 'frame must be a JSON object', code: 'validation_failed' });
-    }
-    const type = (frame as { type?: unknown }).type;
-    if (type === 'ping') return send(conn, { type: 'pong', status: 'ok' });
-    if (type !== 'message') {
-      return sendError(conn, { error: 'unknown frame type; expected "message" or "ping"', code: 'validation_failed' });
-    }
-    // The sender sees its own message through normal fan-out, as the seed's clients expect.
+  function onFrame(conn: Connection, inbound: ReturnType<typeof parseInbound>) {
+    if (inbound.type === 'invalid') return sendError(conn, inbound.error);
+    if (inbound.type === 'ping') return send(conn, { type: 'pong', status: 'ok' });
+    const { body, clientMsgId } = inbound;
+    // The sender sees its own message through normal fan-out, as the seed's
+    // clients expect; a frame with a client_msg_id is also acknowledged.
     const queued = conn.queue.push(async () => {
       try {
-        await messages.send(conn.claims, frame);
+        const { message } = await messages.send(conn.claims, body);
+        if (clientMsgId !== undefined) send(conn, { type: 'ack', client_msg_id: clientMsgId, message });
       } catch (error) {
-        sendError(conn, toClientError(error, logger));
+        sendError(conn, toClientError(error, logger), clientMsgId);
       }
     });
-    if (!queued) sendError(conn, toClientError(busy('too many messages in flight; slow down'), logger));
+    if (!queued) sendError(conn, toClientError(busy('too many messages in flight; slow down'), logger), clientMsgId);
   }
 
-  function accept(ws: WebSocket, claims: TokenClaims, rooms: string[]) {
+  const messageFrame = (d: Delivery) => ({ type: d.event, message: d.message, cursor: feed.cursors.forMessage(d.seq) });
+
+  /** Resolves once the client has read most of what it was sent, or has gone. */
+  async function drained(ws: WebSocket) {
+    while (ws.readyState === WebSocket.OPEN && ws.bufferedAmount > REPLAY_HIGH_WATER_BYTES) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  function startResume(conn: Connection, rooms: string[], since: number) {
+    const target: ResumeTarget = {
+      isOpen: () => conn.ws.readyState === WebSocket.OPEN,
+      send: (d) => send(conn, messageFrame(d)),
+      drained: () => drained(conn.ws),
+      goLive: () => {
+        for (const room of rooms) local.join(conn, room);
+      },
+    };
+    resume(deps.resume, conn.claims, since, target).then(
+      (outcome) => {
+        const cursor = (seq: number) => feed.cursors.forUser(conn.claims.id, seq);
+        if (outcome.kind === 'resumed') send(conn, { type: 'resumed', cursor: cursor(outcome.seq), replayed: outcome.replayed });
+        if (outcome.kind === 'reload') send(conn, { type: 'reload', reason: 'backlog_too_large', cursor: cursor(outcome.seq) });
+      },
+      (error: unknown) => {
+        sendError(conn, toClientError(error, logger));
+        conn.ws.close(CloseCode.TRY_AGAIN_LATER, 'resume failed; try again');
+      },
+    );
+  }
+
+  function accept(ws: WebSocket, claims: TokenClaims, rooms: string[], since: number | undefined) {
     const conn: Connection = { ws, claims, lastPong: Date.now(), queue: createSerialQueue(limits.maxQueuedMessages) };
-    for (const room of rooms) local.join(conn, room);
+    connections.add(conn);
     presence.connected(claims);
-    logger.info({ userId: claims.id, transport: 'websocket', rooms: rooms.length }, 'client connected');
+    logger.info({ userId: claims.id, transport: 'websocket', rooms: rooms.length, resuming: since !== undefined }, 'client connected');
     const cancelExpiry = whenTokenExpires(claims, () => ws.close(CloseCode.TOKEN_EXPIRED, 'token expired'));
     ws.on('pong', () => {
       conn.lastPong = Date.now();
     });
-    ws.on('message', (data, isBinary) => onFrame(conn, data, isBinary));
+    ws.on('message', (data, isBinary) => onFrame(conn, parseInbound(data, isBinary, limits.maxMessageBytes)));
     // `ws` reports protocol errors (such as a frame over maxPayload) here, then closes.
     ws.on('error', (error) => logger.debug({ err: error, userId: claims.id }, 'websocket error'));
     ws.on('close', (code) => {
       logger.info({ userId: claims.id, transport: 'websocket', code }, 'client disconnected');
+      connections.delete(conn);
       local.leaveAll(conn);
       cancelExpiry();
       presence.disconnected(claims);
     });
-    send(conn, { type: 'connection', status: 'connected', user_id: claims.id, username: claims.username });
+    const hello = { type: 'connection', status: 'connected', user_id: claims.id, username: claims.username };
+    if (since === undefined) {
+      // Live from here on; the cursor lets the client resume from this point.
+      for (const room of rooms) local.join(conn, room);
+      return send(conn, { ...hello, cursor: feed.cursors.forUser(claims.id, sequencer.watermark) });
+    }
+    send(conn, hello);
+    startResume(conn, rooms, since);
+  }
+
+  /** Accepts the upgrade only to say why the cursor was refused: a browser cannot read a refused handshake. */
+  function refuseCursor(req: IncomingMessage, socket: Duplex, head: Buffer, error: unknown) {
+    const body = toClientError(error, logger);
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      ws.send(JSON.stringify({ type: 'error', ...body }));
+      ws.close(CloseCode.INVALID_CURSOR, 'invalid cursor');
+    });
   }
 
   // Dead peers: anyone who has not answered a ping within the pong wait is dropped.
   const heartbeat = setInterval(() => {
     const now = Date.now();
-    for (const conn of local.all()) {
+    for (const conn of connections) {
       if (now - conn.lastPong > limits.pongWaitMs) conn.ws.terminate();
       else conn.ws.ping();
     }
@@ -129,8 +174,17 @@ export function createPlainWsEndpoint(deps: {
     handleUpgrade(req, socket, head) {
       socket.on('error', () => socket.destroy());
       if (!handshake.originAllowed(req)) return reject(socket, { error: 'origin not allowed', code: 'forbidden' });
+      const cursor = new URL(req.url ?? '/', 'http://gateway').searchParams.get('since');
       handshake.authenticate(req).then(
-        ({ claims, rooms }) => wss.handleUpgrade(req, socket, head, (ws) => accept(ws, claims, rooms)),
+        async ({ claims, rooms }) => {
+          let since: number | undefined;
+          try {
+            if (cursor !== null) since = await feed.resumePoint(claims, cursor);
+          } catch (error) {
+            return refuseCursor(req, socket, head, error);
+          }
+          wss.handleUpgrade(req, socket, head, (ws) => accept(ws, claims, rooms, since));
+        },
         (error: unknown) => reject(socket, toClientError(error, logger)),
       );
     },
@@ -139,9 +193,11 @@ export function createPlainWsEndpoint(deps: {
       const text = JSON.stringify(frame);
       for (const conn of local.membersOf(rooms)) {
         if (conn.ws.readyState !== WebSocket.OPEN) continue;
-        // A client this far behind on reading is cut off rather than buffered without bound.
+        // A client this far behind on reading is cut off at once: it would not
+        // answer a close handshake either, and nobody else may wait for it.
         if (conn.ws.bufferedAmount > limits.maxBufferedBytes) {
-          conn.ws.close(CloseCode.POLICY_VIOLATION, 'client too slow');
+          logger.warn({ userId: conn.claims.id, buffered: conn.ws.bufferedAmount }, 'cut off a client too slow to read');
+          conn.ws.terminate();
           continue;
         }
         conn.ws.send(text);
@@ -156,12 +212,12 @@ export function createPlainWsEndpoint(deps: {
     },
 
     closeToken(jti, code, reason) {
-      for (const conn of local.all()) if (conn.claims.jti === jti) conn.ws.close(code, reason);
+      for (const conn of connections) if (conn.claims.jti === jti) conn.ws.close(code, reason);
     },
 
     close(code, reason) {
       clearInterval(heartbeat);
-      for (const conn of local.all()) conn.ws.close(code, reason);
+      for (const conn of connections) conn.ws.close(code, reason);
       wss.close();
     },
   };

@@ -27,6 +27,7 @@ export function createPresenceTracker(deps: { writer: PresenceWriter; io: ChatSe
   return {
     async start() {
       await writer.heartbeat();
+      logger.info({ presenceId: writer.id }, 'presence lease taken');
       timer = setInterval(() => void writer.heartbeat().catch(logFailure), Math.max(deps.leaseMs / 3, 100));
       timer.unref();
     },

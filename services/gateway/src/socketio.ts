@@ -1,42 +1,103 @@
-import type { MessageService } from '@chat/shared/chat';
+import type { Feed, MessageService } from '@chat/shared/chat';
 import type { GatewayConfig } from '@chat/shared/config';
 import { busy } from '@chat/shared/errors';
+import type { Delivery } from '@chat/shared/events';
 import type { Logger } from '@chat/shared/logger';
 import { toClientError } from './client-errors.ts';
 import { whenTokenExpires } from './expiry.ts';
 import type { Handshake } from './handshake.ts';
 import type { PresenceTracker } from './presence.ts';
+import { resume, type ResumeContext } from './resume.ts';
 import { createSerialQueue } from './serial.ts';
-import type { ChatServer } from './types.ts';
+import { guardSlowConsumer } from './slow-consumer.ts';
+import type { ChatServer, ChatSocket } from './types.ts';
 
 /** Socket.IO: handshake auth as a middleware (a refusal is a `connect_error`), then the `message` event. */
 export function attachSocketIo(
   io: ChatServer,
-  deps: { handshake: Handshake; messages: MessageService; presence: PresenceTracker; limits: GatewayConfig['socketio']; logger: Logger },
+  deps: {
+    handshake: Handshake;
+    messages: MessageService;
+    presence: PresenceTracker;
+    resume: ResumeContext;
+    limits: GatewayConfig['socketio'];
+    logger: Logger;
+  },
 ) {
   const { handshake, messages, presence, limits, logger } = deps;
+  const feed: Feed = deps.resume.feed;
 
   io.use((socket, next) => {
-    const auth = socket.handshake.auth as { token?: unknown } | undefined;
-    handshake.authenticate(socket.request, auth?.token).then(
-      ({ claims, rooms }) => {
+    const auth = socket.handshake.auth as { token?: unknown; since?: unknown } | undefined;
+    handshake
+      .authenticate(socket.request, auth?.token)
+      .then(async ({ claims, rooms }) => {
         socket.data.claims = claims;
         socket.data.initialRooms = rooms;
-        next();
+        const since = auth?.since;
+        // A non-string cursor is refused by the same rule as a malformed one.
+        socket.data.since = since == null ? undefined : await feed.resumePoint(claims, typeof since === 'string' ? since : '');
+      })
+      .then(
+        () => next(),
+        (error: unknown) => {
+          const { error: message, code } = toClientError(error, logger);
+          next(Object.assign(new Error(message), { data: { code } }));
+        },
+      );
+  });
+
+  const deliveredMessage = (d: Delivery) => ({ ...d.message, cursor: feed.cursors.forMessage(d.seq) });
+
+  /** Resolves once Engine.IO has handed everything queued to the client, or the socket is gone. */
+  const drained = (socket: ChatSocket) =>
+    new Promise<void>((resolve) => {
+      // A writable transport has nothing queued: no drain will come, and the next page may start.
+      if (socket.disconnected || socket.conn.transport.writable) return void setImmediate(resolve);
+      const done = () => {
+        socket.conn.off('drain', done);
+        socket.off('disconnect', done);
+        resolve();
+      };
+      socket.conn.on('drain', done);
+      socket.once('disconnect', done);
+    });
+
+  function goLiveNow(socket: ChatSocket) {
+    const { claims, initialRooms, since } = socket.data;
+    const cursor = (seq: number) => feed.cursors.forUser(claims.id, seq);
+    if (since === undefined) {
+      // The in-memory part of the adapter joins synchronously, so no delivery can slip in between.
+      void socket.join(initialRooms);
+      socket.emit('resumed', { cursor: cursor(deps.resume.sequencer.watermark), replayed: 0 });
+      return;
+    }
+    resume(deps.resume, claims, since, {
+      isOpen: () => socket.connected,
+      send: (d) => socket.emit(d.event, deliveredMessage(d)),
+      drained: () => drained(socket),
+      goLive: () => void socket.join(initialRooms),
+    }).then(
+      (outcome) => {
+        if (outcome.kind === 'resumed') socket.emit('resumed', { cursor: cursor(outcome.seq), replayed: outcome.replayed });
+        if (outcome.kind === 'reload') socket.emit('reload', { reason: 'backlog_too_large', cursor: cursor(outcome.seq) });
       },
       (error: unknown) => {
-        const { error: message, code } = toClientError(error, logger);
-        next(Object.assign(new Error(message), { data: { code } }));
+        socket.emit('error', toClientError(error, logger));
+        socket.disconnect(true);
       },
     );
-  });
+  }
 
   io.on('connection', (socket) => {
     const { claims } = socket.data;
-    // The in-memory adapter joins synchronously, so no delivery can slip in between.
-    void socket.join(socket.data.initialRooms);
+    guardSlowConsumer(socket, limits.maxBufferedBytes, logger);
     presence.connected(claims);
-    logger.info({ userId: claims.id, transport: 'socket.io', rooms: socket.data.initialRooms.length }, 'client connected');
+    logger.info(
+      { userId: claims.id, transport: 'socket.io', rooms: socket.data.initialRooms.length, resuming: socket.data.since !== undefined },
+      'client connected',
+    );
+    goLiveNow(socket);
     const cancelExpiry = whenTokenExpires(claims, () => socket.disconnect(true));
     const queue = createSerialQueue(limits.maxQueuedMessages);
 
@@ -49,7 +110,7 @@ export function attachSocketIo(
       };
       const queued = queue.push(async () => {
         try {
-          const message = await messages.send(claims, input);
+          const { message } = await messages.send(claims, input);
           reply?.({ ok: true, message });
         } catch (error) {
           fail(error);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deliveredMessage } from '@chat/shared/events';
 import { chatMessage } from '@chat/shared/model';
 import { createRoom, createUser, sendMessage } from '../../api/test/harness.ts';
 import { connectIo, connectWs, startTwoGateways } from './harness.ts';
@@ -39,8 +40,9 @@ describe('the shared message schema', () => {
 
       const overIo = await io.inbox.next((e) => e.payload.content === content, 'the Socket.IO delivery');
       const overWs = await ws.inbox.next((f) => f.message?.content === content, 'the plain-WS delivery');
-      expect(overIo.payload).toEqual(stored);
+      expect(overIo.payload).toEqual({ ...stored, cursor: overWs.cursor });
       expect(overWs.message).toEqual(stored);
+      expect(Object.keys(overIo.payload).sort()).toEqual(Object.keys(deliveredMessage.shape).sort());
     } finally {
       io.socket.close();
       ws.ws.close();

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRoom, createUser, sendMessage, type TestApi, type TestUser } from '../../api/test/harness.ts';
-import { connectIo, connectWs, emitMessage, startTwoGateways, type IoClient, type TestGateway, type WsClient } from './harness.ts';
+import { CURSOR, connectIo, connectWs, emitMessage, startTwoGateways, type IoClient, type TestGateway, type WsClient } from './harness.ts';
 
 let cluster: Awaited<ReturnType<typeof startTwoGateways>>;
 let api: TestApi;
@@ -99,9 +99,10 @@ describe.each(cases)('sent over %s, received over %s on the other gateway', (sen
     return echo.message;
   }
 
-  const expectFrame = (client: Client, frame: unknown, event: string, stored: unknown) => {
-    if (client.kind === 'io') expect(frame).toEqual(stored);
-    else expect(frame).toEqual({ type: event, message: stored });
+  const expectFrame = (client: Client, frame: unknown, event: string, stored: object) => {
+    // Each delivery carries its resume cursor: in the message for Socket.IO, beside it for plain WS.
+    if (client.kind === 'io') expect(frame).toEqual({ ...stored, cursor: expect.stringMatching(CURSOR) as string });
+    else expect(frame).toEqual({ type: event, message: stored, cursor: expect.stringMatching(CURSOR) as string });
   };
 
   it('a global message reaches the receiver and everyone else, in their own framing', async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser, startApi, type TestApi } from '../../api/test/harness.ts';
-import { connectIo, connectWs, refusedWs, startGateway, type TestGateway } from './harness.ts';
+import { CURSOR, connectIo, connectWs, refusedWs, startGateway, type TestGateway } from './harness.ts';
 
 let api: TestApi;
 let gw: TestGateway;
@@ -18,7 +18,13 @@ describe('plain WebSocket handshake', () => {
   it.each(['query', 'header', 'cookie'] as const)('accepts the token from the %s and greets with a connection frame', async (via) => {
     const user = await createUser(api);
     const client = await connectWs(gw, user.token, { via });
-    expect(client.inbox.items[0]).toEqual({ type: 'connection', status: 'connected', user_id: user.id, username: user.username });
+    expect(client.inbox.items[0]).toEqual({
+      type: 'connection',
+      status: 'connected',
+      user_id: user.id,
+      username: user.username,
+      cursor: expect.stringMatching(CURSOR) as string,
+    });
     client.ws.close();
   });
 

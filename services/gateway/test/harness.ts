@@ -11,6 +11,9 @@ import { Inbox, TEST_REDIS_URL } from '@chat/shared/testing';
 import { startApi, type TestApi } from '../../api/test/harness.ts';
 import { createGateway, type Gateway } from '../src/gateway.ts';
 
+/** What a resume cursor looks like on the wire (opaque to clients; tests only check it is one). */
+export const CURSOR = /^[mu]1\.[0-9a-z]+\.[\w-]{16}$/;
+
 export interface TestGateway {
   url: string;
   port: number;
@@ -46,8 +49,8 @@ export async function startGateway(prefix: string, env: Record<string, string> =
   });
   const logger = createLogger({ level: config.logLevel, service: 'gateway', destination });
   const conn = openConnections(config, logger);
-  const { auth, messages, audience } = createChatCore(config, conn, logger);
-  const gateway = createGateway({ config, logger, auth, messages, audience, redis: conn.redis, health: createHealthCheck(conn) });
+  const { auth, messages, audience, feed } = createChatCore(config, conn, logger);
+  const gateway = createGateway({ config, logger, auth, messages, audience, feed, redis: conn.redis, health: createHealthCheck(conn) });
   const port = await gateway.listen({ host: '127.0.0.1', port: 0 });
   let closed = false;
   return {

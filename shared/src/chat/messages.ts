@@ -1,18 +1,29 @@
 import type { Kysely } from 'kysely';
+import { isUniqueViolation } from '../db/database.ts';
 import type { DB } from '../db/schema.ts';
-import { insertMessage, listDirectMessages, listVisibleMessages } from '../db/queries/messages.ts';
+import { findMessageByClientKey, insertMessage, listDirectMessages, listVisibleMessages } from '../db/queries/messages.ts';
 import { findRoom, isMember } from '../db/queries/rooms.ts';
-import { forbidden, notFound } from '../errors.ts';
+import { DomainError, forbidden, invalid, notFound } from '../errors.ts';
 import type { EventPublisher } from '../events/publisher.ts';
+import type { Actor, ChatMessage, LoggedMessage, Page, PageResult } from '../model/index.ts';
 import { parseInput } from '../validation.ts';
 import { findUserByNameOrId, isSameUser } from './lookup.ts';
 import { checkCursor } from './pages.ts';
-import { sendMessageInput } from './schemas.ts';
-import type { Actor, ChatMessage, Page, PageResult } from '../model/index.ts';
+import { clientMsgId, sendMessageInput } from './schemas.ts';
+
+export interface SendResult {
+  message: ChatMessage;
+  /** True when the client's key had already stored this message: nothing new was stored or delivered. */
+  duplicate: boolean;
+}
 
 export interface MessageService {
-  /** The one write path: REST, Socket.IO and plain WebSocket all send through here. */
-  send(actor: Actor, input: unknown): Promise<ChatMessage>;
+  /**
+   * The one write path: REST, Socket.IO and plain WebSocket all send through
+   * here. `idempotencyKey` is REST's header; socket clients put the same key in
+   * the message as `client_msg_id`.
+   */
+  send(actor: Actor, input: unknown, opts?: { idempotencyKey?: string | undefined }): Promise<SendResult>;
   listVisible(actor: Actor, page: Page): Promise<PageResult<ChatMessage>>;
   /** `user1` and `user2` are usernames or ids; the actor must be one of them. */
   listBetween(actor: Actor, user1: string, user2: string, page: Page): Promise<PageResult<ChatMessage>>;
@@ -26,32 +37,55 @@ export function createMessageService(deps: {
   const { db, events } = deps;
   const sendSchema = sendMessageInput(deps.maxMessageLength);
 
+  /** The original of a retried send, if the sender's key already stored one. */
+  const original = async (actor: Actor, key: string | null) =>
+    key === null ? undefined : (await findMessageByClientKey(db, actor.id, key))?.message;
+
   return {
-    async send(actor, raw) {
+    async send(actor, raw, opts = {}) {
       const input = parseInput(sendSchema, raw, 'invalid message');
       if (input.sender != null && !isSameUser(actor, input.sender)) {
         throw forbidden('you can only send messages as yourself');
       }
-      let recipientId: string | null = null;
-      const message = await db.transaction().execute(async (trx) => {
-        if (input.recipient != null) {
-          const recipient = await findUserByNameOrId(trx, input.recipient);
-          if (!recipient) throw notFound('recipient');
-          recipientId = recipient.id;
-        } else if (input.room_id != null) {
-          if (!(await findRoom(trx, input.room_id))) throw notFound('room');
-          if (!(await isMember(trx, input.room_id, actor.id, { lock: true }))) throw forbidden('you are not a member of this room');
-        }
-        return insertMessage(trx, {
-          sender_id: actor.id,
-          recipient_id: recipientId,
-          room_id: input.room_id ?? null,
-          content: input.content,
+      const key = idempotencyKey(opts.idempotencyKey, input.client_msg_id);
+      const earlier = await original(actor, key);
+      if (earlier) return { message: earlier, duplicate: true };
+      // Refused before storing: with Redis away nobody hears a new message live,
+      // and a clear `unavailable` lets the client retry (safely, with its key)
+      // instead of trusting a send that reached no one.
+      if (!events.canDeliver()) throw new DomainError('unavailable', 'messages cannot be delivered right now; try again shortly');
+
+      let logged: LoggedMessage;
+      try {
+        logged = await db.transaction().execute(async (trx) => {
+          let recipientId: string | null = null;
+          if (input.recipient != null) {
+            const recipient = await findUserByNameOrId(trx, input.recipient);
+            if (!recipient) throw notFound('recipient');
+            recipientId = recipient.id;
+          } else if (input.room_id != null) {
+            if (!(await findRoom(trx, input.room_id))) throw notFound('room');
+            if (!(await isMember(trx, input.room_id, actor.id, { lock: true }))) throw forbidden('you are not a member of this room');
+          }
+          // Last, because taking the log position holds the log lock until commit.
+          return insertMessage(trx, {
+            sender_id: actor.id,
+            recipient_id: recipientId,
+            room_id: input.room_id ?? null,
+            content: input.content,
+            client_msg_id: key,
+          });
         });
-      });
-      // Only after the commit: subscribers must never see a message that could still roll back.
-      events.messageCreated(message, { senderId: actor.id, recipientId });
-      return message;
+      } catch (error) {
+        // A concurrent duplicate won the race; its transaction (and log position) stands, ours rolled back.
+        const winner = isUniqueViolation(error, 'messages_client_msg_key') ? await original(actor, key) : undefined;
+        if (winner) return { message: winner, duplicate: true };
+        throw error;
+      }
+      // Only after the commit: subscribers must never see a message that could
+      // still roll back. If this publish is lost, the gateways read the log.
+      events.messageCreated(logged);
+      return { message: logged.message, duplicate: false };
     },
 
     async listVisible(actor, page) {
@@ -69,4 +103,14 @@ export function createMessageService(deps: {
       return listDirectMessages(db, a.id, b.id, page);
     },
   };
+}
+
+/** REST's header and a body's `client_msg_id` name the same key; both must agree when both are given. */
+function idempotencyKey(header: string | undefined, field: string | null | undefined): string | null {
+  if (header === undefined) return field ?? null;
+  const key = parseInput(clientMsgId, header, 'invalid Idempotency-Key header');
+  if (field != null && field !== key) {
+    throw invalid('invalid message', [{ field: 'client_msg_id', message: 'differs from the Idempotency-Key header' }]);
+  }
+  return key;
 }

@@ -21,6 +21,11 @@ export const content = (maxLength: number) =>
     .refine((s) => s.isWellFormed() && !s.includes('\u0000'), 'content must be valid Unicode text without NUL characters')
     .refine((s) => [...s].length <= maxLength, `content must be at most ${maxLength} characters`);
 
+/** A client's key for one send (REST `Idempotency-Key`, socket `client_msg_id`): retries with it are answered with the original. */
+export const clientMsgId = z
+  .string({ error: 'client_msg_id must be a string' })
+  .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'client_msg_id must be 1-128 letters, digits, . _ : or -');
+
 /** One schema for every transport's "send a message" request. */
 export const sendMessageInput = (maxLength: number) =>
   z
@@ -30,6 +35,7 @@ export const sendMessageInput = (maxLength: number) =>
       room_id: id('room_id').nullish(),
       // The seed's clients send their own name here; only the caller's is accepted.
       sender: z.string({ error: 'sender must be a string' }).nullish(),
+      client_msg_id: clientMsgId.nullish(),
     })
     .refine((m) => m.recipient == null || m.room_id == null, {
       message: 'a message goes either to a recipient or to a room, not both',

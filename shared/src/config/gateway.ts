@@ -26,8 +26,20 @@ export interface GatewayConfig extends CommonConfig {
     pingTimeoutMs: number;
     /** Inbound messages in flight (being stored or waiting); more are refused with `busy`. */
     maxQueuedMessages: number;
+    /** A connection with more than this queued for it and unsent is terminated as too slow. */
+    maxBufferedBytes: number;
   };
   presence: { leaseMs: number };
+  delivery: {
+    /** How long an event may wait for a lower seq still in flight on Redis before the log is read instead. */
+    gapWaitMs: number;
+    /** How often the log is read for messages whose publish never arrived. */
+    pollIntervalMs: number;
+    /** A resume with more missed messages than this is told to reload from REST. */
+    resumeMaxBacklog: number;
+    /** Missed messages read from PostgreSQL per page while resuming. */
+    resumePageSize: number;
+  };
 }
 
 const gatewayShape = {
@@ -48,6 +60,10 @@ const gatewayShape = {
   // Per connection, either socket kind: messages are stored in order, at most this many in flight.
   CONNECTION_MAX_QUEUED_MESSAGES: int(64, 1, 10_000),
   PRESENCE_LEASE: duration('30s'),
+  DELIVERY_GAP_WAIT: duration('50ms'),
+  DELIVERY_POLL_INTERVAL: duration('1s'),
+  RESUME_MAX_BACKLOG: int(10_000, 1, 1_000_000),
+  RESUME_PAGE_SIZE: int(200, 1, 10_000),
 };
 
 /** Every variable a gateway reads. */
@@ -79,7 +95,14 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
       pingIntervalMs: v.SOCKETIO_PING_INTERVAL,
       pingTimeoutMs: v.SOCKETIO_PING_TIMEOUT,
       maxQueuedMessages: v.CONNECTION_MAX_QUEUED_MESSAGES,
+      maxBufferedBytes: v.WEBSOCKET_MAX_BUFFERED_BYTES,
     },
     presence: { leaseMs: v.PRESENCE_LEASE },
+    delivery: {
+      gapWaitMs: v.DELIVERY_GAP_WAIT,
+      pollIntervalMs: v.DELIVERY_POLL_INTERVAL,
+      resumeMaxBacklog: v.RESUME_MAX_BACKLOG,
+      resumePageSize: v.RESUME_PAGE_SIZE,
+    },
   };
 }

@@ -26,6 +26,9 @@ export interface RoomMembersTable {
 
 export interface MessagesTable {
   id: Generated<string>;
+  /** Position in the commit-ordered log (see the delivery-log migration). */
+  seq: ColumnType<string, string | bigint, never>;
+  client_msg_id: string | null;
   sender_id: string;
   recipient_id: string | null;
   room_id: string | null;
@@ -33,7 +36,14 @@ export interface MessagesTable {
   created_at: CreatedAt;
 }
 
+/** One row: the last seq handed out. Locked by each insert until its commit. */
+export interface MessageLogTable {
+  id: ColumnType<boolean, never, never>;
+  head: ColumnType<string, never, string | bigint>;
+}
+
 export interface DB {
+  message_log: MessageLogTable;
   users: UsersTable;
   rooms: RoomsTable;
   room_members: RoomMembersTable;

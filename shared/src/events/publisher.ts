@@ -1,32 +1,30 @@
 import { Emitter } from '@socket.io/redis-emitter';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { ChatMessage } from '../model/message.ts';
+import type { LoggedMessage } from '../model/message.ts';
 import { rooms } from './rooms.ts';
 import { withHandledPublish } from './safe-publish.ts';
 import type { Delivery, InterServerEvents, MembershipChange, TokenRevocation } from './types.ts';
 
 /** What the chat rules announce once a change is committed. */
 export interface EventPublisher {
-  messageCreated(message: ChatMessage, audience: { senderId: string; recipientId: string | null }): void;
+  messageCreated(logged: LoggedMessage): void;
   membershipChanged(change: MembershipChange): void;
   tokenRevoked(revocation: TokenRevocation): void;
+  /** Whether Redis is connected, so that an announcement can go out right now. */
+  canDeliver(): boolean;
 }
 
 /** The Socket.IO adapter's channel key for a deployment's Redis prefix. */
 export const adapterKey = (prefix: string) => `${prefix}socket.io`;
 
 /** Maps a committed message to its rooms and event name (docs/architecture.md#room-addressing). */
-export function deliveryFor(message: ChatMessage, audience: { senderId: string; recipientId: string | null }): Delivery {
-  if (message.room_id !== null) return { rooms: [rooms.room(message.room_id)], event: 'message', message };
-  if (audience.recipientId !== null) {
-    return {
-      rooms: [...new Set([rooms.user(audience.recipientId), rooms.user(audience.senderId)])],
-      event: 'direct_message',
-      message,
-    };
+export function deliveryFor({ seq, message, senderId, recipientId }: LoggedMessage): Delivery {
+  if (message.room_id !== null) return { rooms: [rooms.room(message.room_id)], event: 'message', seq, message };
+  if (recipientId !== null) {
+    return { rooms: [...new Set([rooms.user(recipientId), rooms.user(senderId)])], event: 'direct_message', seq, message };
   }
-  return { rooms: [rooms.global], event: 'message', message };
+  return { rooms: [rooms.global], event: 'message', seq, message };
 }
 
 /**
@@ -44,8 +42,10 @@ export function createEventPublisher(redis: Redis, prefix: string, logger: Logge
     emitter.serverSideEmit(event, ...args);
 
   return {
-    messageCreated: (message, audience) => emit('deliver', deliveryFor(message, audience)),
+    messageCreated: (logged) => emit('deliver', deliveryFor(logged)),
     membershipChanged: (change) => emit('membership', change),
     tokenRevoked: (revocation) => emit('token_revoked', revocation),
+    // Known without a round trip: ioredis leaves 'ready' as soon as its socket closes.
+    canDeliver: () => redis.status === 'ready',
   };
 }

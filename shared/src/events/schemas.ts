@@ -9,12 +9,22 @@ import { chatMessage } from '../model/message.ts';
 
 export const messageEventName = z.enum(['message', 'direct_message']);
 
-/** A committed message and the rooms that should see it. */
+/** A committed message, its position in the log and the rooms that should see it. */
 export const delivery = z.object({
   rooms: z.array(z.string()).min(1),
   event: messageEventName,
+  seq: z.number().int().positive(),
   message: chatMessage,
 });
+
+/** A message as a Socket.IO client receives it: the stored message plus its resume cursor. */
+export const deliveredMessage = chatMessage.extend({ cursor: z.string() });
+
+/** Socket.IO `resumed`: the connection is live from `cursor` on, after `replayed` missed messages. */
+export const resumedEvent = z.object({ cursor: z.string(), replayed: z.number().int().nonnegative() });
+
+/** Socket.IO `reload`: too much was missed to replay; read history over REST, then continue from `cursor`. */
+export const reloadEvent = z.object({ reason: z.literal('backlog_too_large'), cursor: z.string() });
 
 export const membershipChange = z.object({
   action: z.enum(['join', 'leave']),

@@ -1,13 +1,26 @@
 import type { z } from 'zod';
 import type { ChatMessage } from '../model/message.ts';
 import type { ErrorBody } from '../presenters/errors.ts';
-import type { delivery, interServerEvents, membershipChange, messageEventName, presenceChange, tokenRevocation } from './schemas.ts';
+import type {
+  deliveredMessage,
+  delivery,
+  interServerEvents,
+  membershipChange,
+  messageEventName,
+  presenceChange,
+  reloadEvent,
+  resumedEvent,
+  tokenRevocation,
+} from './schemas.ts';
 
 export type MessageEventName = z.infer<typeof messageEventName>;
 export type Delivery = z.infer<typeof delivery>;
 export type MembershipChange = z.infer<typeof membershipChange>;
 export type TokenRevocation = z.infer<typeof tokenRevocation>;
 export type PresenceChange = z.infer<typeof presenceChange>;
+export type DeliveredMessage = z.infer<typeof deliveredMessage>;
+export type ResumedEvent = z.infer<typeof resumedEvent>;
+export type ReloadEvent = z.infer<typeof reloadEvent>;
 
 export type InterServerEventName = keyof typeof interServerEvents;
 export type InterServerEvents = {
@@ -17,8 +30,10 @@ export type InterServerEvents = {
 export type Ack<T> = (result: { ok: true; message: T } | ({ ok: false } & ErrorBody)) => void;
 
 export interface ServerToClientEvents {
-  message: (message: ChatMessage) => void;
-  direct_message: (message: ChatMessage) => void;
+  message: (message: DeliveredMessage) => void;
+  direct_message: (message: DeliveredMessage) => void;
+  resumed: (event: ResumedEvent) => void;
+  reload: (event: ReloadEvent) => void;
   presence: (change: PresenceChange) => void;
   error: (error: ErrorBody) => void;
 }

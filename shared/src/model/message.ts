@@ -16,3 +16,11 @@ export const chatMessage = z.object({
 });
 
 export type ChatMessage = z.infer<typeof chatMessage>;
+
+/** A stored message with its position in the commit-ordered log and its audience. */
+export interface LoggedMessage {
+  seq: number;
+  senderId: string;
+  recipientId: string | null;
+  message: ChatMessage;
+}

@@ -1,6 +1,7 @@
 /**
- * Cluster presence layout in Redis. Each gateway owns one hash of
- * user id -> open connections, and renews a lease on itself in a sorted set
+ * Cluster presence layout in Redis. Each gateway process owns one hash of
+ * user id -> open connections, under an id of its own (`<GATEWAY_ID>:<random>`,
+ * see writer.ts), and renews a lease on itself in a sorted set
  * (score = lease expiry in ms). Readers ignore gateways whose lease ran out,
  * so a gateway that died without cleaning up stops counting once its lease ends.
  *
@@ -10,5 +11,5 @@
 export const presenceKeys = (prefix: string) => ({
   gateways: `${prefix}{presence}:gateways`,
   gatewayPrefix: `${prefix}{presence}:gw:`,
-  gateway: (gatewayId: string) => `${prefix}{presence}:gw:${gatewayId}`,
+  gateway: (id: string) => `${prefix}{presence}:gw:${id}`,
 });

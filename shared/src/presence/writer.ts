@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { presenceKeys } from './keys.ts';
 
@@ -17,6 +18,8 @@ return total
 `;
 
 export interface PresenceWriter {
+  /** This writer's entry in presence: the gateway id plus a suffix of its own. */
+  readonly id: string;
   /** Renews this gateway's lease; call it at least every third of the lease. */
   heartbeat(): Promise<void>;
   /** Records one more connection; returns the user's connections cluster-wide. */
@@ -29,7 +32,17 @@ export interface PresenceWriter {
 
 export function createPresenceWriter(redis: Redis, opts: { prefix: string; gatewayId: string; leaseMs: number }): PresenceWriter {
   const keys = presenceKeys(opts.prefix);
-  const own = keys.gateway(opts.gatewayId);
+  // Each writer (each gateway process) leases an entry of its own, not the bare
+  // GATEWAY_ID, because the runner and compose restart a crashed gateway under the
+  // same id: sharing the entry, the new process would renew the dead one's lease and
+  // keep its users online for ever. With its own entry, a dead instance's users stop
+  // counting when its lease runs out, exactly as for any crashed gateway. Clearing
+  // the shared entry at start instead would break whenever two instances overlap
+  // (a slow stop, a duplicated replica, two gateways in one test process): the new
+  // one would wipe the live one's counts, and the old one's clean shutdown would
+  // delete the new one's. GATEWAY_ID cannot contain ':', so ids never collide.
+  const id = `${opts.gatewayId}:${randomBytes(4).toString('hex')}`;
+  const own = keys.gateway(id);
 
   const change = async (userId: string, delta: 1 | -1) => {
     const total = await redis.eval(COUNT_SCRIPT, 2, keys.gateways, own, userId, delta, Date.now(), keys.gatewayPrefix);
@@ -37,11 +50,12 @@ export function createPresenceWriter(redis: Redis, opts: { prefix: string; gatew
   };
 
   return {
+    id,
     async heartbeat() {
       const now = Date.now();
       await redis
         .multi()
-        .zadd(keys.gateways, now + opts.leaseMs, opts.gatewayId)
+        .zadd(keys.gateways, now + opts.leaseMs, id)
         // The hash outlives the lease a little, then Redis drops it by itself.
         .pexpire(own, opts.leaseMs * 2)
         // Forget gateways long dead so the set stays small.
@@ -51,7 +65,7 @@ export function createPresenceWriter(redis: Redis, opts: { prefix: string; gatew
     connected: (userId) => change(userId, 1),
     disconnected: (userId) => change(userId, -1),
     async remove() {
-      await redis.multi().zrem(keys.gateways, opts.gatewayId).del(own).exec();
+      await redis.multi().zrem(keys.gateways, id).del(own).exec();
     },
   };
 }

@@ -13,6 +13,7 @@ export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 426 | 500 | 503;
 export const HTTP_STATUS: Record<ErrorCode, ErrorStatus> = {
   validation_failed: 400,
   bad_request: 400,
+  invalid_cursor: 400,
   refresh_not_allowed: 400,
   unauthenticated: 401,
   forbidden: 403,

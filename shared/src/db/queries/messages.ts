@@ -1,5 +1,5 @@
 import { sql, type ExpressionBuilder, type SelectQueryBuilder } from 'kysely';
-import type { ChatMessage } from '../../model/message.ts';
+import type { ChatMessage, LoggedMessage } from '../../model/message.ts';
 import type { Page, PageResult } from '../../model/page.ts';
 import type { Executor } from '../database.ts';
 import type { DB, NewMessage } from '../schema.ts';
@@ -40,10 +40,112 @@ async function paginate(
   return { items, nextCursor: more ? (items.at(-1)?.id ?? null) : null };
 }
 
-export async function insertMessage(db: Executor, message: NewMessage): Promise<ChatMessage> {
-  const inserted = await db.insertInto('messages').values(message).returning('id').executeTakeFirstOrThrow();
-  const row = await messageView(db).where('m.id', '=', inserted.id).executeTakeFirstOrThrow();
-  return toChatMessage(row);
+type LogRow = ViewRow & { seq: string; sender_id: string; recipient_id: string | null };
+
+const toLogged = (row: LogRow): LoggedMessage => ({
+  seq: Number(row.seq),
+  senderId: row.sender_id,
+  recipientId: row.recipient_id,
+  message: toChatMessage({
+    id: row.id,
+    sender: row.sender,
+    recipient: row.recipient,
+    room_id: row.room_id,
+    content: row.content,
+    created_at: row.created_at,
+  }),
+});
+
+/** The columns every log read returns, for rows of `messages` aliased `m`. */
+const logColumns = sql`m.id, m.seq, m.sender_id, m.recipient_id, m.room_id, m.content, m.created_at,
+  (select username from users where id = m.sender_id) as sender,
+  (select username from users where id = m.recipient_id) as recipient`;
+
+/**
+ * Appends a message to the log in one round trip. Taking the next seq locks
+ * the counter row until the caller's transaction ends, which is what makes
+ * seq order commit order; so call this last, right before committing.
+ */
+export async function insertMessage(
+  db: Executor,
+  message: Pick<NewMessage, 'sender_id' | 'recipient_id' | 'room_id' | 'content' | 'client_msg_id'>,
+): Promise<LoggedMessage> {
+  const { rows } = await sql<LogRow>`
+    with next as (update message_log set head = head + 1 returning head),
+    m as (
+      insert into messages (seq, sender_id, recipient_id, room_id, content, client_msg_id)
+      select next.head, ${message.sender_id}, ${message.recipient_id ?? null}, ${message.room_id ?? null},
+             ${message.content}, ${message.client_msg_id ?? null}
+      from next
+      returning *
+    )
+    select ${logColumns} from m`.execute(db);
+  const row = rows[0];
+  if (!row) throw new Error('insert returned no row');
+  return toLogged(row);
+}
+
+export async function findMessageByClientKey(db: Executor, senderId: string, clientMsgId: string): Promise<LoggedMessage | undefined> {
+  const { rows } = await sql<LogRow>`
+    select ${logColumns} from messages m where m.sender_id = ${senderId} and m.client_msg_id = ${clientMsgId}`.execute(db);
+  return rows[0] && toLogged(rows[0]);
+}
+
+/** The last seq of a committed message (0 for an empty log). */
+export async function logHead(db: Executor): Promise<number> {
+  const row = await db.selectFrom('message_log').select('head').executeTakeFirst();
+  return Number(row?.head ?? 0);
+}
+
+/** Every committed message after `afterSeq`, in log order: what a gateway missed. */
+export async function logAfter(db: Executor, afterSeq: number, limit: number): Promise<LoggedMessage[]> {
+  const { rows } = await sql<LogRow>`
+    select ${logColumns} from messages m where m.seq > ${afterSeq} order by m.seq limit ${limit}`.execute(db);
+  return rows.map(toLogged);
+}
+
+/**
+ * What `userId` may see in (afterSeq, upToSeq], in log order: one index range
+ * scan per audience (global, DMs sent, DMs received, the user's rooms), merged.
+ */
+function visibleRange(userId: string, afterSeq: number, upToSeq: number, limit: number) {
+  const range = sql`m.seq > ${afterSeq} and m.seq <= ${upToSeq}`;
+  return sql`
+    (select * from messages m where m.recipient_id is null and m.room_id is null and ${range} order by m.seq limit ${limit})
+    union all
+    (select * from messages m where m.sender_id = ${userId} and m.recipient_id is not null and ${range} order by m.seq limit ${limit})
+    union all
+    (select * from messages m where m.recipient_id = ${userId} and m.sender_id <> ${userId} and ${range} order by m.seq limit ${limit})
+    union all
+    (select * from messages m where m.room_id in (select room_id from room_members where user_id = ${userId}) and ${range}
+     order by m.seq limit ${limit})`;
+}
+
+export async function visibleAfter(db: Executor, userId: string, afterSeq: number, upToSeq: number, limit: number): Promise<LoggedMessage[]> {
+  const { rows } = await sql<LogRow>`
+    select ${logColumns} from (${visibleRange(userId, afterSeq, upToSeq, limit)}) m order by m.seq limit ${limit}`.execute(db);
+  return rows.map(toLogged);
+}
+
+/** How many of those there are, counting no further than `limit`. */
+export async function countVisibleAfter(db: Executor, userId: string, afterSeq: number, upToSeq: number, limit: number): Promise<number> {
+  const { rows } = await sql<{ n: number }>`
+    select count(*)::int as n from (
+      select m.seq from (${visibleRange(userId, afterSeq, upToSeq, limit)}) m order by m.seq limit ${limit}
+    ) c`.execute(db);
+  return rows[0]?.n ?? 0;
+}
+
+/** Whether `userId` may see the message at `seq` (false when there is none). */
+export async function isVisibleAt(db: Executor, userId: string, seq: number): Promise<boolean> {
+  const { rows } = await sql<{ ok: boolean }>`
+    select exists (
+      select 1 from messages m where m.seq = ${seq} and (
+        (m.recipient_id is null and m.room_id is null)
+        or m.sender_id = ${userId} or m.recipient_id = ${userId}
+        or m.room_id in (select room_id from room_members where user_id = ${userId}))
+    ) as ok`.execute(db);
+  return rows[0]?.ok === true;
 }
 
 export async function messageExists(db: Executor, id: string): Promise<boolean> {

@@ -231,7 +231,7 @@ describe("the seed README's scenario 2: send over HTTP, read back", () => {
     const sent = (await res.json()) as ChatMessage;
     expect(sent).toMatchObject({ sender: user.username, recipient: null, room_id: null, content: 'Hello API!' });
     const delivered = await tap.next('deliver', (d) => d.message.id === sent.id);
-    expect(delivered).toEqual({ rooms: ['global'], event: 'message', message: sent });
+    expect(delivered).toEqual({ rooms: ['global'], event: 'message', seq: expect.any(Number) as number, message: sent });
 
     const list = await api.fetch('/api/messages', { headers: { cookie: user.cookie } });
     expect(list.status).toBe(200);
@@ -400,7 +400,7 @@ describe('publishing', () => {
   it('announces a global message to the global room after the commit', async () => {
     const alice = await createUser(api);
     const sent = (await (await post(alice, { content: 'to everyone' })).json()) as ChatMessage;
-    expect(await tap.next('deliver', (d) => d.message.id === sent.id)).toEqual({ rooms: ['global'], event: 'message', message: sent });
+    expect(await tap.next('deliver', (d) => d.message.id === sent.id)).toEqual({ rooms: ['global'], event: 'message', seq: expect.any(Number) as number, message: sent });
   });
 
   it("announces a direct message to the recipient's and the sender's user rooms", async () => {
@@ -408,6 +408,7 @@ describe('publishing', () => {
     const sent = await sendMessage(api, alice, { content: 'psst', recipient: bob.username });
     expect(await tap.next('deliver', (d) => d.message.id === sent.id)).toEqual({
       rooms: [`user:${bob.id}`, `user:${alice.id}`],
+      seq: expect.any(Number) as number,
       event: 'direct_message',
       message: sent,
     });
@@ -423,7 +424,7 @@ describe('publishing', () => {
     const alice = await createUser(api);
     const room = await createRoom(api, alice, 'announcements');
     const sent = await sendMessage(api, alice, { content: 'room news', room_id: room.id });
-    expect(await tap.next('deliver', (d) => d.message.id === sent.id)).toEqual({ rooms: [`room:${room.id}`], event: 'message', message: sent });
+    expect(await tap.next('deliver', (d) => d.message.id === sent.id)).toEqual({ rooms: [`room:${room.id}`], event: 'message', seq: expect.any(Number) as number, message: sent });
   });
 
   it('publishes nothing for a refused message', async () => {

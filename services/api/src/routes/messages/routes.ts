@@ -8,7 +8,12 @@ import { betweenParams } from './schema.ts';
 export function messageRoutes(deps: { messages: MessageService }) {
   const { messages } = deps;
   return new Hono<AppEnv>()
-    .post('/', async (c) => c.json(await messages.send(c.get('claims'), await jsonBody(c)), 201))
+    .post('/', async (c) => {
+      const idempotencyKey = c.req.header('idempotency-key');
+      const { message, duplicate } = await messages.send(c.get('claims'), await jsonBody(c), { idempotencyKey });
+      // A retry with the same key gets the original, as the first answer would have been had it arrived.
+      return c.json(message, duplicate ? 200 : 201);
+    })
     .get('/', async (c) => {
       const page = await messages.listVisible(c.get('claims'), validQuery(c, pageQuery));
       return c.json(presentMessagePage(page));

@@ -1,0 +1,29 @@
+import type { RawData } from 'ws';
+import type { ErrorBody } from '@chat/shared/presenters';
+
+/** What a client frame asks for, once its framing has been checked. */
+export type Inbound = { type: 'ping' } | { type: 'message'; body: object; clientMsgId: string | undefined } | { type: 'invalid'; error: ErrorBody };
+
+const invalid = (error: string, code: ErrorBody['code'] = 'validation_failed'): Inbound => ({ type: 'invalid', error: { error, code } });
+
+/**
+ * Checks a plain-WebSocket client frame's framing: text, size, a JSON object,
+ * a known type. The message itself is validated by the shared write path.
+ */
+export function parseInbound(data: RawData, isBinary: boolean, maxBytes: number): Inbound {
+  const bytes = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength;
+  if (isBinary) return invalid('binary frames are not supported');
+  if (bytes > maxBytes) return invalid(`frame exceeds ${maxBytes} bytes`, 'payload_too_large');
+  let frame: unknown;
+  try {
+    frame = JSON.parse(Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data as Buffer[]).toString('utf8'));
+  } catch {
+    return invalid('frame is not valid JSON');
+  }
+  if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) return invalid('frame must be a JSON object');
+  const { type, client_msg_id: clientMsgId } = frame as { type?: unknown; client_msg_id?: unknown };
+  if (type === 'ping') return { type: 'ping' };
+  if (type !== 'message') return invalid('unknown frame type; expected "message" or "ping"');
+  // Echoed on the ack or error only when it is a string; the write path validates it.
+  return { type: 'message', body: frame, clientMsgId: typeof clientMsgId === 'string' ? clientMsgId : undefined };
+}

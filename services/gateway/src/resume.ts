@@ -1,0 +1,62 @@
+import type { Feed } from '@chat/shared/chat';
+import type { Delivery } from '@chat/shared/events';
+import type { Actor } from '@chat/shared/model';
+import type { Sequencer } from './sequencer.ts';
+
+/** One connection being resumed, whatever its transport. */
+export interface ResumeTarget {
+  isOpen(): boolean;
+  /** Frames one missed message. */
+  send(delivery: Delivery): void;
+  /** Resolves once the connection has taken what was sent (or has closed). */
+  drained(): Promise<void>;
+  /** Joins the connection's rooms. Called synchronously at the moment replay meets the live stream. */
+  goLive(): void;
+}
+
+export type ResumeOutcome =
+  | { kind: 'resumed'; replayed: number; seq: number }
+  | { kind: 'reload'; seq: number }
+  | { kind: 'closed' };
+
+export interface ResumeContext {
+  feed: Feed;
+  sequencer: Sequencer;
+  maxBacklog: number;
+  pageSize: number;
+}
+
+/**
+ * Replays what `actor` missed after `since` from PostgreSQL, page by page and
+ * only as fast as the connection reads, then joins it to the live stream.
+ * The join happens in the same tick as the check that replay has reached this
+ * gateway's watermark, so no live delivery falls between the two and none is
+ * sent twice: everything up to the watermark came from the log, everything
+ * after it comes live.
+ */
+export async function resume(ctx: ResumeContext, actor: Actor, since: number, target: ResumeTarget): Promise<ResumeOutcome> {
+  const { feed, sequencer } = ctx;
+  // This gateway may not have applied everything the cursor has seen yet;
+  // going live before it has would deliver those messages a second time.
+  await sequencer.reach(since);
+  if (await feed.backlogExceeds(actor, since, sequencer.watermark, ctx.maxBacklog)) {
+    if (!target.isOpen()) return { kind: 'closed' };
+    target.goLive();
+    return { kind: 'reload', seq: sequencer.watermark };
+  }
+  let last = since;
+  let replayed = 0;
+  for (;;) {
+    if (!target.isOpen()) return { kind: 'closed' };
+    const upTo = sequencer.watermark;
+    if (last >= upTo) {
+      target.goLive();
+      return { kind: 'resumed', replayed, seq: upTo };
+    }
+    const page = await feed.missed(actor, last, upTo, ctx.pageSize);
+    for (const delivery of page) target.send(delivery);
+    replayed += page.length;
+    last = page.length < ctx.pageSize ? upTo : (page.at(-1)?.seq ?? upTo);
+    await target.drained();
+  }
+}
