@@ -14,8 +14,13 @@ export function openConnections(config: CommonConfig, logger: Logger): Connectio
   return {
     db: createDatabase(config.database, logger),
     // Fail commands fast while Redis is away instead of queueing them for
-    // minutes: health turns 503 and callers get a clean error.
-    redis: new Redis(config.redis.url, { maxRetriesPerRequest: 2, enableAutoPipelining: true }),
+    // minutes, and give up on one that is not answered (REDIS_COMMAND_TIMEOUT):
+    // health turns 503 and callers get a clean error.
+    redis: new Redis(config.redis.url, {
+      maxRetriesPerRequest: 2,
+      commandTimeout: config.redis.commandTimeoutMs,
+      enableAutoPipelining: true,
+    }),
   };
 }
 

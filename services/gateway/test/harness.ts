@@ -82,9 +82,14 @@ export interface WsClient {
 }
 
 /** Opens the plain endpoint and resolves after the server's `connection` frame. */
-export async function connectWs(gw: TestGateway, token: string | undefined, opts: { via?: 'query' | 'header' | 'cookie' } & ClientOptions = {}): Promise<WsClient> {
-  const { via = 'query', ...clientOptions } = opts;
+export async function connectWs(
+  gw: TestGateway,
+  token: string | undefined,
+  opts: { via?: 'query' | 'header' | 'cookie'; since?: string } & ClientOptions = {},
+): Promise<WsClient> {
+  const { via = 'query', since, ...clientOptions } = opts;
   const url = new URL('/api/ws/connect', gw.url.replace('http', 'ws'));
+  if (since !== undefined) url.searchParams.set('since', since);
   const headers: Record<string, string> = { ...(clientOptions.headers) };
   if (token && via === 'query') url.searchParams.set('token', token);
   if (token && via === 'header') headers.authorization = `Bearer ${token}`;
@@ -147,10 +152,10 @@ export interface IoClient {
 export async function connectIo(
   gw: TestGateway,
   token: string | undefined,
-  opts: { transports?: Array<'polling' | 'websocket'>; headers?: Record<string, string> } = {},
+  opts: { transports?: Array<'polling' | 'websocket'>; headers?: Record<string, string>; since?: unknown } = {},
 ): Promise<IoClient> {
   const socket = ioClient(gw.url, {
-    auth: token ? { token } : {},
+    auth: { ...(token ? { token } : {}), ...(opts.since === undefined ? {} : { since: opts.since }) },
     transports: opts.transports ?? ['websocket'],
     extraHeaders: opts.headers,
     reconnection: false,

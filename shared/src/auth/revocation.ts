@@ -13,9 +13,10 @@ export interface RevocationList {
 export function createRevocationList(redis: Redis, prefix: string): RevocationList {
   const key = (jti: string) => `${prefix}revoked:${jti}`;
   return {
+    // Logout and refresh must not report success for a revocation that was not stored.
     async revoke(jti, expiresAtSeconds) {
       const ttlMs = expiresAtSeconds * 1000 - Date.now();
-      if (ttlMs > 0) await redis.set(key(jti), '1', 'PX', ttlMs);
+      if (ttlMs > 0) await orUnavailable(() => redis.set(key(jti), '1', 'PX', ttlMs), 'cannot revoke tokens right now; try again shortly');
     },
     // Fails closed: a token whose revocation cannot be checked is not accepted.
     isRevoked: (jti) =>

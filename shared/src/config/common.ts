@@ -44,6 +44,10 @@ const sharedShape = {
       return origins;
     }),
   MESSAGE_MAX_LENGTH: int(2000, 1, 100_000),
+  // Each PostgreSQL statement of the services (not migrations): a slow or silent server answers 503, never a hang.
+  DB_QUERY_TIMEOUT: duration('5s'),
+  // A Redis that accepts connections but does not answer fails the command (503) instead of hanging it.
+  REDIS_COMMAND_TIMEOUT: duration('2s'),
   // Below compose's health check timeout (5s), so a hung dependency reads as 503, not as no answer.
   HEALTH_TIMEOUT: duration('2s'),
   // How long a stopping process may take before it exits non-zero (the API adds SHUTDOWN_DRAIN).
@@ -66,8 +70,9 @@ export interface DatabaseConfig {
 export interface CommonConfig {
   environment: Environment;
   logLevel: string;
-  database: DatabaseConfig;
-  redis: { url: string; prefix: string };
+  /** `queryTimeoutMs` is DB_QUERY_TIMEOUT; the migration command runs without one. */
+  database: DatabaseConfig & { queryTimeoutMs: number };
+  redis: { url: string; prefix: string; commandTimeoutMs: number };
   jwt: { secret: string; expiryHours: number };
   corsOrigins: string[];
   chat: { maxMessageLength: number };
@@ -97,8 +102,8 @@ export function readCommonConfig(env: Env, problems: string[]): CommonConfig {
   return {
     environment: v.ENVIRONMENT,
     logLevel: v.LOG_LEVEL,
-    database: readDatabaseConfig(env, problems),
-    redis: { url: v.REDIS_URL, prefix: v.REDIS_PREFIX },
+    database: { ...readDatabaseConfig(env, problems), queryTimeoutMs: v.DB_QUERY_TIMEOUT },
+    redis: { url: v.REDIS_URL, prefix: v.REDIS_PREFIX, commandTimeoutMs: v.REDIS_COMMAND_TIMEOUT },
     jwt: { secret: v.JWT_SECRET, expiryHours: v.JWT_EXPIRY_HOURS },
     corsOrigins: v.CORS_ALLOWED_ORIGINS ?? (v.ENVIRONMENT === 'production' ? [] : DEVELOPMENT_ORIGINS),
     chat: { maxMessageLength: v.MESSAGE_MAX_LENGTH },

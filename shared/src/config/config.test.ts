@@ -23,8 +23,8 @@ describe('loadApiConfig', () => {
     expect(loadApiConfig({})).toEqual({
       environment: 'development',
       logLevel: 'info',
-      database: { url: 'postgres://postgres:@127.0.0.1:5432/chat?sslmode=disable', poolMax: 10, connectTimeoutMs: 5_000 },
-      redis: { url: 'redis://127.0.0.1:6379', prefix: 'chat:' },
+      database: { url: 'postgres://postgres:@127.0.0.1:5432/chat?sslmode=disable', poolMax: 10, connectTimeoutMs: 5_000, queryTimeoutMs: 5_000 },
+      redis: { url: 'redis://127.0.0.1:6379', prefix: 'chat:', commandTimeoutMs: 2_000 },
       jwt: { secret: DEVELOPMENT_JWT_SECRET, expiryHours: 24 },
       corsOrigins: ['http://localhost:8080'],
       chat: { maxMessageLength: 2000 },
@@ -55,6 +55,8 @@ describe('loadApiConfig', () => {
       PASSWORD_HASH_QUEUE: '0',
       DB_POOL_MAX: '3',
       DB_CONNECT_TIMEOUT: '1500ms',
+      DB_QUERY_TIMEOUT: '750ms',
+      REDIS_COMMAND_TIMEOUT: '250ms',
       HEALTH_TIMEOUT: '1s',
       SHUTDOWN_TIMEOUT: '30s',
       SHUTDOWN_DRAIN: '0s',
@@ -62,7 +64,7 @@ describe('loadApiConfig', () => {
     expect(config).toMatchObject({
       environment: 'test',
       logLevel: 'debug',
-      redis: { url: 'rediss://cache.internal:6380/2', prefix: 'stage:' },
+      redis: { url: 'rediss://cache.internal:6380/2', prefix: 'stage:', commandTimeoutMs: 250 },
       jwt: { secret: 'sixteen-chars-ok', expiryHours: 0.5 },
       corsOrigins: ['https://a.example.com', 'http://b.example.com:3000'],
       chat: { maxMessageLength: 500 },
@@ -70,7 +72,7 @@ describe('loadApiConfig', () => {
       port: 9000,
       bodyLimitBytes: 2048,
       passwordHashing: { concurrency: 4, maxQueue: 0 },
-      database: { poolMax: 3, connectTimeoutMs: 1_500 },
+      database: { poolMax: 3, connectTimeoutMs: 1_500, queryTimeoutMs: 750 },
       healthTimeoutMs: 1_000,
       shutdownTimeoutMs: 30_000,
       shutdownDrainMs: 0,
@@ -119,6 +121,10 @@ describe('loadApiConfig', () => {
     ['CORS_ALLOWED_ORIGINS', 'https://chat.example.com/path'],
     ['JWT_SECRET', 'short'],
     ['DB_CONNECT_TIMEOUT', '0s'],
+    ['DB_QUERY_TIMEOUT', '0s'],
+    ['DB_QUERY_TIMEOUT', 'forever'],
+    ['REDIS_COMMAND_TIMEOUT', '0ms'],
+    ['REDIS_COMMAND_TIMEOUT', '2 s'],
     ['HEALTH_TIMEOUT', 'soon'],
     ['SHUTDOWN_TIMEOUT', '-10s'],
     ['SHUTDOWN_DRAIN', '5 s'],
@@ -187,6 +193,15 @@ describe('database settings', () => {
       expect((error as ConfigError).problems.map((p) => p.split(':')[0])).toEqual(['DATABASE_URL', 'DB_POOL_MAX']);
     }
   });
+
+  it('bounds the services’ statements and Redis commands, but not migrations', () => {
+    const gateway = loadGatewayConfig({ DB_QUERY_TIMEOUT: '2s', REDIS_COMMAND_TIMEOUT: '500ms' });
+    expect(gateway.database.queryTimeoutMs).toBe(2_000);
+    expect(gateway.redis.commandTimeoutMs).toBe(500);
+    expect(loadGatewayConfig({}).database.queryTimeoutMs).toBe(5_000);
+    // A migration may rightly run long, and replicas wait on each other's lock.
+    expect(loadMigrateConfig({ DB_QUERY_TIMEOUT: 'never' })).not.toHaveProperty('queryTimeoutMs');
+  });
 });
 
 describe('loadGatewayConfig', () => {
@@ -213,8 +228,9 @@ describe('loadGatewayConfig', () => {
         maxBufferedBytes: 4 * 1024 * 1024,
         maxQueuedMessages: 64,
       },
-      socketio: { pingIntervalMs: 25_000, pingTimeoutMs: 20_000, maxQueuedMessages: 64 },
+      socketio: { pingIntervalMs: 25_000, pingTimeoutMs: 20_000, maxQueuedMessages: 64, maxBufferedBytes: 4 * 1024 * 1024 },
       presence: { leaseMs: 30_000 },
+      delivery: { gapWaitMs: 50, pollIntervalMs: 1_000, resumeMaxBacklog: 10_000, resumePageSize: 200 },
       healthTimeoutMs: 2_000,
       shutdownTimeoutMs: 10_000,
     });
@@ -228,7 +244,7 @@ describe('loadGatewayConfig', () => {
       CONNECTION_MAX_QUEUED_MESSAGES: '8',
       SHUTDOWN_TIMEOUT: '1m',
     });
-    expect(config.socketio).toEqual({ pingIntervalMs: 10_000, pingTimeoutMs: 5_000, maxQueuedMessages: 8 });
+    expect(config.socketio).toEqual({ pingIntervalMs: 10_000, pingTimeoutMs: 5_000, maxQueuedMessages: 8, maxBufferedBytes: 1024 * 1024 });
     expect(config.websocket).toMatchObject({ maxBufferedBytes: 1024 * 1024, maxQueuedMessages: 8 });
     expect(config.shutdownTimeoutMs).toBe(60_000);
   });

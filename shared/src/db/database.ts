@@ -2,6 +2,7 @@ import { Kysely, PostgresDialect, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { DatabaseConfig } from '../config/common.ts';
 import type { Logger } from '../logger.ts';
+import { guardPool } from './guarded-pool.ts';
 import type { DB } from './schema.ts';
 
 /** Query functions take either, so the use case decides whether they share a transaction. */
@@ -9,19 +10,28 @@ export type Executor = Kysely<DB> | Transaction<DB>;
 
 /**
  * `connectTimeoutMs` is DB_CONNECT_TIMEOUT; tools and tests that leave it out get its default.
+ * `queryTimeoutMs` is DB_QUERY_TIMEOUT, for the services; without it (migrations,
+ * which may rightly run long and wait on each other's lock) statements may take any time.
  * `logger` hears about pool errors (an idle connection lost); without one they are dropped.
  */
-export function createDatabase(config: Omit<DatabaseConfig, 'connectTimeoutMs'> & Partial<DatabaseConfig>, logger?: Logger): Kysely<DB> {
+export function createDatabase(
+  config: Omit<DatabaseConfig, 'connectTimeoutMs'> & Partial<DatabaseConfig> & { queryTimeoutMs?: number },
+  logger?: Logger,
+): Kysely<DB> {
   const pool = new pg.Pool({
     connectionString: config.url,
     max: config.poolMax,
     connectionTimeoutMillis: config.connectTimeoutMs ?? 5_000,
+    // The server gives up on a statement (and its locks) at the same moment the
+    // client stops waiting for it; the client side also covers a server that
+    // stopped answering altogether.
+    ...(config.queryTimeoutMs === undefined ? {} : { statement_timeout: config.queryTimeoutMs, query_timeout: config.queryTimeoutMs }),
   });
   // An idle client losing its server emits 'error' on the pool; without a
   // listener that would crash the process instead of failing one query later.
   // The pool discards that client and the next query opens a new connection.
   pool.on('error', (err) => logger?.warn({ err }, 'idle database connection lost'));
-  return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  return new Kysely<DB>({ dialect: new PostgresDialect({ pool: guardPool(pool) }) });
 }
 
 /** PostgreSQL's SQLSTATE for unique_violation. */

@@ -11,8 +11,6 @@ export interface EventPublisher {
   messageCreated(logged: LoggedMessage): void;
   membershipChanged(change: MembershipChange): void;
   tokenRevoked(revocation: TokenRevocation): void;
-  /** Whether Redis is connected, so that an announcement can go out right now. */
-  canDeliver(): boolean;
 }
 
 /** The Socket.IO adapter's channel key for a deployment's Redis prefix. */
@@ -45,7 +43,5 @@ export function createEventPublisher(redis: Redis, prefix: string, logger: Logge
     messageCreated: (logged) => emit('deliver', deliveryFor(logged)),
     membershipChanged: (change) => emit('membership', change),
     tokenRevoked: (revocation) => emit('token_revoked', revocation),
-    // Known without a round trip: ioredis leaves 'ready' as soon as its socket closes.
-    canDeliver: () => redis.status === 'ready',
   };
 }

@@ -2,3 +2,6 @@
 export * from './database.ts';
 export * from './inbox.ts';
 export * from './redis.ts';
+export * from './ports.ts';
+export * from './redis-server.ts';
+export * from './tcp-proxy.ts';
