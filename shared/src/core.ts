@@ -6,6 +6,7 @@ import { createTokenService } from './auth/tokens.ts';
 import { createAudience } from './chat/audience.ts';
 import { createCursorCodec } from './chat/cursor.ts';
 import { createFeed } from './chat/feed.ts';
+import { createLogNumbering } from './chat/numbering.ts';
 import { createMessageService } from './chat/messages.ts';
 import type { CommonConfig } from './config/common.ts';
 import type { DB } from './db/schema.ts';
@@ -20,6 +21,7 @@ import type { Logger } from './logger.ts';
 export function createChatCore(config: CommonConfig, conn: { db: Kysely<DB>; redis: Redis }, logger: Logger) {
   const events = createEventPublisher(conn.redis, config.redis.prefix, logger);
   const tokens = createTokenService(config.jwt);
+  const numbering = createLogNumbering({ db: conn.db, events });
   const revocations = createRevocationList(conn.redis, config.redis.prefix);
   return {
     events,
@@ -27,7 +29,7 @@ export function createChatCore(config: CommonConfig, conn: { db: Kysely<DB>; red
     revocations,
     auth: createAuthenticator(tokens, revocations),
     audience: createAudience({ db: conn.db }),
-    feed: createFeed({ db: conn.db, cursors: createCursorCodec(config.jwt.secret) }),
-    messages: createMessageService({ db: conn.db, events, maxMessageLength: config.chat.maxMessageLength }),
+    feed: createFeed({ db: conn.db, cursors: createCursorCodec(config.jwt.secret), numbering }),
+    messages: createMessageService({ db: conn.db, numbering, maxMessageLength: config.chat.maxMessageLength, logger }),
   };
 }

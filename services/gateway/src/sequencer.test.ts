@@ -16,6 +16,7 @@ function fakeLog(committed: number[], head = 0) {
   const reads: number[] = [];
   const feed = {
     head: () => Promise.resolve(head),
+    numberStale: () => Promise.resolve(),
     after: (seq: number, limit: number) => {
       reads.push(seq);
       return Promise.resolve(committed.filter((s) => s > seq).sort((a, b) => a - b).slice(0, limit).map(delivery));

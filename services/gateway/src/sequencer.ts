@@ -17,6 +17,8 @@ export interface Sequencer {
 }
 
 const CATCH_UP_PAGE = 500;
+/** A message stored this long ago without a log number lost its sender before numbering: number it here. */
+const ORPHAN_AGE_MS = 1_000;
 
 /**
  * Turns deliveries that arrive out of order, twice or not at all into one
@@ -127,7 +129,12 @@ export function createSequencer(deps: {
       for (const seq of pending.keys()) if (seq <= watermark) pending.delete(seq);
       drain();
       settleWaiters();
-      pollTimer = setInterval(() => void catchUp('poll'), deps.pollIntervalMs);
+      pollTimer = setInterval(() => {
+        feed.numberStale(ORPHAN_AGE_MS).then(
+          () => catchUp('poll'),
+          (error: unknown) => logger.warn({ err: error }, 'numbering orphaned messages failed; retrying on the next poll'),
+        );
+      }, deps.pollIntervalMs);
       pollTimer.unref();
     },
 

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMessageService } from '@chat/shared/chat';
+import { createMessageService, type LogNumbering } from '@chat/shared/chat';
 import { closeConnections, openConnections } from '@chat/shared/connections';
-import type { EventPublisher } from '@chat/shared/events';
 import { createLogger } from '@chat/shared/logger';
 import { startRedisServer, uniquePrefix } from '@chat/shared/testing';
 import { createUser, sendMessage, startApi, testConfig, type TestApi } from '../../api/test/harness.ts';
@@ -38,11 +37,13 @@ describe('a commit whose publish never happened', () => {
     const [alice, bob] = await Promise.all([createUser(api), createUser(api)]);
     const ws = await connectWs(g1, bob.token);
     const io = await connectIo(g2, bob.token);
-    // The write path of a replica killed right after its commit: it stores, and announces nothing.
+    // The write path of a replica killed right after its commit: it stores,
+    // and neither numbers the message in the log nor announces it.
     const config = testConfig({ REDIS_PREFIX: api.config.redis.prefix });
-    const conn = openConnections(config, createLogger({ level: 'silent', service: 'api' }));
-    const silent: EventPublisher = { messageCreated() {}, membershipChanged() {}, tokenRevoked() {} };
-    const dying = createMessageService({ db: conn.db, events: silent, maxMessageLength: 2_000 });
+    const logger = createLogger({ level: 'silent', service: 'api' });
+    const conn = openConnections(config, logger);
+    const dies: LogNumbering = { numberPending: () => Promise.resolve(), numberStale: () => Promise.resolve() };
+    const dying = createMessageService({ db: conn.db, numbering: dies, maxMessageLength: 2_000, logger });
     try {
       const started = Date.now();
       const { message } = await dying.send({ id: alice.id, username: alice.username }, { content: 'committed, never published', recipient: bob.username });

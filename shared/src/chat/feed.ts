@@ -6,6 +6,7 @@ import { deliveryFor } from '../events/publisher.ts';
 import type { Delivery } from '../events/types.ts';
 import type { Actor } from '../model/actor.ts';
 import type { CursorCodec } from './cursor.ts';
+import type { LogNumbering } from './numbering.ts';
 
 /**
  * The delivery rules that read the commit-ordered log: what a gateway missed
@@ -15,6 +16,8 @@ import type { CursorCodec } from './cursor.ts';
  */
 export interface Feed {
   cursors: CursorCodec;
+  /** Numbers messages whose sender died before numbering them (older than `ageMs`). */
+  numberStale(ageMs: number): Promise<void>;
   /** The last committed seq. */
   head(): Promise<number>;
   /** Every message after `seq`, in log order, addressed as the publisher addresses it. */
@@ -27,10 +30,11 @@ export interface Feed {
   backlogExceeds(actor: Actor, after: number, upTo: number, cap: number): Promise<boolean>;
 }
 
-export function createFeed(deps: { db: Kysely<DB>; cursors: CursorCodec }): Feed {
+export function createFeed(deps: { db: Kysely<DB>; cursors: CursorCodec; numbering: LogNumbering }): Feed {
   const { db, cursors } = deps;
   return {
     cursors,
+    numberStale: (ageMs) => deps.numbering.numberStale(ageMs),
     head: () => logHead(db),
     after: async (seq, limit) => (await logAfter(db, seq, limit)).map(deliveryFor),
 

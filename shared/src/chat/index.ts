@@ -3,6 +3,7 @@ export * from './audience.ts';
 export * from './cursor.ts';
 export * from './feed.ts';
 export * from './messages.ts';
+export * from './numbering.ts';
 export * from './rooms.ts';
 export * from './schemas.ts';
 export * from './users.ts';

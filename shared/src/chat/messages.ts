@@ -4,10 +4,11 @@ import type { DB } from '../db/schema.ts';
 import { findMessageByClientKey, insertMessage, listDirectMessages, listVisibleMessages } from '../db/queries/messages.ts';
 import { findRoom, isMember } from '../db/queries/rooms.ts';
 import { forbidden, invalid, notFound } from '../errors.ts';
-import type { EventPublisher } from '../events/publisher.ts';
-import type { Actor, ChatMessage, LoggedMessage, Page, PageResult } from '../model/index.ts';
+import type { Logger } from '../logger.ts';
+import type { Actor, ChatMessage, Page, PageResult } from '../model/index.ts';
 import { parseInput } from '../validation.ts';
 import { findUserByNameOrId, isSameUser } from './lookup.ts';
+import type { LogNumbering } from './numbering.ts';
 import { checkCursor } from './pages.ts';
 import { clientMsgId, sendMessageInput } from './schemas.ts';
 
@@ -31,15 +32,16 @@ export interface MessageService {
 
 export function createMessageService(deps: {
   db: Kysely<DB>;
-  events: EventPublisher;
+  numbering: LogNumbering;
   maxMessageLength: number;
+  logger: Logger;
 }): MessageService {
-  const { db, events } = deps;
+  const { db, numbering, logger } = deps;
   const sendSchema = sendMessageInput(deps.maxMessageLength);
 
   /** The original of a retried send, if the sender's key already stored one. */
   const original = async (actor: Actor, key: string | null) =>
-    key === null ? undefined : (await findMessageByClientKey(db, actor.id, key))?.message;
+    key === null ? undefined : await findMessageByClientKey(db, actor.id, key);
 
   return {
     async send(actor, raw, opts = {}) {
@@ -51,9 +53,9 @@ export function createMessageService(deps: {
       const earlier = await original(actor, key);
       if (earlier) return { message: earlier, duplicate: true };
 
-      let logged: LoggedMessage;
+      let message: ChatMessage;
       try {
-        logged = await db.transaction().execute(async (trx) => {
+        message = await db.transaction().execute(async (trx) => {
           let recipientId: string | null = null;
           if (input.recipient != null) {
             const recipient = await findUserByNameOrId(trx, input.recipient);
@@ -63,7 +65,6 @@ export function createMessageService(deps: {
             if (!(await findRoom(trx, input.room_id))) throw notFound('room');
             if (!(await isMember(trx, input.room_id, actor.id, { lock: true }))) throw forbidden('you are not a member of this room');
           }
-          // Last, because taking the log position holds the log lock until commit.
           return insertMessage(trx, {
             sender_id: actor.id,
             recipient_id: recipientId,
@@ -73,15 +74,16 @@ export function createMessageService(deps: {
           });
         });
       } catch (error) {
-        // A concurrent duplicate won the race; its transaction (and log position) stands, ours rolled back.
+        // A concurrent duplicate won the race; its row stands, ours rolled back.
         const winner = isUniqueViolation(error, 'messages_client_msg_key') ? await original(actor, key) : undefined;
         if (winner) return { message: winner, duplicate: true };
         throw error;
       }
-      // Only after the commit: subscribers must never see a message that could
-      // still roll back. If this publish is lost, the gateways read the log.
-      events.messageCreated(logged);
-      return { message: logged.message, duplicate: false };
+      // Only after the commit: numbering and announcing a message that could
+      // still roll back would deliver what does not exist. The message is stored
+      // either way; if numbering fails now, a gateway numbers it within seconds.
+      await numbering.numberPending().catch((error: unknown) => logger.warn({ err: error }, 'numbering a stored message failed; the log sweep will'));
+      return { message, duplicate: false };
     },
 
     async listVisible(actor, page) {

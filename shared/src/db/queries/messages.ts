@@ -16,7 +16,15 @@ function messageView(db: Executor) {
 
 type ViewRow = { id: string; sender: string; recipient: string | null; room_id: string | null; content: string; created_at: Date };
 
-const toChatMessage = (row: ViewRow): ChatMessage => ({ ...row, created_at: row.created_at.toISOString() });
+/** Exactly the client-visible fields, whatever else the row carries. */
+const toChatMessage = (row: ViewRow): ChatMessage => ({
+  id: row.id,
+  sender: row.sender,
+  recipient: row.recipient,
+  room_id: row.room_id,
+  content: row.content,
+  created_at: row.created_at.toISOString(),
+});
 
 /** Newest first; one extra row tells whether another page exists. */
 async function paginate(
@@ -46,14 +54,7 @@ const toLogged = (row: LogRow): LoggedMessage => ({
   seq: Number(row.seq),
   senderId: row.sender_id,
   recipientId: row.recipient_id,
-  message: toChatMessage({
-    id: row.id,
-    sender: row.sender,
-    recipient: row.recipient,
-    room_id: row.room_id,
-    content: row.content,
-    created_at: row.created_at,
-  }),
+  message: toChatMessage(row),
 });
 
 /** The columns every log read returns, for rows of `messages` aliased `m`. */
@@ -61,34 +62,51 @@ const logColumns = sql`m.id, m.seq, m.sender_id, m.recipient_id, m.room_id, m.co
   (select username from users where id = m.sender_id) as sender,
   (select username from users where id = m.recipient_id) as recipient`;
 
-/**
- * Appends a message to the log in one round trip. Taking the next seq locks
- * the counter row until the caller's transaction ends, which is what makes
- * seq order commit order; so call this last, right before committing.
- */
+/** Stores a message, not yet numbered in the log: see `numberPending`. */
 export async function insertMessage(
   db: Executor,
   message: Pick<NewMessage, 'sender_id' | 'recipient_id' | 'room_id' | 'content' | 'client_msg_id'>,
-): Promise<LoggedMessage> {
-  const { rows } = await sql<LogRow>`
-    with next as (update message_log set head = head + 1 returning head),
-    m as (
-      insert into messages (seq, sender_id, recipient_id, room_id, content, client_msg_id)
-      select next.head, ${message.sender_id}, ${message.recipient_id ?? null}, ${message.room_id ?? null},
-             ${message.content}, ${message.client_msg_id ?? null}
-      from next
+): Promise<ChatMessage> {
+  const { rows } = await sql<ViewRow>`
+    with m as (
+      insert into messages (sender_id, recipient_id, room_id, content, client_msg_id)
+      values (${message.sender_id}, ${message.recipient_id ?? null}, ${message.room_id ?? null}, ${message.content}, ${message.client_msg_id ?? null})
       returning *
     )
-    select ${logColumns} from m`.execute(db);
+    select m.id, m.room_id, m.content, m.created_at,
+      (select username from users where id = m.sender_id) as sender,
+      (select username from users where id = m.recipient_id) as recipient
+    from m`.execute(db);
   const row = rows[0];
   if (!row) throw new Error('insert returned no row');
-  return toLogged(row);
+  return toChatMessage(row);
 }
 
-export async function findMessageByClientKey(db: Executor, senderId: string, clientMsgId: string): Promise<LoggedMessage | undefined> {
+/**
+ * Gives every committed message without a seq the next ones, in one locked
+ * batch (the `sequence_messages` function of the delivery-log migration).
+ * Run it on its own connection, not inside a transaction that holds other
+ * locks: the batch commits on return.
+ */
+export async function numberPending(db: Executor, maxRows: number): Promise<LoggedMessage[]> {
   const { rows } = await sql<LogRow>`
+    select ${logColumns} from sequence_messages(${maxRows}) m order by m.seq`.execute(db);
+  return rows.map(toLogged);
+}
+
+/** Whether a message has waited longer than `ageMs` for its number: its sender died before numbering it. */
+export async function hasStalePending(db: Executor, ageMs: number): Promise<boolean> {
+  const { rows } = await sql<{ stale: boolean }>`
+    select exists (
+      select 1 from messages where seq is null and created_at < clock_timestamp() - make_interval(secs => ${ageMs / 1000})
+    ) as stale`.execute(db);
+  return rows[0]?.stale === true;
+}
+
+export async function findMessageByClientKey(db: Executor, senderId: string, clientMsgId: string): Promise<ChatMessage | undefined> {
+  const { rows } = await sql<ViewRow>`
     select ${logColumns} from messages m where m.sender_id = ${senderId} and m.client_msg_id = ${clientMsgId}`.execute(db);
-  return rows[0] && toLogged(rows[0]);
+  return rows[0] && toChatMessage(rows[0]);
 }
 
 /** The last seq of a committed message (0 for an empty log). */
