@@ -2,7 +2,6 @@
 export const CloseCode = {
   /** Server shutting down: clients should reconnect, through the load balancer, elsewhere. */
   GOING_AWAY: 1001,
-  POLICY_VIOLATION: 1008,
   /** A frame over the transport's hard limit (sent by `ws` itself). */
   MESSAGE_TOO_BIG: 1009,
   /** A dependency (PostgreSQL) failed while resuming: reconnect with the same cursor shortly. */

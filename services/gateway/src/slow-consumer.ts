@@ -21,10 +21,23 @@ export function guardSlowConsumer(socket: ChatSocket, maxBytes: number, logger: 
     if (unsent <= maxBytes) return;
     logger.warn({ userId: socket.data.claims.id, unsent }, 'cut off a client too slow to read');
     unsent = Number.NEGATIVE_INFINITY; // once
-    // A websocket-only session keeps its ws on the first request; an upgraded
-    // one does not expose it, and is closed without waiting for the client.
-    const websocket = (conn.request as { websocket?: WebSocket }).websocket;
+    const websocket = websocketOf(conn);
     if (websocket) websocket.terminate();
-    else conn.close(true);
+    else conn.close(true); // polling: the engine lets go of the session at once
   });
+}
+
+/**
+ * The `ws` socket under a session on the websocket transport, whether it opened
+ * there or upgraded from polling. Closing the session instead would start a
+ * close handshake whose frame queues behind the unread data: the connection and
+ * its buffers would stay until ws's 30 s close timeout. Engine.IO keeps the ws
+ * as its transport's `socket` (not in its typings); a websocket-only session
+ * also has it on its first request, an upgraded one nowhere else.
+ */
+function websocketOf(conn: ChatSocket['conn']): Pick<WebSocket, 'terminate'> | undefined {
+  const transport = conn.transport as unknown as { name: string; socket?: Partial<WebSocket> };
+  if (transport.name !== 'websocket') return undefined;
+  const websocket = transport.socket ?? (conn.request as { websocket?: Partial<WebSocket> }).websocket;
+  return typeof websocket?.terminate === 'function' ? (websocket as WebSocket) : undefined;
 }

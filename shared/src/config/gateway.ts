@@ -16,7 +16,7 @@ export interface GatewayConfig extends CommonConfig {
     maxMessageBytes: number;
     /** Frames above this close the connection (transport limit). */
     hardLimitBytes: number;
-    /** A connection with more than this unsent is closed as too slow (1008). */
+    /** A connection with more than this unsent is terminated as too slow (no close frame). */
     maxBufferedBytes: number;
     /** Inbound messages in flight (being stored or waiting); more are refused with `busy`. */
     maxQueuedMessages: number;
