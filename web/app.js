@@ -1,6 +1,8 @@
 // Minimal chat client: REST for auth, history and sending; the seed-compatible plain
 // WebSocket (/api/ws/connect) for live delivery. Everything is same-origin through
 // nginx. User-supplied text is only ever written with textContent, never innerHTML.
+// A lost socket reconnects with `since=<the last cursor seen>`, and the gateway
+// replays what was missed before going live again (services/gateway/src/plain-ws.ts).
 // Type-checked from JSDoc (web/tsconfig.json, part of `npm run typecheck`).
 'use strict';
 
@@ -57,6 +59,10 @@ let reconnectDelay = 1000;
 /** @type {number | undefined} */
 let reconnectTimer;
 const seen = new Set(); // message ids already shown: a sent message comes back over the socket too
+/** @type {string | null} */
+let cursor = null; // the newest resume cursor any frame carried; reconnecting with it replays what was missed
+const CURSOR_KEY = 'chat.cursor'; // sessionStorage, so a reload of the page resumes too
+const INVALID_CURSOR_CLOSE = 4003; // the gateway refused `since`: drop it, start afresh, reload history
 
 // ---- helpers ------------------------------------------------------------------
 
@@ -114,6 +120,42 @@ function errorText(e) {
   return e instanceof Error ? e.message : String(e);
 }
 
+// ---- resume cursor --------------------------------------------------------------------
+
+/**
+ * The cursor this tab kept for `userId`, if any (cursors are per user).
+ * @param {string} userId
+ * @returns {string | null}
+ */
+function storedCursor(userId) {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(CURSOR_KEY) ?? 'null');
+    return saved?.user === userId && typeof saved.cursor === 'string' ? saved.cursor : null;
+  } catch {
+    return null; // storage unavailable or garbled: start without one
+  }
+}
+
+/** @param {unknown} value a frame's `cursor`, kept when it is one */
+function keepCursor(value) {
+  if (typeof value !== 'string' || !value) return;
+  cursor = value;
+  try {
+    if (me) sessionStorage.setItem(CURSOR_KEY, JSON.stringify({ user: me.id, cursor: value }));
+  } catch {
+    // storage unavailable: the cursor still lives in memory
+  }
+}
+
+function dropCursor() {
+  cursor = null;
+  try {
+    sessionStorage.removeItem(CURSOR_KEY);
+  } catch {
+    // storage unavailable: nothing was kept there
+  }
+}
+
 // ---- rendering ------------------------------------------------------------------
 
 /**
@@ -141,12 +183,23 @@ function addMessage(m, { direct = false } = {}) {
 
   const li = el('li', direct || m.recipient ? 'direct' : '');
   const when = new Date(m.created_at);
-  li.append(el('span', 'meta', Number.isNaN(when.getTime()) ? '' : when.toLocaleTimeString()));
+  const at = when.getTime();
+  li.dataset.at = String(at);
+  li.append(el('span', 'meta', Number.isNaN(at) ? '' : when.toLocaleTimeString()));
   li.append(el('span', 'sender', String(m.sender ?? '?')));
   if (m.recipient) li.append(el('span', 'meta', `→ ${m.recipient}`));
   if (m.room_id) li.append(el('span', 'meta', `#${m.room_id.slice(0, 8)}`));
   li.append(document.createTextNode(String(m.content ?? '')));
-  list.append(li);
+  // Oldest at the top, as the API orders them: history loaded after some live
+  // messages goes above them. Scans from the bottom, where live messages belong.
+  /** @type {Element | null} */
+  let before = null;
+  let node = list.lastElementChild;
+  while (node instanceof HTMLElement && Number(node.dataset.at) > at) {
+    before = node;
+    node = node.previousElementSibling;
+  }
+  list.insertBefore(li, before);
 
   while (list.children.length > MAX_RENDERED) list.firstElementChild?.remove();
   if (nearBottom) list.scrollTop = list.scrollHeight;
@@ -169,6 +222,7 @@ function showAuth() {
   els.logout.hidden = true;
   els.messages.replaceChildren();
   seen.clear();
+  dropCursor();
   setStatus('signed out');
 }
 
@@ -178,26 +232,39 @@ function connect() {
   clearTimeout(reconnectTimer);
   if (!me) return;
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  // The handshake carries the cookie; the token parameter is for when we have one
-  // in memory (nginx does not log query strings).
-  const query = token ? `?token=${encodeURIComponent(token)}` : '';
-  const ws = new WebSocket(`${scheme}//${location.host}/api/ws/connect${query}`);
+  // The handshake authenticates by the HttpOnly jwt_token cookie set at login, which
+  // the browser sends on this same-origin upgrade; a token in the URL would end up in
+  // logs (nginx's error log prints the request line). `since` asks for what was missed.
+  const params = new URLSearchParams();
+  const resuming = cursor !== null;
+  if (cursor) params.set('since', cursor);
+  const query = String(params);
+  const ws = new WebSocket(`${scheme}//${location.host}/api/ws/connect${query ? `?${query}` : ''}`);
   socket = ws;
+  const live = () => setStatus(`signed in as ${me?.username ?? '?'} · live`);
 
   ws.addEventListener('open', () => {
     reconnectDelay = 1000;
   });
 
   ws.addEventListener('message', (event) => {
+    if (socket !== ws) return; // replaced or logged out: its frames and cursors are stale
     let frame;
     try {
       frame = JSON.parse(event.data);
     } catch {
       return; // not one of ours
     }
+    if (!frame || typeof frame !== 'object') return;
     switch (frame.type) {
       case 'connection':
-        setStatus(`signed in as ${me?.username ?? '?'} · live`);
+        if (resuming) {
+          setStatus(`signed in as ${me?.username ?? '?'} · catching up`); // missed messages follow, then `resumed`
+        } else {
+          live();
+          // Live from here on without a replay: whatever came before is history.
+          loadHistory().catch((e) => showError(`could not load messages: ${errorText(e)}`));
+        }
         break;
       case 'message':
         addMessage(frame.message);
@@ -205,18 +272,35 @@ function connect() {
       case 'direct_message':
         addMessage(frame.message, { direct: true });
         break;
+      case 'resumed':
+        live(); // every missed message has been replayed
+        break;
+      case 'reload':
+        // Too much was missed to replay: read history over REST, keep the new cursor.
+        live();
+        loadHistory().catch((e) => showError(`could not load messages: ${errorText(e)}`));
+        break;
       case 'error':
-        showError(String(frame.error ?? 'socket error'));
+        // A refused cursor is followed by close code 4003, handled below.
+        if (frame.code === 'invalid_cursor') dropCursor();
+        else showError(String(frame.error ?? 'socket error'));
         break;
       default:
         break; // pong and anything newer
     }
+    keepCursor(frame.cursor); // message, connection, resumed and reload frames carry one
   });
 
-  ws.addEventListener('close', () => {
+  ws.addEventListener('close', (event) => {
     if (socket !== ws) return; // replaced or logged out
     socket = null;
     if (!me) return;
+    if (event.code === INVALID_CURSOR_CLOSE) {
+      // Start afresh at once; the new connection's `connection` frame reloads history.
+      dropCursor();
+      connect();
+      return;
+    }
     const seconds = Math.round(reconnectDelay / 1000);
     setStatus(`signed in as ${me.username} · reconnecting in ${seconds}s`);
     reconnectTimer = setTimeout(connect, reconnectDelay);
@@ -243,6 +327,7 @@ async function loadHistory() {
 async function startSession(user) {
   showChat(user);
   showError('');
+  cursor = storedCursor(user.id); // after a reload of the page, resume where it was
   connect();
   await loadHistory().catch((e) => showError(`could not load messages: ${e.message}`));
 }

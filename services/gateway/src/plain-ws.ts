@@ -175,18 +175,24 @@ export function createPlainWsEndpoint(deps: {
       socket.on('error', () => socket.destroy());
       if (!handshake.originAllowed(req)) return reject(socket, { error: 'origin not allowed', code: 'forbidden' });
       const cursor = new URL(req.url ?? '/', 'http://gateway').searchParams.get('since');
-      handshake.authenticate(req).then(
-        async ({ claims, rooms }) => {
-          let since: number | undefined;
-          try {
-            if (cursor !== null) since = await feed.resumePoint(claims, cursor);
-          } catch (error) {
-            return refuseCursor(req, socket, head, error);
-          }
-          wss.handleUpgrade(req, socket, head, (ws) => accept(ws, claims, rooms, since));
-        },
-        (error: unknown) => reject(socket, toClientError(error, logger)),
-      );
+      handshake
+        .authenticate(req)
+        .then(
+          async ({ claims, rooms }) => {
+            let since: number | undefined;
+            try {
+              if (cursor !== null) since = await feed.resumePoint(claims, cursor);
+            } catch (error) {
+              return refuseCursor(req, socket, head, error);
+            }
+            wss.handleUpgrade(req, socket, head, (ws) => accept(ws, claims, rooms, since));
+          },
+          (error: unknown) => reject(socket, toClientError(error, logger)),
+        )
+        .catch((error: unknown) => {
+          logger.error({ err: error }, 'accepting a websocket failed');
+          socket.destroy();
+        });
     },
 
     deliver(rooms, frame) {

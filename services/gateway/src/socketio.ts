@@ -49,19 +49,33 @@ export function attachSocketIo(
 
   const deliveredMessage = (d: Delivery) => ({ ...d.message, cursor: feed.cursors.forMessage(d.seq) });
 
-  /** Resolves once Engine.IO has handed everything queued to the client, or the socket is gone. */
-  const drained = (socket: ChatSocket) =>
-    new Promise<void>((resolve) => {
-      // A writable transport has nothing queued: no drain will come, and the next page may start.
-      if (socket.disconnected || socket.conn.transport.writable) return void setImmediate(resolve);
-      const done = () => {
-        socket.conn.off('drain', done);
-        socket.off('disconnect', done);
-        resolve();
-      };
-      socket.conn.on('drain', done);
-      socket.once('disconnect', done);
+  /**
+   * Returns a wait that resolves once Engine.IO has handed everything queued to
+   * the transport, or the socket is gone. Engine.IO emits `drain` only when it
+   * flushes a non-empty buffer, so the wait counts what was queued since the
+   * last one: with nothing queued (a page that went out in one flush, while the
+   * transport is still writing it) no drain would come until the next heartbeat.
+   */
+  const drainWaiter = (socket: ChatSocket) => {
+    let queued = 0;
+    socket.conn.on('packetCreate', () => {
+      queued++;
     });
+    socket.conn.on('drain', () => {
+      queued = 0;
+    });
+    return () =>
+      new Promise<void>((resolve) => {
+        if (socket.disconnected || queued === 0) return void setImmediate(resolve);
+        const done = () => {
+          socket.conn.off('drain', done);
+          socket.off('disconnect', done);
+          resolve();
+        };
+        socket.conn.on('drain', done);
+        socket.once('disconnect', done);
+      });
+  };
 
   function goLiveNow(socket: ChatSocket) {
     const { claims, initialRooms, since } = socket.data;
@@ -75,7 +89,7 @@ export function attachSocketIo(
     resume(deps.resume, claims, since, {
       isOpen: () => socket.connected,
       send: (d) => socket.emit(d.event, deliveredMessage(d)),
-      drained: () => drained(socket),
+      drained: drainWaiter(socket),
       goLive: () => void socket.join(initialRooms),
     }).then(
       (outcome) => {

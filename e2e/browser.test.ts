@@ -1,0 +1,283 @@
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { deletePrefix, TEST_REDIS_URL, uniquePrefix } from '@chat/shared/testing';
+import { startCluster, type RunningCluster } from '../scripts/cluster/cluster.ts';
+import { findNginx } from '../scripts/cluster/preflight.ts';
+
+// The web page (web/app.js) in a real browser, through nginx, against the whole
+// cluster as processes: it must come back from losing its gateway showing every
+// message exactly once, in order, because it resumes from its last cursor.
+// Debian's Chromium, driven by playwright-core (.ci/run installs the package
+// `chromium` when it is missing). This file starts a cluster of its own; the e2e
+// files run one at a time (vitest.config.ts), since each binds nginx's :8080.
+
+const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
+const BASE = 'http://127.0.0.1:8080';
+/** The page's origin: the one the README gives, and allowed by the gateways' default CORS_ALLOWED_ORIGINS outside production. */
+const PAGE = 'http://localhost:8080';
+const SCREENSHOT = '/tmp/page-resume.png';
+const RESUME_MAX_BACKLOG = 8;
+
+let cluster: RunningCluster;
+let browser: Browser;
+const prefix = uniquePrefix();
+const logs: Array<{ name: string; line: string }> = [];
+
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve) => {
+      const s = createServer();
+      s.listen(0, '127.0.0.1', () => resolve(s));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
+}
+
+beforeAll(async () => {
+  const [a1, a2, g1, g2] = (await freePorts(4)) as [number, number, number, number];
+  cluster = await startCluster({
+    root: path.resolve(import.meta.dirname, '..'),
+    nginxBin: await findNginx(undefined),
+    apiPorts: [a1, a2],
+    gatewayPorts: [g1, g2],
+    serviceEnv: {
+      DATABASE_URL: inject('databaseUrl'),
+      REDIS_URL: TEST_REDIS_URL,
+      REDIS_PREFIX: prefix,
+      JWT_SECRET: 'e2e-secret-that-is-long-enough-for-hs256',
+      ENVIRONMENT: 'test',
+      // Small, so that one test can miss more than a resume replays.
+      RESUME_MAX_BACKLOG: String(RESUME_MAX_BACKLOG),
+    },
+    output: (name, line) => logs.push({ name, line }),
+  });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await cluster?.stop();
+  await deletePrefix(prefix);
+});
+
+async function newUser(): Promise<{ username: string; token: string }> {
+  const username = `web_${crypto.randomUUID().slice(0, 8)}`;
+  const body = (u: object) => ({ method: 'POST', body: JSON.stringify(u) });
+  expect((await fetch(`${BASE}/api/auth/register`, body({ username, email: `${username}@example.com`, password: 'password123' }))).status).toBe(201);
+  const login = (await (await fetch(`${BASE}/api/auth/login`, body({ username, password: 'password123' }))).json()) as { token: string };
+  return { username, token: login.token };
+}
+
+/** Resolves once the status line says the page's socket is live. */
+const untilLive = (page: Page) =>
+  expect.poll(() => page.textContent('#status'), { timeout: 15_000, interval: 50 }).toMatch(/ · live$/);
+
+/** Which gateway logged a plain WebSocket connection for this user (the page has one at a time). */
+async function gatewayOf(userId: string): Promise<string> {
+  for (let i = 0; i < 100; i++) {
+    const found = logs.findLast(({ name, line }) => name.startsWith('gateway') && line.includes('"client connected"') && line.includes(userId));
+    if (found) return found.name;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`no gateway logged a connection for ${userId}`);
+}
+
+interface Frame {
+  type: string;
+  cursor?: string;
+  replayed?: number;
+  user_id?: string;
+  code?: string;
+  message?: { id: string; content: string };
+}
+
+interface SocketRecord {
+  url: URL;
+  frames: Frame[];
+  closed: boolean;
+  closeCode?: number;
+}
+
+/** A page of its own, with what it did recorded as the browser saw it. */
+async function openPage() {
+  const page = await browser.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  // Every socket the page opens, with the frames it received.
+  const sockets: SocketRecord[] = [];
+  page.on('websocket', (ws) => {
+    const record: SocketRecord = { url: new URL(ws.url()), frames: [], closed: false };
+    sockets.push(record);
+    ws.on('framereceived', ({ payload }) => record.frames.push(JSON.parse(String(payload)) as Frame));
+    ws.on('close', () => {
+      record.closed = true;
+    });
+  });
+  /** GET /api/messages requests: the page reading history over REST. */
+  const historyLoads: string[] = [];
+  page.on('request', (request) => {
+    const url = new URL(request.url());
+    if (request.method() === 'GET' && url.pathname === '/api/messages') historyLoads.push(url.search);
+  });
+  return { page, errors, sockets, historyLoads };
+}
+
+/** Registers and signs in through the page's own form; resolves with the user's id once the socket is live. */
+async function signUp(page: Page, username: string, sockets: SocketRecord[]): Promise<string> {
+  await page.goto(`${PAGE}/`);
+  await page.fill('#auth-form input[name="username"]', username);
+  await page.fill('#auth-form input[name="password"]', 'password123');
+  await page.fill('#auth-form input[name="email"]', `${username}@example.com`);
+  await page.click('#auth-form button[value="register"]');
+  await untilLive(page);
+  expect(await page.textContent('#status')).toBe(`signed in as ${username} · live`);
+  expect(sockets).toHaveLength(1);
+  const userId = sockets[0]?.frames.find((f) => f.type === 'connection')?.user_id;
+  expect(userId).toBeTruthy();
+  return userId as string;
+}
+
+/**
+ * Another user writing over REST, alternately to everyone and directly to
+ * `recipient`; every content starts with a tag of its own, so that `shown` can
+ * tell them from other tests' global messages.
+ */
+async function writer(page: Page, recipient: string) {
+  const sender = await newUser();
+  const tag = `resume-${crypto.randomUUID().slice(0, 8)}`;
+  const sent: string[] = [];
+  const send = async (label: string) => {
+    const content = `${tag} ${label}`;
+    const direct = sent.length % 2 === 1;
+    const res = await fetch(`${BASE}/api/messages`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${sender.token}` },
+      body: JSON.stringify(direct ? { content, recipient } : { content }),
+    });
+    expect(res.status).toBe(201);
+    sent.push(content);
+  };
+  /** These messages' contents as the page lists them, top to bottom. An item reads time, sender, maybe the recipient, then the content. */
+  const shown = async () =>
+    (await page.locator('#messages li').allTextContents()).filter((text) => text.includes(tag)).map((text) => text.slice(text.indexOf(tag)));
+  /** Waits until the page lists as many as were sent, then checks it lists exactly those, once each, in order. */
+  const untilAllShown = async () => {
+    await expect.poll(async () => (await shown()).length, { timeout: 15_000, interval: 50 }).toBeGreaterThanOrEqual(sent.length);
+    expect(await shown()).toEqual(sent);
+  };
+  const isOurs = (f: Frame) => f.message?.content.startsWith(`${tag} `) === true;
+  return { sent, send, shown, untilAllShown, isOurs };
+}
+
+describe('the web page', () => {
+  it('resumes after losing its gateway: every missed message shown once, in order', async () => {
+    const { page, errors, sockets, historyLoads } = await openPage();
+    const username = `page_${crypto.randomUUID().slice(0, 8)}`;
+    const userId = await signUp(page, username, sockets);
+    const first = sockets[0] as SocketRecord;
+    const w = await writer(page, username);
+
+    for (let i = 1; i <= 3; i++) await w.send(`before ${i}`);
+    await w.untilAllShown();
+    const historyLoadsBefore = historyLoads.length;
+
+    // Kill the gateway holding the page's socket; the runner restarts it.
+    const gateway = await gatewayOf(userId);
+    cluster.kill(gateway, 'SIGKILL');
+    await expect.poll(() => first.closed, { timeout: 10_000, interval: 20 }).toBe(true);
+    const lastCursorBefore = first.frames.findLast((f) => f.cursor !== undefined)?.cursor;
+    expect(lastCursorBefore).toBeTruthy();
+
+    // The page waits a second before reconnecting: these land while it has no socket.
+    for (let i = 1; i <= 4; i++) await w.send(`during ${i}`);
+    const outage = w.sent.slice(-4);
+    expect(sockets).toHaveLength(1); // still disconnected when the last one was stored
+
+    await untilLive(page);
+    for (let i = 1; i <= 3; i++) await w.send(`after ${i}`);
+    await w.untilAllShown();
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+
+    // Resume is what did it: the page reconnected through nginx with its last
+    // cursor, the gateway replayed what was missed before `resumed`, and the page
+    // did not fall back to reading history over REST.
+    expect(sockets).toHaveLength(2);
+    const second = sockets[1] as SocketRecord;
+    expect(second.url.searchParams.get('since')).toBe(lastCursorBefore);
+    // The page authenticates its sockets by the HttpOnly cookie: no token in any URL (logs print URLs).
+    for (const s of sockets) expect(s.url.searchParams.has('token')).toBe(false);
+    const resumedAt = second.frames.findIndex((f) => f.type === 'resumed');
+    expect(resumedAt).toBeGreaterThan(0);
+    expect(second.frames.slice(0, resumedAt).filter(w.isOurs).map((f) => f.message?.content)).toEqual(outage);
+    expect(second.frames[resumedAt]?.replayed).toBeGreaterThanOrEqual(outage.length);
+    expect(historyLoads.length).toBe(historyLoadsBefore);
+    // Each message arrived once over both sockets: no duplicate for the page to hide.
+    const delivered = sockets.flatMap((s) => s.frames).filter(w.isOurs);
+    expect(delivered.map((f) => f.message?.content)).toEqual(w.sent);
+    expect(new Set(delivered.map((f) => f.message?.id)).size).toBe(w.sent.length);
+    expect(await page.isHidden('#error')).toBe(true);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  it('resumes across a reload of the page, reloads history for a large backlog, starts afresh on a refused cursor', async () => {
+    const { page, errors, sockets, historyLoads } = await openPage();
+    const username = `page_${crypto.randomUUID().slice(0, 8)}`;
+    await signUp(page, username, sockets);
+    const w = await writer(page, username);
+    await w.send('first');
+    await w.untilAllShown();
+
+    // Away from the page (the session cookie and this tab's sessionStorage stay), then back.
+    const away = async (messages: number, label: string, newSockets = 1) => {
+      await page.goto('about:blank');
+      for (let i = 1; i <= messages; i++) await w.send(`${label} ${i}`);
+      const before = sockets.length;
+      await page.goto(`${PAGE}/`);
+      await untilLive(page);
+      expect(sockets).toHaveLength(before + newSockets);
+      return sockets.at(-1) as SocketRecord;
+    };
+
+    // A few missed: replayed from the cursor the page kept.
+    const resumed = await away(2, 'while away');
+    expect(resumed.url.searchParams.get('since')).toBeTruthy();
+    expect(resumed.frames.find((f) => f.type === 'resumed')?.replayed).toBeGreaterThanOrEqual(2);
+    expect(resumed.frames.filter(w.isOurs).map((f) => f.message?.content)).toEqual(w.sent.slice(-2));
+    await w.untilAllShown();
+
+    // More missed than a resume replays: `reload`, and the page reads history over REST.
+    const loadsBefore = historyLoads.length;
+    const reloaded = await away(RESUME_MAX_BACKLOG + 2, 'long away');
+    expect(reloaded.url.searchParams.get('since')).toBeTruthy();
+    expect(reloaded.frames.map((f) => f.type)).toContain('reload');
+    expect(reloaded.frames.filter(w.isOurs)).toEqual([]);
+    await w.untilAllShown();
+    // One load at start-up as always, one for `reload`.
+    await expect.poll(() => historyLoads.length - loadsBefore, { timeout: 5_000, interval: 50 }).toBe(2);
+
+    // A cursor the gateway refuses: error frame and close 4003, then a fresh connection without one.
+    await page.evaluate(() => {
+      const saved = JSON.parse(sessionStorage.getItem('chat.cursor') ?? 'null') as { user: string } | null;
+      sessionStorage.setItem('chat.cursor', JSON.stringify({ user: saved?.user, cursor: 'u1.1.AAAAAAAAAAAAAAAA' }));
+    });
+    await away(1, 'refused', 2);
+    const [refused, fresh] = sockets.slice(-2) as [SocketRecord, SocketRecord];
+    expect(refused.url.searchParams.get('since')).toBe('u1.1.AAAAAAAAAAAAAAAA');
+    expect(refused.frames.map((f) => [f.type, f.code])).toContainEqual(['error', 'invalid_cursor']);
+    expect(fresh.url.searchParams.has('since')).toBe(false);
+    expect(fresh.frames[0]).toMatchObject({ type: 'connection', cursor: expect.any(String) as unknown });
+    await w.untilAllShown();
+    expect(await page.isHidden('#error')).toBe(true);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60_000);
+});

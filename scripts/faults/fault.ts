@@ -1,0 +1,34 @@
+import type { RunningCluster } from '../cluster/cluster.ts';
+import type { ClusterLog } from './cluster-log.ts';
+import type { FaultOptions } from './options.ts';
+import type { OwnRedis } from './redis-process.ts';
+import type { User } from './rest.ts';
+
+/** What a fault may touch. */
+export interface FaultContext {
+  cluster: RunningCluster;
+  redis: OwnRedis;
+  adminUrl: string;
+  databaseName: string;
+  log: ClusterLog;
+  opts: FaultOptions;
+  /** Users of the paused-client fault: one per client kind, and the one that floods them. */
+  pausedUsers: { ws: User; io: User; flooder: User };
+}
+
+export interface FaultOutcome {
+  /** What happened, for the line under the table. */
+  notes: string[];
+  /** Broken promises of the delivery contract other than loss and duplication. */
+  failures: string[];
+}
+
+export interface Fault {
+  /** Tags the phase's messages (`fault:<slug>:<key>`): letters and dashes. */
+  slug: string;
+  name: string;
+  /** Injects the fault; may keep working (and the phase waits) until `until`, the end of the phase's load. */
+  inject(ctx: FaultContext, until: number): Promise<FaultOutcome>;
+}
+
+export const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;

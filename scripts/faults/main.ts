@@ -1,0 +1,128 @@
+import path from 'node:path';
+import { createTestDatabase, freePort, type TestDatabase } from '@chat/shared/testing';
+import { LB_PORT, startCluster, type RunningCluster } from '../cluster/cluster.ts';
+import { checkPortsFree, findNginx } from '../cluster/preflight.ts';
+import { ClusterLog } from './cluster-log.ts';
+import { FLOOD_MESSAGE_CHARS } from './fault-paused.ts';
+import { FAULTS } from './faults.ts';
+import { Load } from './load.ts';
+import { parseOptions } from './options.ts';
+import { runPhase, type PhaseRow } from './phase.ts';
+import { populate, type Population } from './population.ts';
+import { startOwnRedis, type OwnRedis } from './redis-process.ts';
+import { failed, formatDetails, formatTable } from './report.ts';
+import { Tracker } from './tracker.ts';
+import { until } from './transport.ts';
+
+// `npm run test:faults [-- --short]`: a cluster of its own (fresh database, own
+// redis-server) under steady load from every kind of client, one fault per
+// phase, and a table of what was sent, acknowledged, stored, lost, duplicated
+// and recovered. Exits non-zero if an acknowledged message was lost or duplicated.
+
+const root = path.resolve(import.meta.dirname, '../..');
+const say = (line: string) => console.log(`faults     | ${line}`);
+
+async function distinctFreePorts(n: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < n) ports.add(await freePort());
+  return [...ports];
+}
+
+async function main(): Promise<number> {
+  const opts = parseOptions(process.argv.slice(2), process.env);
+  const nginxBin = await findNginx(process.env.NGINX_BIN);
+  await checkPortsFree([LB_PORT]);
+  const adminUrl = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const log = new ClusterLog();
+  say(`${opts.short ? 'short run' : 'full run'}: ${opts.phaseMs / 1000} s of load per phase, ${opts.receiversPerKind} receivers of each kind; cluster log: ${log.path}`);
+
+  let redis: OwnRedis | undefined;
+  let database: TestDatabase | undefined;
+  let cluster: RunningCluster | undefined;
+  let population: Population | undefined;
+  const cleanUp = async () => {
+    for (const client of [...(population?.receivers ?? []), ...(population?.senders ?? [])]) client.close();
+    await cluster?.stop();
+    await redis?.stop();
+    await database?.drop();
+    await log.close();
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      say(`${signal}: stopping`);
+      void cleanUp().finally(() => process.exit(130));
+    });
+  }
+
+  try {
+    redis = await startOwnRedis();
+    database = await createTestDatabase({ adminUrl, prefix: 'chat_faults' });
+    const [api1, api2, gw1, gw2] = await distinctFreePorts(4);
+    cluster = await startCluster({
+      root,
+      nginxBin,
+      apiPorts: [api1 as number, api2 as number],
+      gatewayPorts: [gw1 as number, gw2 as number],
+      serviceEnv: {
+        DATABASE_URL: database.url,
+        REDIS_URL: redis.url,
+        REDIS_PREFIX: 'faults:',
+        JWT_SECRET: 'fault-suite-secret-that-is-long-enough-for-hs256',
+        ENVIRONMENT: 'test',
+        LOG_LEVEL: 'info',
+        // The paused-client fault floods with large direct messages, so buffers fill within a phase.
+        MESSAGE_MAX_LENGTH: String(FLOOD_MESSAGE_CHARS + 100),
+        // Every client here comes from 127.0.0.1, and the flood is one user: rate limits
+        // (0 switches one off) would measure themselves, not the faults.
+        REGISTER_ADDRESS_LIMIT: '0',
+        LOGIN_ADDRESS_LIMIT: '0',
+        HANDSHAKE_ADDRESS_LIMIT: '0',
+        MESSAGE_RATE_LIMIT: '0',
+      },
+      output: log.output,
+    });
+    say(`cluster up on ${cluster.url} (database ${database.name}, Redis ${redis.url})`);
+
+    const tracker = new Tracker();
+    population = await populate(tracker, opts.receiversPerKind);
+    const { receivers } = population;
+    if (!(await until(() => receivers.every((r) => r.isLive()), 30_000))) throw new Error('not every receiver connected');
+    say(`${receivers.length} receivers connected, ${population.senders.length} senders`);
+
+    const load = new Load(population.senders, population.addressing, tracker, { intervalMs: opts.sendIntervalMs, deadlineMs: opts.sendDeadlineMs });
+    const ctx = {
+      tracker,
+      load,
+      receivers,
+      opts,
+      databaseUrl: database.url,
+      log,
+      faults: { cluster, redis, adminUrl, databaseName: database.name, log, opts, pausedUsers: population.pausedUsers },
+    };
+    const rows: PhaseRow[] = [];
+    const phases = [undefined, ...FAULTS];
+    for (const [i, fault] of phases.entries()) {
+      say(`phase ${i + 1}/${phases.length}: ${fault?.name ?? 'baseline, no fault'}`);
+      const row = await runPhase(ctx, fault?.slug ?? 'baseline', fault);
+      rows.push(row);
+      say(`  sent ${row.sent}, acked ${row.acked}, stored ${row.stored}, lost ${row.lost}, duplicated ${row.duplicated}`);
+    }
+
+    console.log(`\n${formatTable(rows)}\n`);
+    const details = formatDetails(rows);
+    if (details) console.log(`${details}\n`);
+    const verdict = failed(rows);
+    say(verdict ? `FAILED: see the lines marked "!" above; cluster log: ${log.path}` : 'passed: nothing acknowledged was lost or duplicated');
+    return verdict ? 1 : 0;
+  } finally {
+    await cleanUp();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    say(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,34 @@
+import type { PhaseRow } from './phase.ts';
+
+const secs = (ms: number | undefined) => (ms === undefined ? 'never' : `${(ms / 1000).toFixed(1)} s`);
+
+/** The table as Markdown, so that a run's output can go into the README as it is. */
+export function formatTable(rows: PhaseRow[]): string {
+  const header = ['fault', 'sent', 'acked', 'stored', 'lost', 'duplicated', 'missed, then recovered', 'time to recover', 'slowest ack', 'retried sends'];
+  const cells = rows.map((r) => [
+    r.name,
+    String(r.sent),
+    String(r.acked),
+    String(r.stored),
+    String(r.lost),
+    String(r.duplicated),
+    String(r.recovered),
+    secs(r.recoveryMs),
+    secs(r.slowestAckMs),
+    String(r.retried),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
+  const line = (values: string[]) => `| ${values.map((v, i) => (i === 0 ? v.padEnd(widths[i] ?? 0) : v.padStart(widths[i] ?? 0))).join(' | ')} |`;
+  const rule = `|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
+  return [line(header), rule, ...cells.map(line)].join('\n');
+}
+
+/** Notes and failures under the table, one block per phase that has any. */
+export function formatDetails(rows: PhaseRow[]): string {
+  return rows
+    .filter((r) => r.notes.length + r.failures.length > 0)
+    .map((r) => [`${r.name}:`, ...r.notes.map((n) => `  - ${n}`), ...r.failures.map((f) => `  ! ${f}`)].join('\n'))
+    .join('\n');
+}
+
+export const failed = (rows: PhaseRow[]) => rows.some((r) => r.lost > 0 || r.duplicated > 0 || r.failures.length > 0);

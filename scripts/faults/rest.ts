@@ -1,0 +1,83 @@
+/** The suite talks to the cluster only through nginx, like any client. */
+export const BASE = 'http://127.0.0.1:8080';
+export const WS_BASE = 'ws://127.0.0.1:8080';
+
+export interface User {
+  id: string;
+  username: string;
+  token: string;
+}
+
+export type Attempt = { ok: true; id: string } | { ok: false; reason: string; retryAfterMs?: number };
+
+export interface MessageBody {
+  content: string;
+  recipient?: string;
+  room_id?: string;
+}
+
+async function call(method: string, route: string, token: string | undefined, body: unknown, headers: Record<string, string> = {}) {
+  return fetch(BASE + route, {
+    method,
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(10_000),
+  });
+}
+
+/** Set-up calls: retried a few times, since a replica can be slow to answer right after start. */
+async function setUpCall<T>(what: string, method: string, route: string, token: string | undefined, body: unknown, expect: number[]): Promise<T> {
+  let last = '';
+  for (let i = 0; i < 5; i++) {
+    try {
+      const res = await call(method, route, token, body);
+      if (expect.includes(res.status)) return (await res.json()) as T;
+      last = `${res.status} ${await res.text()}`;
+    } catch (error) {
+      last = String(error);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+  throw new Error(`${what} failed: ${last}`);
+}
+
+export async function createUser(label: string): Promise<User> {
+  const username = `${label}_${crypto.randomUUID().slice(0, 8)}`;
+  const password = 'fault-suite-password';
+  await setUpCall('register', 'POST', '/api/auth/register', undefined, { username, email: `${username}@example.com`, password }, [201]);
+  const login = await setUpCall<{ token: string; user: { id: string } }>('login', 'POST', '/api/auth/login', undefined, { username, password }, [200]);
+  return { id: login.user.id, username, token: login.token };
+}
+
+export async function createRoom(owner: User, name: string, members: User[]): Promise<string> {
+  const room = await setUpCall<{ id: string }>('create room', 'POST', '/api/rooms', owner.token, { name }, [201]);
+  for (const member of members) {
+    if (member.id !== owner.id) await setUpCall('add member', 'POST', `/api/rooms/${room.id}/members/${member.id}`, owner.token, undefined, [200, 201]);
+  }
+  return room.id;
+}
+
+/** One attempt of `POST /api/messages` with an idempotency key: 201 stored, 200 the original of an earlier attempt. */
+export async function postMessage(user: User, body: MessageBody, key: string, timeoutMs: number): Promise<Attempt> {
+  try {
+    const res = await fetch(`${BASE}/api/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${user.token}`, 'idempotency-key': key },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const text = await res.text();
+    if (res.status === 200 || res.status === 201) return { ok: true, id: (JSON.parse(text) as { id: string }).id };
+    const retryAfter = Number(res.headers.get('retry-after'));
+    const code = (() => {
+      try {
+        return (JSON.parse(text) as { code?: string }).code ?? '';
+      } catch {
+        return '';
+      }
+    })();
+    return { ok: false, reason: `http ${res.status}${code ? ` ${code}` : ''}`, ...(retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}) };
+  } catch (error) {
+    return { ok: false, reason: error instanceof Error && error.name === 'TimeoutError' ? 'no answer' : 'connection failed' };
+  }
+}

@@ -1,0 +1,11 @@
+import { postMessage, type User } from './rest.ts';
+import { ACK_TIMEOUT_MS, type SendTransport } from './transport.ts';
+
+/** `POST /api/messages` with the key as `Idempotency-Key`. */
+export function restTransport(user: User): SendTransport {
+  return {
+    kind: 'rest',
+    send: (body, key) => postMessage(user, body, key, ACK_TIMEOUT_MS),
+    close: () => {},
+  };
+}
