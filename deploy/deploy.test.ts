@@ -20,6 +20,9 @@ interface Service {
   depends_on?: Record<string, { condition: string }>;
   ports?: string[];
   volumes?: string[];
+  entrypoint?: string[];
+  mem_limit?: string;
+  deploy?: { resources?: { limits?: { memory?: string } } };
 }
 
 let services: Record<string, Service>;
@@ -120,6 +123,104 @@ describe('docker-compose.yml', () => {
     expect(conf).toContain('include upstreams/api.conf;');
     expect(conf).toContain('include upstreams/gateway.conf;');
     expect(await readdir(path.join(root, 'deploy/compose/upstreams'))).toEqual(expect.arrayContaining(['api.conf', 'gateway.conf']));
+  });
+});
+
+/** `${NAME:?message}`: compose refuses to start without NAME, so no default password can slip in. */
+const REQUIRED_VARIABLE = /^\$\{(\w+):\?[^}]*\}$/;
+/** scheme://user:password@host:port/... with the password a required variable. */
+function credentialsOf(url: string | undefined): { user: string; passwordVariable: string; host: string } | undefined {
+  const m = /^\w+:\/\/([^:@/]+):(\$\{[^}]+\})@([\w.-]+:\d+)/.exec(url ?? '');
+  const passwordVariable = REQUIRED_VARIABLE.exec(m?.[2] ?? '')?.[1];
+  return m && passwordVariable ? { user: m[1] as string, passwordVariable, host: m[3] as string } : undefined;
+}
+/** The `user <name> ...` lines of deploy/redis/users.acl, by name. */
+async function aclUsers(): Promise<Map<string, string[]>> {
+  const lines = (await read('deploy/redis/users.acl')).split('\n').filter((l) => /^user\s/.test(l));
+  return new Map(lines.map((l) => l.trim().split(/\s+/)).map((words) => [words[1] as string, words.slice(2)]));
+}
+/** Where a service mounts a repository file (`./src:/target[:ro]`). */
+const mountOf = (service: Service | undefined, source: string) =>
+  service?.volumes?.map((v) => v.split(':')).find(([from]) => from === source)?.[1];
+
+describe('docker-compose.yml credentials and limits (least privilege)', () => {
+  it('Redis refuses unauthenticated connections: the default user is off and the app user has a password from the environment', async () => {
+    const redis = services.redis;
+    // start.sh builds the ACL file from users.acl and the password, then starts redis-server with it.
+    expect(redis?.entrypoint).toEqual(['/bin/sh', mountOf(redis, './deploy/redis/start.sh')]);
+    expect(mountOf(redis, './deploy/redis/users.acl')).toBe('/etc/redis/users.acl');
+    const start = await read('deploy/redis/start.sh');
+    expect(start).toMatch(/--aclfile \/run\/redis\/users\.acl/);
+    expect(start).toContain('/etc/redis/users.acl');
+    // Through the image's entrypoint, which drops from root to the redis user.
+    expect(start).toMatch(/^exec docker-entrypoint\.sh redis-server /m);
+    expect(redis?.environment?.REDIS_PASSWORD).toMatch(REQUIRED_VARIABLE);
+    const users = await aclUsers();
+    expect(users.get('default')?.slice(0, 2)).toEqual(['off', 'resetpass']);
+    expect(users.get('default')).toContain('-@all');
+    for (const [name, rules] of users) {
+      if (!rules.includes('on')) continue;
+      // start.sh appends the password; a `nopass` or a password written into the file would bypass it.
+      expect(rules.filter((r) => r === 'nopass' || r.startsWith('>') || r.startsWith('#')), name).toEqual([]);
+      expect(rules, `${name} may not run everything`).not.toContain('+@all');
+      expect(rules, `${name} may not touch every key`).not.toContain('~*');
+      expect(rules, `${name} may not use every channel`).not.toContain('&*');
+      // An allow-list: everything off first, then no administrative or keyspace-wide command back on.
+      expect(rules.indexOf('-@all'), `${name}: -@all before any +command`).toBeLessThan(rules.findIndex((r) => r.startsWith('+')));
+      const dangerous = ['+@dangerous', '+@admin', '+keys', '+flushall', '+flushdb', '+config', '+acl', '+debug', '+shutdown', '+monitor', '+module', '+script|flush'];
+      expect(rules.filter((r) => dangerous.includes(r.toLowerCase()) || r.startsWith('+@')), name).toEqual([]);
+    }
+    // The health check authenticates too, so a healthy Redis is one that loaded the ACL file.
+    expect(redis?.healthcheck?.test.join(' ')).toMatch(/REDISCLI_AUTH=.*--user chat ping/);
+  });
+
+  it('every service that talks to Redis does so as the ACL user, with the password variable, inside its keys and channels', async () => {
+    const users = await aclUsers();
+    const talkers = Object.entries(services).filter(([, s]) => s.environment?.REDIS_URL !== undefined);
+    expect(talkers.map(([name]) => name).sort()).toEqual([...servicesOf('api'), ...servicesOf('gateway')].map(([name]) => name).sort());
+    for (const [name, service] of talkers) {
+      const credentials = credentialsOf(service.environment?.REDIS_URL);
+      expect(credentials, `${name}: REDIS_URL must be redis://user:\${VAR:?}@redis:6379`).toMatchObject({ host: 'redis:6379', passwordVariable: 'REDIS_PASSWORD' });
+      const rules = users.get(credentials?.user ?? '');
+      expect(rules, `${name}: ${credentials?.user} is not an enabled user of users.acl`).toContain('on');
+      const prefix = service.environment?.REDIS_PREFIX ?? 'chat:';
+      expect(rules, `${name}: keys under ${prefix}`).toContain(`~${prefix}*`);
+      expect(rules, `${name}: channels under ${prefix}`).toContain(`&${prefix}*`);
+    }
+  });
+
+  it('the API and gateways connect to PostgreSQL as the application role; only migrate connects as the owner', async () => {
+    const postgres = services.postgres;
+    const owner = postgres?.environment?.POSTGRES_USER;
+    expect(postgres?.environment?.POSTGRES_PASSWORD).toMatch(REQUIRED_VARIABLE);
+    expect(postgres?.environment?.POSTGRES_APP_PASSWORD).toMatch(REQUIRED_VARIABLE);
+    // The init script creates the role from app-role.sql, which it reads where compose mounts it.
+    expect(mountOf(postgres, './deploy/postgres/init-app-role.sh')).toMatch(/^\/docker-entrypoint-initdb\.d\/[\w-]+\.sh$/);
+    const sqlTarget = mountOf(postgres, './deploy/postgres/app-role.sql') as string;
+    expect(sqlTarget).not.toMatch(/^\/docker-entrypoint-initdb\.d\//); // would run without its psql variables
+    const init = await read('deploy/postgres/init-app-role.sh');
+    expect(init).toContain(`-f ${sqlTarget}`);
+    const appRole = /app_role="\$\{POSTGRES_APP_USER:-(\w+)\}"/.exec(init)?.[1];
+    expect(appRole).toBeDefined();
+    expect(appRole).not.toBe(owner);
+
+    for (const [name, service] of [...servicesOf('api'), ...servicesOf('gateway')]) {
+      expect(credentialsOf(service.environment?.DATABASE_URL), name).toEqual({
+        user: appRole,
+        passwordVariable: 'POSTGRES_APP_PASSWORD',
+        host: 'postgres:5432',
+      });
+    }
+    for (const [name, service] of servicesOf('migrate')) {
+      expect(credentialsOf(service.environment?.DATABASE_URL), name).toEqual({ user: owner, passwordVariable: 'POSTGRES_PASSWORD', host: 'postgres:5432' });
+    }
+  });
+
+  it('limits the memory of every container', () => {
+    for (const [name, service] of Object.entries(services)) {
+      const limit = service.mem_limit ?? service.deploy?.resources?.limits?.memory;
+      expect(limit, `${name} has no memory limit`).toMatch(/^\d+(\.\d+)?[kmg]b?$/i);
+    }
   });
 });
 

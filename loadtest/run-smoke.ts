@@ -52,7 +52,7 @@ async function main(): Promise<number> {
       nginxBin,
       apiPorts,
       gatewayPorts,
-      serviceEnv: { DATABASE_URL: database.url, REDIS_URL: config.redisUrl, REDIS_PREFIX: prefix, LOG_LEVEL: 'warn' },
+      serviceEnv: { ENVIRONMENT: process.env.ENVIRONMENT || 'development', DATABASE_URL: database.url, REDIS_URL: config.redisUrl, REDIS_PREFIX: prefix, LOG_LEVEL: 'warn' },
       output: (name, line) => console.log(`${name.padEnd(10)} | ${line}`),
     });
     log(`cluster up on ${cluster.url}; running k6`);

@@ -31,7 +31,9 @@ async function main(): Promise<number> {
     nginxBin,
     apiPorts,
     gatewayPorts,
-    serviceEnv: { DATABASE_URL: config.databaseUrl, REDIS_URL: config.redisUrl },
+    // A development tool: it asks for development defaults (the built-in JWT_SECRET
+    // among them) unless told otherwise; the services refuse a missing secret otherwise.
+    serviceEnv: { ENVIRONMENT: process.env.ENVIRONMENT || 'development', DATABASE_URL: config.databaseUrl, REDIS_URL: config.redisUrl },
     output: print,
   });
   print('cluster', `ready: http://localhost:${LB_PORT}  (${config.apiReplicas} api on ${apiPorts.join(',')}, ${config.gatewayReplicas} gateways on ${gatewayPorts.join(',')})`);

@@ -11,6 +11,7 @@ import { createMessageService } from './chat/messages.ts';
 import type { CommonConfig } from './config/common.ts';
 import type { DB } from './db/schema.ts';
 import { createEventPublisher } from './events/publisher.ts';
+import { createLimiter } from './limits/rate-limits.ts';
 import type { Logger } from './logger.ts';
 
 /**
@@ -22,7 +23,23 @@ export function createChatCore(config: CommonConfig, conn: { db: Kysely<DB>; red
   const events = createEventPublisher(conn.redis, config.redis.prefix, logger);
   const tokens = createTokenService(config.jwt);
   const numbering = createLogNumbering({ db: conn.db, events });
-  const revocations = createRevocationList(conn.redis, config.redis.prefix);
+  // Fails open: a send already passed the fail-closed token check (REST) or
+  // handshake, and socket sends are accepted while Redis is away (docs/architecture.md).
+  const messageLimit = createLimiter(conn.redis, {
+    prefix: config.redis.prefix,
+    name: 'send:user',
+    limit: config.messageRateLimit,
+    whenRedisFails: 'allow',
+    message: 'too many messages; slow down',
+    logger,
+  });
+  const revocations = createRevocationList({
+    redis: conn.redis,
+    prefix: config.redis.prefix,
+    db: conn.db,
+    maxTokenLifetimeSeconds: Math.round(config.jwt.expiryHours * 3600),
+    logger,
+  });
   return {
     events,
     tokens,
@@ -30,6 +47,12 @@ export function createChatCore(config: CommonConfig, conn: { db: Kysely<DB>; red
     auth: createAuthenticator(tokens, revocations),
     audience: createAudience({ db: conn.db }),
     feed: createFeed({ db: conn.db, cursors: createCursorCodec(config.jwt.secret), numbering }),
-    messages: createMessageService({ db: conn.db, numbering, maxMessageLength: config.chat.maxMessageLength, logger }),
+    messages: createMessageService({
+      db: conn.db,
+      numbering,
+      maxMessageLength: config.chat.maxMessageLength,
+      logger,
+      rateLimit: messageLimit,
+    }),
   };
 }

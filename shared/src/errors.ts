@@ -15,6 +15,7 @@ export const ERROR_CODES = [
   'conflict',
   'refresh_not_allowed',
   'busy',
+  'rate_limited',
   'unavailable',
   'internal',
 ] as const;
@@ -30,12 +31,15 @@ export interface ErrorDetail {
 export class DomainError extends Error {
   readonly code: ErrorCode;
   readonly details: ErrorDetail[] | undefined;
+  /** Whole seconds the client should wait before trying again (`rate_limited` carries its own). */
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(code: ErrorCode, message: string, details?: ErrorDetail[], cause?: unknown) {
+  constructor(code: ErrorCode, message: string, details?: ErrorDetail[], cause?: unknown, retryAfterSeconds?: number) {
     super(message, cause === undefined ? undefined : { cause });
     this.name = 'DomainError';
     this.code = code;
     this.details = details;
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 
@@ -47,6 +51,9 @@ export const forbidden = (message: string) => new DomainError('forbidden', messa
 export const notFound = (what: string) => new DomainError('not_found', `${what} not found`);
 export const conflict = (message: string) => new DomainError('conflict', message);
 export const busy = (message: string) => new DomainError('busy', message);
+/** A cluster-wide limit refused the request; `retryAfterSeconds` is when the limit lets the next one through. */
+export const rateLimited = (message: string, retryAfterSeconds: number) =>
+  new DomainError('rate_limited', message, undefined, undefined, Math.max(1, Math.ceil(retryAfterSeconds)));
 export const payloadTooLarge = (message: string) => new DomainError('payload_too_large', message);
 
 /** Runs `read` against a backing service; its failure becomes an `unavailable` error. */

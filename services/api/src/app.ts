@@ -4,9 +4,12 @@ import { cors } from 'hono/cors';
 import type { Accounts, Authenticator } from '@chat/shared/auth';
 import type { MessageService, RoomService, UserDirectory } from '@chat/shared/chat';
 import type { HealthReport } from '@chat/shared/health';
+import type { ProxyTrust } from '@chat/shared/limits';
 import type { Logger } from '@chat/shared/logger';
 import type { AppEnv } from './env.ts';
 import { requireAuth } from './middleware/auth.ts';
+import { resolveClientAddress } from './middleware/client-address.ts';
+import { csrfGuard } from './middleware/csrf.ts';
 import { onBodyTooLarge, onError, onNotFound } from './middleware/errors.ts';
 import { requestContext } from './middleware/request-context.ts';
 import { authRoutes } from './routes/auth/routes.ts';
@@ -18,7 +21,7 @@ import { userRoutes } from './routes/users/routes.ts';
 
 export interface AppDeps {
   logger: Logger;
-  http: { corsOrigins: string[]; bodyLimitBytes: number; secureCookies: boolean };
+  http: { corsOrigins: string[]; bodyLimitBytes: number; secureCookies: boolean; proxyTrust: ProxyTrust };
   auth: Authenticator;
   accounts: Accounts;
   messages: MessageService;
@@ -33,6 +36,7 @@ export function createApp(deps: AppDeps) {
 
   const app = new Hono<AppEnv>();
   app.use(requestContext(deps.logger));
+  app.use(resolveClientAddress(deps.http.proxyTrust));
   app.use(
     '/api/*',
     cors({
@@ -44,6 +48,8 @@ export function createApp(deps: AppDeps) {
       maxAge: 600,
     }),
   );
+  // Cross-site requests riding on the session cookie stop here, before authentication.
+  app.use('/api/*', csrfGuard(deps.http.corsOrigins));
   app.use(
     '/api/*',
     bodyLimit({

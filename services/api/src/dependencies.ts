@@ -4,6 +4,7 @@ import type { ApiConfig } from '@chat/shared/config';
 import type { Connections } from '@chat/shared/connections';
 import { createChatCore } from '@chat/shared/core';
 import { createHealthCheck } from '@chat/shared/health';
+import { createLimiter, createProxyTrust } from '@chat/shared/limits';
 import type { Logger } from '@chat/shared/logger';
 import { createPresenceReader } from '@chat/shared/presence';
 import type { AppDeps } from './app.ts';
@@ -15,17 +16,27 @@ export function buildAppDeps(config: ApiConfig, resources: Resources, logger: Lo
   const { db, redis } = resources;
   const { events, tokens, revocations, auth, messages } = createChatCore(config, resources, logger);
   const presence = createPresenceReader(redis, config.redis.prefix);
+  // Login and registration fail closed (503) while Redis is away: unlimited password
+  // guessing is not an acceptable way to stay available.
+  const limit = (name: string, limit: ApiConfig['registerLimit'], message: string) =>
+    createLimiter(redis, { prefix: config.redis.prefix, name, limit, whenRedisFails: 'refuse', message, logger });
+  const limits = {
+    loginPerAccount: limit('login:account', config.loginLimits.perAccount, 'too many login attempts; try again later'),
+    loginPerAddress: limit('login:address', config.loginLimits.perAddress, 'too many login attempts; try again later'),
+    registerPerAddress: limit('register:address', config.registerLimit, 'too many registrations; try again later'),
+  };
   return {
     logger,
     http: {
       corsOrigins: config.corsOrigins,
       bodyLimitBytes: config.bodyLimitBytes,
       secureCookies: config.environment === 'production',
+      proxyTrust: createProxyTrust(config.trustedProxies),
     },
     auth,
-    accounts: createAccounts({ db, passwords: createPasswordHasher(config.passwordHashing), tokens, revocations, events }),
+    accounts: createAccounts({ db, passwords: createPasswordHasher(config.passwordHashing), tokens, revocations, events, limits }),
     messages,
-    rooms: createRoomService({ db, events }),
+    rooms: createRoomService({ db, events, limits: config.roomLimits }),
     users: createUserDirectory({ db, presence }),
     health: createHealthCheck({ db, redis, timeoutMs: config.healthTimeoutMs }),
   };

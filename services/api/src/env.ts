@@ -7,5 +7,7 @@ export interface AppEnv {
     requestId: string;
     log: Logger;
     claims: TokenClaims;
+    /** The client's address for per-address limits (middleware/client-address.ts). */
+    clientAddress: string;
   };
 }

@@ -20,6 +20,20 @@ export interface TestApi {
   close(drainMs?: number): Promise<void>;
 }
 
+/**
+ * Every test client comes from 127.0.0.1, so the cluster-wide limits are counted
+ * (the code path runs) but set far above what a test file does; the limit tests
+ * set small ones through `env`.
+ */
+export const GENEROUS_LIMITS: Record<string, string> = {
+  LOGIN_ACCOUNT_LIMIT: '100000',
+  LOGIN_ADDRESS_LIMIT: '100000',
+  REGISTER_ADDRESS_LIMIT: '100000',
+  MESSAGE_RATE_LIMIT: '1000000',
+  CONNECT_USER_LIMIT: '100000',
+  HANDSHAKE_ADDRESS_LIMIT: '100000',
+};
+
 /** Configuration as production would read it, pointed at this run's database and a fresh Redis prefix. */
 export function testConfig(env: Record<string, string> = {}): ApiConfig {
   return loadApiConfig({
@@ -31,6 +45,7 @@ export function testConfig(env: Record<string, string> = {}): ApiConfig {
     LOG_LEVEL: 'info',
     PORT: '0',
     HOST: '127.0.0.1',
+    ...GENEROUS_LIMITS,
     ...env,
   });
 }

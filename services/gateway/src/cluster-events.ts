@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import type { Feed } from '@chat/shared/chat';
 import { interServerEvents, rooms, type Delivery, type InterServerEventName } from '@chat/shared/events';
 import type { Logger } from '@chat/shared/logger';
-import { CloseCode } from './close-codes.ts';
+import type { LocalTokens } from './local-tokens.ts';
 import type { PlainWsEndpoint } from './plain-ws.ts';
 import type { Sequencer } from './sequencer.ts';
 import type { ChatServer } from './types.ts';
@@ -16,8 +16,15 @@ type Handlers = { [E in InterServerEventName]: (payload: z.infer<(typeof interSe
  * and each is then applied here to the local Socket.IO sockets and local plain
  * WebSockets alike, with the cursor that stands for it.
  */
-export function routeClusterEvents(deps: { io: ChatServer; plain: PlainWsEndpoint; feed: Feed; sequencer: Sequencer; logger: Logger }) {
-  const { io, plain, feed, sequencer, logger } = deps;
+export function routeClusterEvents(deps: {
+  io: ChatServer;
+  plain: PlainWsEndpoint;
+  tokens: LocalTokens;
+  feed: Feed;
+  sequencer: Sequencer;
+  logger: Logger;
+}) {
+  const { io, plain, tokens, feed, sequencer, logger } = deps;
 
   function deliverLocally(d: Delivery) {
     const cursor = feed.cursors.forMessage(d.seq);
@@ -38,15 +45,15 @@ export function routeClusterEvents(deps: { io: ChatServer; plain: PlainWsEndpoin
       plain.setMembership(userRoom, room, c.action === 'join');
     },
 
+    // Both socket kinds register in `tokens` the moment they exist (plain
+    // WebSockets close with 4001, Socket.IO sockets are disconnected), even
+    // before they join any room, e.g. while a resume is replaying.
     token_revoked(r) {
-      plain.closeToken(r.jti, CloseCode.TOKEN_REVOKED, 'token revoked');
-      io.local
-        .in(rooms.user(r.userId))
-        .fetchSockets()
-        .then((sockets) => {
-          for (const socket of sockets) if (socket.data.claims.jti === r.jti) socket.disconnect(true);
-        })
-        .catch((error: unknown) => logger.error({ err: error, event: 'token_revoked' }, 'disconnecting revoked sockets failed'));
+      tokens.closeToken(r.userId, r.jti);
+    },
+
+    user_tokens_revoked(r) {
+      tokens.closeIssuedNotAfter(r.userId, r.issuedNotAfter);
     },
   };
 

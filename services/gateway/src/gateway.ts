@@ -9,12 +9,14 @@ import type { GatewayConfig } from '@chat/shared/config';
 import { closeRedis } from '@chat/shared/connections';
 import { adapterKey, withHandledPublish, withHandledSubscriptions } from '@chat/shared/events';
 import type { HealthReport } from '@chat/shared/health';
+import { createLimiter, createProxyTrust } from '@chat/shared/limits';
 import type { Logger } from '@chat/shared/logger';
-import { presentHealth } from '@chat/shared/presenters';
+import { HTTP_STATUS, presentHealth } from '@chat/shared/presenters';
 import { createPresenceWriter } from '@chat/shared/presence';
 import { CloseCode } from './close-codes.ts';
 import { routeClusterEvents } from './cluster-events.ts';
 import { createHandshake } from './handshake.ts';
+import { LocalTokens } from './local-tokens.ts';
 import { createPlainWsEndpoint, PLAIN_WS_PATH } from './plain-ws.ts';
 import { createPresenceTracker } from './presence.ts';
 import { createSequencer } from './sequencer.ts';
@@ -22,7 +24,10 @@ import { attachSocketIo } from './socketio.ts';
 import type { ChatServer } from './types.ts';
 
 export interface GatewayDeps {
-  config: Pick<GatewayConfig, 'gatewayId' | 'corsOrigins' | 'websocket' | 'socketio' | 'presence' | 'redis' | 'delivery'>;
+  config: Pick<
+    GatewayConfig,
+    'gatewayId' | 'corsOrigins' | 'websocket' | 'socketio' | 'presence' | 'redis' | 'delivery' | 'connectionLimits' | 'trustedProxies'
+  >;
   logger: Logger;
   auth: Authenticator;
   messages: MessageService;
@@ -51,7 +56,19 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const publisher = withHandledPublish(deps.redis, (err, channel) => logger.error({ err, channel }, 'publishing to Redis failed'));
 
   const httpServer = createServer((req, res) => void serveHttp(req, res));
-  const handshake = createHandshake({ auth: deps.auth, audience: deps.audience, allowedOrigins: config.corsOrigins });
+  // Both fail closed (503), as the handshake's revocation check already does while Redis is away.
+  const connectionLimit = (name: string, limit: GatewayConfig['connectionLimits']['perUser'], message: string) =>
+    createLimiter(deps.redis, { prefix: config.redis.prefix, name, limit, whenRedisFails: 'refuse', message, logger });
+  const handshake = createHandshake({
+    auth: deps.auth,
+    audience: deps.audience,
+    allowedOrigins: config.corsOrigins,
+    limits: {
+      perAddress: connectionLimit('handshake:address', config.connectionLimits.perAddress, 'too many connection attempts; try again later'),
+      perUser: connectionLimit('connect:user', config.connectionLimits.perUser, 'too many new connections for this user; try again later'),
+      proxyTrust: createProxyTrust(config.trustedProxies),
+    },
+  });
 
   const io: ChatServer = new Server(httpServer, {
     adapter: createAdapter(publisher, subscriber, { key: adapterKey(config.redis.prefix) }),
@@ -68,6 +85,16 @@ export function createGateway(deps: GatewayDeps): Gateway {
     destroyUpgrade: false,
   });
 
+  // Engine.IO asks allowRequest only at the handshake, which is a GET; the
+  // long-polling POSTs that carry a session's packets come later, with its sid.
+  // A middleware sees every HTTP request, so a cross-site POST riding on the
+  // cookie is refused here, as the API refuses one (403 forbidden).
+  io.engine.use((req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => {
+    const refusal = handshake.crossSiteRefusal(req);
+    if (refusal === undefined) return next();
+    res.writeHead(HTTP_STATUS.forbidden, { 'content-type': 'application/json' }).end(JSON.stringify({ error: refusal, code: 'forbidden' }));
+  });
+
   const presence = createPresenceTracker({
     writer: createPresenceWriter(deps.redis, { prefix: config.redis.prefix, gatewayId: config.gatewayId, leaseMs: config.presence.leaseMs }),
     io,
@@ -76,9 +103,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
   });
   const sequencer = createSequencer({ feed: deps.feed, ...config.delivery, logger });
   const resume = { feed: deps.feed, sequencer, maxBacklog: config.delivery.resumeMaxBacklog, pageSize: config.delivery.resumePageSize };
-  const plain = createPlainWsEndpoint({ handshake, messages: deps.messages, presence, resume, limits: config.websocket, logger });
-  attachSocketIo(io, { handshake, messages: deps.messages, presence, resume, limits: config.socketio, logger });
-  routeClusterEvents({ io, plain, feed: deps.feed, sequencer, logger });
+  const tokens = new LocalTokens();
+  const plain = createPlainWsEndpoint({ handshake, messages: deps.messages, presence, resume, tokens, limits: config.websocket, logger });
+  attachSocketIo(io, { handshake, messages: deps.messages, presence, resume, tokens, limits: config.socketio, logger });
+  routeClusterEvents({ io, plain, tokens, feed: deps.feed, sequencer, logger });
 
   httpServer.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
     const path = (req.url ?? '').split('?')[0];

@@ -7,11 +7,12 @@ import type { GatewayConfig } from '@chat/shared/config';
 import { busy } from '@chat/shared/errors';
 import type { Delivery } from '@chat/shared/events';
 import type { Logger } from '@chat/shared/logger';
-import { HTTP_STATUS, type ErrorBody } from '@chat/shared/presenters';
+import { HTTP_STATUS, retryAfterSeconds, type ErrorBody } from '@chat/shared/presenters';
 import { toClientError } from './client-errors.ts';
 import { CloseCode } from './close-codes.ts';
 import { whenTokenExpires } from './expiry.ts';
 import type { Handshake } from './handshake.ts';
+import type { LocalTokens } from './local-tokens.ts';
 import { LocalRooms } from './local-rooms.ts';
 import { parseInbound } from './plain-ws-frames.ts';
 import type { PresenceTracker } from './presence.ts';
@@ -46,6 +47,7 @@ export function createPlainWsEndpoint(deps: {
   messages: MessageService;
   presence: PresenceTracker;
   resume: ResumeContext;
+  tokens: LocalTokens;
   limits: GatewayConfig['websocket'];
   logger: Logger;
 }): PlainWsEndpoint {
@@ -66,9 +68,11 @@ export function createPlainWsEndpoint(deps: {
   function reject(socket: Duplex, error: ErrorBody) {
     const status = HTTP_STATUS[error.code];
     const body = JSON.stringify(error);
+    const retryAfter = retryAfterSeconds(error);
+    const retryHeader = retryAfter === undefined ? '' : `Retry-After: ${retryAfter}\r\n`;
     if (socket.writable) {
       socket.write(
-        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${retryHeader}Connection: close\r\n\r\n${body}`,
       );
     }
     socket.destroy();
@@ -81,6 +85,7 @@ export function createPlainWsEndpoint(deps: {
     // The sender sees its own message through normal fan-out, as the seed's
     // clients expect; a frame with a client_msg_id is also acknowledged.
     const queued = conn.queue.push(async () => {
+      if (conn.ws.readyState !== WebSocket.OPEN) return;
       try {
         const { message } = await messages.send(conn.claims, body);
         if (clientMsgId !== undefined) send(conn, { type: 'ack', client_msg_id: clientMsgId, message });
@@ -125,6 +130,9 @@ export function createPlainWsEndpoint(deps: {
   function accept(ws: WebSocket, claims: TokenClaims, rooms: string[], since: number | undefined) {
     const conn: Connection = { ws, claims, lastPong: Date.now(), queue: createSerialQueue(limits.maxQueuedMessages) };
     connections.add(conn);
+    // Registered for revocation events first, then checked again (below): a
+    // logout that raced the handshake is caught by one or the other.
+    const forget = deps.tokens.add(claims, () => ws.close(CloseCode.TOKEN_REVOKED, 'token revoked'));
     presence.connected(claims);
     logger.info({ userId: claims.id, transport: 'websocket', rooms: rooms.length, resuming: since !== undefined }, 'client connected');
     const cancelExpiry = whenTokenExpires(claims, () => ws.close(CloseCode.TOKEN_EXPIRED, 'token expired'));
@@ -137,10 +145,30 @@ export function createPlainWsEndpoint(deps: {
     ws.on('close', (code) => {
       logger.info({ userId: claims.id, transport: 'websocket', code }, 'client disconnected');
       connections.delete(conn);
+      forget();
       local.leaveAll(conn);
       cancelExpiry();
       presence.disconnected(claims);
     });
+    // Nothing is delivered and no frame is handled before the re-check passed:
+    // it is the queue's first task, and going live happens inside it.
+    const checked = handshake.recheck(claims).then(
+      () => true,
+      (error: unknown) => {
+        const body = toClientError(error, logger);
+        sendError(conn, body);
+        if (body.code === 'unauthenticated') ws.close(CloseCode.TOKEN_REVOKED, 'token revoked');
+        else ws.close(CloseCode.TRY_AGAIN_LATER, 'cannot verify the token; try again');
+        return false;
+      },
+    );
+    conn.queue.push(async () => {
+      if ((await checked) && ws.readyState === WebSocket.OPEN) goLive(conn, rooms, since);
+    });
+  }
+
+  function goLive(conn: Connection, rooms: string[], since: number | undefined) {
+    const { claims } = conn;
     const hello = { type: 'connection', status: 'connected', user_id: claims.id, username: claims.username };
     if (since === undefined) {
       // Live from here on; the cursor lets the client resume from this point.

@@ -6,6 +6,7 @@ import type { Logger } from '@chat/shared/logger';
 import { toClientError } from './client-errors.ts';
 import { whenTokenExpires } from './expiry.ts';
 import type { Handshake } from './handshake.ts';
+import type { LocalTokens } from './local-tokens.ts';
 import type { PresenceTracker } from './presence.ts';
 import { resume, type ResumeContext } from './resume.ts';
 import { createSerialQueue } from './serial.ts';
@@ -20,6 +21,7 @@ export function attachSocketIo(
     messages: MessageService;
     presence: PresenceTracker;
     resume: ResumeContext;
+    tokens: LocalTokens;
     limits: GatewayConfig['socketio'];
     logger: Logger;
   },
@@ -41,8 +43,8 @@ export function attachSocketIo(
       .then(
         () => next(),
         (error: unknown) => {
-          const { error: message, code } = toClientError(error, logger);
-          next(Object.assign(new Error(message), { data: { code } }));
+          const { error: message, code, retry_after } = toClientError(error, logger);
+          next(Object.assign(new Error(message), { data: { code, ...(retry_after === undefined ? {} : { retry_after }) } }));
         },
       );
   });
@@ -105,15 +107,30 @@ export function attachSocketIo(
 
   io.on('connection', (socket) => {
     const { claims } = socket.data;
+    // Registered for revocation events first, then checked again: a logout that
+    // raced the handshake is caught by one or the other.
+    const forget = deps.tokens.add(claims, () => socket.disconnect(true));
     guardSlowConsumer(socket, limits.maxBufferedBytes, logger);
     presence.connected(claims);
     logger.info(
       { userId: claims.id, transport: 'socket.io', rooms: socket.data.initialRooms.length, resuming: socket.data.since !== undefined },
       'client connected',
     );
-    goLiveNow(socket);
     const cancelExpiry = whenTokenExpires(claims, () => socket.disconnect(true));
     const queue = createSerialQueue(limits.maxQueuedMessages);
+    // Nothing is delivered and no message is stored before the re-check passed:
+    // it is the queue's first task, and going live waits for it.
+    const checked = handshake.recheck(claims).then(
+      () => true,
+      (error: unknown) => {
+        socket.emit('error', toClientError(error, logger));
+        socket.disconnect(true);
+        return false;
+      },
+    );
+    queue.push(async () => {
+      if ((await checked) && socket.connected) goLiveNow(socket);
+    });
 
     socket.on('message', (input, ack) => {
       const reply = typeof ack === 'function' ? ack : undefined;
@@ -123,6 +140,7 @@ export function attachSocketIo(
         else socket.emit('error', clientError);
       };
       const queued = queue.push(async () => {
+        if (!socket.connected) return;
         try {
           const { message } = await messages.send(claims, input);
           reply?.({ ok: true, message });
@@ -136,6 +154,7 @@ export function attachSocketIo(
     socket.on('disconnect', (reason) => {
       logger.info({ userId: claims.id, transport: 'socket.io', reason }, 'client disconnected');
       cancelExpiry();
+      forget();
       presence.disconnected(claims);
     });
   });

@@ -8,7 +8,7 @@ import { createChatCore } from '@chat/shared/core';
 import { createHealthCheck } from '@chat/shared/health';
 import { createLogger } from '@chat/shared/logger';
 import { Inbox, TEST_REDIS_URL } from '@chat/shared/testing';
-import { startApi, type TestApi } from '../../api/test/harness.ts';
+import { GENEROUS_LIMITS, startApi, type TestApi } from '../../api/test/harness.ts';
 import { createGateway, type Gateway } from '../src/gateway.ts';
 
 /** What a resume cursor looks like on the wire (opaque to clients; tests only check it is one). */
@@ -33,6 +33,7 @@ export function gatewayEnv(prefix: string, env: Record<string, string> = {}): Re
     LOG_LEVEL: 'debug',
     PORT: '0',
     HOST: '127.0.0.1',
+    ...GENEROUS_LIMITS,
     ...env,
   };
 }

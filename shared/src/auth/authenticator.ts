@@ -7,6 +7,12 @@ export const AUTH_COOKIE = 'jwt_token';
 /** Verifies a token exactly the same way for every transport, revocation included. */
 export interface Authenticator {
   authenticate(token: string | undefined): Promise<TokenClaims>;
+  /**
+   * Checks an already verified token's revocation again: a socket calls this
+   * once it is registered for revocation events, so a logout that raced its
+   * handshake is caught either by the event or by this check.
+   */
+  recheck(claims: TokenClaims): Promise<void>;
 }
 
 export function createAuthenticator(tokens: TokenService, revocations: RevocationList): Authenticator {
@@ -14,8 +20,11 @@ export function createAuthenticator(tokens: TokenService, revocations: Revocatio
     async authenticate(token) {
       if (!token) throw unauthenticated();
       const claims = await tokens.verify(token);
-      if (await revocations.isRevoked(claims.jti)) throw unauthenticated('token revoked');
+      if (await revocations.isRevoked(claims)) throw unauthenticated('token revoked');
       return claims;
+    },
+    async recheck(claims) {
+      if (await revocations.isRevoked(claims)) throw unauthenticated('token revoked');
     },
   };
 }

@@ -1,9 +1,10 @@
 import type { Kysely } from 'kysely';
-import { isUniqueViolation } from '../db/database.ts';
+import { isForeignKeyViolation, isUniqueViolation } from '../db/database.ts';
 import type { DB } from '../db/schema.ts';
 import { findMessageByClientKey, insertMessage, listDirectMessages, listVisibleMessages } from '../db/queries/messages.ts';
 import { findRoom, isMember } from '../db/queries/rooms.ts';
-import { forbidden, invalid, notFound } from '../errors.ts';
+import { forbidden, invalid, notFound, unauthenticated } from '../errors.ts';
+import type { Limiter } from '../limits/rate-limits.ts';
 import type { Logger } from '../logger.ts';
 import type { Actor, ChatMessage, Page, PageResult } from '../model/index.ts';
 import { parseInput } from '../validation.ts';
@@ -35,6 +36,8 @@ export function createMessageService(deps: {
   numbering: LogNumbering;
   maxMessageLength: number;
   logger: Logger;
+  /** MESSAGE_RATE_LIMIT per user, shared by every transport and replica; none in tests that build the service bare. */
+  rateLimit?: Limiter;
 }): MessageService {
   const { db, numbering, logger } = deps;
   const sendSchema = sendMessageInput(deps.maxMessageLength);
@@ -49,6 +52,8 @@ export function createMessageService(deps: {
       if (input.sender != null && !isSameUser(actor, input.sender)) {
         throw forbidden('you can only send messages as yourself');
       }
+      // Counted per attempt, before anything is read or stored (a retried key counts too).
+      await deps.rateLimit?.consume(actor.id);
       const key = idempotencyKey(opts.idempotencyKey, input.client_msg_id);
       const earlier = await original(actor, key);
       if (earlier) return { message: earlier, duplicate: true };
@@ -77,6 +82,8 @@ export function createMessageService(deps: {
         // A concurrent duplicate won the race; its row stands, ours rolled back.
         const winner = isUniqueViolation(error, 'messages_client_msg_key') ? await original(actor, key) : undefined;
         if (winner) return { message: winner, duplicate: true };
+        // A valid token whose user is gone (deleted, or never existed in this database).
+        if (isForeignKeyViolation(error, 'messages_sender_id_fkey')) throw unauthenticated('user no longer exists');
         throw error;
       }
       // Only after the commit: numbering and announcing a message that could
@@ -87,7 +94,7 @@ export function createMessageService(deps: {
     },
 
     async listVisible(actor, page) {
-      return listVisibleMessages(db, actor.id, await checkCursor(db, page));
+      return listVisibleMessages(db, actor.id, await checkCursor(db, actor, page));
     },
 
     async listBetween(actor, user1, user2, page) {
@@ -95,7 +102,7 @@ export function createMessageService(deps: {
       if (!isSameUser(actor, user1) && !isSameUser(actor, user2)) {
         throw forbidden('you can only read your own conversations');
       }
-      await checkCursor(db, page);
+      await checkCursor(db, actor, page);
       const [a, b] = await Promise.all([findUserByNameOrId(db, user1), findUserByNameOrId(db, user2)]);
       if (!a || !b) throw notFound('user');
       return listDirectMessages(db, a.id, b.id, page);

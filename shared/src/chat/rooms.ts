@@ -1,9 +1,19 @@
 import type { Kysely } from 'kysely';
 import type { DB, RoomRow } from '../db/schema.ts';
 import { listRoomMessages } from '../db/queries/messages.ts';
-import { deleteMember, findRoom, insertMember, insertRoom, isMember, listMembers, listUserRooms } from '../db/queries/rooms.ts';
+import {
+  deleteMember,
+  findRoom,
+  insertMember,
+  insertRoom,
+  isMember,
+  listMembers,
+  listUserRoomsPage,
+  lockRoomAndCountMembers,
+  lockUserAndCountRooms,
+} from '../db/queries/rooms.ts';
 import { findUserById } from '../db/queries/users.ts';
-import { forbidden, notFound } from '../errors.ts';
+import { conflict, forbidden, invalid, notFound, unauthenticated } from '../errors.ts';
 import type { EventPublisher } from '../events/publisher.ts';
 import { checkCursor } from './pages.ts';
 import type { Actor, ChatMessage, Page, PageResult } from '../model/index.ts';
@@ -28,8 +38,19 @@ const toRoomView = (r: RoomRow): RoomView => ({
   created_at: r.created_at,
 });
 
-export function createRoomService(deps: { db: Kysely<DB>; events: EventPublisher }) {
+export interface RoomLimits {
+  /** Rooms one user may belong to (MAX_ROOMS_PER_USER). */
+  maxRoomsPerUser: number;
+  /** Members one room may have (MAX_MEMBERS_PER_ROOM). */
+  maxMembersPerRoom: number;
+}
+
+export const DEFAULT_ROOM_LIMITS: RoomLimits = { maxRoomsPerUser: 100, maxMembersPerRoom: 1000 };
+
+export function createRoomService(deps: { db: Kysely<DB>; events: EventPublisher; limits?: RoomLimits }) {
   const { db, events } = deps;
+  const limits = deps.limits ?? DEFAULT_ROOM_LIMITS;
+  const roomsFull = (who: string) => conflict(`${who} already in the maximum of ${limits.maxRoomsPerUser} rooms`);
 
   /** Loads the room and checks that the actor belongs to it. */
   async function roomForMember(actor: Actor, roomId: string) {
@@ -42,6 +63,10 @@ export function createRoomService(deps: { db: Kysely<DB>; events: EventPublisher
   return {
     async create(actor: Actor, fields: { name: string; description: string }): Promise<RoomDetails> {
       const room = await db.transaction().execute(async (trx) => {
+        // The user's row lock serialises their joins, so the cap cannot be raced past.
+        const count = await lockUserAndCountRooms(trx, actor.id);
+        if (count === undefined) throw unauthenticated('user no longer exists');
+        if (count >= limits.maxRoomsPerUser) throw roomsFull('you are');
         const created = await insertRoom(trx, { ...fields, createdBy: actor.id });
         await insertMember(trx, created.id, actor.id);
         return created;
@@ -57,23 +82,42 @@ export function createRoomService(deps: { db: Kysely<DB>; events: EventPublisher
 
     async messages(actor: Actor, roomId: string, page: Page): Promise<PageResult<ChatMessage>> {
       const room = await roomForMember(actor, roomId);
-      return listRoomMessages(db, room.id, await checkCursor(db, page));
+      return listRoomMessages(db, room.id, await checkCursor(db, actor, page));
     },
 
-    /** Only members may add; returns whether the user was newly added. */
+    /**
+     * Only members may add; returns whether the user was newly added. Both caps
+     * are checked under row locks (the room's, then the user's), so concurrent
+     * additions cannot overshoot them.
+     */
     async addMember(actor: Actor, roomId: string, userId: string): Promise<{ added: boolean }> {
       const room = await roomForMember(actor, roomId);
       const user = await findUserById(db, userId);
       if (!user) throw notFound('user');
-      const added = await insertMember(db, room.id, user.id);
+      const added = await db.transaction().execute(async (trx) => {
+        const members = await lockRoomAndCountMembers(trx, room.id);
+        if (members === undefined) throw notFound('room');
+        // Re-checked under the lock: a member removed meanwhile can no longer add.
+        if (!(await isMember(trx, room.id, actor.id))) throw forbidden('you are not a member of this room');
+        if (await isMember(trx, room.id, user.id)) return false;
+        if (members >= limits.maxMembersPerRoom) throw conflict(`the room already has the maximum of ${limits.maxMembersPerRoom} members`);
+        const rooms = await lockUserAndCountRooms(trx, user.id);
+        if (rooms === undefined) throw notFound('user');
+        if (rooms >= limits.maxRoomsPerUser) throw roomsFull(user.id === actor.id ? 'you are' : 'the user is');
+        return insertMember(trx, room.id, user.id);
+      });
       if (added) events.membershipChanged({ action: 'join', userId: user.id, roomId: room.id });
       return { added };
     },
 
-    /** A member may remove themself; the room's creator may remove anyone. */
+    /**
+     * A member may remove themself; the room's creator may remove anyone, but
+     * only while still a member: a creator who left has no more say.
+     */
     async removeMember(actor: Actor, roomId: string, target: string): Promise<void> {
       const room = await findRoom(db, roomId);
       if (!room) throw notFound('room');
+      if (target !== actor.id && !(await isMember(db, room.id, actor.id))) throw forbidden('you are not a member of this room');
       if (target !== actor.id && room.created_by !== actor.id) {
         throw forbidden('only the room creator can remove other members');
       }
@@ -81,11 +125,30 @@ export function createRoomService(deps: { db: Kysely<DB>; events: EventPublisher
       events.membershipChanged({ action: 'leave', userId: target, roomId: room.id });
     },
 
-    /** Room membership is private: a user lists only their own rooms. */
-    async userRooms(actor: Actor, target: string) {
+    /**
+     * Room membership is private: a user lists only their own rooms, a page at a
+     * time in the order they joined. `after` / `before` name a room of the list;
+     * `nextCursor` continues in the same direction (null at the end).
+     */
+    async userRooms(
+      actor: Actor,
+      target: string,
+      page: { limit: number; after?: string | undefined; before?: string | undefined },
+    ): Promise<PageResult<RoomView & { joined_at: Date }>> {
       if (target !== actor.id) throw forbidden('you can only list your own rooms');
-      const rows = await listUserRooms(db, target);
-      return rows.map((r) => ({ ...toRoomView(r), joined_at: r.joined_at }));
+      if (page.after !== undefined && page.before !== undefined) {
+        throw invalid('invalid query', [{ field: 'before', message: 'give either after or before, not both' }]);
+      }
+      // One row past the page says whether another page exists.
+      const rows = await listUserRoomsPage(db, target, { ...page, limit: page.limit + 1 });
+      if (!rows) {
+        throw invalid('invalid query', [{ field: page.after !== undefined ? 'after' : 'before', message: 'not one of your rooms' }]);
+      }
+      const more = rows.length > page.limit;
+      const pageRows = page.before !== undefined ? rows.slice(rows.length - Math.min(rows.length, page.limit)) : rows.slice(0, page.limit);
+      const items = pageRows.map((r) => ({ ...toRoomView(r), joined_at: r.joined_at }));
+      const nextCursor = more ? ((page.before !== undefined ? items[0]?.id : items.at(-1)?.id) ?? null) : null;
+      return { items, nextCursor };
     },
   };
 }

@@ -1,7 +1,13 @@
 import { z } from 'zod';
-import { duration, int, readEnv, type Env } from './env.ts';
+import { addressList, duration, int, readEnv, type Env } from './env.ts';
+import type { RateLimit } from '../limits/rate-limits.ts';
 
-/** Used when JWT_SECRET is unset outside production; production refuses it. */
+/**
+ * Used when JWT_SECRET is unset and development defaults were asked for by setting
+ * ENVIRONMENT=development or ENVIRONMENT=test explicitly; production refuses it.
+ * With ENVIRONMENT unset a missing JWT_SECRET stops start-up: a deployment that
+ * forgot both must not sign tokens with a secret published in this repository.
+ */
 export const DEVELOPMENT_JWT_SECRET = 'development-only-secret-do-not-use-in-production';
 const DEVELOPMENT_ORIGINS = ['http://localhost:8080'];
 
@@ -28,7 +34,7 @@ const sharedShape = {
     .string()
     .regex(/^[\w:.-]{1,64}$/, 'letters, digits and : _ . - only, at most 64')
     .default('chat:'),
-  JWT_SECRET: z.string().default(DEVELOPMENT_JWT_SECRET),
+  JWT_SECRET: z.string().optional(),
   JWT_EXPIRY_HOURS: z.coerce.number().positive().max(24 * 30).default(24),
   CORS_ALLOWED_ORIGINS: z
     .string()
@@ -44,6 +50,11 @@ const sharedShape = {
       return origins;
     }),
   MESSAGE_MAX_LENGTH: int(2000, 1, 100_000),
+  // Peers whose X-Forwarded-For / X-Real-IP are believed; anyone else is their own socket address.
+  TRUSTED_PROXIES: addressList('127.0.0.0/8,::1'),
+  // Messages one user may send per window over REST, Socket.IO and plain WS together (0: no limit).
+  MESSAGE_RATE_LIMIT: int(100, 0, 1_000_000_000),
+  MESSAGE_RATE_WINDOW: duration('10s'),
   // Each PostgreSQL statement of the services (not migrations): a slow or silent server answers 503, never a hang.
   DB_QUERY_TIMEOUT: duration('5s'),
   // A Redis that accepts connections but does not answer fails the command (503) instead of hanging it.
@@ -76,6 +87,10 @@ export interface CommonConfig {
   jwt: { secret: string; expiryHours: number };
   corsOrigins: string[];
   chat: { maxMessageLength: number };
+  /** TRUSTED_PROXIES: IPs and CIDR ranges allowed to name the client's address. */
+  trustedProxies: string[];
+  /** Messages per user over every transport; counted in the one write path. */
+  messageRateLimit: RateLimit;
   /** How long each /health probe (PostgreSQL, Redis) may take. */
   healthTimeoutMs: number;
   /** How long stopping may take before the process exits non-zero. */
@@ -92,11 +107,21 @@ export function readDatabaseConfig(env: Env, problems: string[]): DatabaseConfig
 
 export function readCommonConfig(env: Env, problems: string[]): CommonConfig {
   const v = readEnv(env, sharedShape, problems);
+  // Development defaults only on request: ENVIRONMENT set (not defaulted) to development or test.
+  const developmentRequested = Boolean(env.ENVIRONMENT) && v.ENVIRONMENT !== 'production';
+  let secret = v.JWT_SECRET;
   if (v.ENVIRONMENT === 'production') {
-    if (v.JWT_SECRET === DEVELOPMENT_JWT_SECRET || v.JWT_SECRET.length < 32) {
+    if (secret === undefined || secret === DEVELOPMENT_JWT_SECRET || secret.length < 32) {
       problems.push('JWT_SECRET: production needs its own secret of at least 32 characters, not the development default');
     }
-  } else if (v.JWT_SECRET.length < 16) {
+  } else if (secret === undefined) {
+    if (developmentRequested) secret = DEVELOPMENT_JWT_SECRET;
+    else {
+      problems.push(
+        'JWT_SECRET: required; set a random secret of at least 32 characters (openssl rand -hex 32), or set ENVIRONMENT=development explicitly to use the built-in development secret',
+      );
+    }
+  } else if (secret.length < 16) {
     problems.push('JWT_SECRET: must be at least 16 characters');
   }
   return {
@@ -104,9 +129,11 @@ export function readCommonConfig(env: Env, problems: string[]): CommonConfig {
     logLevel: v.LOG_LEVEL,
     database: { ...readDatabaseConfig(env, problems), queryTimeoutMs: v.DB_QUERY_TIMEOUT },
     redis: { url: v.REDIS_URL, prefix: v.REDIS_PREFIX, commandTimeoutMs: v.REDIS_COMMAND_TIMEOUT },
-    jwt: { secret: v.JWT_SECRET, expiryHours: v.JWT_EXPIRY_HOURS },
+    jwt: { secret: secret ?? '', expiryHours: v.JWT_EXPIRY_HOURS },
     corsOrigins: v.CORS_ALLOWED_ORIGINS ?? (v.ENVIRONMENT === 'production' ? [] : DEVELOPMENT_ORIGINS),
     chat: { maxMessageLength: v.MESSAGE_MAX_LENGTH },
+    trustedProxies: v.TRUSTED_PROXIES,
+    messageRateLimit: { points: v.MESSAGE_RATE_LIMIT, windowMs: v.MESSAGE_RATE_WINDOW },
     healthTimeoutMs: v.HEALTH_TIMEOUT,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT,
   };

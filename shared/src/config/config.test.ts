@@ -6,6 +6,8 @@ import { loadGatewayConfig } from './gateway.ts';
 import { loadMigrateConfig } from './migrate.ts';
 
 const PRODUCTION_SECRET = 'a-production-secret-that-is-over-32-characters';
+/** Development defaults, asked for explicitly (a missing JWT_SECRET is refused otherwise). */
+const DEV = { ENVIRONMENT: 'development' } as const;
 
 /** The ConfigError a bad environment throws; fails the test when it does not. */
 function problemsOf(env: Env): ConfigError {
@@ -19,8 +21,8 @@ function problemsOf(env: Env): ConfigError {
 }
 
 describe('loadApiConfig', () => {
-  it('fills every default from an empty environment', () => {
-    expect(loadApiConfig({})).toEqual({
+  it('fills every default when development defaults are asked for', () => {
+    expect(loadApiConfig(DEV)).toEqual({
       environment: 'development',
       logLevel: 'info',
       database: { url: 'postgres://postgres:@127.0.0.1:5432/chat?sslmode=disable', poolMax: 10, connectTimeoutMs: 5_000, queryTimeoutMs: 5_000 },
@@ -28,12 +30,20 @@ describe('loadApiConfig', () => {
       jwt: { secret: DEVELOPMENT_JWT_SECRET, expiryHours: 24 },
       corsOrigins: ['http://localhost:8080'],
       chat: { maxMessageLength: 2000 },
+      trustedProxies: ['127.0.0.0/8', '::1'],
+      messageRateLimit: { points: 100, windowMs: 10_000 },
       healthTimeoutMs: 2_000,
       shutdownTimeoutMs: 10_000,
       host: '0.0.0.0',
       port: 8080,
       bodyLimitBytes: 64 * 1024,
       passwordHashing: { concurrency: 2, maxQueue: 64 },
+      loginLimits: {
+        perAccount: { points: 10, windowMs: 900_000, blockMs: 900_000 },
+        perAddress: { points: 100, windowMs: 900_000 },
+      },
+      registerLimit: { points: 50, windowMs: 3_600_000 },
+      roomLimits: { maxRoomsPerUser: 100, maxMembersPerRoom: 1000 },
       shutdownDrainMs: 5_000,
     });
   });
@@ -80,7 +90,7 @@ describe('loadApiConfig', () => {
   });
 
   it('treats an empty variable as unset', () => {
-    const config = loadApiConfig({ PORT: '', REDIS_URL: '', JWT_SECRET: '', CORS_ALLOWED_ORIGINS: '' });
+    const config = loadApiConfig({ ...DEV, PORT: '', REDIS_URL: '', JWT_SECRET: '', CORS_ALLOWED_ORIGINS: '' });
     expect(config.port).toBe(8080);
     expect(config.redis.url).toBe('redis://127.0.0.1:6379');
     expect(config.corsOrigins).toEqual(['http://localhost:8080']);
@@ -129,7 +139,29 @@ describe('loadApiConfig', () => {
     ['SHUTDOWN_TIMEOUT', '-10s'],
     ['SHUTDOWN_DRAIN', '5 s'],
   ])('refuses %s=%s', (name, value) => {
-    expect(problemsOf({ [name]: value }).problems).toEqual([expect.stringMatching(new RegExp(`^${name}: `))]);
+    expect(problemsOf({ ...DEV, [name]: value }).problems).toEqual([expect.stringMatching(new RegExp(`^${name}: `))]);
+  });
+
+  describe('without JWT_SECRET', () => {
+    it.each([
+      ['unset', {}],
+      ['empty', { ENVIRONMENT: '' }],
+    ])('refuses to start when ENVIRONMENT is %s, naming the way out', (_name, env) => {
+      const error = problemsOf({ ...env, PORT: '9000' });
+      expect(error.problems).toEqual([expect.stringMatching(/^JWT_SECRET: required; .*ENVIRONMENT=development explicitly/)]);
+      expect(() => loadGatewayConfig(env)).toThrow(/JWT_SECRET: required/);
+    });
+
+    it.each(['development', 'test'])('uses the development secret when ENVIRONMENT=%s is set explicitly', (environment) => {
+      expect(loadApiConfig({ ENVIRONMENT: environment }).jwt.secret).toBe(DEVELOPMENT_JWT_SECRET);
+      expect(loadGatewayConfig({ ENVIRONMENT: environment }).jwt.secret).toBe(DEVELOPMENT_JWT_SECRET);
+    });
+
+    it('is not needed when the secret is given: ENVIRONMENT may stay unset', () => {
+      const config = loadApiConfig({ JWT_SECRET: PRODUCTION_SECRET });
+      expect(config.environment).toBe('development');
+      expect(config.jwt.secret).toBe(PRODUCTION_SECRET);
+    });
   });
 
   describe('in production', () => {
@@ -159,12 +191,13 @@ describe('loadApiConfig', () => {
 
 describe('database settings', () => {
   it('prefers DATABASE_URL over DB_*', () => {
-    const config = loadApiConfig({ DATABASE_URL: 'postgresql://app:pw@db.internal:6543/chat_prod', DB_HOST: 'ignored', DB_NAME: 'ignored' });
+    const config = loadApiConfig({ ...DEV, DATABASE_URL: 'postgresql://app:pw@db.internal:6543/chat_prod', DB_HOST: 'ignored', DB_NAME: 'ignored' });
     expect(config.database.url).toBe('postgresql://app:pw@db.internal:6543/chat_prod');
   });
 
   it('composes a URL from DB_*, escaping the credentials', () => {
     const config = loadApiConfig({
+      ...DEV,
       DB_HOST: 'db.internal',
       DB_PORT: '6543',
       DB_NAME: 'chat_prod',
@@ -195,10 +228,10 @@ describe('database settings', () => {
   });
 
   it('bounds the services’ statements and Redis commands, but not migrations', () => {
-    const gateway = loadGatewayConfig({ DB_QUERY_TIMEOUT: '2s', REDIS_COMMAND_TIMEOUT: '500ms' });
+    const gateway = loadGatewayConfig({ ...DEV, DB_QUERY_TIMEOUT: '2s', REDIS_COMMAND_TIMEOUT: '500ms' });
     expect(gateway.database.queryTimeoutMs).toBe(2_000);
     expect(gateway.redis.commandTimeoutMs).toBe(500);
-    expect(loadGatewayConfig({}).database.queryTimeoutMs).toBe(5_000);
+    expect(loadGatewayConfig(DEV).database.queryTimeoutMs).toBe(5_000);
     // A migration may rightly run long, and replicas wait on each other's lock.
     expect(loadMigrateConfig({ DB_QUERY_TIMEOUT: 'never' })).not.toHaveProperty('queryTimeoutMs');
   });
@@ -208,7 +241,7 @@ describe('loadGatewayConfig', () => {
   /** The ConfigError a bad gateway environment throws; fails the test when it does not. */
   function gatewayProblems(env: Env): string[] {
     try {
-      loadGatewayConfig(env);
+      loadGatewayConfig({ ...DEV, ...env });
     } catch (error) {
       expect(error).toBeInstanceOf(ConfigError);
       return (error as ConfigError).problems;
@@ -216,8 +249,8 @@ describe('loadGatewayConfig', () => {
     throw new Error(`expected a ConfigError for ${JSON.stringify(env)}`);
   }
 
-  it('fills the operational defaults from an empty environment', () => {
-    const config = loadGatewayConfig({});
+  it('fills the operational defaults when development defaults are asked for', () => {
+    const config = loadGatewayConfig(DEV);
     expect(config).toMatchObject({
       port: 8081,
       websocket: {
@@ -238,6 +271,7 @@ describe('loadGatewayConfig', () => {
 
   it('reads the heartbeat, buffer and queue settings', () => {
     const config = loadGatewayConfig({
+      ...DEV,
       SOCKETIO_PING_INTERVAL: '10s',
       SOCKETIO_PING_TIMEOUT: '5s',
       WEBSOCKET_MAX_BUFFERED_BYTES: '1048576',

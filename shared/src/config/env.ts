@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { proxyEntryProblem } from '../limits/client-address.ts';
 
 /** Thrown when the environment is invalid; the message names every bad variable. */
 export class ConfigError extends Error {
@@ -74,3 +75,20 @@ export const int = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
 
 export const port = (fallback: number) => int(fallback, 0, 65_535);
+
+/**
+ * TRUSTED_PROXIES: comma-separated IP addresses and CIDR ranges whose
+ * X-Forwarded-For / X-Real-IP headers are believed (see shared/src/limits/client-address.ts).
+ */
+export const addressList = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const entries = text.split(',').map((e) => e.trim()).filter(Boolean);
+      for (const entry of entries) {
+        const problem = proxyEntryProblem(entry);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      }
+      return entries;
+    });

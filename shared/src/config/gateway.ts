@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { ConfigError, duration, int, port, readEnv, type Env } from './env.ts';
 import { COMMON_VARIABLES, readCommonConfig, type CommonConfig } from './common.ts';
+import type { RateLimit } from '../limits/rate-limits.ts';
 
 export interface GatewayConfig extends CommonConfig {
   host: string;
@@ -30,6 +31,8 @@ export interface GatewayConfig extends CommonConfig {
     maxBufferedBytes: number;
   };
   presence: { leaseMs: number };
+  /** New connections (either socket kind) per user, and handshakes per client address. */
+  connectionLimits: { perUser: RateLimit; perAddress: RateLimit };
   delivery: {
     /** How long an event may wait for a lower seq still in flight on Redis before the log is read instead. */
     gapWaitMs: number;
@@ -64,6 +67,11 @@ const gatewayShape = {
   DELIVERY_POLL_INTERVAL: duration('1s'),
   RESUME_MAX_BACKLOG: int(10_000, 1, 1_000_000),
   RESUME_PAGE_SIZE: int(200, 1, 10_000),
+  // Cluster-wide, in Redis; 0 switches a limit off. See the README's "Limits".
+  CONNECT_USER_LIMIT: int(60, 0, 1_000_000_000),
+  CONNECT_USER_WINDOW: duration('1m'),
+  HANDSHAKE_ADDRESS_LIMIT: int(600, 0, 1_000_000_000),
+  HANDSHAKE_ADDRESS_WINDOW: duration('1m'),
 };
 
 /** Every variable a gateway reads. */
@@ -98,6 +106,10 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
       maxBufferedBytes: v.WEBSOCKET_MAX_BUFFERED_BYTES,
     },
     presence: { leaseMs: v.PRESENCE_LEASE },
+    connectionLimits: {
+      perUser: { points: v.CONNECT_USER_LIMIT, windowMs: v.CONNECT_USER_WINDOW },
+      perAddress: { points: v.HANDSHAKE_ADDRESS_LIMIT, windowMs: v.HANDSHAKE_ADDRESS_WINDOW },
+    },
     delivery: {
       gapWaitMs: v.DELIVERY_GAP_WAIT,
       pollIntervalMs: v.DELIVERY_POLL_INTERVAL,

@@ -36,6 +36,12 @@ export function createDatabase(
 
 /** PostgreSQL's SQLSTATE for unique_violation. */
 export const UNIQUE_VIOLATION = '23505';
+/** PostgreSQL's SQLSTATE for foreign_key_violation. */
+export const FOREIGN_KEY_VIOLATION = '23503';
+
+export function isForeignKeyViolation(error: unknown, constraint: string): boolean {
+  return error instanceof Error && 'code' in error && error.code === FOREIGN_KEY_VIOLATION && 'constraint' in error && error.constraint === constraint;
+}
 
 export function isUniqueViolation(error: unknown, constraint?: string): boolean {
   if (!(error instanceof Error) || !('code' in error) || error.code !== UNIQUE_VIOLATION) return false;

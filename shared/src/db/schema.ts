@@ -7,6 +7,8 @@ export interface UsersTable {
   username: string;
   email: string;
   password_hash: string;
+  /** Tokens issued before this instant are refused ("log out everywhere"). */
+  tokens_valid_after: ColumnType<Date | null, never, Date | null>;
   created_at: CreatedAt;
 }
 
@@ -42,7 +44,16 @@ export interface MessageLogTable {
   head: ColumnType<string, never, string | bigint>;
 }
 
+/** A revoked token id, kept until the token would have expired (the revocations migration). */
+export interface RevokedTokensTable {
+  jti: string;
+  user_id: string;
+  expires_at: Date;
+  revoked_at: CreatedAt;
+}
+
 export interface DB {
+  revoked_tokens: RevokedTokensTable;
   message_log: MessageLogTable;
   users: UsersTable;
   rooms: RoomsTable;

@@ -4,13 +4,14 @@ import type { Logger } from 'pino';
 import type { LoggedMessage } from '../model/message.ts';
 import { rooms } from './rooms.ts';
 import { withHandledPublish } from './safe-publish.ts';
-import type { Delivery, InterServerEvents, MembershipChange, TokenRevocation } from './types.ts';
+import type { Delivery, InterServerEvents, MembershipChange, TokenRevocation, UserTokensRevocation } from './types.ts';
 
 /** What the chat rules announce once a change is committed. */
 export interface EventPublisher {
   messageCreated(logged: LoggedMessage): void;
   membershipChanged(change: MembershipChange): void;
   tokenRevoked(revocation: TokenRevocation): void;
+  userTokensRevoked(revocation: UserTokensRevocation): void;
 }
 
 /** The Socket.IO adapter's channel key for a deployment's Redis prefix. */
@@ -43,5 +44,6 @@ export function createEventPublisher(redis: Redis, prefix: string, logger: Logge
     messageCreated: (logged) => emit('deliver', deliveryFor(logged)),
     membershipChanged: (change) => emit('membership', change),
     tokenRevoked: (revocation) => emit('token_revoked', revocation),
+    userTokensRevoked: (revocation) => emit('user_tokens_revoked', revocation),
   };
 }

@@ -35,6 +35,9 @@ export const membershipChange = z.object({
 /** Sockets authenticated with this token are disconnected on every gateway. */
 export const tokenRevocation = z.object({ userId: z.string(), jti: z.string() });
 
+/** "Log out everywhere": the user's sockets whose token was issued (`iat`) at or before `issuedNotAfter` are disconnected. */
+export const userTokensRevocation = z.object({ userId: z.string(), issuedNotAfter: z.number().int() });
+
 export const presenceChange = z.object({
   user_id: z.string(),
   username: z.string(),
@@ -46,4 +49,5 @@ export const interServerEvents = {
   deliver: delivery,
   membership: membershipChange,
   token_revoked: tokenRevocation,
+  user_tokens_revoked: userTokensRevocation,
 } as const;

@@ -11,12 +11,14 @@ import type {
   reloadEvent,
   resumedEvent,
   tokenRevocation,
+  userTokensRevocation,
 } from './schemas.ts';
 
 export type MessageEventName = z.infer<typeof messageEventName>;
 export type Delivery = z.infer<typeof delivery>;
 export type MembershipChange = z.infer<typeof membershipChange>;
 export type TokenRevocation = z.infer<typeof tokenRevocation>;
+export type UserTokensRevocation = z.infer<typeof userTokensRevocation>;
 export type PresenceChange = z.infer<typeof presenceChange>;
 export type DeliveredMessage = z.infer<typeof deliveredMessage>;
 export type ResumedEvent = z.infer<typeof resumedEvent>;

@@ -5,9 +5,11 @@ export interface ErrorBody {
   error: string;
   code: ErrorCode;
   details?: ErrorDetail[];
+  /** Seconds until a retry can succeed; set on `rate_limited` (HTTP also sends it as Retry-After). */
+  retry_after?: number;
 }
 
-export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 426 | 500 | 503;
+export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 426 | 429 | 500 | 503;
 
 /** The one code -> HTTP status table: the API's responses and the gateway's refused upgrades. */
 export const HTTP_STATUS: Record<ErrorCode, ErrorStatus> = {
@@ -21,21 +23,31 @@ export const HTTP_STATUS: Record<ErrorCode, ErrorStatus> = {
   conflict: 409,
   payload_too_large: 413,
   upgrade_required: 426,
+  rate_limited: 429,
   internal: 500,
   busy: 503,
   unavailable: 503,
 };
 
-/** Seconds a client should wait before retrying, for the codes that mean "not now". */
-export function retryAfterSeconds(code: ErrorCode): number | undefined {
-  return code === 'busy' || code === 'unavailable' ? 1 : undefined;
+/**
+ * Seconds a client should wait before retrying, for the answers that mean "not now":
+ * the limit's own wait for `rate_limited`, one second for `busy` and `unavailable`.
+ */
+export function retryAfterSeconds(body: Pick<ErrorBody, 'code' | 'retry_after'>): number | undefined {
+  if (body.retry_after !== undefined) return body.retry_after;
+  return body.code === 'busy' || body.code === 'unavailable' ? 1 : undefined;
 }
 
 /** Unknown failures are never described to clients: the details go to the log only. */
 export const INTERNAL_ERROR: ErrorBody = { error: 'internal server error', code: 'internal' };
 
 export function presentError(error: DomainError): ErrorBody {
-  return { error: error.message, code: error.code, ...(error.details ? { details: error.details } : {}) };
+  return {
+    error: error.message,
+    code: error.code,
+    ...(error.details ? { details: error.details } : {}),
+    ...(error.retryAfterSeconds === undefined ? {} : { retry_after: error.retryAfterSeconds }),
+  };
 }
 
 /** For errors raised by a framework with only a status (Hono's HTTPException): the code that status stands for. */

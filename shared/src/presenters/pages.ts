@@ -9,3 +9,6 @@ export const presentUserPage = <U>(page: PageResult<U>) => ({ users: page.items,
 
 /** `{rooms, count}`. */
 export const presentRoomList = <R>(rooms: R[]) => ({ rooms, count: rooms.length });
+
+/** `{rooms, count, next_cursor}`: a user's rooms, a page at a time. */
+export const presentRoomPage = <R>(page: PageResult<R>) => ({ rooms: page.items, count: page.items.length, next_cursor: page.nextCursor });

@@ -6,7 +6,7 @@ import { codeForStatus, HTTP_STATUS, INTERNAL_ERROR, presentError, retryAfterSec
 import type { AppEnv } from '../env.ts';
 
 function reply(c: Context<AppEnv>, body: ErrorBody, status: ContentfulStatusCode = HTTP_STATUS[body.code]) {
-  const retryAfter = retryAfterSeconds(body.code);
+  const retryAfter = retryAfterSeconds(body);
   if (retryAfter !== undefined) c.header('Retry-After', String(retryAfter));
   return c.json(body, status);
 }

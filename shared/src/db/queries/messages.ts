@@ -171,6 +171,18 @@ export async function messageExists(db: Executor, id: string): Promise<boolean> 
   return row !== undefined;
 }
 
+/** Whether message `id` exists and `userId` may see it (the same rule as listVisibleMessages). */
+export async function messageVisibleTo(db: Executor, userId: string, id: string): Promise<boolean> {
+  const { rows } = await sql<{ ok: boolean }>`
+    select exists (
+      select 1 from messages m where m.id = ${id} and (
+        (m.recipient_id is null and m.room_id is null)
+        or m.sender_id = ${userId} or m.recipient_id = ${userId}
+        or m.room_id in (select room_id from room_members where user_id = ${userId}))
+    ) as ok`.execute(db);
+  return rows[0]?.ok === true;
+}
+
 /** Global messages, the user's own direct messages and the messages of the user's rooms. */
 export function listVisibleMessages(db: Executor, userId: string, page: Page) {
   const visible = (eb: ExpressionBuilder<From, 'm' | 's' | 'r'>) =>

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Executor } from '../database.ts';
 import type { RoomRow } from '../schema.ts';
 
@@ -73,4 +74,53 @@ export async function listUserRooms(db: Executor, userId: string) {
 export async function listUserRoomIds(db: Executor, userId: string): Promise<string[]> {
   const rows = await db.selectFrom('room_members').select('room_id').where('user_id', '=', userId).execute();
   return rows.map((r) => r.room_id);
+}
+
+/**
+ * One page of a user's rooms in the order they joined them (then by room id).
+ * `after` / `before` name a room of the user's list; the page holds the rooms
+ * after (or right before) it, always in ascending order. Returns undefined
+ * when the cursor names no room of this user's.
+ */
+export async function listUserRoomsPage(
+  db: Executor,
+  userId: string,
+  page: { limit: number; after?: string | undefined; before?: string | undefined },
+) {
+  const cursor = page.after ?? page.before;
+  if (cursor !== undefined) {
+    const known = await db.selectFrom('room_members').select('room_id').where('user_id', '=', userId).where('room_id', '=', cursor).executeTakeFirst();
+    if (!known) return undefined;
+  }
+  const position = (id: string) =>
+    sql`(select joined_at, room_id from room_members where user_id = ${userId} and room_id = ${id})`;
+  let query = db
+    .selectFrom('room_members as rm')
+    .innerJoin('rooms as r', 'r.id', 'rm.room_id')
+    .selectAll('r')
+    .select('rm.joined_at')
+    .where('rm.user_id', '=', userId)
+    .limit(page.limit);
+  if (page.before !== undefined) {
+    query = query.where(sql<boolean>`(rm.joined_at, rm.room_id) < ${position(page.before)}`).orderBy('rm.joined_at', 'desc').orderBy('r.id', 'desc');
+    return (await query.execute()).reverse();
+  }
+  if (page.after !== undefined) query = query.where(sql<boolean>`(rm.joined_at, rm.room_id) > ${position(page.after)}`);
+  return query.orderBy('rm.joined_at').orderBy('r.id').execute();
+}
+
+/** Takes the user's row lock (until the transaction ends) and counts their rooms: serialises joins against the cap. */
+export async function lockUserAndCountRooms(db: Executor, userId: string): Promise<number | undefined> {
+  const user = await db.selectFrom('users').select('id').where('id', '=', userId).forUpdate().executeTakeFirst();
+  if (!user) return undefined;
+  const row = await db.selectFrom('room_members').select((eb) => eb.fn.countAll<string>().as('n')).where('user_id', '=', userId).executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** Takes the room's row lock (until the transaction ends) and counts its members. */
+export async function lockRoomAndCountMembers(db: Executor, roomId: string): Promise<number | undefined> {
+  const room = await db.selectFrom('rooms').select('id').where('id', '=', roomId).forUpdate().executeTakeFirst();
+  if (!room) return undefined;
+  const row = await db.selectFrom('room_members').select((eb) => eb.fn.countAll<string>().as('n')).where('room_id', '=', roomId).executeTakeFirstOrThrow();
+  return Number(row.n);
 }

@@ -28,15 +28,23 @@ export function authRoutes(deps: {
 
   return new Hono<AppEnv>()
     .post('/register', async (c) => {
-      const user = await accounts.register(await validBody(c, registerBody));
+      const user = await accounts.register(await validBody(c, registerBody), { address: c.get('clientAddress') });
       return c.json(toUserView(user, { self: true, online: false }), 201);
     })
-    .post('/login', async (c) => sessionResponse(c, await accounts.login(await validBody(c, loginBody))))
+    .post('/login', async (c) =>
+      sessionResponse(c, await accounts.login(await validBody(c, loginBody), { address: c.get('clientAddress') })),
+    )
     .post('/refresh', requireAuth, async (c) => sessionResponse(c, await accounts.refresh(c.get('claims'))))
     .post('/logout', requireAuth, async (c) => {
       await accounts.logout(c.get('claims'));
       deleteCookie(c, AUTH_COOKIE, { path: '/', secure: deps.secureCookies, httpOnly: true, sameSite: 'Lax' });
       return c.json({ message: 'logged out' });
+    })
+    // Every token of the caller, on every device, and all their sockets on every gateway.
+    .post('/logout-all', requireAuth, async (c) => {
+      await accounts.logoutAll(c.get('claims'));
+      deleteCookie(c, AUTH_COOKIE, { path: '/', secure: deps.secureCookies, httpOnly: true, sameSite: 'Lax' });
+      return c.json({ message: 'logged out everywhere' });
     })
     .get('/profile', requireAuth, async (c) => {
       const claims = c.get('claims');

@@ -245,7 +245,7 @@ describe('DELETE /api/rooms/:roomId/members/:userId', () => {
     expect((await addMember(bob, room.id, bob.id)).status).toBe(403);
     expect(await visibleIds(bob)).not.toContain(before.id);
     const bobsRooms = await api.fetch(`/api/users/${bob.id}/rooms`, { token: bob.token });
-    expect(await bobsRooms.json()).toEqual({ rooms: [], count: 0 });
+    expect(await bobsRooms.json()).toEqual({ rooms: [], count: 0, next_cursor: null });
     expect(members(await getRoom(alice, room.id))).toEqual([alice.username]);
   });
 
@@ -292,5 +292,98 @@ describe('DELETE /api/rooms/:roomId/members/:userId', () => {
     await tap.next('membership', (m) => m.roomId === room.id && m.action === 'leave');
     const since = tap.events.slice(mark).filter((e) => e.name === 'membership' && e.payload.roomId === room.id);
     expect(since).toEqual([{ name: 'membership', payload: { action: 'leave', userId: bob.id, roomId: room.id } }]);
+  });
+});
+
+describe('membership changes only by current members', () => {
+  it('a creator who left can no longer remove (or add) members', async () => {
+    const [alice, bob, carol] = await Promise.all([createUser(api), createUser(api), createUser(api)]);
+    const room = await createRoom(api, alice, 'left behind');
+    for (const u of [bob, carol]) expect((await addMember(alice, room.id, u.id)).status).toBe(201);
+    expect((await removeMember(alice, room.id, alice.id)).status).toBe(200);
+
+    const refused = await removeMember(alice, room.id, bob.id);
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toEqual({ error: 'you are not a member of this room', code: 'forbidden' });
+    expect((await addMember(alice, room.id, alice.id)).status).toBe(403);
+    expect(members(await getRoom(bob, room.id))).toEqual([bob.username, carol.username].sort());
+  });
+});
+
+describe('caps on rooms per user and members per room', () => {
+  it('refuses a room past MAX_ROOMS_PER_USER and a member past MAX_MEMBERS_PER_ROOM with 409 conflict', async () => {
+    const capped = await startApi({ MAX_ROOMS_PER_USER: '2', MAX_MEMBERS_PER_ROOM: '3' });
+    try {
+      const [alice, bob, carol, dave] = await Promise.all([createUser(capped), createUser(capped), createUser(capped), createUser(capped)]);
+      const first = await createRoom(capped, alice, 'one');
+      await createRoom(capped, alice, 'two');
+      const third = await capped.fetch('/api/rooms', { method: 'POST', token: alice.token, json: { name: 'three' } });
+      expect(third.status).toBe(409);
+      expect(await third.json()).toEqual({ error: 'you are already in the maximum of 2 rooms', code: 'conflict' });
+
+      // Bob is in two rooms of his own: being added to a third is refused.
+      await createRoom(capped, bob, 'b1');
+      await createRoom(capped, bob, 'b2');
+      const full = await capped.fetch(`/api/rooms/${first.id}/members/${bob.id}`, { method: 'POST', token: alice.token });
+      expect(full.status).toBe(409);
+      expect(await full.json()).toEqual({ error: 'the user is already in the maximum of 2 rooms', code: 'conflict' });
+
+      // Members: alice + carol + dave = 3, then nobody more, even concurrently.
+      const adds = await Promise.all(
+        [carol, dave].map((u) => capped.fetch(`/api/rooms/${first.id}/members/${u.id}`, { method: 'POST', token: alice.token })),
+      );
+      expect(adds.map((r) => r.status)).toEqual([201, 201]);
+      const extra = await createUser(capped);
+      const crowded = await capped.fetch(`/api/rooms/${first.id}/members/${extra.id}`, { method: 'POST', token: alice.token });
+      expect(crowded.status).toBe(409);
+      expect(await crowded.json()).toEqual({ error: 'the room already has the maximum of 3 members', code: 'conflict' });
+      // Re-adding an existing member is still a harmless 200.
+      expect((await capped.fetch(`/api/rooms/${first.id}/members/${carol.id}`, { method: 'POST', token: alice.token })).status).toBe(200);
+    } finally {
+      await capped.close();
+    }
+  });
+
+  it('holds under concurrency: 10 parallel additions to a room capped at 4 add exactly 3', async () => {
+    const capped = await startApi({ MAX_MEMBERS_PER_ROOM: '4' });
+    try {
+      const owner = await createUser(capped);
+      const room = await createRoom(capped, owner, 'race');
+      const others = await Promise.all(Array.from({ length: 10 }, () => createUser(capped)));
+      const results = await Promise.all(
+        others.map((u) => capped.fetch(`/api/rooms/${room.id}/members/${u.id}`, { method: 'POST', token: owner.token })),
+      );
+      expect(results.filter((r) => r.status === 201)).toHaveLength(3);
+      expect(results.filter((r) => r.status === 409)).toHaveLength(7);
+      const details = (await (await capped.fetch(`/api/rooms/${room.id}`, { token: owner.token })).json()) as RoomDetails;
+      expect(details.members).toHaveLength(4);
+    } finally {
+      await capped.close();
+    }
+  });
+});
+
+describe('a before cursor the caller may not see', () => {
+  it('is answered exactly like an unknown id, on every message listing', async () => {
+    const [alice, bob, carol] = await Promise.all([createUser(api), createUser(api), createUser(api)]);
+    const room = await createRoom(api, alice, 'secret');
+    const hidden = await sendMessage(api, alice, { content: 'room only', room_id: room.id });
+    const dm = await sendMessage(api, alice, { content: 'to carol only', recipient: carol.username });
+    const bobsRoom = await createRoom(api, bob, 'bobs');
+    for (const cursor of [hidden.id, dm.id]) {
+      for (const path of [
+        '/api/messages',
+        `/api/messages/between/${bob.username}/${alice.username}`,
+        `/api/rooms/${bobsRoom.id}/messages`,
+      ]) {
+        const unknown = await api.fetch(`${path}?before=${crypto.randomUUID()}`, { token: bob.token });
+        const unseen = await api.fetch(`${path}?before=${cursor}`, { token: bob.token });
+        expect(unseen.status).toBe(unknown.status);
+        expect(unseen.status).toBe(400);
+        expect(await unseen.json()).toEqual(await unknown.json());
+      }
+    }
+    // The author still pages with it.
+    expect((await api.fetch(`/api/rooms/${room.id}/messages?before=${hidden.id}`, { token: alice.token })).status).toBe(200);
   });
 });

@@ -179,3 +179,50 @@ describe('GET /api/users/:userId/rooms', () => {
     expect((await api.fetch('/api/users/nope/rooms', { token: me.token })).status).toBe(400);
   });
 });
+
+describe('GET /api/users/:userId/rooms, paginated', () => {
+  type RoomPage = { rooms: Array<{ id: string }>; count: number; next_cursor: string | null };
+  it('pages forward with after and backward with before, keeping {rooms, count} plus next_cursor', async () => {
+    const me = await createUser(api);
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await createRoom(api, me, `r${i}`)).id);
+    const get = async (query: string) => {
+      const res = await api.fetch(`/api/users/${me.id}/rooms${query}`, { token: me.token });
+      expect(res.status).toBe(200);
+      return (await res.json()) as RoomPage;
+    };
+    const all = await get('');
+    expect(all.rooms.map((r) => r.id)).toEqual(ids);
+    expect(all).toMatchObject({ count: 5, next_cursor: null });
+
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: RoomPage = await get(`?limit=2${cursor ? `&after=${cursor}` : ''}`);
+      expect(page.count).toBe(page.rooms.length);
+      seen.push(...page.rooms.map((r) => r.id));
+      cursor = page.next_cursor;
+    } while (cursor);
+    expect(seen).toEqual(ids);
+
+    const back = await get(`?limit=2&before=${ids[4]}`);
+    expect(back.rooms.map((r) => r.id)).toEqual([ids[2], ids[3]]);
+    expect(back.next_cursor).toBe(ids[2]);
+    const first = await get(`?limit=2&before=${back.next_cursor}`);
+    expect(first.rooms.map((r) => r.id)).toEqual([ids[0], ids[1]]);
+    // Nothing before the first room: the walk back ends with a null cursor.
+    expect(first.next_cursor).toBeNull();
+    expect(await get(`?limit=2&before=${ids[0]}`)).toEqual({ rooms: [], count: 0, next_cursor: null });
+  });
+
+  it('refuses a cursor that is not one of my rooms, both cursors at once and a bad limit with 400', async () => {
+    const [me, other] = await Promise.all([createUser(api), createUser(api)]);
+    const mine = await createRoom(api, me, 'mine');
+    const theirs = await createRoom(api, other, 'theirs');
+    for (const query of [`?after=${theirs.id}`, `?before=${crypto.randomUUID()}`, `?after=${mine.id}&before=${mine.id}`, '?limit=0', '?limit=101', '?after=nope']) {
+      const res = await api.fetch(`/api/users/${me.id}/rooms${query}`, { token: me.token });
+      expect(res.status, query).toBe(400);
+      expect(await res.json()).toMatchObject({ code: 'validation_failed' });
+    }
+  });
+});
