@@ -1,10 +1,8 @@
-import { createServer } from 'node:net';
-import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { deletePrefix, TEST_REDIS_URL, uniquePrefix } from '@chat/shared/testing';
-import { startCluster, type RunningCluster } from '../scripts/cluster/cluster.ts';
-import { findNginx } from '../scripts/cluster/preflight.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deletePrefix, uniquePrefix } from '@chat/shared/testing';
+import type { RunningCluster } from '../scripts/cluster/cluster.ts';
+import { startE2eCluster } from './fixture.ts';
 
 // The web page (web/app.js) in a real browser, through nginx, against the whole
 // cluster as processes: it must come back from losing its gateway showing every
@@ -25,36 +23,13 @@ let browser: Browser;
 const prefix = uniquePrefix();
 const logs: Array<{ name: string; line: string }> = [];
 
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve) => {
-      const s = createServer();
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
-}
-
 beforeAll(async () => {
-  const [a1, a2, g1, g2] = (await freePorts(4)) as [number, number, number, number];
-  cluster = await startCluster({
-    root: path.resolve(import.meta.dirname, '..'),
-    nginxBin: await findNginx(undefined),
-    apiPorts: [a1, a2],
-    gatewayPorts: [g1, g2],
-    serviceEnv: {
-      DATABASE_URL: inject('databaseUrl'),
-      REDIS_URL: TEST_REDIS_URL,
-      REDIS_PREFIX: prefix,
-      JWT_SECRET: 'e2e-secret-that-is-long-enough-for-hs256',
-      ENVIRONMENT: 'test',
-      // Small, so that one test can miss more than a resume replays.
-      RESUME_MAX_BACKLOG: String(RESUME_MAX_BACKLOG),
-    },
+  ({ cluster } = await startE2eCluster({
+    prefix,
+    // Small, so that one test can miss more than a resume replays.
+    env: { RESUME_MAX_BACKLOG: String(RESUME_MAX_BACKLOG) },
     output: (name, line) => logs.push({ name, line }),
-  });
+  }));
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,

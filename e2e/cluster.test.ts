@@ -1,12 +1,9 @@
-import { createServer } from 'node:net';
-import path from 'node:path';
 import { io as ioClient, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
 import { WebSocket } from 'ws';
-import { deletePrefix, Inbox, TEST_REDIS_URL, uniquePrefix } from '@chat/shared/testing';
-import { startCluster, type RunningCluster } from '../scripts/cluster/cluster.ts';
-import { findNginx } from '../scripts/cluster/preflight.ts';
+import { deletePrefix, Inbox, uniquePrefix } from '@chat/shared/testing';
+import type { RunningCluster } from '../scripts/cluster/cluster.ts';
+import { startE2eCluster } from './fixture.ts';
 
 // The whole topology as processes, used through nginx on :8080 like a client would.
 
@@ -16,35 +13,8 @@ const logs: Array<{ name: string; line: string }> = [];
 const BASE = 'http://127.0.0.1:8080';
 let ports: { api: number[]; gateway: number[] };
 
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve) => {
-      const s = createServer();
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
-}
-
 beforeAll(async () => {
-  const [a1, a2, g1, g2] = await freePorts(4);
-  ports = { api: [a1 as number, a2 as number], gateway: [g1 as number, g2 as number] };
-  cluster = await startCluster({
-    root: path.resolve(import.meta.dirname, '..'),
-    nginxBin: await findNginx(undefined),
-    apiPorts: ports.api,
-    gatewayPorts: ports.gateway,
-    serviceEnv: {
-      DATABASE_URL: inject('databaseUrl'),
-      REDIS_URL: TEST_REDIS_URL,
-      REDIS_PREFIX: prefix,
-      JWT_SECRET: 'e2e-secret-that-is-long-enough-for-hs256',
-      ENVIRONMENT: 'test',
-    },
-    output: (name, line) => logs.push({ name, line }),
-  });
+  ({ cluster, ports } = await startE2eCluster({ prefix, output: (name, line) => logs.push({ name, line }) }));
 }, 60_000);
 
 afterAll(async () => {

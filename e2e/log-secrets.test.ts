@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
-import path from 'node:path';
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { deletePrefix, TEST_REDIS_URL, uniquePrefix } from '@chat/shared/testing';
-import { startCluster, type RunningCluster } from '../scripts/cluster/cluster.ts';
-import { findNginx } from '../scripts/cluster/preflight.ts';
+import { deletePrefix, uniquePrefix } from '@chat/shared/testing';
+import type { RunningCluster } from '../scripts/cluster/cluster.ts';
+import { startE2eCluster } from './fixture.ts';
 
 // No token reaches any log line (issue 9). The dangerous moment is a gateway
 // going down under clients that put their token in the query (the seed's
@@ -20,36 +18,13 @@ const logs: Array<{ name: string; line: string }> = [];
 const BASE = 'http://127.0.0.1:8080';
 const WS_BASE = 'ws://127.0.0.1:8080';
 
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve) => {
-      const s = createServer();
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
-}
-
 beforeAll(async () => {
-  const [a1, a2, g1, g2] = (await freePorts(4)) as [number, number, number, number];
-  cluster = await startCluster({
-    root: path.resolve(import.meta.dirname, '..'),
-    nginxBin: await findNginx(undefined),
-    apiPorts: [a1, a2],
-    gatewayPorts: [g1, g2],
-    serviceEnv: {
-      DATABASE_URL: inject('databaseUrl'),
-      REDIS_URL: TEST_REDIS_URL,
-      REDIS_PREFIX: prefix,
-      JWT_SECRET: 'e2e-secret-that-is-long-enough-for-hs256',
-      ENVIRONMENT: 'test',
-      // Everything the services can say, so that nothing hides below the level.
-      LOG_LEVEL: 'trace',
-    },
+  ({ cluster } = await startE2eCluster({
+    prefix,
+    // Everything the services can say, so that nothing hides below the level.
+    env: { LOG_LEVEL: 'trace' },
     output: (name, line) => logs.push({ name, line }),
-  });
+  }));
 }, 60_000);
 
 afterAll(async () => {
