@@ -101,13 +101,14 @@ export async function startCluster(spec: ClusterSpec): Promise<RunningCluster> {
     children.set(name, supervise({ name, spawn: () => run(name, command, args, childEnv, spec, group), group, log, onCrash }));
   };
   spec.apiPorts.forEach((port, i) => {
-    add(`api-${i + 1}`, node, ['services/api/src/main.ts'], { ...env, PORT: String(port) });
+    // Replicas share this host, so each takes a free metrics port (the default ones would clash).
+    add(`api-${i + 1}`, node, ['services/api/src/main.ts'], { ...env, PORT: String(port), METRICS_PORT: '0' });
   });
   spec.gatewayPorts.forEach((port, i) => {
     const name = `gateway-${i + 1}`;
     // A restarted gateway keeps its GATEWAY_ID, as under compose; presence gives
     // each process an entry of its own (shared/src/presence/writer.ts).
-    add(name, node, ['services/gateway/src/main.ts'], { ...env, PORT: String(port), GATEWAY_ID: name });
+    add(name, node, ['services/gateway/src/main.ts'], { ...env, PORT: String(port), METRICS_PORT: '0', GATEWAY_ID: name });
   });
   // nginx.conf logs to /dev/stdout, which cannot be opened on the socketpair Node
   // gives a child for stdio; a shell pipe gives nginx a real one. nginx and the

@@ -10,9 +10,10 @@ export interface Connections {
   redis: Redis;
 }
 
-export function openConnections(config: CommonConfig, logger: Logger): Connections {
+/** `onPostgresFailure` hears about every connection-level PostgreSQL failure (metrics). */
+export function openConnections(config: CommonConfig, logger: Logger, onPostgresFailure?: (error: unknown) => void): Connections {
   return {
-    db: createDatabase(config.database, logger),
+    db: createDatabase(config.database, logger, onPostgresFailure),
     // Fail commands fast while Redis is away instead of queueing them for
     // minutes, and give up on one that is not answered (REDIS_COMMAND_TIMEOUT):
     // health turns 503 and callers get a clean error.

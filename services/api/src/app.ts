@@ -6,11 +6,13 @@ import type { MessageService, RoomService, UserDirectory } from '@chat/shared/ch
 import type { HealthReport } from '@chat/shared/health';
 import type { ProxyTrust } from '@chat/shared/limits';
 import type { Logger } from '@chat/shared/logger';
+import type { Metrics } from '@chat/shared/metrics';
 import type { AppEnv } from './env.ts';
 import { requireAuth } from './middleware/auth.ts';
 import { resolveClientAddress } from './middleware/client-address.ts';
 import { csrfGuard } from './middleware/csrf.ts';
 import { onBodyTooLarge, onError, onNotFound } from './middleware/errors.ts';
+import { requestMetrics } from './middleware/metrics.ts';
 import { requestContext } from './middleware/request-context.ts';
 import { authRoutes } from './routes/auth/routes.ts';
 import { healthRoutes } from './routes/health/routes.ts';
@@ -28,6 +30,10 @@ export interface AppDeps {
   rooms: RoomService;
   users: UserDirectory;
   health: () => Promise<HealthReport>;
+  /** True once the replica is shutting down: readiness turns 503 so balancers stop sending it work. */
+  draining: () => boolean;
+  /** This replica's Prometheus families; served on their own port by main.ts, not through this app. */
+  metrics: Metrics;
 }
 
 export function createApp(deps: AppDeps) {
@@ -35,6 +41,7 @@ export function createApp(deps: AppDeps) {
   const origins = new Set(deps.http.corsOrigins);
 
   const app = new Hono<AppEnv>();
+  app.use(requestMetrics(deps.metrics));
   app.use(requestContext(deps.logger));
   app.use(resolveClientAddress(deps.http.proxyTrust));
   app.use(
@@ -58,13 +65,13 @@ export function createApp(deps: AppDeps) {
     }),
   );
 
-  app.route('/health', healthRoutes({ check: deps.health }));
+  app.route('/health', healthRoutes({ check: deps.health, draining: deps.draining }));
   app.route(
     '/api/auth',
     authRoutes({ accounts: deps.accounts, users: deps.users, requireAuth: authenticated, secureCookies: deps.http.secureCookies }),
   );
   for (const path of ['/api/messages/*', '/api/users/*', '/api/rooms/*', '/api/ws/*']) app.use(path, authenticated);
-  app.route('/api/messages', messageRoutes({ messages: deps.messages }));
+  app.route('/api/messages', messageRoutes({ messages: deps.messages, metrics: deps.metrics }));
   app.route('/api/users', userRoutes({ users: deps.users, rooms: deps.rooms }));
   app.route('/api/rooms', roomRoutes({ rooms: deps.rooms }));
   app.route('/api/ws', presenceRoutes({ users: deps.users }));

@@ -6,13 +6,17 @@ import { createChatCore } from '@chat/shared/core';
 import { createHealthCheck } from '@chat/shared/health';
 import { createLimiter, createProxyTrust } from '@chat/shared/limits';
 import type { Logger } from '@chat/shared/logger';
+import { createMetrics, type Metrics } from '@chat/shared/metrics';
 import { createPresenceReader } from '@chat/shared/presence';
 import type { AppDeps } from './app.ts';
 
 export type Resources = Connections;
 
-/** Wires the use cases from config and open connections; main and the tests share it. */
-export function buildAppDeps(config: ApiConfig, resources: Resources, logger: Logger): AppDeps {
+/**
+ * Wires the use cases from config and open connections; main and the tests share it.
+ * Without `metrics` the app reports into a fresh registry of its own (no globals).
+ */
+export function buildAppDeps(config: ApiConfig, resources: Resources, logger: Logger, metrics: Metrics = createMetrics({ service: 'api' })): AppDeps {
   const { db, redis } = resources;
   const { events, tokens, revocations, auth, messages } = createChatCore(config, resources, logger);
   const presence = createPresenceReader(redis, config.redis.prefix);
@@ -34,10 +38,18 @@ export function buildAppDeps(config: ApiConfig, resources: Resources, logger: Lo
       proxyTrust: createProxyTrust(config.trustedProxies),
     },
     auth,
-    accounts: createAccounts({ db, passwords: createPasswordHasher(config.passwordHashing), tokens, revocations, events, limits }),
+    accounts: createAccounts({ db, passwords: createPasswordHasher({
+        ...config.passwordHashing,
+        observer: {
+          queueDepth: (waiting) => metrics.passwordHashQueueDepth.set(waiting),
+          refused: () => metrics.passwordHashRefusals.inc(),
+        },
+      }), tokens, revocations, events, limits }),
     messages,
     rooms: createRoomService({ db, events, limits: config.roomLimits }),
     users: createUserDirectory({ db, presence }),
     health: createHealthCheck({ db, redis, timeoutMs: config.healthTimeoutMs }),
+    metrics,
+    draining: () => false,
   };
 }

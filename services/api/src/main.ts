@@ -1,5 +1,6 @@
 import { loadApiConfig, loadOrExit } from '@chat/shared/config';
 import { createLogger } from '@chat/shared/logger';
+import { createMetrics, startMetricsServer } from '@chat/shared/metrics';
 import { stopOnSignal } from '@chat/shared/shutdown';
 import { createApp } from './app.ts';
 import { closeConnections, openConnections } from '@chat/shared/connections';
@@ -9,12 +10,22 @@ import { listen } from './server.ts';
 const config = loadOrExit(() => loadApiConfig(process.env));
 
 const logger = createLogger({ level: config.logLevel, service: 'api' });
-const resources = openConnections(config, logger);
-resources.redis.on('error', (err: Error) => logger.warn({ err }, 'redis connection error'));
-const server = await listen(createApp(buildAppDeps(config, resources, logger)), config);
+const metrics = createMetrics({ service: 'api' });
+const resources = openConnections(config, logger, () => metrics.dependencyErrors.inc({ dependency: 'postgres' }));
+resources.redis.on('error', (err: Error) => {
+  metrics.dependencyErrors.inc({ dependency: 'redis' });
+  logger.warn({ err }, 'redis connection error');
+});
+let draining = false;
+const server = await listen(createApp({ ...buildAppDeps(config, resources, logger, metrics), draining: () => draining }), config);
 logger.info({ port: server.port, environment: config.environment }, 'api listening');
+// Its own port, which nginx does not publish: only the scraper reaches it.
+const metricsServer = await startMetricsServer(metrics.registry, config.metrics);
+logger.info({ port: metricsServer.port }, 'metrics listening');
 
 stopOnSignal(logger, config.shutdownDrainMs + config.shutdownTimeoutMs, async () => {
+  draining = true;
   await server.close(config.shutdownDrainMs);
+  await metricsServer.close();
   await closeConnections(resources);
 });

@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { inject } from 'vitest';
 import { type ApiConfig, loadApiConfig } from '@chat/shared/config';
 import { createLogger } from '@chat/shared/logger';
+import { createMetrics, type Metrics, startMetricsServer } from '@chat/shared/metrics';
 import { deletePrefix, TEST_REDIS_URL, uniquePrefix } from '@chat/shared/testing';
 import { createApp } from '../src/app.ts';
 import { closeConnections, openConnections } from '@chat/shared/connections';
@@ -11,6 +12,9 @@ import { listen } from '../src/server.ts';
 
 export interface TestApi {
   url: string;
+  /** The app's own metrics endpoint (`METRICS_PORT` 0), as main.ts serves it. */
+  metricsUrl: string;
+  metrics: Metrics;
   config: ApiConfig;
   resources: Resources;
   /** Every log line the app wrote, parsed. */
@@ -45,6 +49,8 @@ export function testConfig(env: Record<string, string> = {}): ApiConfig {
     LOG_LEVEL: 'info',
     PORT: '0',
     HOST: '127.0.0.1',
+    METRICS_PORT: '0',
+    METRICS_HOST: '127.0.0.1',
     ...GENEROUS_LIMITS,
     ...env,
   });
@@ -61,12 +67,17 @@ export async function startApi(env: Record<string, string> = {}): Promise<TestAp
     },
   });
   const logger = createLogger({ level: config.logLevel, service: 'api', destination });
-  const resources = openConnections(config, logger);
-  const server = await listen(createApp(buildAppDeps(config, resources, logger)), config);
+  const metrics = createMetrics({ service: 'api' });
+  const resources = openConnections(config, logger, () => metrics.dependencyErrors.inc({ dependency: 'postgres' }));
+  resources.redis.on('error', () => metrics.dependencyErrors.inc({ dependency: 'redis' }));
+  const server = await listen(createApp(buildAppDeps(config, resources, logger, metrics)), config);
+  const metricsServer = await startMetricsServer(metrics.registry, config.metrics);
   const url = `http://127.0.0.1:${server.port}`;
 
   return {
     url,
+    metricsUrl: `http://127.0.0.1:${metricsServer.port}/metrics`,
+    metrics,
     config,
     resources,
     logs,
@@ -79,6 +90,7 @@ export async function startApi(env: Record<string, string> = {}): Promise<TestAp
     },
     async close(drainMs = 0) {
       await server.close(drainMs);
+      await metricsServer.close();
       await closeConnections(resources);
       await deletePrefix(config.redis.prefix);
     },

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { Feed } from '@chat/shared/chat';
 import { interServerEvents, rooms, type Delivery, type InterServerEventName } from '@chat/shared/events';
 import type { Logger } from '@chat/shared/logger';
+import type { Metrics } from '@chat/shared/metrics';
 import type { LocalTokens } from './local-tokens.ts';
 import type { PlainWsEndpoint } from './plain-ws.ts';
 import type { Sequencer } from './sequencer.ts';
@@ -23,13 +24,23 @@ export function routeClusterEvents(deps: {
   feed: Feed;
   sequencer: Sequencer;
   logger: Logger;
+  metrics: Metrics;
 }) {
-  const { io, plain, tokens, feed, sequencer, logger } = deps;
+  const { io, plain, tokens, feed, sequencer, logger, metrics } = deps;
 
   function deliverLocally(d: Delivery) {
     const cursor = feed.cursors.forMessage(d.seq);
     io.local.to(d.rooms).emit(d.event, { ...d.message, cursor });
-    plain.deliver(d.rooms, { type: d.event, message: d.message, cursor });
+    metrics.deliveries.inc({ kind: 'socketio' }, localSocketIoRecipients(d.rooms));
+    metrics.deliveries.inc({ kind: 'websocket' }, plain.deliver(d.rooms, { type: d.event, message: d.message, cursor }));
+  }
+
+  /** Local Socket.IO sockets in any of `rooms`, each once: the same walk the emit above makes. */
+  function localSocketIoRecipients(names: readonly string[]): number {
+    const byRoom = io.of('/').adapter.rooms;
+    const recipients = new Set<string>();
+    for (const name of names) for (const id of byRoom.get(name) ?? []) recipients.add(id);
+    return recipients.size;
   }
 
   sequencer.onDelivery(deliverLocally);

@@ -11,7 +11,8 @@ import { adapterKey, withHandledPublish, withHandledSubscriptions } from '@chat/
 import type { HealthReport } from '@chat/shared/health';
 import { createLimiter, createProxyTrust } from '@chat/shared/limits';
 import type { Logger } from '@chat/shared/logger';
-import { HTTP_STATUS, presentHealth } from '@chat/shared/presenters';
+import type { Metrics } from '@chat/shared/metrics';
+import { HTTP_STATUS, presentHealth, presentLiveness, presentReadiness } from '@chat/shared/presenters';
 import { createPresenceWriter } from '@chat/shared/presence';
 import { CloseCode } from './close-codes.ts';
 import { routeClusterEvents } from './cluster-events.ts';
@@ -37,6 +38,8 @@ export interface GatewayDeps {
   /** Publishes for the adapter and presence; the adapter subscribes on a duplicate. */
   redis: Redis;
   health: () => Promise<HealthReport>;
+  /** This replica's Prometheus families; served on their own port by main.ts. */
+  metrics: Metrics;
 }
 
 export interface Gateway {
@@ -47,7 +50,7 @@ export interface Gateway {
 }
 
 export function createGateway(deps: GatewayDeps): Gateway {
-  const { config, logger } = deps;
+  const { config, logger, metrics } = deps;
   // Auto-pipelining would defer the adapter's unsubscribes past our QUIT at close.
   const subscriber = withHandledSubscriptions(deps.redis.duplicate({ enableAutoPipelining: false }), (err, command) =>
     logger.warn({ err, command }, 'redis subscriber command failed'),
@@ -55,6 +58,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
   subscriber.on('error', (err: Error) => logger.warn({ err }, 'redis subscriber error'));
   const publisher = withHandledPublish(deps.redis, (err, channel) => logger.error({ err, channel }, 'publishing to Redis failed'));
 
+  // Set when shutdown begins: readiness turns 503 while connections are being handed off.
+  let closing = false;
   const httpServer = createServer((req, res) => void serveHttp(req, res));
   // Both fail closed (503), as the handshake's revocation check already does while Redis is away.
   const connectionLimit = (name: string, limit: GatewayConfig['connectionLimits']['perUser'], message: string) =>
@@ -102,11 +107,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
     leaseMs: config.presence.leaseMs,
   });
   const sequencer = createSequencer({ feed: deps.feed, ...config.delivery, logger });
-  const resume = { feed: deps.feed, sequencer, maxBacklog: config.delivery.resumeMaxBacklog, pageSize: config.delivery.resumePageSize };
+  const resume = { feed: deps.feed, sequencer, metrics, maxBacklog: config.delivery.resumeMaxBacklog, pageSize: config.delivery.resumePageSize };
   const tokens = new LocalTokens();
-  const plain = createPlainWsEndpoint({ handshake, messages: deps.messages, presence, resume, tokens, limits: config.websocket, logger });
-  attachSocketIo(io, { handshake, messages: deps.messages, presence, resume, tokens, limits: config.socketio, logger });
-  routeClusterEvents({ io, plain, tokens, feed: deps.feed, sequencer, logger });
+  const plain = createPlainWsEndpoint({ handshake, messages: deps.messages, presence, resume, tokens, limits: config.websocket, logger, metrics });
+  attachSocketIo(io, { handshake, messages: deps.messages, presence, resume, tokens, limits: config.socketio, logger, metrics });
+  routeClusterEvents({ io, plain, tokens, feed: deps.feed, sequencer, logger, metrics });
 
   httpServer.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
     const path = (req.url ?? '').split('?')[0];
@@ -120,6 +125,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const reply = (status: number, body: object) => {
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     };
+    if (req.method === 'GET' && path === '/health/live') return reply(200, presentLiveness());
+    if (req.method === 'GET' && path === '/health/ready') {
+      const body = presentReadiness(await deps.health(), closing);
+      return reply(body.status === 'ready' ? 200 : 503, body);
+    }
     if (req.method === 'GET' && path === '/health') {
       const report = await deps.health();
       return reply(report.healthy ? 200 : 503, presentHealth(report, { gateway_id: config.gatewayId }));
@@ -140,6 +150,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       return (httpServer.address() as AddressInfo).port;
     },
     async close() {
+      closing = true;
       sequencer.stop();
       await presence.stop();
       plain.close(CloseCode.GOING_AWAY, 'server shutting down');

@@ -7,6 +7,7 @@ import type { GatewayConfig } from '@chat/shared/config';
 import { busy } from '@chat/shared/errors';
 import type { Delivery } from '@chat/shared/events';
 import type { Logger } from '@chat/shared/logger';
+import type { Metrics } from '@chat/shared/metrics';
 import { HTTP_STATUS, retryAfterSeconds, type ErrorBody } from '@chat/shared/presenters';
 import { toClientError } from './client-errors.ts';
 import { CloseCode } from './close-codes.ts';
@@ -33,8 +34,8 @@ interface Connection {
 
 export interface PlainWsEndpoint {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
-  /** Sends one frame to every local connection in any of `rooms`, once each. */
-  deliver(rooms: readonly string[], frame: object): void;
+  /** Sends one frame to every local connection in any of `rooms`, once each; returns how many it was sent to. */
+  deliver(rooms: readonly string[], frame: object): number;
   /** Applies a membership change to all local connections in `userRoom`. */
   setMembership(userRoom: string, room: string, joined: boolean): void;
   closeToken(jti: string, code: number, reason: string): void;
@@ -50,8 +51,9 @@ export function createPlainWsEndpoint(deps: {
   tokens: LocalTokens;
   limits: GatewayConfig['websocket'];
   logger: Logger;
+  metrics: Metrics;
 }): PlainWsEndpoint {
-  const { handshake, messages, presence, limits, logger } = deps;
+  const { handshake, messages, presence, limits, logger, metrics } = deps;
   const { feed, sequencer } = deps.resume;
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.hardLimitBytes });
   const local = new LocalRooms<Connection>();
@@ -87,7 +89,8 @@ export function createPlainWsEndpoint(deps: {
     const queued = conn.queue.push(async () => {
       if (conn.ws.readyState !== WebSocket.OPEN) return;
       try {
-        const { message } = await messages.send(conn.claims, body);
+        const { message, duplicate } = await messages.send(conn.claims, body);
+        if (!duplicate) metrics.messagesStored.inc({ transport: 'websocket' });
         if (clientMsgId !== undefined) send(conn, { type: 'ack', client_msg_id: clientMsgId, message });
       } catch (error) {
         sendError(conn, toClientError(error, logger), clientMsgId);
@@ -130,6 +133,7 @@ export function createPlainWsEndpoint(deps: {
   function accept(ws: WebSocket, claims: TokenClaims, rooms: string[], since: number | undefined) {
     const conn: Connection = { ws, claims, lastPong: Date.now(), queue: createSerialQueue(limits.maxQueuedMessages) };
     connections.add(conn);
+    metrics.socketConnections.inc({ kind: 'websocket' });
     // Registered for revocation events first, then checked again (below): a
     // logout that raced the handshake is caught by one or the other.
     const forget = deps.tokens.add(claims, () => ws.close(CloseCode.TOKEN_REVOKED, 'token revoked'));
@@ -145,6 +149,7 @@ export function createPlainWsEndpoint(deps: {
     ws.on('close', (code) => {
       logger.info({ userId: claims.id, transport: 'websocket', code }, 'client disconnected');
       connections.delete(conn);
+      metrics.socketConnections.dec({ kind: 'websocket' });
       forget();
       local.leaveAll(conn);
       cancelExpiry();
@@ -211,6 +216,7 @@ export function createPlainWsEndpoint(deps: {
             try {
               if (cursor !== null) since = await feed.resumePoint(claims, cursor);
             } catch (error) {
+              metrics.resumes.inc({ outcome: 'refused' });
               return refuseCursor(req, socket, head, error);
             }
             wss.handleUpgrade(req, socket, head, (ws) => accept(ws, claims, rooms, since));
@@ -225,6 +231,7 @@ export function createPlainWsEndpoint(deps: {
 
     deliver(rooms, frame) {
       const text = JSON.stringify(frame);
+      let sent = 0;
       for (const conn of local.membersOf(rooms)) {
         if (conn.ws.readyState !== WebSocket.OPEN) continue;
         // A client this far behind on reading is cut off at once: it would not
@@ -235,7 +242,9 @@ export function createPlainWsEndpoint(deps: {
           continue;
         }
         conn.ws.send(text);
+        sent++;
       }
+      return sent;
     },
 
     setMembership(userRoom, room, joined) {

@@ -1,5 +1,6 @@
 import type { Feed } from '@chat/shared/chat';
 import type { Delivery } from '@chat/shared/events';
+import type { Metrics } from '@chat/shared/metrics';
 import type { Actor } from '@chat/shared/model';
 import type { Sequencer } from './sequencer.ts';
 
@@ -22,6 +23,8 @@ export type ResumeOutcome =
 export interface ResumeContext {
   feed: Feed;
   sequencer: Sequencer;
+  /** `chat_resumes_total` by outcome and `chat_replayed_messages_total`. */
+  metrics: Metrics;
   maxBacklog: number;
   pageSize: number;
 }
@@ -35,6 +38,18 @@ export interface ResumeContext {
  * after it comes live.
  */
 export async function resume(ctx: ResumeContext, actor: Actor, since: number, target: ResumeTarget): Promise<ResumeOutcome> {
+  let outcome: ResumeOutcome;
+  try {
+    outcome = await replay(ctx, actor, since, target);
+  } catch (error) {
+    ctx.metrics.resumes.inc({ outcome: 'refused' });
+    throw error;
+  }
+  ctx.metrics.resumes.inc({ outcome: outcome.kind });
+  return outcome;
+}
+
+async function replay(ctx: ResumeContext, actor: Actor, since: number, target: ResumeTarget): Promise<ResumeOutcome> {
   const { feed, sequencer } = ctx;
   // This gateway may not have applied everything the cursor has seen yet;
   // going live before it has would deliver those messages a second time.
@@ -56,6 +71,7 @@ export async function resume(ctx: ResumeContext, actor: Actor, since: number, ta
     const page = await feed.missed(actor, last, upTo, ctx.pageSize);
     for (const delivery of page) target.send(delivery);
     replayed += page.length;
+    ctx.metrics.replayedMessages.inc(page.length);
     last = page.length < ctx.pageSize ? upTo : (page.at(-1)?.seq ?? upTo);
     await target.drained();
   }

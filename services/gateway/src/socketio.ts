@@ -3,6 +3,7 @@ import type { GatewayConfig } from '@chat/shared/config';
 import { busy } from '@chat/shared/errors';
 import type { Delivery } from '@chat/shared/events';
 import type { Logger } from '@chat/shared/logger';
+import type { Metrics } from '@chat/shared/metrics';
 import { toClientError } from './client-errors.ts';
 import { whenTokenExpires } from './expiry.ts';
 import type { Handshake } from './handshake.ts';
@@ -24,9 +25,10 @@ export function attachSocketIo(
     tokens: LocalTokens;
     limits: GatewayConfig['socketio'];
     logger: Logger;
+    metrics: Metrics;
   },
 ) {
-  const { handshake, messages, presence, limits, logger } = deps;
+  const { handshake, messages, presence, limits, logger, metrics } = deps;
   const feed: Feed = deps.resume.feed;
 
   io.use((socket, next) => {
@@ -38,7 +40,13 @@ export function attachSocketIo(
         socket.data.initialRooms = rooms;
         const since = auth?.since;
         // A non-string cursor is refused by the same rule as a malformed one.
-        socket.data.since = since == null ? undefined : await feed.resumePoint(claims, typeof since === 'string' ? since : '');
+        socket.data.since =
+          since == null
+            ? undefined
+            : await feed.resumePoint(claims, typeof since === 'string' ? since : '').catch((error: unknown) => {
+                metrics.resumes.inc({ outcome: 'refused' });
+                throw error;
+              });
       })
       .then(
         () => next(),
@@ -112,6 +120,7 @@ export function attachSocketIo(
     const forget = deps.tokens.add(claims, () => socket.disconnect(true));
     guardSlowConsumer(socket, limits.maxBufferedBytes, logger);
     presence.connected(claims);
+    metrics.socketConnections.inc({ kind: 'socketio' });
     logger.info(
       { userId: claims.id, transport: 'socket.io', rooms: socket.data.initialRooms.length, resuming: socket.data.since !== undefined },
       'client connected',
@@ -142,7 +151,8 @@ export function attachSocketIo(
       const queued = queue.push(async () => {
         if (!socket.connected) return;
         try {
-          const { message } = await messages.send(claims, input);
+          const { message, duplicate } = await messages.send(claims, input);
+          if (!duplicate) metrics.messagesStored.inc({ transport: 'socketio' });
           reply?.({ ok: true, message });
         } catch (error) {
           fail(error);
@@ -156,6 +166,7 @@ export function attachSocketIo(
       cancelExpiry();
       forget();
       presence.disconnected(claims);
+      metrics.socketConnections.dec({ kind: 'socketio' });
     });
   });
 }

@@ -101,6 +101,13 @@ describe('gateway HTTP', () => {
     expect(await res.json()).toMatchObject({ status: 'healthy', database: 'connected', redis: 'connected', gateway_id: gw.config.gatewayId });
   });
 
+  it('is live and ready with both dependencies connected', async () => {
+    expect((await fetch(`${gw.url}/health/live`)).status).toBe(200);
+    const ready = await fetch(`${gw.url}/health/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready', database: 'connected', redis: 'connected', draining: false });
+  });
+
   it('answers other paths with a JSON 404 and plain GETs of the socket path with 426', async () => {
     expect((await fetch(`${gw.url}/nope`)).status).toBe(404);
     expect((await fetch(`${gw.url}/api/ws/connect`)).status).toBe(426);

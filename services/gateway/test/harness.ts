@@ -7,6 +7,7 @@ import { closeConnections, openConnections } from '@chat/shared/connections';
 import { createChatCore } from '@chat/shared/core';
 import { createHealthCheck } from '@chat/shared/health';
 import { createLogger } from '@chat/shared/logger';
+import { createMetrics, type Metrics, startMetricsServer } from '@chat/shared/metrics';
 import { Inbox, TEST_REDIS_URL } from '@chat/shared/testing';
 import { GENEROUS_LIMITS, startApi, type TestApi } from '../../api/test/harness.ts';
 import { createGateway, type Gateway } from '../src/gateway.ts';
@@ -19,6 +20,9 @@ export interface TestGateway {
   port: number;
   config: GatewayConfig;
   gateway: Gateway;
+  /** The gateway's own metrics endpoint (`METRICS_PORT` 0), as main.ts serves it. */
+  metricsUrl: string;
+  metrics: Metrics;
   logs: string[];
   close(): Promise<void>;
 }
@@ -33,6 +37,8 @@ export function gatewayEnv(prefix: string, env: Record<string, string> = {}): Re
     LOG_LEVEL: 'debug',
     PORT: '0',
     HOST: '127.0.0.1',
+    METRICS_PORT: '0',
+    METRICS_HOST: '127.0.0.1',
     ...GENEROUS_LIMITS,
     ...env,
   };
@@ -49,21 +55,27 @@ export async function startGateway(prefix: string, env: Record<string, string> =
     },
   });
   const logger = createLogger({ level: config.logLevel, service: 'gateway', destination });
-  const conn = openConnections(config, logger);
+  const metrics = createMetrics({ service: 'gateway' });
+  const conn = openConnections(config, logger, () => metrics.dependencyErrors.inc({ dependency: 'postgres' }));
+  conn.redis.on('error', () => metrics.dependencyErrors.inc({ dependency: 'redis' }));
   const { auth, messages, audience, feed } = createChatCore(config, conn, logger);
-  const gateway = createGateway({ config, logger, auth, messages, audience, feed, redis: conn.redis, health: createHealthCheck(conn) });
+  const gateway = createGateway({ config, logger, auth, messages, audience, feed, redis: conn.redis, health: createHealthCheck(conn), metrics });
   const port = await gateway.listen({ host: '127.0.0.1', port: 0 });
+  const metricsServer = await startMetricsServer(metrics.registry, config.metrics);
   let closed = false;
   return {
     url: `http://127.0.0.1:${port}`,
     port,
     config,
     gateway,
+    metricsUrl: `http://127.0.0.1:${metricsServer.port}/metrics`,
+    metrics,
     logs,
     async close() {
       if (closed) return;
       closed = true;
       await gateway.close();
+      await metricsServer.close();
       await closeConnections(conn);
     },
   };

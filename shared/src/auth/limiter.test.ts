@@ -104,4 +104,20 @@ describe('createLimiter', () => {
     expect(results).toEqual(Array.from({ length: 60 }, (_, i) => i));
     expect(peak).toBe(3);
   });
+
+  it('tells an observer the queue depth after each change and every refusal', async () => {
+    const depths: number[] = [];
+    let refused = 0;
+    const run = createLimiter(1, 1, { queueDepth: (n) => depths.push(n), refused: () => refused++ });
+    const first = gate();
+    const running = run(() => first.promise);
+    const queued = run(() => Promise.resolve());
+    await expect(run(() => Promise.resolve())).rejects.toBeInstanceOf(DomainError);
+    expect(depths).toEqual([1]);
+    expect(refused).toBe(1);
+    first.open();
+    await Promise.all([running, queued]);
+    await settle();
+    expect(depths).toEqual([1, 0]);
+  });
 });

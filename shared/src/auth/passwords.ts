@@ -1,5 +1,5 @@
 import argon2 from 'argon2';
-import { createLimiter } from './limiter.ts';
+import { createLimiter, type LimiterObserver } from './limiter.ts';
 
 // OWASP's minimum for argon2id: 19 MiB, two passes, one lane.
 const OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
@@ -15,8 +15,8 @@ export interface PasswordHasher {
   verify(hash: string | undefined, password: string): Promise<boolean>;
 }
 
-export function createPasswordHasher(opts: { concurrency: number; maxQueue: number }): PasswordHasher {
-  const limit = createLimiter(opts.concurrency, opts.maxQueue);
+export function createPasswordHasher(opts: { concurrency: number; maxQueue: number; observer?: LimiterObserver }): PasswordHasher {
+  const limit = createLimiter(opts.concurrency, opts.maxQueue, opts.observer);
   let dummy: Promise<string> | undefined;
   const dummyHash = () => (dummy ??= argon2.hash('not-a-real-password', OPTIONS));
 

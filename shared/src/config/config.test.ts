@@ -36,6 +36,7 @@ describe('loadApiConfig', () => {
       shutdownTimeoutMs: 10_000,
       host: '0.0.0.0',
       port: 8080,
+      metrics: { host: '0.0.0.0', port: 9100 },
       bodyLimitBytes: 64 * 1024,
       passwordHashing: { concurrency: 2, maxQueue: 64 },
       loginLimits: {
@@ -253,6 +254,7 @@ describe('loadGatewayConfig', () => {
     const config = loadGatewayConfig(DEV);
     expect(config).toMatchObject({
       port: 8081,
+      metrics: { host: '0.0.0.0', port: 9101 },
       websocket: {
         pingPeriodMs: 54_000,
         pongWaitMs: 60_000,

@@ -13,10 +13,12 @@ export type Executor = Kysely<DB> | Transaction<DB>;
  * `queryTimeoutMs` is DB_QUERY_TIMEOUT, for the services; without it (migrations,
  * which may rightly run long and wait on each other's lock) statements may take any time.
  * `logger` hears about pool errors (an idle connection lost); without one they are dropped.
+ * `onConnectionFailure` hears about every connection-level failure (metrics).
  */
 export function createDatabase(
   config: Omit<DatabaseConfig, 'connectTimeoutMs'> & Partial<DatabaseConfig> & { queryTimeoutMs?: number },
   logger?: Logger,
+  onConnectionFailure?: (error: unknown) => void,
 ): Kysely<DB> {
   const pool = new pg.Pool({
     connectionString: config.url,
@@ -30,8 +32,11 @@ export function createDatabase(
   // An idle client losing its server emits 'error' on the pool; without a
   // listener that would crash the process instead of failing one query later.
   // The pool discards that client and the next query opens a new connection.
-  pool.on('error', (err) => logger?.warn({ err }, 'idle database connection lost'));
-  return new Kysely<DB>({ dialect: new PostgresDialect({ pool: guardPool(pool) }) });
+  pool.on('error', (err) => {
+    onConnectionFailure?.(err);
+    logger?.warn({ err }, 'idle database connection lost');
+  });
+  return new Kysely<DB>({ dialect: new PostgresDialect({ pool: guardPool(pool, onConnectionFailure) }) });
 }
 
 /** PostgreSQL's SQLSTATE for unique_violation. */

@@ -7,21 +7,29 @@ const UNAVAILABLE = 'storage is unavailable right now; try again shortly';
 
 const unavailable = (cause: unknown) => new DomainError('unavailable', UNAVAILABLE, undefined, cause);
 
-/** A connection-level failure becomes `unavailable`; any other error is the statement's own and passes unchanged. */
-const translate = (error: unknown) => (isConnectionFailure(error) ? unavailable(error) : error);
-
 /**
+ * A connection-level failure becomes `unavailable` (and is reported to
+ * `onConnectionFailure`, e.g. a metrics counter); any other error is the
+ * statement's own and passes unchanged.
+ *
  * The pg pool as Kysely's PostgresDialect sees it, with PostgreSQL outages
  * already turned into `unavailable` domain errors. Doing it here, under every
  * query and transaction, means no rule and no transport has to know which
  * pg errors mean "the database is away".
  */
-export function guardPool(pool: pg.Pool): PostgresPool {
+export function guardPool(pool: pg.Pool, onConnectionFailure?: (error: unknown) => void): PostgresPool {
+  const translate = (error: unknown) => {
+    if (isConnectionFailure(error)) {
+      onConnectionFailure?.(error);
+      return unavailable(error);
+    }
+    return error;
+  };
   return {
     options: pool.options,
     async connect() {
       try {
-        return guardClient(await pool.connect());
+        return guardClient(await pool.connect(), translate);
       } catch (error) {
         throw translate(error);
       }
@@ -31,7 +39,7 @@ export function guardPool(pool: pg.Pool): PostgresPool {
 }
 
 /** One checkout of a pooled client. */
-function guardClient(client: pg.PoolClient): PostgresPoolClient {
+function guardClient(client: pg.PoolClient, translate: (error: unknown) => unknown): PostgresPoolClient {
   // The first failure that left this connection unusable, if any.
   let lost: unknown;
   // pg-pool listens for errors only on idle clients: a checked-out client whose

@@ -1,6 +1,6 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { closeConnections } from '@chat/shared/connections';
 import { createDatabase } from '@chat/shared/db';
 import { createLogger } from '@chat/shared/logger';
@@ -45,12 +45,12 @@ async function blackHole(): Promise<{ port: number; close(): Promise<void> }> {
 }
 
 /** The real app wired to the given PostgreSQL and Redis, as main would build it. */
-function appWith(databaseUrl: string, redisUrl: string) {
+function appWith(databaseUrl: string, redisUrl: string, draining = false) {
   const config = testConfig({ DATABASE_URL: databaseUrl, REDIS_URL: redisUrl });
   const redis = new Redis(config.redis.url, { maxRetriesPerRequest: 1, retryStrategy: () => null });
   redis.on('error', () => {});
   const resources: Resources = { db: createDatabase(config.database), redis };
-  const app = createApp(buildAppDeps(config, resources, createLogger({ level: 'silent', service: 'api' })));
+  const app = createApp({ ...buildAppDeps(config, resources, createLogger({ level: 'silent', service: 'api' })), draining: () => draining });
   return { app, close: () => closeConnections(resources) };
 }
 
@@ -122,6 +122,47 @@ describe('GET /health', () => {
       expect(res.status).toBe(503);
       expect(res.headers.get('retry-after')).toBe('1');
       expect(await res.json()).toEqual({ error: 'cannot verify tokens right now; try again shortly', code: 'unavailable' });
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe('GET /health/live and /health/ready', () => {
+  it('answers live and ready with both dependencies connected', async () => {
+    const live = await api.fetch('/health/live');
+    expect(live.status).toBe(200);
+    expect(await live.json()).toEqual({ status: 'alive', timestamp: expect.stringMatching(ISO) as string });
+    const ready = await api.fetch('/health/ready');
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({
+      status: 'ready',
+      database: 'connected',
+      redis: 'connected',
+      draining: false,
+      timestamp: expect.stringMatching(ISO) as string,
+    });
+  });
+
+  it('is alive but not ready while PostgreSQL is down', async () => {
+    const { app, close } = appWith(`postgres://postgres@127.0.0.1:${await closedPort()}/chat`, TEST_REDIS_URL);
+    try {
+      expect((await app.request('/health/live')).status).toBe(200);
+      const ready = await app.request('/health/ready');
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toMatchObject({ status: 'not_ready', database: 'disconnected', redis: 'connected' });
+    } finally {
+      await close();
+    }
+  });
+
+  it('is alive but not ready while draining for shutdown, with both dependencies up', async () => {
+    const { app, close } = appWith(inject('databaseUrl'), TEST_REDIS_URL, true);
+    try {
+      expect((await app.request('/health/live')).status).toBe(200);
+      const ready = await app.request('/health/ready');
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toMatchObject({ status: 'not_ready', database: 'connected', redis: 'connected', draining: true });
     } finally {
       await close();
     }

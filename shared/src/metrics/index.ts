@@ -1,0 +1,84 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export type Transport = 'rest' | 'socketio' | 'websocket';
+export type SocketKind = 'socketio' | 'websocket';
+export type ResumeOutcome = 'resumed' | 'reload' | 'closed' | 'refused';
+export type Dependency = 'postgres' | 'redis';
+
+/**
+ * One service's metrics: its own registry (no prom-client globals) and every family
+ * the services report. Label values are bounded: route patterns, methods, statuses,
+ * transports, socket kinds, outcomes, dependency names; never ids or raw paths.
+ */
+export interface Metrics {
+  registry: Registry;
+  httpRequestDuration: Histogram<'route' | 'method' | 'status'>;
+  messagesStored: Counter<'transport'>;
+  socketConnections: Gauge<'kind'>;
+  deliveries: Counter<'kind'>;
+  resumes: Counter<'outcome'>;
+  replayedMessages: Counter;
+  passwordHashQueueDepth: Gauge;
+  passwordHashRefusals: Counter;
+  dependencyErrors: Counter<'dependency'>;
+}
+
+/** Creates a fresh registry with the default process metrics (event-loop lag included) and the chat families. */
+export function createMetrics(opts: { service: string }): Metrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service: opts.service });
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    httpRequestDuration: new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request duration by route pattern, method and status',
+      labelNames: ['route', 'method', 'status'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    messagesStored: new Counter({ name: 'chat_messages_stored_total', help: 'Messages stored (not duplicates) by transport', labelNames: ['transport'], registers }),
+    socketConnections: new Gauge({ name: 'chat_socket_connections', help: 'Open socket connections by kind', labelNames: ['kind'], registers }),
+    deliveries: new Counter({ name: 'chat_deliveries_total', help: 'Local deliveries by kind', labelNames: ['kind'], registers }),
+    resumes: new Counter({ name: 'chat_resumes_total', help: 'Resume attempts by outcome', labelNames: ['outcome'], registers }),
+    replayedMessages: new Counter({ name: 'chat_replayed_messages_total', help: 'Messages replayed to resuming connections', registers }),
+    passwordHashQueueDepth: new Gauge({ name: 'chat_password_hash_queue_depth', help: 'Password hashes waiting for a slot', registers }),
+    passwordHashRefusals: new Counter({ name: 'chat_password_hash_refusals_total', help: 'Password hashes refused because the queue was full', registers }),
+    dependencyErrors: new Counter({ name: 'chat_dependency_errors_total', help: 'Errors from a dependency', labelNames: ['dependency'], registers }),
+  };
+}
+
+export interface MetricsServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Serves `GET /metrics` from `registry` on its own port (0 picks a free one); nginx never publishes it. */
+export function startMetricsServer(registry: Registry, opts: { host: string; port: number }): Promise<MetricsServer> {
+  const server: Server = createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    registry.metrics().then(
+      (body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body),
+      () => res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics failed\n'),
+    );
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      resolve({
+        port: (server.address() as AddressInfo).port,
+        close: () =>
+          new Promise<void>((done, fail) => {
+            server.close((error) => (error ? fail(error) : done()));
+            server.closeIdleConnections();
+          }),
+      });
+    });
+  });
+}
