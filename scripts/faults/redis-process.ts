@@ -1,6 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { Redis } from 'ioredis';
-import { freePort } from '@chat/shared/testing';
+import { startRedisServer } from '@chat/shared/testing';
 
 /** The suite's own redis-server: it may be killed and started again, empty, on the same port. */
 export interface OwnRedis {
@@ -14,39 +12,14 @@ export interface OwnRedis {
 }
 
 export async function startOwnRedis(): Promise<OwnRedis> {
-  const port = await freePort();
-  const url = `redis://127.0.0.1:${port}`;
-  let child: ChildProcess | undefined;
-  let exited: Promise<void> = Promise.resolve();
-
-  const start = async () => {
-    const started = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    child = started;
-    exited = new Promise((resolve) => started.once('exit', () => resolve()));
-    await untilAnswering(url);
+  let server = await startRedisServer();
+  const { url, port } = server;
+  return {
+    url,
+    kill: () => server.kill(),
+    async start() {
+      server = await startRedisServer(port);
+    },
+    stop: () => server.stop(),
   };
-  const kill = async () => {
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
-  };
-  await start();
-  return { url, kill, start, stop: kill };
-}
-
-async function untilAnswering(url: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    probe.on('error', () => {}); // refused until it listens; reported through connect() below
-    try {
-      await probe.connect();
-      await probe.ping();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    } finally {
-      probe.disconnect();
-    }
-  }
 }
