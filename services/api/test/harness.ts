@@ -134,3 +134,13 @@ export async function sendMessage(api: TestApi, from: TestUser, body: Record<str
   if (res.status !== 201) throw new Error(`send failed: ${res.status} ${await res.text()}`);
   return (await res.json()) as { id: string; content: string; created_at: string };
 }
+
+/** Polls a request until it stops answering 503 (a Redis client still reconnecting), then returns the status. */
+export async function settledStatus(request: () => Promise<Response>, timeoutMs = 10_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await request();
+    if (res.status !== 503 || Date.now() > deadline) return res.status;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

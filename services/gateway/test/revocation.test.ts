@@ -2,7 +2,7 @@ import { io as ioClient } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { startRedisServer, uniquePrefix } from '@chat/shared/testing';
-import { createUser, startApi, type TestApi } from '../../api/test/harness.ts';
+import { createUser, settledStatus, startApi, type TestApi } from '../../api/test/harness.ts';
 import { connectIo, connectWs, refusedWs, startGateway, startTwoGateways, type TestGateway } from './harness.ts';
 
 let cluster: Awaited<ReturnType<typeof startTwoGateways>>;
@@ -11,15 +11,6 @@ beforeAll(async () => {
 });
 afterAll(async () => cluster.close());
 
-/** Polls a request until it stops answering 503 (a Redis client still reconnecting). */
-async function settledStatus(request: () => Promise<Response>, timeoutMs = 10_000): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await request();
-    if (res.status !== 503 || Date.now() > deadline) return res.status;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** Resolves with the connect_error message of a refused Socket.IO handshake. */
 function refusedIo(gw: TestGateway, token: string): Promise<string> {

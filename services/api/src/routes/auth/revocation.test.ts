@@ -2,7 +2,7 @@ import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer } from '@chat/shared/testing';
 import { tapEvents } from '../../../test/events.ts';
-import { createUser, startApi, type TestApi } from '../../../test/harness.ts';
+import { createUser, settledStatus, startApi, type TestApi } from '../../../test/harness.ts';
 
 let api: TestApi;
 beforeAll(async () => {
@@ -10,15 +10,6 @@ beforeAll(async () => {
 });
 afterAll(async () => api.close());
 
-/** Polls a request until it stops answering 503 (a Redis client still reconnecting), then returns the status. */
-async function settledStatus(request: () => Promise<Response>, timeoutMs = 10_000): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await request();
-    if (res.status !== 503 || Date.now() > deadline) return res.status;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('revocations are kept in PostgreSQL', () => {
   it('a logged-out token stays refused after Redis restarts empty, while other tokens still work', async () => {
