@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { API_VARIABLES, DATABASE_VARIABLES, GATEWAY_VARIABLES } from '@chat/shared/config';
+import { API_VARIABLES, DATABASE_VARIABLES, GATEWAY_VARIABLES, loadApiConfig, loadGatewayConfig, type Env } from '@chat/shared/config';
+import { createMetrics } from '@chat/shared/metrics';
 
 // No Docker engine runs where the tests do, so the compose stack is checked
 // statically: everything it names must exist and agree with the code and nginx.
@@ -231,5 +232,289 @@ describe('deploy/Dockerfile', () => {
     expect(dockerfile).toMatch(/npm ci --omit=dev/);
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/^FROM \$\{NODE_IMAGE\}|^ARG NODE_IMAGE=node:24/m);
+  });
+});
+
+/**
+ * The environment a service's process sees, as compose interpolates it: `${VAR:-default}`
+ * becomes the default, a required `${VAR:?...}` or a plain `${VAR}` a stand-in that is
+ * long enough for any secret and URL-safe.
+ */
+function interpolated(environment: Record<string, string> | undefined): Env {
+  const standIn = 'x'.repeat(64);
+  return Object.fromEntries(
+    Object.entries(environment ?? {}).map(([name, value]) => [
+      name,
+      // `$$` is compose's escape for a literal `$`.
+      String(value).replace(/\$\$|\$\{\w+(?::?-([^}]*))?(?::?\?[^}]*)?\}/g, (match, fallback?: string) =>
+        match === '$$' ? '$' : (fallback ?? standIn),
+      ),
+    ]),
+  );
+}
+/** Where an API or gateway replica serves GET /metrics: what its configuration makes of its compose environment. */
+function metricsListenerOf(service: Service): { host: string; port: number } {
+  const env = interpolated(service.environment);
+  return roleOf(service) === 'gateway' ? loadGatewayConfig(env).metrics : loadApiConfig(env).metrics;
+}
+/** The container path a repository file appears at through a service's bind mounts (a file or a directory mount). */
+function containerPathOf(service: Service | undefined, repoFile: string): string | undefined {
+  for (const [from, to] of service?.volumes?.map((v) => v.split(':')) ?? []) {
+    if (!from?.startsWith('./') || to === undefined) continue;
+    const source = from.slice(2).replace(/\/$/, '');
+    if (repoFile === source) return to;
+    if (repoFile.startsWith(`${source}/`)) return path.posix.join(to, repoFile.slice(source.length + 1));
+  }
+  return undefined;
+}
+/** `[host_ip:]host_port:container_port[/proto]` of the short `ports` syntax. */
+function publishedPorts(service: Service): { hostIp?: string; containerPort: number }[] {
+  return (service.ports ?? []).map((entry) => {
+    const parts = String(entry).replace(/\/\w+$/, '').split(':');
+    return { hostIp: parts.length === 3 ? parts[0] : undefined, containerPort: Number(parts.at(-1)) };
+  });
+}
+
+interface ScrapeConfig {
+  job_name: string;
+  scheme?: string;
+  metrics_path?: string;
+  static_configs?: { targets: string[]; labels?: Record<string, string> }[];
+}
+interface PrometheusConfig {
+  global?: { scrape_interval?: string };
+  scrape_configs: ScrapeConfig[];
+}
+
+describe('Prometheus: every API and gateway replica scraped on its metrics port', () => {
+  let prometheus: PrometheusConfig;
+  beforeAll(async () => {
+    prometheus = parse(await read('deploy/prometheus/prometheus.yml'), { merge: true }) as PrometheusConfig;
+  });
+  const targetsOf = (job: ScrapeConfig) => (job.static_configs ?? []).flatMap((c) => c.targets);
+
+  it('runs a pinned Prometheus with the repository config, mounted read-only where its command reads it', () => {
+    const service = services.prometheus;
+    expect(service?.image).toMatch(/^prom\/prometheus:v3\.\d+\.\d+$/);
+    const target = containerPathOf(service, 'deploy/prometheus/prometheus.yml');
+    expect(target).toBeDefined();
+    expect(service?.volumes).toContain(`./deploy/prometheus/prometheus.yml:${target}:ro`);
+    expect(service?.command).toContain(`--config.file=${target}`);
+    expect(prometheus.global?.scrape_interval).toMatch(/^\d+[smh]$/);
+  });
+
+  it('has one job per program, and every target is <service>:<METRICS_PORT> of a replica that runs that program', () => {
+    expect(prometheus.scrape_configs.map((j) => j.job_name).sort()).toEqual(['api', 'gateway']);
+    for (const job of prometheus.scrape_configs) {
+      expect(job.metrics_path ?? '/metrics', job.job_name).toBe('/metrics');
+      expect(job.scheme ?? 'http', job.job_name).toBe('http');
+      expect(targetsOf(job), `${job.job_name} has no targets`).not.toEqual([]);
+      for (const target of targetsOf(job)) {
+        const [, name, port] = /^([\w.-]+):(\d+)$/.exec(target) ?? [];
+        const service = services[name ?? ''];
+        expect(service, `${job.job_name}: ${target} is not a compose service`).toBeDefined();
+        expect(roleOf(service as Service), `${job.job_name}: ${target} does not run the ${job.job_name} program`).toBe(job.job_name);
+        expect(Number(port), `${job.job_name}: ${target} is not the METRICS_PORT ${name} gets`).toBe(metricsListenerOf(service as Service).port);
+      }
+    }
+  });
+
+  it('scrapes every API and gateway replica exactly once', () => {
+    const scraped = prometheus.scrape_configs.flatMap(targetsOf).map((t) => t.split(':')[0]);
+    const replicas = [...servicesOf('api'), ...servicesOf('gateway')].map(([name]) => name);
+    expect(scraped.sort()).toEqual(replicas.sort());
+  });
+
+  it('the metrics listeners are reachable from other containers but published by no service', () => {
+    for (const [name, service] of [...servicesOf('api'), ...servicesOf('gateway')]) {
+      const listener = metricsListenerOf(service);
+      // Not loopback: Prometheus scrapes from its own container.
+      expect(['0.0.0.0', '::'], `${name}: METRICS_HOST ${listener.host}`).toContain(listener.host);
+      // Its own port, not the one nginx proxies to (that would expose /metrics through nginx).
+      expect(listener.port, name).not.toBe(Number(service.environment?.PORT));
+      // The replicas publish nothing: nginx is the only way in.
+      expect(service.ports ?? [], `${name} publishes ports`).toEqual([]);
+    }
+    const metricsPorts = new Set([...servicesOf('api'), ...servicesOf('gateway')].map(([, s]) => metricsListenerOf(s).port));
+    for (const [name, service] of Object.entries(services)) {
+      const published = publishedPorts(service).filter((p) => metricsPorts.has(p.containerPort));
+      expect(published, `${name} publishes a metrics port`).toEqual([]);
+    }
+  });
+
+  it('Prometheus and Grafana are published on loopback only', () => {
+    for (const name of ['prometheus', 'grafana']) {
+      for (const port of publishedPorts(services[name] as Service)) expect(port.hostIp, `${name}: ${JSON.stringify(port)}`).toBe('127.0.0.1');
+    }
+  });
+});
+
+interface Datasource {
+  name: string;
+  uid: string;
+  type: string;
+  url: string;
+  jsonData?: { timeInterval?: string };
+}
+interface DashboardProvider {
+  name: string;
+  type: string;
+  options: { path: string };
+}
+interface Panel {
+  id: number;
+  type: string;
+  title: string;
+  datasource?: { type?: string; uid?: string };
+  targets?: { refId: string; expr?: string; datasource?: { type?: string; uid?: string } }[];
+  panels?: Panel[];
+}
+interface Dashboard {
+  uid: string;
+  title: string;
+  schemaVersion: number;
+  panels: Panel[];
+}
+
+/** PromQL words that look like metric names but are not (keywords, modifiers). */
+const PROMQL_KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'bool', 'offset', 'atan2', 'inf', 'nan']);
+/** The metric names a PromQL expression selects: every identifier that is not a function, keyword, label, string or number. */
+function metricNamesIn(expr: string): string[] {
+  const bare = expr
+    .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, ' ') // string literals (label values)
+    .replace(/\{[^}]*\}/g, ' ') // label matchers
+    .replace(/\[[^\]]*\]/g, ' ') // range and subquery windows, $__rate_interval
+    .replace(/\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ') // label lists
+    .replace(/\boffset\s+-?[\w$]+/g, ' ')
+    .replace(/\$\w+/g, ' ') // Grafana variables
+    .replace(/(?<![\w:.])\d+(?:\.\d+)?(?:e[+-]?\d+)?/gi, ' '); // numbers
+  return [...bare.matchAll(/([A-Za-z_:][\w:]*)\s*(\()?/g)]
+    .filter((m) => m[2] === undefined && !PROMQL_KEYWORDS.has((m[1] as string).toLowerCase()))
+    .map((m) => m[1] as string);
+}
+/** Prometheus records these for every target itself; no service registers them. */
+const SCRAPE_SERIES = ['up'];
+
+describe('Grafana: provisioned datasource and dashboard', () => {
+  let datasources: Datasource[];
+  let providers: DashboardProvider[];
+  let dashboard: Dashboard;
+  /** Every series name a service exposes: its registry's families, histograms and summaries with their suffixes. */
+  let exposed: Set<string>;
+  const grafana = () => services.grafana;
+  const DATASOURCES = 'deploy/grafana/provisioning/datasources/prometheus.yml';
+  const PROVIDERS = 'deploy/grafana/provisioning/dashboards/chat.yml';
+  const DASHBOARD = 'deploy/grafana/dashboards/chat-cluster.json';
+  /** Non-row panels, including those inside collapsed rows. */
+  const allPanels = () => dashboard.panels.flatMap((p) => [p, ...(p.panels ?? [])]).filter((p) => p.type !== 'row');
+
+  beforeAll(async () => {
+    datasources = (parse(await read(DATASOURCES)) as { datasources: Datasource[] }).datasources;
+    providers = (parse(await read(PROVIDERS)) as { providers: DashboardProvider[] }).providers;
+    dashboard = JSON.parse(await read(DASHBOARD)) as Dashboard;
+    exposed = new Set(SCRAPE_SERIES);
+    // Both programs register the same families (shared/src/metrics); only the `service` label differs.
+    for (const family of await createMetrics({ service: 'deploy-test' }).registry.getMetricsAsJSON()) {
+      exposed.add(family.name);
+      // prom-client types `type` as a numeric enum; at runtime it is the name ('histogram', ...).
+      const suffixes = { histogram: ['_bucket', '_sum', '_count'], summary: ['_sum', '_count'] }[String(family.type)] ?? [];
+      for (const suffix of suffixes) exposed.add(family.name + suffix);
+    }
+  });
+
+  it('runs a pinned Grafana: admin password required from the environment, no anonymous access, no sign-up', () => {
+    const service = grafana();
+    expect(service?.image).toMatch(/^grafana\/grafana:\d+\.\d+\.\d+$/);
+    expect(service?.environment?.GF_SECURITY_ADMIN_PASSWORD).toMatch(REQUIRED_VARIABLE);
+    expect(service?.environment?.GF_AUTH_ANONYMOUS_ENABLED).toBe('false');
+    expect(service?.environment?.GF_USERS_ALLOW_SIGN_UP).toBe('false');
+    expect(service?.depends_on?.prometheus).toBeDefined();
+  });
+
+  it('mounts the provisioning files read-only where Grafana reads them', () => {
+    for (const [file, dir] of [[DATASOURCES, 'datasources'], [PROVIDERS, 'dashboards']] as const) {
+      const target = containerPathOf(grafana(), file);
+      expect(target, `${file} is not mounted into grafana`).toMatch(new RegExp(`^/etc/grafana/provisioning/${dir}/[^/]+\\.ya?ml$`));
+    }
+    for (const volume of grafana()?.volumes ?? []) {
+      if (volume.startsWith('./')) expect(volume, 'repository files are mounted read-only').toMatch(/:ro$/);
+    }
+  });
+
+  it('the datasource is the compose Prometheus, sampled at its scrape interval', async () => {
+    expect(datasources).toHaveLength(1);
+    const [datasource] = datasources as [Datasource];
+    expect(datasource.type).toBe('prometheus');
+    expect(datasource.uid).toMatch(/^[\w-]{1,40}$/);
+    const url = new URL(datasource.url);
+    expect(services[url.hostname]?.image, `${datasource.url} is not the prometheus service`).toMatch(/^prom\/prometheus:/);
+    expect(url.port).toBe('9090');
+    const prometheus = parse(await read('deploy/prometheus/prometheus.yml'), { merge: true }) as PrometheusConfig;
+    expect(datasource.jsonData?.timeInterval).toBe(prometheus.global?.scrape_interval);
+  });
+
+  it('the dashboard provider loads the directory the dashboard JSON is mounted in', () => {
+    expect(providers).toHaveLength(1);
+    const [provider] = providers as [DashboardProvider];
+    expect(provider.type).toBe('file');
+    const mounted = containerPathOf(grafana(), DASHBOARD);
+    expect(mounted, `${DASHBOARD} is not mounted into grafana`).toBeDefined();
+    expect(mounted?.startsWith(`${provider.options.path.replace(/\/$/, '')}/`), `${mounted} is outside ${provider.options.path}`).toBe(true);
+  });
+
+  it('the dashboard parses, has a fixed uid and panels that each query the provisioned datasource', () => {
+    expect(dashboard.uid).toMatch(/^[\w-]{1,40}$/);
+    expect(dashboard.title).toBeTruthy();
+    expect(dashboard.schemaVersion).toBeGreaterThanOrEqual(36);
+    const panels = allPanels();
+    expect(panels.length).toBeGreaterThan(0);
+    const ids = dashboard.panels.flatMap((p) => [p, ...(p.panels ?? [])]).map((p) => p.id);
+    expect(new Set(ids).size, 'panel ids are unique').toBe(ids.length);
+    const uid = datasources[0]?.uid;
+    for (const panel of panels) {
+      expect(panel.targets?.length, `${panel.title} has no query`).toBeGreaterThan(0);
+      expect(panel.datasource?.uid, `${panel.title}: datasource`).toBe(uid);
+      for (const target of panel.targets ?? []) {
+        expect(target.datasource?.uid ?? panel.datasource?.uid, `${panel.title} ${target.refId}: datasource`).toBe(uid);
+        expect(target.expr, `${panel.title} ${target.refId}: no expr`).toMatch(/\S/);
+      }
+    }
+  });
+
+  it('finds the metric names in PromQL (so the next check is not vacuous)', () => {
+    expect(
+      metricNamesIn('histogram_quantile(0.95, sum by (le, route) (rate(http_x_bucket{status=~"5..", a="b{c}"}[$__rate_interval]))) / on(instance) group_left up offset 5m or vector(0) * 1e3'),
+    ).toEqual(['http_x_bucket', 'up']);
+    expect(metricNamesIn('max by (instance) (nodejs_eventloop_lag_p99_seconds) > bool 0.5 unless foo:bar')).toEqual(['nodejs_eventloop_lag_p99_seconds', 'foo:bar']);
+  });
+
+  it('every query uses only series the services expose (or Prometheus records per target)', () => {
+    for (const panel of allPanels()) {
+      for (const target of panel.targets ?? []) {
+        const names = metricNamesIn(target.expr ?? '');
+        expect(names, `${panel.title} ${target.refId}: selects no metric`).not.toEqual([]);
+        expect(names.filter((n) => !exposed.has(n)), `${panel.title} ${target.refId}: unknown metrics in ${target.expr}`).toEqual([]);
+      }
+    }
+  });
+
+  it('shows request rate and latency, connections, message rate, deliveries and their latency, and errors', () => {
+    const used = new Set(allPanels().flatMap((p) => (p.targets ?? []).flatMap((t) => metricNamesIn(t.expr ?? ''))));
+    for (const name of [
+      'http_request_duration_seconds_count',
+      'http_request_duration_seconds_bucket',
+      'chat_socket_connections',
+      'chat_messages_stored_total',
+      'chat_deliveries_total',
+      'chat_delivery_latency_seconds_bucket',
+      'chat_resumes_total',
+      'chat_dependency_errors_total',
+      'chat_password_hash_queue_depth',
+      'chat_password_hash_refusals_total',
+      'nodejs_eventloop_lag_p99_seconds',
+      'process_resident_memory_bytes',
+    ]) {
+      expect(used, `no panel shows ${name}`).toContain(name);
+    }
   });
 });

@@ -31,8 +31,15 @@ export function routeClusterEvents(deps: {
   function deliverLocally(d: Delivery) {
     const cursor = feed.cursors.forMessage(d.seq);
     io.local.to(d.rooms).emit(d.event, { ...d.message, cursor });
-    metrics.deliveries.inc({ kind: 'socketio' }, localSocketIoRecipients(d.rooms));
-    metrics.deliveries.inc({ kind: 'websocket' }, plain.deliver(d.rooms, { type: d.event, message: d.message, cursor }));
+    const age = (Date.now() - Date.parse(d.message.created_at)) / 1000;
+    count('socketio', localSocketIoRecipients(d.rooms), age);
+    count('websocket', plain.deliver(d.rooms, { type: d.event, message: d.message, cursor }), age);
+  }
+
+  function count(kind: 'socketio' | 'websocket', recipients: number, ageSeconds: number) {
+    if (recipients === 0) return;
+    metrics.deliveries.inc({ kind }, recipients);
+    metrics.deliveryLatency.observe({ kind }, Math.max(0, ageSeconds));
   }
 
   /** Local Socket.IO sockets in any of `rooms`, each once: the same walk the emit above makes. */

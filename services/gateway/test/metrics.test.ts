@@ -77,6 +77,10 @@ describe('the gateway metrics endpoint', () => {
     // Three DMs, each delivered to bob's two connections and alice's two (the sender's rooms get it too).
     expect(moved('chat_deliveries_total', { kind: 'websocket' })).toBeGreaterThanOrEqual(3);
     expect(moved('chat_deliveries_total', { kind: 'socketio' })).toBeGreaterThanOrEqual(3);
+    // One latency sample per message and kind, not per connection.
+    expect(moved('chat_delivery_latency_seconds_count', { kind: 'websocket' })).toBe(3);
+    expect(moved('chat_delivery_latency_seconds_count', { kind: 'socketio' })).toBe(3);
+    expect(moved('chat_delivery_latency_seconds_bucket', { kind: 'websocket', le: '+Inf' })).toBe(3);
 
     // Resumes: one replayed message, then a backlog too large (reload), then a forged cursor (refused).
     bobWs.ws.terminate();

@@ -18,6 +18,7 @@ export interface Metrics {
   messagesStored: Counter<'transport'>;
   socketConnections: Gauge<'kind'>;
   deliveries: Counter<'kind'>;
+  deliveryLatency: Histogram<'kind'>;
   resumes: Counter<'outcome'>;
   replayedMessages: Counter;
   passwordHashQueueDepth: Gauge;
@@ -43,6 +44,13 @@ export function createMetrics(opts: { service: string }): Metrics {
     messagesStored: new Counter({ name: 'chat_messages_stored_total', help: 'Messages stored (not duplicates) by transport', labelNames: ['transport'], registers }),
     socketConnections: new Gauge({ name: 'chat_socket_connections', help: 'Open socket connections by kind', labelNames: ['kind'], registers }),
     deliveries: new Counter({ name: 'chat_deliveries_total', help: 'Local deliveries by kind', labelNames: ['kind'], registers }),
+    deliveryLatency: new Histogram({
+      name: 'chat_delivery_latency_seconds',
+      help: "From a message's store (its created_at, the database clock) to its local delivery on a gateway, by kind; once per message and kind, not per connection",
+      labelNames: ['kind'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
     resumes: new Counter({ name: 'chat_resumes_total', help: 'Resume attempts by outcome', labelNames: ['outcome'], registers }),
     replayedMessages: new Counter({ name: 'chat_replayed_messages_total', help: 'Messages replayed to resuming connections', registers }),
     passwordHashQueueDepth: new Gauge({ name: 'chat_password_hash_queue_depth', help: 'Password hashes waiting for a slot', registers }),
