@@ -14,6 +14,7 @@ import { csrfGuard } from './middleware/csrf.ts';
 import { onBodyTooLarge, onError, onNotFound } from './middleware/errors.ts';
 import { requestMetrics } from './middleware/metrics.ts';
 import { requestContext } from './middleware/request-context.ts';
+import { registerOpenApi } from './openapi/document.ts';
 import { authRoutes } from './routes/auth/routes.ts';
 import { healthRoutes } from './routes/health/routes.ts';
 import { messageRoutes } from './routes/messages/routes.ts';
@@ -75,6 +76,7 @@ export function createApp(deps: AppDeps) {
   app.route('/api/users', userRoutes({ users: deps.users, rooms: deps.rooms }));
   app.route('/api/rooms', roomRoutes({ rooms: deps.rooms }));
   app.route('/api/ws', presenceRoutes({ users: deps.users }));
+  registerOpenApi(app);
 
   app.onError(onError);
   app.notFound(onNotFound);

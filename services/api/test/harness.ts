@@ -9,6 +9,8 @@ import { createApp } from '../src/app.ts';
 import { closeConnections, openConnections } from '@chat/shared/connections';
 import { buildAppDeps, type Resources } from '../src/dependencies.ts';
 import { listen } from '../src/server.ts';
+import { OPENAPI_PATH } from '../src/openapi/document.ts';
+import { openApiContract, type OpenApiDocument } from './contract.ts';
 
 export interface TestApi {
   url: string;
@@ -19,7 +21,17 @@ export interface TestApi {
   resources: Resources;
   /** Every log line the app wrote, parsed. */
   logs: Array<Record<string, unknown>>;
+  /**
+   * A request to the app. Its response is checked against the app's own
+   * OpenAPI document (documented status, body matching that status's schema)
+   * and the call throws when it does not conform, so every route test is a
+   * contract test too.
+   */
   fetch(path: string, init?: RequestInit & { token?: string; json?: unknown }): Promise<Response>;
+  /** The document the responses are checked against, as the app serves it. */
+  openapi: OpenApiDocument;
+  /** Every method and path the app registered a handler for (middleware excluded), in OpenAPI's `{param}` form. */
+  routes: Array<{ method: string; path: string }>;
   /** Stops the app; `drainMs` as in RunningServer.close. */
   close(drainMs?: number): Promise<void>;
 }
@@ -70,9 +82,12 @@ export async function startApi(env: Record<string, string> = {}): Promise<TestAp
   const metrics = createMetrics({ service: 'api' });
   const resources = openConnections(config, logger, () => metrics.dependencyErrors.inc({ dependency: 'postgres' }));
   resources.redis.on('error', () => metrics.dependencyErrors.inc({ dependency: 'redis' }));
-  const server = await listen(createApp(buildAppDeps(config, resources, logger, metrics)), config);
+  const app = createApp(buildAppDeps(config, resources, logger, metrics));
+  const server = await listen(app, config);
   const metricsServer = await startMetricsServer(metrics.registry, config.metrics);
   const url = `http://127.0.0.1:${server.port}`;
+  const openapi = (await (await fetch(url + OPENAPI_PATH)).json()) as OpenApiDocument;
+  const contract = openApiContract(openapi);
 
   return {
     url,
@@ -81,12 +96,19 @@ export async function startApi(env: Record<string, string> = {}): Promise<TestAp
     config,
     resources,
     logs,
-    fetch(path, init = {}) {
+    openapi,
+    routes: registeredRoutes(app.routes),
+    async fetch(path, init = {}) {
       const { token, json, ...rest } = init;
       const headers = new Headers(rest.headers);
       if (token) headers.set('authorization', `Bearer ${token}`);
       if (json !== undefined) headers.set('content-type', 'application/json');
-      return fetch(url + path, { ...rest, headers, body: json !== undefined ? JSON.stringify(json) : rest.body });
+      const res = await fetch(url + path, { ...rest, headers, body: json !== undefined ? JSON.stringify(json) : rest.body });
+      const isJson = res.headers.get('content-type')?.startsWith('application/json') === true;
+      const body: unknown = isJson ? await res.clone().json() : undefined;
+      const problems = contract.problems(rest.method ?? 'GET', path, res.status, body);
+      if (problems.length > 0) throw new Error(`response does not match the OpenAPI document:\n${problems.join('\n')}`);
+      return res;
     },
     async close(drainMs = 0) {
       await server.close(drainMs);
@@ -95,6 +117,17 @@ export async function startApi(env: Record<string, string> = {}): Promise<TestAp
       await deletePrefix(config.redis.prefix);
     },
   };
+}
+
+/** Hono lists middleware as method ALL; a route's chain of handlers appears once per handler. */
+function registeredRoutes(routes: ReadonlyArray<{ method: string; path: string }>) {
+  const seen = new Map<string, { method: string; path: string }>();
+  for (const r of routes) {
+    if (r.method === 'ALL') continue;
+    const route = { method: r.method.toLowerCase(), path: r.path.replace(/:(\w+)/g, '{$1}') };
+    seen.set(`${route.method} ${route.path}`, route);
+  }
+  return [...seen.values()];
 }
 
 export interface TestUser {

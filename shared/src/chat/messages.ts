@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { z } from 'zod';
 import { isForeignKeyViolation, isUniqueViolation } from '../db/database.ts';
 import type { DB } from '../db/schema.ts';
 import { findMessageByClientKey, insertMessage, listDirectMessages, listVisibleMessages } from '../db/queries/messages.ts';
@@ -26,6 +27,8 @@ export interface MessageService {
    * the message as `client_msg_id`.
    */
   send(actor: Actor, input: unknown, opts?: { idempotencyKey?: string | undefined }): Promise<SendResult>;
+  /** What `send` accepts, with the configured length limit: the API documents its body with it. */
+  readonly inputSchema: z.ZodType;
   listVisible(actor: Actor, page: Page): Promise<PageResult<ChatMessage>>;
   /** `user1` and `user2` are usernames or ids; the actor must be one of them. */
   listBetween(actor: Actor, user1: string, user2: string, page: Page): Promise<PageResult<ChatMessage>>;
@@ -47,6 +50,7 @@ export function createMessageService(deps: {
     key === null ? undefined : await findMessageByClientKey(db, actor.id, key);
 
   return {
+    inputSchema: sendSchema,
     async send(actor, raw, opts = {}) {
       const input = parseInput(sendSchema, raw, 'invalid message');
       if (input.sender != null && !isSameUser(actor, input.sender)) {

@@ -19,7 +19,9 @@ export const content = (maxLength: number) =>
     .string({ error: 'content must be a string' })
     .refine((s) => s.trim().length > 0, 'content must not be empty')
     .refine((s) => s.isWellFormed() && !s.includes('\u0000'), 'content must be valid Unicode text without NUL characters')
-    .refine((s) => [...s].length <= maxLength, `content must be at most ${maxLength} characters`);
+    .refine((s) => [...s].length <= maxLength, `content must be at most ${maxLength} characters`)
+    // The refinements above are code; this states them for the API documents (JSON Schema counts code points too).
+    .meta({ minLength: 1, maxLength, description: 'Some visible text, at most maxLength Unicode characters, no NUL' });
 
 /** A client's key for one send (REST `Idempotency-Key`, socket `client_msg_id`): retries with it are answered with the original. */
 export const clientMsgId = z

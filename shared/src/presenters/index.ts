@@ -3,3 +3,4 @@ export * from './errors.ts';
 export * from './health.ts';
 export * from './pages.ts';
 export * from './presence.ts';
+export * from './schemas.ts';

@@ -5,3 +5,4 @@ export * from './redis.ts';
 export * from './ports.ts';
 export * from './redis-server.ts';
 export * from './tcp-proxy.ts';
+export * from './schema-document.ts';

@@ -1,28 +1,76 @@
 import { Hono } from 'hono';
-import { type MessageService, pageQuery } from '@chat/shared/chat';
+import { describeRoute } from 'hono-openapi';
+import { clientMsgId, type MessageService, pageQuery } from '@chat/shared/chat';
 import type { Metrics } from '@chat/shared/metrics';
-import { presentMessagePage } from '@chat/shared/presenters';
+import { messagePageSchema, messageSchema, presentMessagePage } from '@chat/shared/presenters';
 import type { AppEnv } from '../../env.ts';
-import { jsonBody, validParams, validQuery } from '../../middleware/validate.ts';
+import { params, query, rawBody } from '../../middleware/validate.ts';
+import { ALWAYS, AUTHENTICATED, errors, json, parameter, UNSAFE } from '../../openapi/responses.ts';
 import { betweenParams } from './schema.ts';
+
+const tags = ['messages'];
 
 export function messageRoutes(deps: { messages: MessageService; metrics: Metrics }) {
   const { messages } = deps;
   return new Hono<AppEnv>()
-    .post('/', async (c) => {
-      const idempotencyKey = c.req.header('idempotency-key');
-      const { message, duplicate } = await messages.send(c.get('claims'), await jsonBody(c), { idempotencyKey });
-      if (!duplicate) deps.metrics.messagesStored.inc({ transport: 'rest' });
-      // A retry with the same key gets the original, as the first answer would have been had it arrived.
-      return c.json(message, duplicate ? 200 : 201);
-    })
-    .get('/', async (c) => {
-      const page = await messages.listVisible(c.get('claims'), validQuery(c, pageQuery));
-      return c.json(presentMessagePage(page));
-    })
-    .get('/between/:user1/:user2', async (c) => {
-      const { user1, user2 } = validParams(c, betweenParams);
-      const page = await messages.listBetween(c.get('claims'), user1, user2, validQuery(c, pageQuery));
-      return c.json(presentMessagePage(page));
-    });
+    .post(
+      '/',
+      describeRoute({
+        tags,
+        summary: 'Send a message',
+        description:
+          'A global message (neither `recipient` nor `room_id`), a direct message (`recipient`: a username or user id) or a room message (`room_id`; the sender must be a member). Every connected audience receives it over both socket kinds.',
+        ...AUTHENTICATED,
+        parameters: [
+          parameter(
+            'header',
+            'Idempotency-Key',
+            clientMsgId,
+            'Retries with the same key get the original message (200) instead of a second copy; the same key as `client_msg_id`',
+          ),
+        ],
+        responses: {
+          201: json(messageSchema, 'Stored and published'),
+          200: json(messageSchema, 'A retry: the message this Idempotency-Key (or client_msg_id) already stored'),
+          ...errors(400, 401, ...UNSAFE, 404, 429, ...ALWAYS),
+        },
+      }),
+      rawBody(messages.inputSchema),
+      async (c) => {
+        const idempotencyKey = c.req.header('idempotency-key');
+        const { message, duplicate } = await messages.send(c.get('claims'), c.req.valid('json'), { idempotencyKey });
+        if (!duplicate) deps.metrics.messagesStored.inc({ transport: 'rest' });
+        // A retry with the same key gets the original, as the first answer would have been had it arrived.
+        return c.json(message, duplicate ? 200 : 201);
+      },
+    )
+    .get(
+      '/',
+      describeRoute({
+        tags,
+        summary: 'Messages the caller may see',
+        description: "Global messages, the caller's direct messages and the messages of the caller's rooms, newest first.",
+        ...AUTHENTICATED,
+        responses: { 200: json(messagePageSchema, 'A page, newest first'), ...errors(400, 401, ...ALWAYS) },
+      }),
+      query(pageQuery),
+      async (c) => c.json(presentMessagePage(await messages.listVisible(c.get('claims'), c.req.valid('query')))),
+    )
+    .get(
+      '/between/:user1/:user2',
+      describeRoute({
+        tags,
+        summary: 'Direct messages between two users',
+        description: 'Both directions, newest first; the caller must be one of the two.',
+        ...AUTHENTICATED,
+        responses: { 200: json(messagePageSchema, 'A page, newest first'), ...errors(400, 401, 403, 404, ...ALWAYS) },
+      }),
+      params(betweenParams),
+      query(pageQuery),
+      async (c) => {
+        const { user1, user2 } = c.req.valid('param');
+        const page = await messages.listBetween(c.get('claims'), user1, user2, c.req.valid('query'));
+        return c.json(presentMessagePage(page));
+      },
+    );
 }

@@ -1,0 +1,108 @@
+import { z } from 'zod';
+import { ERROR_CODES } from '../errors.ts';
+import { chatMessage } from '../model/message.ts';
+
+/**
+ * The JSON bodies clients receive, as schemas: the API's OpenAPI document and
+ * the gateway's AsyncAPI document are generated from these, and the contract
+ * tests check real responses and frames against them. Each describes the
+ * wire (ISO strings, not Dates); the presenters beside them build the values.
+ */
+
+const timestamp = z.iso.datetime({ offset: true }).meta({ description: 'ISO 8601 time, e.g. 2026-12-02T10:00:00.000Z' });
+const uuid = z.uuid();
+
+export const errorBodySchema = z
+  .object({
+    error: z.string().meta({ description: 'A human-readable message; clients switch on `code`, not on this' }),
+    code: z.enum(ERROR_CODES),
+    details: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+    retry_after: z.int().min(0).optional().meta({ description: 'Seconds before a retry can succeed (rate_limited); HTTP also sends Retry-After' }),
+    request_id: z.string().optional().meta({ description: 'Only on internal errors: quote it when reporting the failure' }),
+  })
+  .meta({ id: 'Error' });
+
+export const messageSchema = chatMessage
+  .extend({ id: uuid, created_at: timestamp })
+  .meta({ id: 'Message', description: 'A stored message; `recipient` is set on direct messages, `room_id` on room messages, neither on global ones' });
+
+export const messagePageSchema = z
+  .object({
+    messages: z.array(messageSchema).meta({ description: 'Newest first' }),
+    next_cursor: z.string().nullable().meta({ description: 'Pass as `before` for the next (older) page; null on the last page' }),
+  })
+  .meta({ id: 'MessagePage' });
+
+export const userSchema = z
+  .object({
+    id: uuid,
+    username: z.string(),
+    email: z.string().optional().meta({ description: "Only in the caller's own record" }),
+    is_online: z.boolean(),
+    created_at: timestamp,
+  })
+  .meta({ id: 'User' });
+
+export const userPageSchema = z
+  .object({
+    users: z.array(userSchema),
+    count: z.int().min(0),
+    next_cursor: z.string().nullable().meta({ description: 'Pass as `after` for the next page; null on the last page' }),
+  })
+  .meta({ id: 'UserPage' });
+
+export const sessionSchema = z
+  .object({
+    token: z.string().meta({ description: 'A JWT; also set as the HttpOnly `jwt_token` cookie' }),
+    user: userSchema,
+    expires_at: z.int().meta({ description: 'Unix seconds when the token expires' }),
+  })
+  .meta({ id: 'Session' });
+
+export const roomSchema = z
+  .object({
+    id: uuid,
+    name: z.string(),
+    description: z.string(),
+    created_by: uuid.nullable(),
+    created_at: timestamp,
+  })
+  .meta({ id: 'Room' });
+
+export const roomDetailsSchema = roomSchema
+  .extend({ members: z.array(z.object({ id: uuid, username: z.string(), joined_at: timestamp })) })
+  .meta({ id: 'RoomDetails' });
+
+export const memberRoomSchema = roomSchema.extend({ joined_at: timestamp }).meta({ id: 'MemberRoom', description: 'A room the user belongs to' });
+
+export const roomPageSchema = z
+  .object({
+    rooms: z.array(memberRoomSchema),
+    count: z.int().min(0),
+    next_cursor: z
+      .string()
+      .nullable()
+      .meta({ description: 'Pass as `after` (or, when paging backwards, `before`) for the next page; null on the last page' }),
+  })
+  .meta({ id: 'RoomPage' });
+
+export const memberAddedSchema = z.object({ room_id: uuid, user_id: uuid, added: z.boolean() }).meta({ id: 'MemberAdded' });
+export const memberRemovedSchema = z.object({ room_id: uuid, user_id: uuid, removed: z.literal(true) }).meta({ id: 'MemberRemoved' });
+export const loggedOutSchema = z.object({ message: z.string() }).meta({ id: 'LoggedOut' });
+
+export const connectedUsersSchema = z
+  .object({ connected_users: z.array(z.string()), count: z.int().min(0), timestamp })
+  .meta({ id: 'ConnectedUsers' });
+
+const dependencyState = z.enum(['connected', 'disconnected']);
+
+export const healthSchema = z
+  .object({ status: z.enum(['healthy', 'unhealthy']), database: dependencyState, redis: dependencyState, timestamp })
+  .catchall(z.string())
+  .meta({ id: 'Health', description: 'The seed-compatible health body; a service may add string fields naming itself' });
+
+export const livenessSchema = z.object({ status: z.literal('alive'), timestamp }).meta({ id: 'Liveness' });
+
+export const readinessSchema = z
+  .object({ status: z.enum(['ready', 'not_ready']), database: dependencyState, redis: dependencyState, draining: z.boolean(), timestamp })
+  .meta({ id: 'Readiness' });
