@@ -42,7 +42,7 @@ export function createApp(deps: AppDeps) {
   const origins = new Set(deps.http.corsOrigins);
 
   const app = new Hono<AppEnv>();
-  app.use(requestMetrics(deps.metrics));
+  if (deps.metrics.enabled) app.use(requestMetrics(deps.metrics));
   app.use(requestContext(deps.logger));
   app.use(resolveClientAddress(deps.http.proxyTrust));
   app.use(

@@ -10,7 +10,7 @@ import { listen } from './server.ts';
 const config = loadOrExit(() => loadApiConfig(process.env));
 
 const logger = createLogger({ level: config.logLevel, service: 'api' });
-const metrics = createMetrics({ service: 'api' });
+const metrics = createMetrics({ service: 'api', enabled: config.metrics.enabled });
 const resources = openConnections(config, logger, () => metrics.dependencyErrors.inc({ dependency: 'postgres' }));
 resources.redis.on('error', (err: Error) => {
   metrics.dependencyErrors.inc({ dependency: 'redis' });
@@ -20,12 +20,12 @@ let draining = false;
 const server = await listen(createApp({ ...buildAppDeps(config, resources, logger, metrics), draining: () => draining }), config);
 logger.info({ port: server.port, environment: config.environment }, 'api listening');
 // Its own port, which nginx does not publish: only the scraper reaches it.
-const metricsServer = await startMetricsServer(metrics.registry, config.metrics);
-logger.info({ port: metricsServer.port }, 'metrics listening');
+const metricsServer = config.metrics.enabled ? await startMetricsServer(metrics.registry, config.metrics) : undefined;
+logger.info({ port: metricsServer?.port ?? 'off' }, 'metrics listening');
 
 stopOnSignal(logger, config.shutdownDrainMs + config.shutdownTimeoutMs, async () => {
   draining = true;
   await server.close(config.shutdownDrainMs);
-  await metricsServer.close();
+  await metricsServer?.close();
   await closeConnections(resources);
 });

@@ -10,7 +10,7 @@ import { createGateway } from './gateway.ts';
 const config = loadOrExit(() => loadGatewayConfig(process.env));
 
 const logger = createLogger({ level: config.logLevel, service: 'gateway' }).child({ gatewayId: config.gatewayId });
-const metrics = createMetrics({ service: 'gateway' });
+const metrics = createMetrics({ service: 'gateway', enabled: config.metrics.enabled });
 const conn = openConnections(config, logger, () => metrics.dependencyErrors.inc({ dependency: 'postgres' }));
 conn.redis.on('error', (err: Error) => {
   metrics.dependencyErrors.inc({ dependency: 'redis' });
@@ -22,11 +22,11 @@ const gateway = createGateway({ config, logger, auth, messages, audience, feed, 
 const port = await gateway.listen(config);
 logger.info({ port, environment: config.environment }, 'gateway listening');
 // Its own port, which nginx does not publish: only the scraper reaches it.
-const metricsServer = await startMetricsServer(metrics.registry, config.metrics);
-logger.info({ port: metricsServer.port }, 'metrics listening');
+const metricsServer = config.metrics.enabled ? await startMetricsServer(metrics.registry, config.metrics) : undefined;
+logger.info({ port: metricsServer?.port ?? 'off' }, 'metrics listening');
 
 stopOnSignal(logger, config.shutdownTimeoutMs, async () => {
   await gateway.close();
-  await metricsServer.close();
+  await metricsServer?.close();
   await closeConnections(conn);
 });

@@ -1,13 +1,13 @@
 import { ConfigError, duration, int, port, readEnv, type Env } from './env.ts';
 import { COMMON_VARIABLES, readCommonConfig, type CommonConfig } from './common.ts';
+import { metricsShape, readMetricsConfig, type MetricsConfig } from './metrics.ts';
 import { z } from 'zod';
 import type { RateLimit } from '../limits/rate-limits.ts';
 
 export interface ApiConfig extends CommonConfig {
   host: string;
   port: number;
-  /** The Prometheus endpoint's own listener (METRICS_HOST, METRICS_PORT; 0 picks a free port); nginx does not publish it. */
-  metrics: { host: string; port: number };
+  metrics: MetricsConfig;
   bodyLimitBytes: number;
   passwordHashing: { concurrency: number; maxQueue: number };
   /** Login attempts, counted before any password is hashed: per account name (known or not) and per client address. */
@@ -23,8 +23,7 @@ export interface ApiConfig extends CommonConfig {
 const apiShape = {
   HOST: z.string().default('0.0.0.0'),
   PORT: port(8080),
-  METRICS_HOST: z.string().default('0.0.0.0'),
-  METRICS_PORT: port(9100),
+  ...metricsShape(9100),
   MAX_BODY_BYTES: int(64 * 1024, 1024, 10 * 1024 * 1024),
   PASSWORD_HASH_CONCURRENCY: int(2, 1, 64),
   PASSWORD_HASH_QUEUE: int(64, 0, 10_000),
@@ -55,7 +54,7 @@ export function loadApiConfig(env: Env): ApiConfig {
     ...common,
     host: v.HOST,
     port: v.PORT,
-    metrics: { host: v.METRICS_HOST, port: v.METRICS_PORT },
+    metrics: readMetricsConfig(v),
     bodyLimitBytes: v.MAX_BODY_BYTES,
     passwordHashing: { concurrency: v.PASSWORD_HASH_CONCURRENCY, maxQueue: v.PASSWORD_HASH_QUEUE },
     loginLimits: {

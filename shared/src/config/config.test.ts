@@ -36,7 +36,7 @@ describe('loadApiConfig', () => {
       shutdownTimeoutMs: 10_000,
       host: '0.0.0.0',
       port: 8080,
-      metrics: { host: '0.0.0.0', port: 9100 },
+      metrics: { enabled: true, host: '0.0.0.0', port: 9100 },
       bodyLimitBytes: 64 * 1024,
       passwordHashing: { concurrency: 2, maxQueue: 64 },
       loginLimits: {
@@ -95,6 +95,13 @@ describe('loadApiConfig', () => {
     expect(config.port).toBe(8080);
     expect(config.redis.url).toBe('redis://127.0.0.1:6379');
     expect(config.corsOrigins).toEqual(['http://localhost:8080']);
+  });
+
+  it('serves metrics unless METRICS_ENABLED says false, and refuses anything but a boolean', () => {
+    expect(loadApiConfig(DEV).metrics).toEqual({ enabled: true, host: '0.0.0.0', port: 9100 });
+    expect(loadApiConfig({ ...DEV, METRICS_ENABLED: 'false' }).metrics.enabled).toBe(false);
+    expect(loadGatewayConfig({ ...DEV, METRICS_ENABLED: 'false', METRICS_PORT: '9200' }).metrics).toEqual({ enabled: false, host: '0.0.0.0', port: 9200 });
+    expect(problemsOf({ ...DEV, METRICS_ENABLED: 'maybe' }).problems).toEqual(['METRICS_ENABLED: must be true or false']);
   });
 
   it('names every bad variable in one ConfigError', () => {
@@ -254,7 +261,7 @@ describe('loadGatewayConfig', () => {
     const config = loadGatewayConfig(DEV);
     expect(config).toMatchObject({
       port: 8081,
-      metrics: { host: '0.0.0.0', port: 9101 },
+      metrics: { enabled: true, host: '0.0.0.0', port: 9101 },
       websocket: {
         pingPeriodMs: 54_000,
         pongWaitMs: 60_000,

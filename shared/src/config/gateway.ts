@@ -3,13 +3,13 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { ConfigError, duration, int, port, readEnv, type Env } from './env.ts';
 import { COMMON_VARIABLES, readCommonConfig, type CommonConfig } from './common.ts';
+import { metricsShape, readMetricsConfig, type MetricsConfig } from './metrics.ts';
 import type { RateLimit } from '../limits/rate-limits.ts';
 
 export interface GatewayConfig extends CommonConfig {
   host: string;
   port: number;
-  /** The Prometheus endpoint's own listener (METRICS_HOST, METRICS_PORT; 0 picks a free port); nginx does not publish it. */
-  metrics: { host: string; port: number };
+  metrics: MetricsConfig;
   /** Names this process in cluster presence; unique per replica. */
   gatewayId: string;
   websocket: {
@@ -50,8 +50,7 @@ export interface GatewayConfig extends CommonConfig {
 const gatewayShape = {
   HOST: z.string().default('0.0.0.0'),
   PORT: port(8081),
-  METRICS_HOST: z.string().default('0.0.0.0'),
-  METRICS_PORT: port(9101),
+  ...metricsShape(9101),
   GATEWAY_ID: z
     .string()
     .regex(/^[\w.-]{1,64}$/, 'letters, digits and _ . - only, at most 64')
@@ -94,7 +93,7 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     ...common,
     host: v.HOST,
     port: v.PORT,
-    metrics: { host: v.METRICS_HOST, port: v.METRICS_PORT },
+    metrics: readMetricsConfig(v),
     gatewayId: v.GATEWAY_ID,
     websocket: {
       pingPeriodMs: v.WEBSOCKET_PING_PERIOD,

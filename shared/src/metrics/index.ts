@@ -13,6 +13,8 @@ export type Dependency = 'postgres' | 'redis';
  * transports, socket kinds, outcomes, dependency names; never ids or raw paths.
  */
 export interface Metrics {
+  /** False with METRICS_ENABLED=false: nothing serves the registry, so transports skip their timings. */
+  enabled: boolean;
   registry: Registry;
   httpRequestDuration: Histogram<'route' | 'method' | 'status'>;
   messagesStored: Counter<'transport'>;
@@ -26,13 +28,19 @@ export interface Metrics {
   dependencyErrors: Counter<'dependency'>;
 }
 
-/** Creates a fresh registry with the default process metrics (event-loop lag included) and the chat families. */
-export function createMetrics(opts: { service: string }): Metrics {
+/**
+ * Creates a fresh registry with the default process metrics (event-loop lag
+ * included) and the chat families. Disabled, it collects no process metrics
+ * and the counters count into a registry nobody reads.
+ */
+export function createMetrics(opts: { service: string; enabled?: boolean }): Metrics {
+  const enabled = opts.enabled ?? true;
   const registry = new Registry();
   registry.setDefaultLabels({ service: opts.service });
-  collectDefaultMetrics({ register: registry });
+  if (enabled) collectDefaultMetrics({ register: registry });
   const registers = [registry];
   return {
+    enabled,
     registry,
     httpRequestDuration: new Histogram({
       name: 'http_request_duration_seconds',

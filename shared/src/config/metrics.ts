@@ -1,0 +1,27 @@
+import { z } from 'zod';
+import { port } from './env.ts';
+
+/** The Prometheus endpoint's own listener; nginx does not publish it. */
+export interface MetricsConfig {
+  /**
+   * METRICS_ENABLED=false: no endpoint, no process metrics, no HTTP timings.
+   * For measuring what metrics cost (npm run bench), not for production.
+   */
+  enabled: boolean;
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+}
+
+/** The variables of a service's metrics endpoint, listening on `defaultPort` unless METRICS_PORT says otherwise. */
+export const metricsShape = (defaultPort: number) => ({
+  METRICS_ENABLED: z.stringbool({ error: 'must be true or false' }).default(true),
+  METRICS_HOST: z.string().default('0.0.0.0'),
+  METRICS_PORT: port(defaultPort),
+});
+
+export const readMetricsConfig = (v: { METRICS_ENABLED: boolean; METRICS_HOST: string; METRICS_PORT: number }): MetricsConfig => ({
+  enabled: v.METRICS_ENABLED,
+  host: v.METRICS_HOST,
+  port: v.METRICS_PORT,
+});
