@@ -5,7 +5,7 @@ import type { TokenClaims } from '@chat/shared/auth';
 import type { MessageService } from '@chat/shared/chat';
 import type { GatewayConfig } from '@chat/shared/config';
 import { busy } from '@chat/shared/errors';
-import type { Delivery } from '@chat/shared/events';
+import type { Delivery, PlainServerFrame } from '@chat/shared/events';
 import type { Logger } from '@chat/shared/logger';
 import type { Metrics } from '@chat/shared/metrics';
 import { HTTP_STATUS, retryAfterSeconds, type ErrorBody } from '@chat/shared/presenters';
@@ -60,7 +60,8 @@ export function createPlainWsEndpoint(deps: {
   // Every open connection, including those still replaying and so in no room yet.
   const connections = new Set<Connection>();
 
-  const send = (conn: Connection, frame: object) => {
+  // Typed by the frame schemas that docs/asyncapi.yaml is generated from.
+  const send = (conn: Connection, frame: PlainServerFrame) => {
     if (conn.ws.readyState === WebSocket.OPEN) conn.ws.send(JSON.stringify(frame));
   };
   const sendError = (conn: Connection, error: ErrorBody, clientMsgId?: string) =>
@@ -99,7 +100,7 @@ export function createPlainWsEndpoint(deps: {
     if (!queued) sendError(conn, toClientError(busy('too many messages in flight; slow down'), logger), clientMsgId);
   }
 
-  const messageFrame = (d: Delivery) => ({ type: d.event, message: d.message, cursor: feed.cursors.forMessage(d.seq) });
+  const messageFrame = (d: Delivery): PlainServerFrame => ({ type: d.event, message: d.message, cursor: feed.cursors.forMessage(d.seq) });
 
   /** Resolves once the client has read most of what it was sent, or has gone. */
   async function drained(ws: WebSocket) {
@@ -174,7 +175,7 @@ export function createPlainWsEndpoint(deps: {
 
   function goLive(conn: Connection, rooms: string[], since: number | undefined) {
     const { claims } = conn;
-    const hello = { type: 'connection', status: 'connected', user_id: claims.id, username: claims.username };
+    const hello = { type: 'connection', status: 'connected', user_id: claims.id, username: claims.username } as const;
     if (since === undefined) {
       // Live from here on; the cursor lets the client resume from this point.
       for (const room of rooms) local.join(conn, room);

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { io as ioClient, type Socket } from 'socket.io-client';
 import { WebSocket, type ClientOptions } from 'ws';
-import { inject } from 'vitest';
+import { afterEach, expect, inject } from 'vitest';
 import { loadGatewayConfig, type GatewayConfig } from '@chat/shared/config';
 import { closeConnections, openConnections } from '@chat/shared/connections';
 import { createChatCore } from '@chat/shared/core';
@@ -11,6 +11,20 @@ import { createMetrics, type Metrics, startMetricsServer } from '@chat/shared/me
 import { Inbox, TEST_REDIS_URL } from '@chat/shared/testing';
 import { GENEROUS_LIMITS, startApi, type TestApi } from '../../api/test/harness.ts';
 import { createGateway, type Gateway } from '../src/gateway.ts';
+import { frameContract, loadAsyncApi } from './frame-contract.ts';
+
+/**
+ * Every frame and event the test clients below receive, and every ack, is
+ * checked against docs/asyncapi.yaml; what does not conform fails the test
+ * that received it, so every gateway test is a protocol contract test too.
+ */
+const contract = frameContract(loadAsyncApi());
+const contractProblems: string[] = [];
+const checkContract = (problems: string[]) => contractProblems.push(...problems);
+afterEach(() => {
+  const found = contractProblems.splice(0);
+  expect(found, 'frames that do not match docs/asyncapi.yaml').toEqual([]);
+});
 
 /** What a resume cursor looks like on the wire (opaque to clients; tests only check it is one). */
 export const CURSOR = /^[mu]1\.[0-9a-z]+\.[\w-]{16}$/;
@@ -109,7 +123,11 @@ export async function connectWs(
   if (token && via === 'cookie') headers.cookie = `jwt_token=${token}`;
   const ws = new WebSocket(url, { ...clientOptions, headers });
   const inbox = new Inbox<Frame>();
-  ws.on('message', (data) => inbox.push(JSON.parse((data as Buffer).toString('utf8')) as Frame));
+  ws.on('message', (data) => {
+    const frame = JSON.parse((data as Buffer).toString('utf8')) as Frame;
+    checkContract(contract.wsFrame(frame));
+    inbox.push(frame);
+  });
   const closed = new Promise<{ code: number; reason: string }>((resolve) =>
     ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
   );
@@ -175,7 +193,10 @@ export async function connectIo(
     forceNew: true,
   });
   const inbox = new Inbox<IoEvent>();
-  socket.onAny((event: string, payload: IoEvent['payload']) => inbox.push({ event, payload }));
+  socket.onAny((event: string, payload: IoEvent['payload']) => {
+    checkContract(contract.ioEvent(event, payload));
+    inbox.push({ event, payload });
+  });
   const disconnected = new Promise<string>((resolve) => socket.on('disconnect', (reason) => resolve(reason)));
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', () => resolve());
@@ -188,8 +209,10 @@ export async function connectIo(
 }
 
 /** Sends over Socket.IO and resolves with the acknowledgement. */
-export function emitMessage(client: IoClient, body: unknown): Promise<{ ok: boolean; message?: { id: string }; error?: string; code?: string }> {
-  return client.socket.timeout(5_000).emitWithAck('message', body) as Promise<{ ok: boolean; message?: { id: string } }>;
+export async function emitMessage(client: IoClient, body: unknown): Promise<{ ok: boolean; message?: { id: string }; error?: string; code?: string }> {
+  const ack = (await client.socket.timeout(5_000).emitWithAck('message', body)) as { ok: boolean; message?: { id: string } };
+  checkContract(contract.ioAck(ack));
+  return ack;
 }
 
 export interface GatewayProcess {

@@ -4,3 +4,4 @@ export * from './safe-publish.ts';
 export * from './safe-subscribe.ts';
 export * from './schemas.ts';
 export * from './types.ts';
+export * from './frames.ts';
