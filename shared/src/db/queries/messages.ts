@@ -1,18 +1,8 @@
-import { sql, type ExpressionBuilder, type SelectQueryBuilder } from 'kysely';
+import { sql, type CompiledQuery, type RawBuilder } from 'kysely';
 import type { ChatMessage, LoggedMessage } from '../../model/message.ts';
 import type { Page, PageResult } from '../../model/page.ts';
 import type { Executor } from '../database.ts';
-import type { DB, NewMessage } from '../schema.ts';
-
-type From = DB & { m: DB['messages']; s: DB['users']; r: DB['users'] };
-
-function messageView(db: Executor) {
-  return db
-    .selectFrom('messages as m')
-    .innerJoin('users as s', 's.id', 'm.sender_id')
-    .leftJoin('users as r', 'r.id', 'm.recipient_id')
-    .select(['m.id', 's.username as sender', 'r.username as recipient', 'm.room_id', 'm.content', 'm.created_at']);
-}
+import type { NewMessage } from '../schema.ts';
 
 type ViewRow = { id: string; sender: string; recipient: string | null; room_id: string | null; content: string; created_at: Date };
 
@@ -26,23 +16,74 @@ const toChatMessage = (row: ViewRow): ChatMessage => ({
   created_at: row.created_at.toISOString(),
 });
 
-/** Newest first; one extra row tells whether another page exists. */
-async function paginate(
-  query: SelectQueryBuilder<From, 'm' | 's' | 'r', ViewRow>,
-  page: Page,
-): Promise<PageResult<ChatMessage>> {
-  let q = query;
-  if (page.before !== undefined) {
-    const before = page.before;
-    q = q.where((eb) =>
-      eb(
-        eb.refTuple('m.created_at', 'm.id'),
-        '<',
-        eb.selectFrom('messages as c').select(['c.created_at', 'c.id']).where('c.id', '=', before).$asTuple('created_at', 'id'),
-      ),
-    );
-  }
-  const rows = await q.orderBy('m.created_at', 'desc').orderBy('m.id', 'desc').limit(page.limit + 1).execute();
+/*
+ * Every read of "what a user may see" below is a union of audiences, each an
+ * index range read in the order of the result and cut at the page size, so no
+ * read grows with the table:
+ *
+ * - direct: global messages (messages_global_*), direct messages the user sent
+ *   (messages_dm_sender_*) and those sent to them by others
+ *   (messages_dm_recipient_*; a message to oneself is read as sent only);
+ * - rooms: one range per room the user is in (messages_room_*), at most
+ *   MAX_ROOMS_PER_USER of them.
+ *
+ * Reading a whole page from every room would cost up to 100 pages for one.
+ * So the rooms are read in two steps. First a sample: the first few rows of
+ * each room, enough over all the user's rooms to fill a page. The page-th row
+ * of the direct audiences and that sample together is a bound no row of the
+ * page lies beyond, since a full page of visible rows already lies within it.
+ * Then each room is read up to that bound only: with any steady traffic, a few
+ * rows per room. (Without one, a full page per room, as the worst case.)
+ */
+
+/** The direct audiences, `columns` of each (rows of `messages m`) that satisfy `tail` (a condition, then an order and a limit). */
+const directAudiences = (userId: string, columns: RawBuilder<unknown>, tail: RawBuilder<unknown>) => sql`
+  (select ${columns} from messages m where m.recipient_id is null and m.room_id is null and ${tail})
+  union all
+  (select ${columns} from messages m where m.sender_id = ${userId} and m.recipient_id is not null and ${tail})
+  union all
+  (select ${columns} from messages m where m.recipient_id = ${userId} and m.sender_id <> ${userId} and ${tail})`;
+
+/** For each room the user is in, `columns` of its rows (`messages m`) that satisfy `tail`. */
+const eachRoom = (userId: string, columns: RawBuilder<unknown>, tail: RawBuilder<unknown>) => sql`
+  select ${columns} from room_members rm
+  cross join lateral (select ${columns} from messages m where m.room_id = rm.room_id and ${tail}) m
+  where rm.user_id = ${userId}`;
+
+/** The sample's share of each room: `take` over the user's rooms, rounded up. */
+const perRoom = (userId: string, take: number) =>
+  sql`(select ceil(${take}::numeric / greatest(count(*), 1))::int from room_members where user_id = ${userId})`;
+
+/** Below every message id: with '-infinity', a bound that excludes nothing. */
+const NIL_UUID = '00000000-0000-0000-0000-000000000000';
+
+/**
+ * One page of history, newest first, keyed by (created_at, id); one extra row
+ * tells whether another page exists.
+ *
+ * `candidates(older, take)` gives rows of `messages` (as `m.*`) that hold the
+ * page: branches that each read an index range newest first, cut at the cursor
+ * by `older` and at `take` rows (see `newest`). The cursor message is looked up
+ * once, and the usernames only for the rows of the page.
+ */
+function historyPage(db: Executor, page: Page, candidates: (older: RawBuilder<unknown>, take: number) => RawBuilder<unknown>): CompiledQuery<ViewRow> {
+  const take = page.limit + 1;
+  const cursor = page.before === undefined ? sql`` : sql`with cursor as materialized (select created_at, id from messages where id = ${page.before})`;
+  const older = page.before === undefined ? sql`true` : sql`(m.created_at, m.id) < (select created_at, id from cursor)`;
+  return sql<ViewRow>`${cursor}
+    select m.id, m.room_id, m.content, m.created_at,
+      (select username from users where id = m.sender_id) as sender,
+      (select username from users where id = m.recipient_id) as recipient
+    from (${candidates(older, take)}) m
+    order by m.created_at desc, m.id desc
+    limit ${take}`.compile(db);
+}
+
+/** `older`, then newest first, at most `take`: the order every history index is built in. */
+const newest = (older: RawBuilder<unknown>, take: number | RawBuilder<unknown>) => sql`${older} order by m.created_at desc, m.id desc limit ${take}`;
+
+async function paginate(db: Executor, query: CompiledQuery<ViewRow>, page: Page): Promise<PageResult<ChatMessage>> {
+  const { rows } = await db.executeQuery(query);
   const items = rows.slice(0, page.limit).map(toChatMessage);
   const more = rows.length > page.limit;
   return { items, nextCursor: more ? (items.at(-1)?.id ?? null) : null };
@@ -122,38 +163,6 @@ export async function logAfter(db: Executor, afterSeq: number, limit: number): P
   return rows.map(toLogged);
 }
 
-/**
- * What `userId` may see in (afterSeq, upToSeq], in log order: one index range
- * scan per audience (global, DMs sent, DMs received, the user's rooms), merged.
- */
-function visibleRange(userId: string, afterSeq: number, upToSeq: number, limit: number) {
-  const range = sql`m.seq > ${afterSeq} and m.seq <= ${upToSeq}`;
-  return sql`
-    (select * from messages m where m.recipient_id is null and m.room_id is null and ${range} order by m.seq limit ${limit})
-    union all
-    (select * from messages m where m.sender_id = ${userId} and m.recipient_id is not null and ${range} order by m.seq limit ${limit})
-    union all
-    (select * from messages m where m.recipient_id = ${userId} and m.sender_id <> ${userId} and ${range} order by m.seq limit ${limit})
-    union all
-    (select * from messages m where m.room_id in (select room_id from room_members where user_id = ${userId}) and ${range}
-     order by m.seq limit ${limit})`;
-}
-
-export async function visibleAfter(db: Executor, userId: string, afterSeq: number, upToSeq: number, limit: number): Promise<LoggedMessage[]> {
-  const { rows } = await sql<LogRow>`
-    select ${logColumns} from (${visibleRange(userId, afterSeq, upToSeq, limit)}) m order by m.seq limit ${limit}`.execute(db);
-  return rows.map(toLogged);
-}
-
-/** How many of those there are, counting no further than `limit`. */
-export async function countVisibleAfter(db: Executor, userId: string, afterSeq: number, upToSeq: number, limit: number): Promise<number> {
-  const { rows } = await sql<{ n: number }>`
-    select count(*)::int as n from (
-      select m.seq from (${visibleRange(userId, afterSeq, upToSeq, limit)}) m order by m.seq limit ${limit}
-    ) c`.execute(db);
-  return rows[0]?.n ?? 0;
-}
-
 /** Whether `userId` may see the message at `seq` (false when there is none). */
 export async function isVisibleAt(db: Executor, userId: string, seq: number): Promise<boolean> {
   const { rows } = await sql<{ ok: boolean }>`
@@ -183,30 +192,109 @@ export async function messageVisibleTo(db: Executor, userId: string, id: string)
   return rows[0]?.ok === true;
 }
 
+/**
+ * The statements the history reads issue, compiled, so the plan tests can
+ * EXPLAIN exactly what runs.
+ */
+export const historyQueries = {
+  /** Global messages, the user's own direct messages and the messages of the user's rooms. */
+  visible(db: Executor, userId: string, page: Page): CompiledQuery<ViewRow> {
+    return historyPage(
+      db,
+      page,
+      (older, take) => sql`
+        with direct as materialized (${directAudiences(userId, sql`m.*`, newest(older, take))}),
+        sampled as materialized (${eachRoom(userId, sql`m.created_at, m.id`, newest(older, perRoom(userId, take)))}),
+        bound as materialized (
+          select created_at, id from (select created_at, id from direct union all select created_at, id from sampled) b
+          order by created_at desc, id desc offset ${take - 1} limit 1
+        )
+        select * from direct
+        union all
+        ${eachRoom(
+          userId,
+          sql`m.*`,
+          sql`(m.created_at, m.id) >= (coalesce((select created_at from bound), '-infinity'), coalesce((select id from bound), ${NIL_UUID}))
+              and ${newest(older, take)}`,
+        )}`,
+    );
+  },
+
+  room(db: Executor, roomId: string, page: Page): CompiledQuery<ViewRow> {
+    return historyPage(db, page, (older, take) => sql`select * from messages m where m.room_id = ${roomId} and ${newest(older, take)}`);
+  },
+
+  /** Both directions of one conversation: the messages_dm_pair_idx expression index. */
+  between(db: Executor, userA: string, userB: string, page: Page): CompiledQuery<ViewRow> {
+    const [low, high] = userA < userB ? [userA, userB] : [userB, userA];
+    return historyPage(
+      db,
+      page,
+      (older, take) => sql`
+        select * from messages m
+        where m.recipient_id is not null
+          and least(m.sender_id, m.recipient_id) = ${low} and greatest(m.sender_id, m.recipient_id) = ${high}
+          and ${newest(older, take)}`,
+    );
+  },
+
+  /** What `userId` may see in (afterSeq, upToSeq], in log order, at most `limit`: what a resuming connection missed. */
+  visibleAfter(db: Executor, userId: string, afterSeq: number, upToSeq: number, limit: number): CompiledQuery<LogRow> {
+    const range = sql`m.seq > ${afterSeq} and m.seq <= ${upToSeq}`;
+    return sql<LogRow>`
+      with direct as materialized (${directAudiences(userId, sql`m.*`, sql`${range} order by m.seq limit ${limit}`)}),
+      sampled as materialized (${eachRoom(userId, sql`m.seq`, sql`${range} order by m.seq limit ${perRoom(userId, limit)}`)}),
+      bound as materialized (
+        select seq from (select seq from direct union all select seq from sampled) b order by seq offset ${limit - 1} limit 1
+      )
+      select ${logColumns} from (
+        select * from direct
+        union all
+        ${eachRoom(userId, sql`m.*`, sql`${range} and m.seq <= coalesce((select seq from bound), ${upToSeq}) order by m.seq limit ${limit}`)}
+      ) m
+      order by m.seq limit ${limit}`.compile(db);
+  },
+
+  /**
+   * How many of those there are, counting no further than `limit`. Order does
+   * not matter here: the branches are read one after the other, and the
+   * reading stops at `limit` rows.
+   */
+  countVisibleAfter(db: Executor, userId: string, afterSeq: number, upToSeq: number, limit: number): CompiledQuery<{ n: number }> {
+    const first = sql`m.seq > ${afterSeq} and m.seq <= ${upToSeq} order by m.seq limit ${limit}`;
+    return sql<{ n: number }>`
+      select count(*)::int as n from (
+        select seq from (
+          ${directAudiences(userId, sql`m.seq`, first)}
+          union all
+          ${eachRoom(userId, sql`m.seq`, first)}
+        ) v
+        limit ${limit}
+      ) c`.compile(db);
+  },
+};
+
 /** Global messages, the user's own direct messages and the messages of the user's rooms. */
 export function listVisibleMessages(db: Executor, userId: string, page: Page) {
-  const visible = (eb: ExpressionBuilder<From, 'm' | 's' | 'r'>) =>
-    eb.or([
-      eb.and([eb('m.recipient_id', 'is', null), eb('m.room_id', 'is', null)]),
-      eb.and([eb('m.sender_id', '=', userId), eb('m.recipient_id', 'is not', null)]),
-      eb('m.recipient_id', '=', userId),
-      eb('m.room_id', 'in', eb.selectFrom('room_members').select('room_id').where('user_id', '=', userId)),
-    ]);
-  return paginate(messageView(db).where(visible), page);
+  return paginate(db, historyQueries.visible(db, userId, page), page);
 }
 
 export function listRoomMessages(db: Executor, roomId: string, page: Page) {
-  return paginate(messageView(db).where('m.room_id', '=', roomId), page);
+  return paginate(db, historyQueries.room(db, roomId, page), page);
 }
 
-/** Matches the messages_dm_pair_idx expression index. */
 export function listDirectMessages(db: Executor, userA: string, userB: string, page: Page) {
-  const [low, high] = userA < userB ? [userA, userB] : [userB, userA];
-  return paginate(
-    messageView(db)
-      .where('m.recipient_id', 'is not', null)
-      .where(sql`least(m.sender_id, m.recipient_id)`, '=', low)
-      .where(sql`greatest(m.sender_id, m.recipient_id)`, '=', high),
-    page,
-  );
+  return paginate(db, historyQueries.between(db, userA, userB, page), page);
+}
+
+/** What `userId` may see in (afterSeq, upToSeq], in log order, at most `limit`. */
+export async function visibleAfter(db: Executor, userId: string, afterSeq: number, upToSeq: number, limit: number): Promise<LoggedMessage[]> {
+  const { rows } = await db.executeQuery(historyQueries.visibleAfter(db, userId, afterSeq, upToSeq, limit));
+  return rows.map(toLogged);
+}
+
+/** How many of those there are, counting no further than `limit`. */
+export async function countVisibleAfter(db: Executor, userId: string, afterSeq: number, upToSeq: number, limit: number): Promise<number> {
+  const { rows } = await db.executeQuery(historyQueries.countVisibleAfter(db, userId, afterSeq, upToSeq, limit));
+  return rows[0]?.n ?? 0;
 }
