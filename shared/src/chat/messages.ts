@@ -2,8 +2,8 @@ import type { Kysely } from 'kysely';
 import type { z } from 'zod';
 import { isForeignKeyViolation, isUniqueViolation } from '../db/database.ts';
 import type { DB } from '../db/schema.ts';
-import { findMessageByClientKey, insertMessage, listDirectMessages, listVisibleMessages } from '../db/queries/messages.ts';
-import { findRoom, isMember } from '../db/queries/rooms.ts';
+import { findMessageByClientKey, insertMessage, listDirectMessages, listVisibleMessages, type MessageTarget } from '../db/queries/messages.ts';
+import { findRoom } from '../db/queries/rooms.ts';
 import { forbidden, invalid, notFound, unauthenticated } from '../errors.ts';
 import type { Limiter } from '../limits/rate-limits.ts';
 import type { Logger } from '../logger.ts';
@@ -12,7 +12,7 @@ import { parseInput } from '../validation.ts';
 import { findUserByNameOrId, isSameUser } from './lookup.ts';
 import type { LogNumbering } from './numbering.ts';
 import { checkCursor } from './pages.ts';
-import { clientMsgId, sendMessageInput } from './schemas.ts';
+import { clientMsgId, sendMessageInput, USERNAME_PATTERN } from './schemas.ts';
 
 export interface SendResult {
   message: ChatMessage;
@@ -49,6 +49,12 @@ export function createMessageService(deps: {
   const original = async (actor: Actor, key: string | null) =>
     key === null ? undefined : await findMessageByClientKey(db, actor.id, key);
 
+  /** The error for a send whose target check failed: no such recipient, no such room, or not a member. */
+  async function whyRefused(roomId: string | null | undefined) {
+    if (roomId == null) return notFound('recipient');
+    return (await findRoom(db, roomId)) ? forbidden('you are not a member of this room') : notFound('room');
+  }
+
   return {
     inputSchema: sendSchema,
     async send(actor, raw, opts = {}) {
@@ -62,26 +68,9 @@ export function createMessageService(deps: {
       const earlier = await original(actor, key);
       if (earlier) return { message: earlier, duplicate: true };
 
-      let message: ChatMessage;
+      let message: ChatMessage | undefined;
       try {
-        message = await db.transaction().execute(async (trx) => {
-          let recipientId: string | null = null;
-          if (input.recipient != null) {
-            const recipient = await findUserByNameOrId(trx, input.recipient);
-            if (!recipient) throw notFound('recipient');
-            recipientId = recipient.id;
-          } else if (input.room_id != null) {
-            if (!(await findRoom(trx, input.room_id))) throw notFound('room');
-            if (!(await isMember(trx, input.room_id, actor.id, { lock: true }))) throw forbidden('you are not a member of this room');
-          }
-          return insertMessage(trx, {
-            sender_id: actor.id,
-            recipient_id: recipientId,
-            room_id: input.room_id ?? null,
-            content: input.content,
-            client_msg_id: key,
-          });
-        });
+        message = await insertMessage(db, { sender_id: actor.id, target: targetOf(input), content: input.content, client_msg_id: key });
       } catch (error) {
         // A concurrent duplicate won the race; its row stands, ours rolled back.
         const winner = isUniqueViolation(error, 'messages_client_msg_key') ? await original(actor, key) : undefined;
@@ -90,6 +79,7 @@ export function createMessageService(deps: {
         if (isForeignKeyViolation(error, 'messages_sender_id_fkey')) throw unauthenticated('user no longer exists');
         throw error;
       }
+      if (!message) throw await whyRefused(input.room_id);
       // Only after the commit: numbering and announcing a message that could
       // still roll back would deliver what does not exist. The message is stored
       // either way; if numbering fails now, a gateway numbers it within seconds.
@@ -112,6 +102,14 @@ export function createMessageService(deps: {
       return listDirectMessages(db, a.id, b.id, page);
     },
   };
+}
+
+/** Usernames match regardless of case; ids are lower-cased by the schema. */
+function targetOf(input: { recipient?: string | null | undefined; room_id?: string | null | undefined }): MessageTarget {
+  if (input.recipient != null) {
+    return USERNAME_PATTERN.test(input.recipient) ? { kind: 'user', username: input.recipient.toLowerCase() } : { kind: 'user', id: input.recipient.toLowerCase() };
+  }
+  return input.room_id != null ? { kind: 'room', roomId: input.room_id } : { kind: 'global' };
 }
 
 /** REST's header and a body's `client_msg_id` name the same key; both must agree when both are given. */

@@ -2,7 +2,6 @@ import { sql, type CompiledQuery, type RawBuilder } from 'kysely';
 import type { ChatMessage, LoggedMessage } from '../../model/message.ts';
 import type { Page, PageResult } from '../../model/page.ts';
 import type { Executor } from '../database.ts';
-import type { NewMessage } from '../schema.ts';
 
 type ViewRow = { id: string; sender: string; recipient: string | null; room_id: string | null; content: string; created_at: Date };
 
@@ -103,24 +102,44 @@ const logColumns = sql`m.id, m.seq, m.sender_id, m.recipient_id, m.room_id, m.co
   (select username from users where id = m.sender_id) as sender,
   (select username from users where id = m.recipient_id) as recipient`;
 
-/** Stores a message, not yet numbered in the log: see `numberPending`. */
+/** Where a message goes: everyone, one user (by lower-cased username or by id), or one room. */
+export type MessageTarget = { kind: 'global' } | { kind: 'user'; username: string } | { kind: 'user'; id: string } | { kind: 'room'; roomId: string };
+
+/**
+ * Stores a message, not yet numbered in the log (see `numberPending`), in one
+ * statement that also checks its target: the recipient exists, or the sender
+ * is a member of the room (the membership row share-locked until the commit,
+ * so a concurrent removal waits for it). One round trip, no transaction.
+ * Undefined when the target check failed; the caller asks why, off the hot path.
+ */
 export async function insertMessage(
   db: Executor,
-  message: Pick<NewMessage, 'sender_id' | 'recipient_id' | 'room_id' | 'content' | 'client_msg_id'>,
-): Promise<ChatMessage> {
+  message: { sender_id: string; target: MessageTarget; content: string; client_msg_id: string | null },
+): Promise<ChatMessage | undefined> {
+  const { target } = message;
+  const recipient =
+    target.kind !== 'user'
+      ? sql`select null::uuid as id`
+      : 'id' in target
+        ? sql`select id from users where id = ${target.id}`
+        : sql`select id from users where lower(username) = ${target.username}`;
+  const allowed =
+    target.kind === 'room'
+      ? sql`exists (select 1 from room_members where room_id = ${target.roomId} and user_id = ${message.sender_id} for share)`
+      : sql`true`;
   const { rows } = await sql<ViewRow>`
     with m as (
       insert into messages (sender_id, recipient_id, room_id, content, client_msg_id)
-      values (${message.sender_id}, ${message.recipient_id ?? null}, ${message.room_id ?? null}, ${message.content}, ${message.client_msg_id ?? null})
+      select ${message.sender_id}, r.id, ${target.kind === 'room' ? target.roomId : null}::uuid, ${message.content}, ${message.client_msg_id}
+      from (${recipient}) r
+      where ${allowed}
       returning *
     )
     select m.id, m.room_id, m.content, m.created_at,
       (select username from users where id = m.sender_id) as sender,
       (select username from users where id = m.recipient_id) as recipient
     from m`.execute(db);
-  const row = rows[0];
-  if (!row) throw new Error('insert returned no row');
-  return toChatMessage(row);
+  return rows[0] && toChatMessage(rows[0]);
 }
 
 /**

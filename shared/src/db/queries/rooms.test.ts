@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createDatabase } from '../database.ts';
-import { deleteMember, insertMember, insertRoom, isMember } from './rooms.ts';
+import { insertMessage } from './messages.ts';
+import { deleteMember, insertMember, insertRoom } from './rooms.ts';
 import { insertUser } from './users.ts';
 
 const db = createDatabase({ url: inject('databaseUrl'), poolMax: 4 });
@@ -19,9 +20,10 @@ describe('sending to a room while being removed from it', () => {
     const room = await insertRoom(db, { name: 'race', description: '', createdBy: owner.id });
     expect(await insertMember(db, room.id, member.id)).toBe(true);
 
-    // The send's transaction, paused right after its membership check.
+    // The send's statement, run in a transaction held open so the test can look in between.
     const send = await db.startTransaction().execute();
-    expect(await isMember(send, room.id, member.id, { lock: true })).toBe(true);
+    const stored = await insertMessage(send, { sender_id: member.id, target: { kind: 'room', roomId: room.id }, content: 'hi', client_msg_id: null });
+    expect(stored?.room_id).toBe(room.id);
     const removal = deleteMember(db, room.id, member.id);
 
     // Wait until PostgreSQL reports the DELETE as blocked on that lock.
@@ -35,5 +37,11 @@ describe('sending to a room while being removed from it', () => {
     expect(blocked, 'the removal should wait for the sending transaction').toBe(true);
     await send.commit().execute();
     expect(await removal).toBe(true);
+  });
+
+  it('stores nothing for a sender who is not a member', async () => {
+    const [owner, outsider] = await Promise.all([createUser(), createUser()]);
+    const room = await insertRoom(db, { name: 'closed', description: '', createdBy: owner.id });
+    expect(await insertMessage(db, { sender_id: outsider.id, target: { kind: 'room', roomId: room.id }, content: 'hi', client_msg_id: null })).toBeUndefined();
   });
 });

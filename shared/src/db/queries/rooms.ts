@@ -42,10 +42,9 @@ export async function deleteMember(db: Executor, roomId: string, userId: string)
  * transaction ends, so a concurrent removal waits for it instead of slipping in
  * between this check and what the caller does next.
  */
-export async function isMember(db: Executor, roomId: string, userId: string, opts: { lock?: boolean } = {}): Promise<boolean> {
-  let query = db.selectFrom('room_members').select('user_id').where('room_id', '=', roomId).where('user_id', '=', userId);
-  if (opts.lock) query = query.forShare();
-  return (await query.executeTakeFirst()) !== undefined;
+export async function isMember(db: Executor, roomId: string, userId: string): Promise<boolean> {
+  const row = await db.selectFrom('room_members').select('user_id').where('room_id', '=', roomId).where('user_id', '=', userId).executeTakeFirst();
+  return row !== undefined;
 }
 
 export async function listMembers(db: Executor, roomId: string) {
