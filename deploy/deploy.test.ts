@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { API_VARIABLES, DATABASE_VARIABLES, GATEWAY_VARIABLES, loadApiConfig, loadGatewayConfig, type Env } from '@chat/shared/config';
 import { createMetrics } from '@chat/shared/metrics';
+import { GATEWAY_NODE_FLAGS } from '../scripts/cluster/cluster.ts';
 
 // No Docker engine runs where the tests do, so the compose stack is checked
 // statically: everything it names must exist and agree with the code and nginx.
@@ -78,6 +79,12 @@ describe('docker-compose.yml', () => {
       expect(existsSync(path.join(root, file)), `${name}: ${file}`).toBe(true);
       expect(scriptTargets, `${name}: no package.json script runs ${file}`).toContain(file);
     }
+  });
+
+  it('starts every gateway with the same V8 flags as the local runner and npm run start:gateway', () => {
+    const flagsOf = (command: string[]) => command.slice(1, command.indexOf(ROLES.gateway?.file as string));
+    for (const [name, service] of servicesOf('gateway')) expect(flagsOf(service.command ?? []), name).toEqual(GATEWAY_NODE_FLAGS);
+    expect(flagsOf((scripts['start:gateway'] ?? '').split(' '))).toEqual(GATEWAY_NODE_FLAGS);
   });
 
   it('matches the nginx upstream includes: every replica listed once, on the port it listens on', async () => {

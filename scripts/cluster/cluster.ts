@@ -6,6 +6,16 @@ import { createInterface } from 'node:readline';
 import { exitOf, supervise, type Supervised } from './supervisor.ts';
 
 /** The load balancer's port: nginx.conf's `listen`, the one origin clients use. */
+/**
+ * V8 flags of every gateway process (here, in docker-compose.yml and in
+ * package.json's start:gateway; deploy.test.ts checks they agree). A gateway
+ * holds many idle connections: left to itself, V8 grows the young generation
+ * to 64 MB semi-spaces under a connection storm and keeps it, which tripled the
+ * resident memory per idle WebSocket (loadtest/README.md, idle). 4 MB costs a
+ * few more scavenges under load.
+ */
+export const GATEWAY_NODE_FLAGS = ['--max-semi-space-size=4'];
+
 export const LB_PORT = 8080;
 
 export interface ClusterSpec {
@@ -108,7 +118,7 @@ export async function startCluster(spec: ClusterSpec): Promise<RunningCluster> {
     const name = `gateway-${i + 1}`;
     // A restarted gateway keeps its GATEWAY_ID, as under compose; presence gives
     // each process an entry of its own (shared/src/presence/writer.ts).
-    add(name, node, ['services/gateway/src/main.ts'], { ...env, PORT: String(port), METRICS_PORT: '0', GATEWAY_ID: name });
+    add(name, node, [...GATEWAY_NODE_FLAGS, 'services/gateway/src/main.ts'], { ...env, PORT: String(port), METRICS_PORT: '0', GATEWAY_ID: name });
   });
   // nginx.conf logs to /dev/stdout, which cannot be opened on the socketpair Node
   // gives a child for stdio; a shell pipe gives nginx a real one. nginx and the

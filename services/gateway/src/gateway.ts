@@ -17,6 +17,7 @@ import { createPresenceWriter } from '@chat/shared/presence';
 import { CloseCode } from './close-codes.ts';
 import { routeClusterEvents } from './cluster-events.ts';
 import { createHandshake } from './handshake.ts';
+import { ExpiryWatch } from './expiry.ts';
 import { LocalTokens } from './local-tokens.ts';
 import { createPlainWsEndpoint, PLAIN_WS_PATH } from './plain-ws.ts';
 import { createPresenceTracker } from './presence.ts';
@@ -109,8 +110,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const sequencer = createSequencer({ feed: deps.feed, ...config.delivery, logger });
   const resume = { feed: deps.feed, sequencer, metrics, maxBacklog: config.delivery.resumeMaxBacklog, pageSize: config.delivery.resumePageSize };
   const tokens = new LocalTokens();
-  const plain = createPlainWsEndpoint({ handshake, messages: deps.messages, presence, resume, tokens, limits: config.websocket, logger, metrics });
-  attachSocketIo(io, { handshake, messages: deps.messages, presence, resume, tokens, limits: config.socketio, logger, metrics });
+  const expiry = new ExpiryWatch();
+  const plain = createPlainWsEndpoint({ handshake, messages: deps.messages, presence, resume, tokens, expiry, limits: config.websocket, logger, metrics });
+  attachSocketIo(io, { handshake, messages: deps.messages, presence, resume, tokens, expiry, limits: config.socketio, logger, metrics });
   routeClusterEvents({ io, plain, tokens, feed: deps.feed, sequencer, logger, metrics });
 
   httpServer.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
@@ -152,6 +154,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     async close() {
       closing = true;
       sequencer.stop();
+      expiry.stop();
       await presence.stop();
       plain.close(CloseCode.GOING_AWAY, 'server shutting down');
       // Closing the engine drops each client's transport ("transport close"),

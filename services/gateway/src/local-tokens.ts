@@ -1,8 +1,10 @@
 import type { TokenClaims } from '@chat/shared/auth';
 
-interface Entry {
-  claims: TokenClaims;
-  close: () => void;
+/** An open connection as revocation sees it: the token it was opened with, and how to end it. */
+export interface TokenHolder {
+  readonly claims: TokenClaims;
+  /** Ends the connection because its token was revoked. */
+  revoke(): void;
 }
 
 /**
@@ -12,27 +14,27 @@ interface Entry {
  * can never miss a connection that the re-check would not catch.
  */
 export class LocalTokens {
-  readonly #byUser = new Map<string, Set<Entry>>();
+  readonly #byUser = new Map<string, Set<TokenHolder>>();
 
-  /** Registers a connection; returns the function that forgets it. */
-  add(claims: TokenClaims, close: () => void): () => void {
-    const entry: Entry = { claims, close };
-    let set = this.#byUser.get(claims.id);
-    if (!set) this.#byUser.set(claims.id, (set = new Set()));
-    set.add(entry);
-    return () => {
-      set.delete(entry);
-      if (set.size === 0 && this.#byUser.get(claims.id) === set) this.#byUser.delete(claims.id);
-    };
+  add(holder: TokenHolder): void {
+    let set = this.#byUser.get(holder.claims.id);
+    if (!set) this.#byUser.set(holder.claims.id, (set = new Set()));
+    set.add(holder);
+  }
+
+  remove(holder: TokenHolder): void {
+    const set = this.#byUser.get(holder.claims.id);
+    if (!set?.delete(holder)) return;
+    if (set.size === 0) this.#byUser.delete(holder.claims.id);
   }
 
   /** Closes every local connection opened with this token. */
   closeToken(userId: string, jti: string): void {
-    for (const entry of [...(this.#byUser.get(userId) ?? [])]) if (entry.claims.jti === jti) entry.close();
+    for (const holder of [...(this.#byUser.get(userId) ?? [])]) if (holder.claims.jti === jti) holder.revoke();
   }
 
   /** Closes every local connection of the user whose token was issued at or before `issuedNotAfter`. */
   closeIssuedNotAfter(userId: string, issuedNotAfter: number): void {
-    for (const entry of [...(this.#byUser.get(userId) ?? [])]) if (entry.claims.iat <= issuedNotAfter) entry.close();
+    for (const holder of [...(this.#byUser.get(userId) ?? [])]) if (holder.claims.iat <= issuedNotAfter) holder.revoke();
   }
 }

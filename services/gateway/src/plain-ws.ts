@@ -1,6 +1,6 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { TokenClaims } from '@chat/shared/auth';
 import type { MessageService } from '@chat/shared/chat';
 import type { GatewayConfig } from '@chat/shared/config';
@@ -11,26 +11,47 @@ import type { Metrics } from '@chat/shared/metrics';
 import { HTTP_STATUS, retryAfterSeconds, type ErrorBody } from '@chat/shared/presenters';
 import { toClientError } from './client-errors.ts';
 import { CloseCode } from './close-codes.ts';
-import { whenTokenExpires } from './expiry.ts';
+import type { ExpiryWatch, Expiring } from './expiry.ts';
 import type { Handshake } from './handshake.ts';
-import type { LocalTokens } from './local-tokens.ts';
+import type { LocalTokens, TokenHolder } from './local-tokens.ts';
 import { LocalRooms } from './local-rooms.ts';
 import { parseInbound } from './plain-ws-frames.ts';
 import type { PresenceTracker } from './presence.ts';
 import { resume, type ResumeContext, type ResumeTarget } from './resume.ts';
-import { createSerialQueue } from './serial.ts';
+import { SerialQueue } from './serial.ts';
 
 export const PLAIN_WS_PATH = '/api/ws/connect';
 
 /** While replaying, wait for the client to read once this much is unsent. */
 const REPLAY_HIGH_WATER_BYTES = 256 * 1024;
 
-interface Connection {
-  ws: WebSocket;
-  claims: TokenClaims;
-  lastPong: number;
-  queue: ReturnType<typeof createSerialQueue>;
+/**
+ * One open plain WebSocket. Its event handlers are shared by all connections
+ * (they find it through `connectionOf`) rather than closures per connection:
+ * an idle connection should cost little more than the socket itself.
+ */
+class Connection implements TokenHolder, Expiring {
+  readonly ws: WebSocket;
+  readonly claims: TokenClaims;
+  readonly queue: SerialQueue;
+  lastPong = Date.now();
+
+  constructor(ws: WebSocket, claims: TokenClaims, queue: SerialQueue) {
+    this.ws = ws;
+    this.claims = claims;
+    this.queue = queue;
+  }
+
+  revoke(): void {
+    this.ws.close(CloseCode.TOKEN_REVOKED, 'token revoked');
+  }
+
+  expire(): void {
+    this.ws.close(CloseCode.TOKEN_EXPIRED, 'token expired');
+  }
 }
+
+const connectionOf = new WeakMap<WebSocket, Connection>();
 
 export interface PlainWsEndpoint {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
@@ -38,8 +59,16 @@ export interface PlainWsEndpoint {
   deliver(rooms: readonly string[], frame: object): number;
   /** Applies a membership change to all local connections in `userRoom`. */
   setMembership(userRoom: string, room: string, joined: boolean): void;
-  closeToken(jti: string, code: number, reason: string): void;
   close(code: number, reason: string): void;
+}
+
+/**
+ * At module scope on purpose: a closure made inside handleUpgrade would share
+ * that call's context (the request with its headers and token) and keep it
+ * alive as long as the socket lives, about 3 KB per idle connection.
+ */
+function destroyOnError(this: Duplex) {
+  this.destroy();
 }
 
 /** The seed-compatible endpoint: one JSON object per text frame, both ways. */
@@ -49,6 +78,7 @@ export function createPlainWsEndpoint(deps: {
   presence: PresenceTracker;
   resume: ResumeContext;
   tokens: LocalTokens;
+  expiry: ExpiryWatch;
   limits: GatewayConfig['websocket'];
   logger: Logger;
   metrics: Metrics;
@@ -131,31 +161,48 @@ export function createPlainWsEndpoint(deps: {
     );
   }
 
+  const onTaskError = (error: unknown) => logger.error({ err: error }, 'a websocket task failed');
+
+  // The handlers every connection shares; `this` is the connection's WebSocket.
+  function onPong(this: WebSocket) {
+    const conn = connectionOf.get(this);
+    if (conn) conn.lastPong = Date.now();
+  }
+  function onMessage(this: WebSocket, data: RawData, isBinary: boolean) {
+    const conn = connectionOf.get(this);
+    if (conn) onFrame(conn, parseInbound(data, isBinary, limits.maxMessageBytes));
+  }
+  // `ws` reports protocol errors (such as a frame over maxPayload) here, then closes.
+  function onError(this: WebSocket, error: Error) {
+    logger.debug({ err: error, userId: connectionOf.get(this)?.claims.id }, 'websocket error');
+  }
+  function onClose(this: WebSocket, code: number) {
+    const conn = connectionOf.get(this);
+    if (!conn) return;
+    logger.info({ userId: conn.claims.id, transport: 'websocket', code }, 'client disconnected');
+    connections.delete(conn);
+    metrics.socketConnections.dec({ kind: 'websocket' });
+    deps.tokens.remove(conn);
+    deps.expiry.unwatch(conn);
+    local.leaveAll(conn);
+    presence.disconnected(conn.claims);
+  }
+
   function accept(ws: WebSocket, claims: TokenClaims, rooms: string[], since: number | undefined) {
-    const conn: Connection = { ws, claims, lastPong: Date.now(), queue: createSerialQueue(limits.maxQueuedMessages) };
+    const conn = new Connection(ws, claims, new SerialQueue(limits.maxQueuedMessages, onTaskError));
+    connectionOf.set(ws, conn);
     connections.add(conn);
     metrics.socketConnections.inc({ kind: 'websocket' });
     // Registered for revocation events first, then checked again (below): a
     // logout that raced the handshake is caught by one or the other.
-    const forget = deps.tokens.add(claims, () => ws.close(CloseCode.TOKEN_REVOKED, 'token revoked'));
+    deps.tokens.add(conn);
     presence.connected(claims);
     logger.info({ userId: claims.id, transport: 'websocket', rooms: rooms.length, resuming: since !== undefined }, 'client connected');
-    const cancelExpiry = whenTokenExpires(claims, () => ws.close(CloseCode.TOKEN_EXPIRED, 'token expired'));
-    ws.on('pong', () => {
-      conn.lastPong = Date.now();
-    });
-    ws.on('message', (data, isBinary) => onFrame(conn, parseInbound(data, isBinary, limits.maxMessageBytes)));
-    // `ws` reports protocol errors (such as a frame over maxPayload) here, then closes.
-    ws.on('error', (error) => logger.debug({ err: error, userId: claims.id }, 'websocket error'));
-    ws.on('close', (code) => {
-      logger.info({ userId: claims.id, transport: 'websocket', code }, 'client disconnected');
-      connections.delete(conn);
-      metrics.socketConnections.dec({ kind: 'websocket' });
-      forget();
-      local.leaveAll(conn);
-      cancelExpiry();
-      presence.disconnected(claims);
-    });
+    ws.on('pong', onPong);
+    ws.on('message', onMessage);
+    ws.on('error', onError);
+    ws.on('close', onClose);
+    deps.expiry.watch(conn);
     // Nothing is delivered and no frame is handled before the re-check passed:
     // it is the queue's first task, and going live happens inside it.
     const checked = handshake.recheck(claims).then(
@@ -206,7 +253,7 @@ export function createPlainWsEndpoint(deps: {
 
   return {
     handleUpgrade(req, socket, head) {
-      socket.on('error', () => socket.destroy());
+      socket.on('error', destroyOnError);
       if (!handshake.originAllowed(req)) return reject(socket, { error: 'origin not allowed', code: 'forbidden' });
       const cursor = new URL(req.url ?? '/', 'http://gateway').searchParams.get('since');
       handshake
@@ -253,10 +300,6 @@ export function createPlainWsEndpoint(deps: {
         if (joined) local.join(conn, room);
         else local.leave(conn, room);
       }
-    },
-
-    closeToken(jti, code, reason) {
-      for (const conn of connections) if (conn.claims.jti === jti) conn.ws.close(code, reason);
     },
 
     close(code, reason) {

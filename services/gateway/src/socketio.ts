@@ -5,14 +5,35 @@ import type { Delivery } from '@chat/shared/events';
 import type { Logger } from '@chat/shared/logger';
 import type { Metrics } from '@chat/shared/metrics';
 import { toClientError } from './client-errors.ts';
-import { whenTokenExpires } from './expiry.ts';
+import type { Expiring, ExpiryWatch } from './expiry.ts';
 import type { Handshake } from './handshake.ts';
-import type { LocalTokens } from './local-tokens.ts';
+import type { LocalTokens, TokenHolder } from './local-tokens.ts';
 import type { PresenceTracker } from './presence.ts';
 import { resume, type ResumeContext } from './resume.ts';
-import { createSerialQueue } from './serial.ts';
+import { SerialQueue } from './serial.ts';
 import { guardSlowConsumer } from './slow-consumer.ts';
 import type { ChatServer, ChatSocket } from './types.ts';
+
+/** A socket as revocation and expiry see it: both end it at once. */
+class SocketHolder implements TokenHolder, Expiring {
+  readonly #socket: ChatSocket;
+
+  constructor(socket: ChatSocket) {
+    this.#socket = socket;
+  }
+
+  get claims() {
+    return this.#socket.data.claims;
+  }
+
+  revoke(): void {
+    this.#socket.disconnect(true);
+  }
+
+  expire(): void {
+    this.#socket.disconnect(true);
+  }
+}
 
 /** Socket.IO: handshake auth as a middleware (a refusal is a `connect_error`), then the `message` event. */
 export function attachSocketIo(
@@ -23,6 +44,7 @@ export function attachSocketIo(
     presence: PresenceTracker;
     resume: ResumeContext;
     tokens: LocalTokens;
+    expiry: ExpiryWatch;
     limits: GatewayConfig['socketio'];
     logger: Logger;
     metrics: Metrics;
@@ -113,11 +135,14 @@ export function attachSocketIo(
     );
   }
 
+  const onTaskError = (error: unknown) => logger.error({ err: error }, 'a socket.io task failed');
+
   io.on('connection', (socket) => {
     const { claims } = socket.data;
     // Registered for revocation events first, then checked again: a logout that
     // raced the handshake is caught by one or the other.
-    const forget = deps.tokens.add(claims, () => socket.disconnect(true));
+    const holder = new SocketHolder(socket);
+    deps.tokens.add(holder);
     guardSlowConsumer(socket, limits.maxBufferedBytes, logger);
     presence.connected(claims);
     metrics.socketConnections.inc({ kind: 'socketio' });
@@ -125,8 +150,8 @@ export function attachSocketIo(
       { userId: claims.id, transport: 'socket.io', rooms: socket.data.initialRooms.length, resuming: socket.data.since !== undefined },
       'client connected',
     );
-    const cancelExpiry = whenTokenExpires(claims, () => socket.disconnect(true));
-    const queue = createSerialQueue(limits.maxQueuedMessages);
+    deps.expiry.watch(holder);
+    const queue = new SerialQueue(limits.maxQueuedMessages, onTaskError);
     // Nothing is delivered and no message is stored before the re-check passed:
     // it is the queue's first task, and going live waits for it.
     const checked = handshake.recheck(claims).then(
@@ -163,8 +188,8 @@ export function attachSocketIo(
 
     socket.on('disconnect', (reason) => {
       logger.info({ userId: claims.id, transport: 'socket.io', reason }, 'client disconnected');
-      cancelExpiry();
-      forget();
+      deps.expiry.unwatch(holder);
+      deps.tokens.remove(holder);
       presence.disconnected(claims);
       metrics.socketConnections.dec({ kind: 'socketio' });
     });

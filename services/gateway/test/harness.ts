@@ -11,6 +11,7 @@ import { createMetrics, type Metrics, startMetricsServer } from '@chat/shared/me
 import { Inbox, TEST_REDIS_URL } from '@chat/shared/testing';
 import { GENEROUS_LIMITS, startApi, type TestApi } from '../../api/test/harness.ts';
 import { createGateway, type Gateway } from '../src/gateway.ts';
+import { GATEWAY_NODE_FLAGS } from '../../../scripts/cluster/cluster.ts';
 import { frameContract, loadAsyncApi } from './frame-contract.ts';
 
 /**
@@ -226,7 +227,7 @@ export interface GatewayProcess {
 /** Runs `main.ts` as a real child process, for what only a process can show: SIGKILL and SIGTERM. */
 export async function spawnGateway(prefix: string, env: Record<string, string> = {}): Promise<GatewayProcess> {
   const { spawn } = await import('node:child_process');
-  const child = spawn(process.execPath, ['services/gateway/src/main.ts'], {
+  const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, 'services/gateway/src/main.ts'], {
     env: { PATH: process.env.PATH ?? '', ...gatewayEnv(prefix, { LOG_LEVEL: 'info', ...env }) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
