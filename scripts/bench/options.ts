@@ -1,0 +1,56 @@
+import { parseArgs } from 'node:util';
+
+export const SECTIONS = ['send', 'latency', 'fanout', 'idle', 'metrics'] as const;
+export type SectionName = (typeof SECTIONS)[number];
+
+/** Sizes and durations of one run; --quick shrinks all of them so the whole run fits in a CI minute. */
+export interface BenchOptions {
+  quick: boolean;
+  sections: SectionName[];
+  rounds: number;
+  send: { senders: number; warmupMs: number; durationMs: number };
+  latency: { rates: number[]; senders: number; receiversPerKind: number; warmupMs: number; durationMs: number; lossTimeoutMs: number };
+  fanout: { receiversPerKind: number; rate: number; durationMs: number };
+  idle: { steps: number[]; cpuWindowMs: number; holdMs: number; connectConcurrency: number; users: number };
+}
+
+export const USAGE = `usage: npm run bench -- [section ...] [--rounds=N] [--quick] [--metrics=off]
+  sections: ${SECTIONS.join(', ')} (default: all; "metrics" = send and fanout again with METRICS_ENABLED=false)
+  --metrics=off  same as adding the "metrics" section`;
+
+export function parseOptions(argv: string[]): BenchOptions {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      rounds: { type: 'string' },
+      metrics: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help) throw new Error(USAGE);
+  for (const p of positionals) {
+    if (!(SECTIONS as readonly string[]).includes(p)) throw new Error(`unknown section "${p}"\n${USAGE}`);
+  }
+  if (values.metrics !== undefined && values.metrics !== 'off') throw new Error(`--metrics takes only "off"\n${USAGE}`);
+  const chosen = new Set<SectionName>(positionals.length > 0 ? (positionals as SectionName[]) : SECTIONS);
+  if (values.metrics === 'off') chosen.add('metrics');
+  const quick = values.quick ?? false;
+  const rounds = values.rounds === undefined ? (quick ? 1 : 3) : Number(values.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer\n${USAGE}`);
+  return {
+    quick,
+    sections: SECTIONS.filter((s) => chosen.has(s)),
+    rounds,
+    send: quick ? { senders: 10, warmupMs: 500, durationMs: 1_500 } : { senders: 20, warmupMs: 3_000, durationMs: 10_000 },
+    latency: quick
+      ? { rates: [200], senders: 4, receiversPerKind: 2, warmupMs: 300, durationMs: 1_500, lossTimeoutMs: 3_000 }
+      : { rates: [200, 500, 1000], senders: 10, receiversPerKind: 2, warmupMs: 1_000, durationMs: 5_000, lossTimeoutMs: 5_000 },
+    fanout: quick ? { receiversPerKind: 40, rate: 20, durationMs: 2_000 } : { receiversPerKind: 200, rate: 50, durationMs: 10_000 },
+    idle: quick
+      ? { steps: [500], cpuWindowMs: 1_000, holdMs: 1_000, connectConcurrency: 100, users: 20 }
+      : { steps: [1_000, 5_000, 10_000, 15_000], cpuWindowMs: 10_000, holdMs: 60_000, connectConcurrency: 200, users: 100 },
+  };
+}

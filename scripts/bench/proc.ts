@@ -1,0 +1,52 @@
+import { readFile } from 'node:fs/promises';
+
+/** Resident set size of a process, bytes (VmRSS of /proc/<pid>/status). */
+export async function rssBytes(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1];
+  if (kb === undefined) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(kb) * 1024;
+}
+
+/** Kernel clock ticks per second (sysconf(_SC_CLK_TCK)); 100 on every Linux this runs on. */
+const CLK_TCK = 100;
+
+/** User plus system CPU time a process has used, seconds (fields 14 and 15 of /proc/<pid>/stat). */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) may contain spaces; fields after it are plain.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+/** CPU share (1.0 = one core) a process used over `ms`. */
+export async function cpuShare(pid: number, ms: number): Promise<number> {
+  const before = await cpuSeconds(pid);
+  const t0 = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  const after = await cpuSeconds(pid);
+  return (after - before) / ((performance.now() - t0) / 1000);
+}
+
+/** Ports a process listens on (TCP, IPv4 and IPv6), from its socket inodes and /proc/net/tcp*. */
+export async function listeningPorts(pid: number): Promise<number[]> {
+  const { readdir, readlink } = await import('node:fs/promises');
+  const inodes = new Set<string>();
+  for (const fd of await readdir(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(await readlink(`/proc/${pid}/fd/${fd}`));
+      if (m?.[1]) inodes.add(m[1]);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  const ports = new Set<number>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    const lines = (await readFile(table, 'utf8')).split('\n').slice(1);
+    for (const line of lines) {
+      const cols = line.trim().split(/\s+/);
+      if (cols[3] === '0A' && cols[9] && inodes.has(cols[9])) ports.add(parseInt(cols[1]?.split(':')[1] ?? '0', 16));
+    }
+  }
+  return [...ports];
+}

@@ -1,0 +1,84 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { mdTable, num } from './format.ts';
+import type { Machine } from './machine.ts';
+import type { BenchOptions } from './options.ts';
+import type { Spread } from './stats.ts';
+import { ratio, type Row, type SectionResult } from './types.ts';
+
+export interface Report {
+  startedAt: string;
+  finishedAt: string;
+  command: string;
+  options: BenchOptions;
+  machine: Machine;
+  /** Load average (1, 5, 15 min) when the run ended. */
+  loadAverageAtEnd: number[];
+  sections: SectionResult[];
+}
+
+const cell = (s: Spread | undefined, unit: string) => {
+  if (!s) return '-';
+  const one = s.values.length === 1 || s.min === s.max;
+  const u = unit ? ` ${unit}` : '';
+  return one ? `${num(s.median)}${u}` : `${num(s.median)}${u} (${num(s.min)}-${num(s.max)})`;
+};
+const verdict = (row: Row) => (row.target === undefined ? '' : row.met === undefined ? 'n/a' : row.met ? 'met' : '**not met**');
+
+export function summaryTable(sections: SectionResult[]): string {
+  const rows = sections.flatMap((s) => s.rows);
+  return mdTable(
+    ['figure', 'this project', 'bare baseline', 'ratio', 'target', ''],
+    rows.map((r) => [r.figure, cell(r.project, r.unit), cell(r.bare, r.unit), Number.isFinite(ratio(r)) ? `${ratio(r).toFixed(2)}x` : '-', r.target ?? '', verdict(r)]),
+  );
+}
+
+export function toMarkdown(report: Report): string {
+  const m = report.machine;
+  const la = (l: number[]) => l.map((x) => x.toFixed(2)).join(' / ');
+  return [
+    `# Benchmark ${report.startedAt}`,
+    '',
+    `\`${report.command}\`: ${report.options.rounds} round(s) per measurement${report.options.quick ? ', --quick sizes' : ''}; ` +
+      'cells are the median over rounds with (min-max); ratio = this project / bare baseline (medians).',
+    '',
+    '## Machine',
+    '',
+    mdTable(
+      ['', ''],
+      [
+        ['CPU', `${m.cpu}, ${m.cores} cores`],
+        ['RAM', `${m.ramGiB} GiB`],
+        ['OS', m.os],
+        ['Node.js', m.node],
+        ['PostgreSQL', m.postgres],
+        ['Redis', m.redis],
+        ['nginx', m.nginx],
+        ['open files limit', m.fileLimit],
+        ['load average at start (1/5/15 min)', la(m.loadAverage)],
+        ['load average at end', la(report.loadAverageAtEnd)],
+        ['run', `${report.startedAt} to ${report.finishedAt}`],
+      ],
+    ),
+    '',
+    '## Summary',
+    '',
+    summaryTable(report.sections),
+    '',
+    'Targets are printed for people to judge, not asserted; the machine is shared, so read the load average with them.',
+    '',
+    ...report.sections.flatMap((s) => [`## ${s.name}`, '', s.detail, '']),
+  ].join('\n');
+}
+
+/** Writes bench-<timestamp>.json and .md and latest.md; returns the Markdown path. */
+export async function writeReport(dir: string, report: Report): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const stamp = report.startedAt.replaceAll(':', '-').replace(/\.\d+Z$/, 'Z');
+  const md = toMarkdown(report);
+  const mdPath = path.join(dir, `bench-${stamp}.md`);
+  await writeFile(path.join(dir, `bench-${stamp}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(mdPath, md);
+  await writeFile(path.join(dir, 'latest.md'), md);
+  return mdPath;
+}
