@@ -5,6 +5,7 @@ import { describeMachine } from './machine.ts';
 import { parseOptions, type SectionName } from './options.ts';
 import { summaryTable, writeReport } from './report.ts';
 import { runFanout } from './sections/fanout.ts';
+import { runHistory } from './sections/history.ts';
 import { runIdle } from './sections/idle.ts';
 import { runLatency } from './sections/latency.ts';
 import { runMetrics } from './sections/metrics.ts';
@@ -20,7 +21,7 @@ const root = path.resolve(import.meta.dirname, '../..');
 const say = (line: string) => console.log(`bench      | ${line}`);
 
 type Runner = (ctx: BenchContext, done: ReadonlyMap<SectionName, SectionResult>) => Promise<SectionResult>;
-const RUNNERS: Record<Exclude<SectionName, 'metrics'>, Runner> = { send: runSend, latency: runLatency, fanout: runFanout, idle: runIdle };
+const RUNNERS: Record<Exclude<SectionName, 'metrics'>, Runner> = { send: runSend, latency: runLatency, fanout: runFanout, idle: runIdle, history: runHistory };
 
 async function main(): Promise<number> {
   const opts = parseOptions(process.argv.slice(2));
