@@ -2,7 +2,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { parse, YAMLMap, type CollectionTag } from 'yaml';
 import { API_VARIABLES, DATABASE_VARIABLES, GATEWAY_VARIABLES, loadApiConfig, loadGatewayConfig, type Env } from '@chat/shared/config';
 import { createMetrics } from '@chat/shared/metrics';
 import { GATEWAY_NODE_FLAGS } from '../scripts/cluster/cluster.ts';
@@ -25,6 +25,8 @@ interface Service {
   entrypoint?: string[];
   mem_limit?: string;
   deploy?: { resources?: { limits?: { memory?: string } } };
+  profiles?: string[];
+  restart?: string;
 }
 
 let services: Record<string, Service>;
@@ -142,10 +144,22 @@ function credentialsOf(url: string | undefined): { user: string; passwordVariabl
   const passwordVariable = REQUIRED_VARIABLE.exec(m?.[2] ?? '')?.[1];
   return m && passwordVariable ? { user: m[1] as string, passwordVariable, host: m[3] as string } : undefined;
 }
-/** The `user <name> ...` lines of deploy/redis/users.acl, by name. */
-async function aclUsers(): Promise<Map<string, string[]>> {
-  const lines = (await read('deploy/redis/users.acl')).split('\n').filter((l) => /^user\s/.test(l));
+/** The `user <name> ...` lines of an ACL file (deploy/redis/users.acl by default), by name. */
+async function aclUsers(file = 'deploy/redis/users.acl'): Promise<Map<string, string[]>> {
+  const lines = (await read(file)).split('\n').filter((l) => /^user\s/.test(l));
   return new Map(lines.map((l) => l.trim().split(/\s+/)).map((words) => [words[1] as string, words.slice(2)]));
+}
+/** An enabled ACL user: password from start.sh only, an allow-list of commands, never every key or channel. */
+function expectLeastPrivilege(name: string, rules: string[]) {
+  // start.sh appends the password; a `nopass` or a password written into the file would bypass it.
+  expect(rules.filter((r) => r === 'nopass' || r.startsWith('>') || r.startsWith('#')), name).toEqual([]);
+  expect(rules, `${name} may not run everything`).not.toContain('+@all');
+  expect(rules, `${name} may not touch every key`).not.toContain('~*');
+  expect(rules, `${name} may not use every channel`).not.toContain('&*');
+  // An allow-list: everything off first, then no administrative or keyspace-wide command back on.
+  expect(rules.indexOf('-@all'), `${name}: -@all before any +command`).toBeLessThan(rules.findIndex((r) => r.startsWith('+')));
+  const dangerous = ['+@dangerous', '+@admin', '+keys', '+flushall', '+flushdb', '+config', '+acl', '+debug', '+shutdown', '+monitor', '+module', '+script|flush'];
+  expect(rules.filter((r) => dangerous.includes(r.toLowerCase()) || r.startsWith('+@')), name).toEqual([]);
 }
 /** Where a service mounts a repository file (`./src:/target[:ro]`). */
 const mountOf = (service: Service | undefined, source: string) =>
@@ -167,16 +181,7 @@ describe('docker-compose.yml credentials and limits (least privilege)', () => {
     expect(users.get('default')?.slice(0, 2)).toEqual(['off', 'resetpass']);
     expect(users.get('default')).toContain('-@all');
     for (const [name, rules] of users) {
-      if (!rules.includes('on')) continue;
-      // start.sh appends the password; a `nopass` or a password written into the file would bypass it.
-      expect(rules.filter((r) => r === 'nopass' || r.startsWith('>') || r.startsWith('#')), name).toEqual([]);
-      expect(rules, `${name} may not run everything`).not.toContain('+@all');
-      expect(rules, `${name} may not touch every key`).not.toContain('~*');
-      expect(rules, `${name} may not use every channel`).not.toContain('&*');
-      // An allow-list: everything off first, then no administrative or keyspace-wide command back on.
-      expect(rules.indexOf('-@all'), `${name}: -@all before any +command`).toBeLessThan(rules.findIndex((r) => r.startsWith('+')));
-      const dangerous = ['+@dangerous', '+@admin', '+keys', '+flushall', '+flushdb', '+config', '+acl', '+debug', '+shutdown', '+monitor', '+module', '+script|flush'];
-      expect(rules.filter((r) => dangerous.includes(r.toLowerCase()) || r.startsWith('+@')), name).toEqual([]);
+      if (rules.includes('on')) expectLeastPrivilege(name, rules);
     }
     // The health check authenticates too, so a healthy Redis is one that loaded the ACL file.
     expect(redis?.healthcheck?.test.join(' ')).toMatch(/REDISCLI_AUTH=.*--user chat ping/);
@@ -228,6 +233,159 @@ describe('docker-compose.yml credentials and limits (least privilege)', () => {
     for (const [name, service] of Object.entries(services)) {
       const limit = service.mem_limit ?? service.deploy?.resources?.limits?.memory;
       expect(limit, `${name} has no memory limit`).toMatch(/^\d+(\.\d+)?[kmg]b?$/i);
+    }
+  });
+});
+
+/** Compose's `!override` tag: the value replaces the base file's instead of being merged into it. */
+class ComposeOverride {
+  value: unknown;
+  constructor(value: unknown) {
+    this.value = value;
+  }
+}
+const COMPOSE_TAGS: CollectionTag[] = [
+  {
+    tag: '!override',
+    collection: 'map',
+    nodeClass: YAMLMap,
+    identify: (value: unknown) => value instanceof ComposeOverride,
+    resolve: (map) => new ComposeOverride(map.toJSON()),
+  },
+];
+const isMapping = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof ComposeOverride);
+/** An override file's value merged into the base file's, as Compose merges: mappings key by key, anything else (and `!override`) replaced. */
+function mergeCompose(base: unknown, override: unknown): unknown {
+  if (override instanceof ComposeOverride) return override.value;
+  if (!isMapping(override)) return override;
+  const out: Record<string, unknown> = isMapping(base) ? { ...base } : {};
+  for (const [key, value] of Object.entries(override)) out[key] = mergeCompose(out[key], value);
+  return out;
+}
+
+describe('docker-compose.redis-cluster.yml: the stack on a Redis Cluster', () => {
+  const FILE = 'docker-compose.redis-cluster.yml';
+  /** docker-compose.yml with the override applied, as `docker compose -f docker-compose.yml -f <FILE>` runs it. */
+  let stack: Record<string, Service>;
+  beforeAll(async () => {
+    const override = parse(await read(FILE), { merge: true, customTags: COMPOSE_TAGS }) as { services: Record<string, Service> };
+    const base = parse(await read('docker-compose.yml'), { merge: true }) as { services: Record<string, Service> };
+    stack = mergeCompose(base.services, override.services) as Record<string, Service>;
+  });
+  /** Services started without a --profile. */
+  const started = () => Object.entries(stack).filter(([, s]) => (s.profiles ?? []).length === 0);
+  const nodes = () => started().filter(([, s]) => s.environment?.REDIS_CLUSTER === 'yes');
+  const apps = () => started().filter(([, s]) => roleOf(s) === 'api' || roleOf(s) === 'gateway');
+  const createJobs = () => started().filter(([, s]) => mountOf(s, './deploy/redis/create-cluster.sh') !== undefined);
+  const redisConfigOf = (service: Service) => (roleOf(service) === 'gateway' ? loadGatewayConfig : loadApiConfig)(interpolated(service.environment)).redis;
+
+  it('replaces the single redis with 3 masters and a replica each, joined by a one-shot job', () => {
+    expect(stack.redis?.profiles ?? [], 'the single redis is not started in this mode').not.toEqual([]);
+    expect(createJobs()).toHaveLength(1);
+    const [, create] = createJobs()[0] as [string, Service];
+    expect(create.restart).toBe('no');
+    const replicas = Number(create.environment?.REDIS_CLUSTER_REPLICAS);
+    expect(Number.isInteger(replicas) && replicas >= 1, 'replicas per master').toBe(true);
+    const masters = nodes().length / (1 + replicas);
+    expect(Number.isInteger(masters) && masters >= 3, `${nodes().length} nodes for ${replicas} replica(s) per master`).toBe(true);
+    expect(apps().filter(([, s]) => roleOf(s) === 'api').length).toBeGreaterThanOrEqual(2);
+    expect(apps().filter(([, s]) => roleOf(s) === 'gateway').length).toBeGreaterThanOrEqual(2);
+    for (const [name, service] of started()) expect(Object.keys(service.depends_on ?? {}), `${name} depends on the disabled single redis`).not.toContain('redis');
+  });
+
+  it('every node the app lists exists, runs cluster-enabled and announces the name it is listed by; the job creates from the same list', async () => {
+    const start = await read('deploy/redis/start.sh');
+    for (const line of ['cluster-enabled yes', 'cluster-config-file /data/nodes.conf', 'cluster-announce-hostname $REDIS_ANNOUNCE_HOSTNAME', 'cluster-preferred-endpoint-type hostname']) {
+      expect(start, line).toContain(line);
+    }
+    // The generated configuration file is what redis-server reads first.
+    expect(start).toMatch(/set -- \/run\/redis\/cluster\.conf/);
+    expect(start).toMatch(/^exec docker-entrypoint\.sh redis-server "\$@" /m);
+    const nodeNames = nodes().map(([name]) => name).sort();
+    const [, create] = createJobs()[0] as [string, Service];
+    for (const [name, app] of apps()) {
+      const redis = redisConfigOf(app);
+      expect(redis.cluster, `${name}: REDIS_CLUSTER_NODES`).toBeDefined();
+      const listed = redis.cluster?.nodes ?? [];
+      expect(listed.map((n) => n.host).sort(), `${name} lists every node`).toEqual(nodeNames);
+      for (const { host, port } of listed) {
+        const node = stack[host];
+        expect(node?.entrypoint, `${host} runs start.sh`).toEqual(['/bin/sh', mountOf(node, './deploy/redis/start.sh')]);
+        expect(node?.environment?.REDIS_ANNOUNCE_HOSTNAME, `${host} announces itself by the name it is listed by`).toBe(host);
+        expect(port, `${host}: redis-server's port`).toBe(6379);
+      }
+      expect(app.environment?.REDIS_CLUSTER_NODES, `${name}: the job creates the cluster the app is told about`).toBe(create.environment?.REDIS_CLUSTER_NODES);
+    }
+  });
+
+  it('the job waits for every node to be healthy, and the app for the job', () => {
+    const [createName, create] = createJobs()[0] as [string, Service];
+    expect(create.depends_on).toEqual(Object.fromEntries(nodes().map(([name]) => [name, { condition: 'service_healthy' }])));
+    for (const [name, app] of apps()) {
+      expect(app.depends_on, name).toEqual({
+        postgres: { condition: 'service_healthy' },
+        migrate: { condition: 'service_completed_successfully' },
+        [createName]: { condition: 'service_completed_successfully' },
+      });
+    }
+  });
+
+  it('credentials as on the single node: the app as its ACL user with REDIS_PASSWORD; the cluster admin with a password the app never gets', async () => {
+    const base = stack.redis as Service;
+    const users = await aclUsers();
+    const clusterUsers = await aclUsers('deploy/redis/cluster-users.acl');
+    const start = await read('deploy/redis/start.sh');
+    expect(start).toContain('/etc/redis/cluster-users.acl');
+    for (const [name, node] of nodes()) {
+      // The very files of the single node, where start.sh reads them, plus the cluster's users.
+      for (const file of ['./deploy/redis/start.sh', './deploy/redis/users.acl']) expect(mountOf(node, file), `${name}: ${file}`).toBe(mountOf(base, file));
+      expect(mountOf(node, './deploy/redis/cluster-users.acl'), name).toBe('/etc/redis/cluster-users.acl');
+      expect(node.environment?.REDIS_PASSWORD, name).toMatch(REQUIRED_VARIABLE);
+      expect(REQUIRED_VARIABLE.exec(node.environment?.REDIS_ADMIN_PASSWORD ?? '')?.[1], name).toBe('REDIS_ADMIN_PASSWORD');
+      expect(node.healthcheck?.test.join(' '), name).toMatch(/REDISCLI_AUTH=.*--user chat ping/);
+    }
+    // The admin user: least privilege too, and no key or channel at all.
+    expect([...clusterUsers.keys()]).not.toEqual([]);
+    for (const [name, rules] of clusterUsers) {
+      expect(rules, name).toContain('on');
+      expect(users.has(name), `${name} is defined once`).toBe(false);
+      expectLeastPrivilege(name, rules);
+      expect(rules.filter((r) => /^[~%&]/.test(r)), `${name} reads no key and no channel`).toEqual([]);
+      expect(rules, name).toEqual(expect.arrayContaining(['resetkeys', 'resetchannels']));
+    }
+    // Replicas authenticate to their master as that user, with a password written to a file, not the command line.
+    const masterUser = /^masteruser (\S+)$/m.exec(start)?.[1];
+    expect(clusterUsers.has(masterUser ?? ''), `masteruser ${masterUser}`).toBe(true);
+    expect(start).toMatch(/^masterauth \$REDIS_ADMIN_PASSWORD$/m);
+    expect(/^exec [^\n]*(?:\\\n[^\n]*)*/m.exec(start)?.[0]).not.toMatch(/PASSWORD|masterauth/);
+    expect(await read('deploy/redis/create-cluster.sh')).toMatch(/--user admin --cluster create/);
+
+    for (const [name, app] of apps()) {
+      const env = app.environment ?? {};
+      expect(env.REDIS_URL, `${name}: REDIS_URL emptied (unset)`).toBe('');
+      expect(REQUIRED_VARIABLE.exec(env.REDIS_PASSWORD ?? '')?.[1], `${name}: REDIS_PASSWORD`).toBe('REDIS_PASSWORD');
+      const rules = users.get(env.REDIS_USERNAME ?? '');
+      expect(rules, `${name}: ${env.REDIS_USERNAME} is not an enabled user of users.acl`).toContain('on');
+      const prefix = env.REDIS_PREFIX ?? 'chat:';
+      expect(rules, `${name}: keys under ${prefix}`).toContain(`~${prefix}*`);
+      expect(rules, `${name}: channels under ${prefix}`).toContain(`&${prefix}*`);
+      // What ioredis's cluster client sends besides the app's own commands.
+      expect(rules, name).toEqual(expect.arrayContaining(['+cluster|slots', '+cluster|info']));
+      expect(redisConfigOf(app).cluster?.username, name).toBe(env.REDIS_USERNAME);
+    }
+    const holders = started().filter(([, s]) => s.environment?.REDIS_ADMIN_PASSWORD !== undefined).map(([name]) => name);
+    expect(holders.sort(), 'only the nodes and the job get the admin password').toEqual([...nodes().map(([name]) => name), ...createJobs().map(([name]) => name)].sort());
+    for (const [name, create] of createJobs()) expect(create.environment?.REDIS_PASSWORD, `${name} needs no app password`).toBeUndefined();
+  });
+
+  it('sets only variables the configuration schemas read, and limits every container’s memory', () => {
+    for (const [name, service] of started()) {
+      const limit = service.mem_limit ?? service.deploy?.resources?.limits?.memory;
+      expect(limit, `${name} has no memory limit`).toMatch(/^\d+(\.\d+)?[kmg]b?$/i);
+      const role = roleOf(service);
+      if (!role) continue;
+      const unknown = Object.keys(service.environment ?? {}).filter((v) => !ROLES[role]?.variables.includes(v));
+      expect(unknown, `${name} sets variables its config does not read`).toEqual([]);
     }
   });
 });

@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { inject } from 'vitest';
-import { TEST_REDIS_URL } from '@chat/shared/testing';
+import { testRedisEnv } from '@chat/shared/testing';
 import { startCluster, type RunningCluster } from '../scripts/cluster/cluster.ts';
 import { findNginx } from '../scripts/cluster/preflight.ts';
 
@@ -36,7 +36,8 @@ export async function startE2eCluster(opts: {
     gatewayPorts: ports.gateway,
     serviceEnv: {
       DATABASE_URL: inject('databaseUrl'),
-      REDIS_URL: TEST_REDIS_URL,
+      // The shared test Redis: REDIS_URL, or REDIS_CLUSTER_NODES on a cluster run (the other one empty).
+      ...testRedisEnv(),
       REDIS_PREFIX: opts.prefix,
       JWT_SECRET: 'e2e-secret-that-is-long-enough-for-hs256',
       ENVIRONMENT: 'test',

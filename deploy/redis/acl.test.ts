@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -11,6 +11,7 @@ import { createLogger } from '@chat/shared/logger';
 import { freePort } from '@chat/shared/testing';
 import { createUser, startApi, type TestApi } from '../../services/api/test/harness.ts';
 import { connectIo, connectWs, emitMessage, startGateway, type TestGateway } from '../../services/gateway/test/harness.ts';
+import { aclFileFor } from './acl-file.ts';
 
 // The compose Redis runs with deploy/redis/users.acl (default user off, the app's
 // user `chat` limited to its commands, `chat:` keys and channels). This starts a
@@ -29,24 +30,10 @@ let port: number;
 let inspector: Redis;
 const appUrl = () => `redis://chat:${PASSWORD}@127.0.0.1:${port}`;
 
-/**
- * What start.sh writes: comments and blank lines dropped, `>password` appended to
- * every enabled user; here with the key and channel patterns moved from compose's
- * prefix, `chat:`, to `prefix`.
- */
-async function aclFileFor(password: string, prefix: string): Promise<string> {
-  const lines = (await readFile(path.join(import.meta.dirname, 'users.acl'), 'utf8')).split('\n');
-  return lines
-    .filter((l) => !/^\s*(#|$)/.test(l))
-    .map((l) => l.replace(/(?<=\s[~&])chat:/g, prefix))
-    .map((l) => (l.includes(' on ') ? `${l} >${password}` : l))
-    .join('\n');
-}
-
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'redis-acl-'));
   const aclFile = path.join(dir, 'users.acl');
-  await writeFile(aclFile, `${await aclFileFor(PASSWORD, PREFIX)}\nuser inspector on >${INSPECTOR_PASSWORD} ~* &* +@all\n`);
+  await writeFile(aclFile, `${await aclFileFor('users.acl', PASSWORD, PREFIX)}\nuser inspector on >${INSPECTOR_PASSWORD} ~* &* +@all\n`);
   port = await freePort();
   server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--aclfile', aclFile], {
     stdio: 'ignore',

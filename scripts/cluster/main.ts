@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { ConfigError, loadClusterConfig } from '@chat/shared/config';
 import { LB_PORT, startCluster } from './cluster.ts';
-import { checkPortsFree, checkRedis, ensureDatabase, findNginx, PreflightError } from './preflight.ts';
+import { checkPortsFree, checkRedis, checkRedisCluster, ensureDatabase, findNginx, PreflightError } from './preflight.ts';
 
 // `npm start`: the whole cluster on this machine, until Ctrl-C or SIGTERM.
 
@@ -23,7 +23,9 @@ async function main(): Promise<number> {
   print('cluster', 'checking prerequisites');
   const nginxBin = await findNginx(config.nginxBin);
   await ensureDatabase(config.databaseUrl);
-  await checkRedis(config.redisUrl);
+  // The credentials the services will use too (they read REDIS_USERNAME / REDIS_PASSWORD from the environment we pass on).
+  if (config.redisClusterNodes) await checkRedisCluster(config.redisClusterNodes, { username: process.env.REDIS_USERNAME, password: process.env.REDIS_PASSWORD });
+  else await checkRedis(config.redisUrl);
   await checkPortsFree([LB_PORT, ...apiPorts, ...gatewayPorts]);
 
   const cluster = await startCluster({
@@ -33,7 +35,12 @@ async function main(): Promise<number> {
     gatewayPorts,
     // A development tool: it asks for development defaults (the built-in JWT_SECRET
     // among them) unless told otherwise; the services refuse a missing secret otherwise.
-    serviceEnv: { ENVIRONMENT: process.env.ENVIRONMENT || 'development', DATABASE_URL: config.databaseUrl, REDIS_URL: config.redisUrl },
+    // With REDIS_CLUSTER_NODES the services get it, and REDIS_URL emptied (they refuse both).
+    serviceEnv: {
+      ENVIRONMENT: process.env.ENVIRONMENT || 'development',
+      DATABASE_URL: config.databaseUrl,
+      ...(config.redisClusterNodes ? { REDIS_URL: '', REDIS_CLUSTER_NODES: config.redisClusterNodes } : { REDIS_URL: config.redisUrl }),
+    },
     output: print,
   });
   print('cluster', `ready: http://localhost:${LB_PORT}  (${config.apiReplicas} api on ${apiPorts.join(',')}, ${config.gatewayReplicas} gateways on ${gatewayPorts.join(',')})`);

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import pg from 'pg';
 
 /** A missing prerequisite, said the way a newcomer can act on. */
@@ -72,6 +72,35 @@ export async function checkRedis(url: string): Promise<void> {
     );
   } finally {
     redis.disconnect();
+  }
+}
+
+/** REDIS_CLUSTER_NODES (`host:port,...`): the cluster answers and serves every slot. */
+export async function checkRedisCluster(nodes: string, credentials: { username?: string; password?: string } = {}): Promise<void> {
+  const startupNodes = nodes.split(',').map((entry) => {
+    const at = entry.trim().lastIndexOf(':');
+    return { host: entry.trim().slice(0, at).replace(/^\[|\]$/g, ''), port: Number(entry.trim().slice(at + 1)) };
+  });
+  // No retries: a cluster that is not there should be reported, not waited for.
+  const cluster = new Cluster(startupNodes, {
+    lazyConnect: true,
+    clusterRetryStrategy: () => null,
+    slotsRefreshTimeout: 3_000,
+    redisOptions: { ...credentials, connectTimeout: 3_000, maxRetriesPerRequest: 0 },
+  });
+  cluster.on('error', () => {});
+  try {
+    await cluster.connect();
+    const info = String(await cluster.call('CLUSTER', 'INFO'));
+    if (!/cluster_state:ok/.test(info)) throw new Error('cluster_state is not ok');
+  } catch (error) {
+    throw new PreflightError(
+      `The Redis Cluster at REDIS_CLUSTER_NODES=${nodes} is not reachable or not healthy (${(error as Error).message}).\n` +
+        '  Start a local one with: node scripts/redis-cluster.ts -- npm start\n' +
+        '  or unset REDIS_CLUSTER_NODES to use a single Redis (REDIS_URL).',
+    );
+  } finally {
+    cluster.disconnect();
   }
 }
 

@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import { createAuthenticator } from './auth/authenticator.ts';
 import { createRevocationList } from './auth/revocation.ts';
@@ -13,13 +12,14 @@ import type { DB } from './db/schema.ts';
 import { createEventPublisher } from './events/publisher.ts';
 import { createLimiter } from './limits/rate-limits.ts';
 import type { Logger } from './logger.ts';
+import type { RedisClient } from './redis.ts';
 
 /**
  * The pieces every service wires the same way: token checks, the one
  * message write path, who hears what and the log that resume reads. Built
  * once per process from its config and connections.
  */
-export function createChatCore(config: CommonConfig, conn: { db: Kysely<DB>; redis: Redis }, logger: Logger) {
+export function createChatCore(config: CommonConfig, conn: { db: Kysely<DB>; redis: RedisClient }, logger: Logger) {
   const events = createEventPublisher(conn.redis, config.redis.prefix, logger);
   const tokens = createTokenService(config.jwt);
   const numbering = createLogNumbering({ db: conn.db, events });

@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
 import { sql, type Kysely } from 'kysely';
 import type { DB } from './db/schema.ts';
+import { redisServes, type RedisClient } from './redis.ts';
 
 export interface HealthReport {
   healthy: boolean;
@@ -22,12 +22,12 @@ async function answersWithin(probe: () => Promise<unknown>, timeoutMs: number): 
 }
 
 /** `timeoutMs` is HEALTH_TIMEOUT; tests that leave it out get its default. */
-export function createHealthCheck(deps: { db: Kysely<DB>; redis: Redis; timeoutMs?: number }) {
+export function createHealthCheck(deps: { db: Kysely<DB>; redis: RedisClient; timeoutMs?: number }) {
   const timeoutMs = deps.timeoutMs ?? 2_000;
   return async (): Promise<HealthReport> => {
     const [database, redis] = await Promise.all([
       answersWithin(() => sql`select 1`.execute(deps.db), timeoutMs),
-      answersWithin(() => deps.redis.ping(), timeoutMs),
+      answersWithin(() => redisServes(deps.redis), timeoutMs),
     ]);
     return {
       healthy: database && redis,

@@ -1,6 +1,5 @@
-import { Redis } from 'ioredis';
 import { adapterKey, type InterServerEvents } from '@chat/shared/events';
-import { Inbox, TEST_REDIS_URL } from '@chat/shared/testing';
+import { Inbox, testRedisClient } from '@chat/shared/testing';
 
 type Payloads = { [E in keyof InterServerEvents]: Parameters<InterServerEvents[E]>[0] };
 type EventName = keyof Payloads;
@@ -24,7 +23,8 @@ export interface EventTap {
  * for a Redis prefix, the way a gateway's Socket.IO Redis adapter does.
  */
 export async function tapEvents(prefix: string): Promise<EventTap> {
-  const redis = new Redis(TEST_REDIS_URL);
+  // On a cluster run a cluster client: it subscribes on one node, which hears every node's PUBLISH.
+  const redis = testRedisClient();
   const channel = `${adapterKey(prefix)}-request#/#`;
   const inbox = new Inbox<PublishedEvent>();
 

@@ -4,7 +4,7 @@ import { inject } from 'vitest';
 import { type ApiConfig, loadApiConfig } from '@chat/shared/config';
 import { createLogger } from '@chat/shared/logger';
 import { createMetrics, type Metrics, startMetricsServer } from '@chat/shared/metrics';
-import { deletePrefix, TEST_REDIS_URL, uniquePrefix } from '@chat/shared/testing';
+import { deletePrefix, uniquePrefix, withTestRedis } from '@chat/shared/testing';
 import { createApp } from '../src/app.ts';
 import { closeConnections, openConnections } from '@chat/shared/connections';
 import { buildAppDeps, type Resources } from '../src/dependencies.ts';
@@ -50,12 +50,14 @@ export const GENEROUS_LIMITS: Record<string, string> = {
   HANDSHAKE_ADDRESS_LIMIT: '100000',
 };
 
-/** Configuration as production would read it, pointed at this run's database and a fresh Redis prefix. */
+/**
+ * Configuration as production would read it, pointed at this run's database and a fresh Redis prefix,
+ * on the shared test Redis (a cluster on a cluster run) unless `env` names a Redis of its own.
+ */
 export function testConfig(env: Record<string, string> = {}): ApiConfig {
-  return loadApiConfig({
+  return loadApiConfig(withTestRedis({
     ENVIRONMENT: 'test',
     DATABASE_URL: inject('databaseUrl'),
-    REDIS_URL: TEST_REDIS_URL,
     REDIS_PREFIX: uniquePrefix(),
     JWT_SECRET: 'test-secret-that-is-long-enough-for-hs256',
     LOG_LEVEL: 'info',
@@ -65,7 +67,7 @@ export function testConfig(env: Record<string, string> = {}): ApiConfig {
     METRICS_HOST: '127.0.0.1',
     ...GENEROUS_LIMITS,
     ...env,
-  });
+  }));
 }
 
 /** Starts the real app on a random port against the run's PostgreSQL database and real Redis. */

@@ -1,12 +1,11 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdapter } from '@socket.io/redis-adapter';
-import type { Redis } from 'ioredis';
 import { Server } from 'socket.io';
 import type { Authenticator } from '@chat/shared/auth';
 import type { Audience, Feed, MessageService } from '@chat/shared/chat';
 import type { GatewayConfig } from '@chat/shared/config';
-import { closeRedis } from '@chat/shared/connections';
+import { closeRedis, duplicateRedis, type RedisClient } from '@chat/shared/connections';
 import { adapterKey, withHandledPublish, withHandledSubscriptions } from '@chat/shared/events';
 import type { HealthReport } from '@chat/shared/health';
 import { createLimiter, createProxyTrust } from '@chat/shared/limits';
@@ -36,8 +35,8 @@ export interface GatewayDeps {
   audience: Audience;
   /** The message log: catch-up after lost publishes, and resume. */
   feed: Feed;
-  /** Publishes for the adapter and presence; the adapter subscribes on a duplicate. */
-  redis: Redis;
+  /** Publishes for the adapter and presence; the adapter subscribes on a duplicate. A single node or a cluster. */
+  redis: RedisClient;
   health: () => Promise<HealthReport>;
   /** This replica's Prometheus families; served on their own port by main.ts. */
   metrics: Metrics;
@@ -53,7 +52,9 @@ export interface Gateway {
 export function createGateway(deps: GatewayDeps): Gateway {
   const { config, logger, metrics } = deps;
   // Auto-pipelining would defer the adapter's unsubscribes past our QUIT at close.
-  const subscriber = withHandledSubscriptions(deps.redis.duplicate({ enableAutoPipelining: false }), (err, command) =>
+  // On a cluster the adapter's classic (not sharded) channels work as on one node:
+  // the subscriber listens on one node, and every node forwards every PUBLISH.
+  const subscriber = withHandledSubscriptions(duplicateRedis(deps.redis, { enableAutoPipelining: false }), (err, command) =>
     logger.warn({ err, command }, 'redis subscriber command failed'),
   );
   subscriber.on('error', (err: Error) => logger.warn({ err }, 'redis subscriber error'));

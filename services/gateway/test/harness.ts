@@ -8,7 +8,7 @@ import { createChatCore } from '@chat/shared/core';
 import { createHealthCheck } from '@chat/shared/health';
 import { createLogger } from '@chat/shared/logger';
 import { createMetrics, type Metrics, startMetricsServer } from '@chat/shared/metrics';
-import { Inbox, TEST_REDIS_URL } from '@chat/shared/testing';
+import { Inbox, withTestRedis } from '@chat/shared/testing';
 import { GENEROUS_LIMITS, startApi, type TestApi } from '../../api/test/harness.ts';
 import { createGateway, type Gateway } from '../src/gateway.ts';
 import { GATEWAY_NODE_FLAGS } from '../../../scripts/cluster/cluster.ts';
@@ -42,11 +42,11 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
+/** A gateway's environment: the shared test Redis (a cluster on a cluster run) unless `env` names a Redis of its own. */
 export function gatewayEnv(prefix: string, env: Record<string, string> = {}): Record<string, string> {
-  return {
+  return withTestRedis({
     ENVIRONMENT: 'test',
     DATABASE_URL: inject('databaseUrl'),
-    REDIS_URL: TEST_REDIS_URL,
     REDIS_PREFIX: prefix,
     JWT_SECRET: 'test-secret-that-is-long-enough-for-hs256',
     LOG_LEVEL: 'debug',
@@ -56,7 +56,7 @@ export function gatewayEnv(prefix: string, env: Record<string, string> = {}): Re
     METRICS_HOST: '127.0.0.1',
     ...GENEROUS_LIMITS,
     ...env,
-  };
+  });
 }
 
 /** Starts a real gateway on a random port, sharing Redis prefix (the cluster) with the given API. */
@@ -245,6 +245,26 @@ export async function spawnGateway(prefix: string, env: Record<string, string> =
     void exited.then((code) => reject(new Error(`gateway exited with ${code}: ${output.join('\n')}`)));
   });
   return { url: `http://127.0.0.1:${port}`, port, output, exited, kill: (signal) => child.kill(signal) };
+}
+
+/**
+ * A resume replays from the log only what the gateway has applied when the
+ * client comes back; a message still on its way through Redis arrives live
+ * after `resumed` instead (docs/architecture.md#the-delivery-path). Tests that
+ * expect a message *replayed* wait for the gateway to have applied it first:
+ * the sender's own connection there gets it once applied, and a gateway applies
+ * in log order, so everything sent before it is applied too. Without this they
+ * race the publish, which on a Redis Cluster takes one more hop (node to node).
+ * Open it before sending; `applied` resolves once the message was delivered there.
+ */
+export async function watchGateway(gw: TestGateway, sender: { token: string }): Promise<{ applied(messageId: string): Promise<void>; close(): void }> {
+  const watcher = await connectWs(gw, sender.token);
+  return {
+    async applied(messageId) {
+      await watcher.inbox.next((f) => f.message?.id === messageId, `message ${messageId} applied on the gateway`);
+    },
+    close: () => watcher.ws.close(),
+  };
 }
 
 /** Polls until `check` passes or `timeoutMs` runs out; for state that changes without an event to wait on. */

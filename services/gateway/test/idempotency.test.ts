@@ -47,6 +47,9 @@ describe('client_msg_id', () => {
 
     const barrier = await sendMessage(api, alice, { content: `barrier ${key}`, recipient: bob.username });
     await receiver.inbox.next((e) => e.payload.id === barrier.id, 'the barrier');
+    // Each gateway applies the log on its own: the barrier must reach the sender's too
+    // before its copies are counted (on a Redis Cluster the two may hear it apart).
+    await sender.inbox.next((f) => f.message?.id === barrier.id, 'the barrier on the sender\'s gateway');
     const id = (ack.message as { id: string }).id;
     expect(receiver.inbox.count((e) => e.payload.id === id)).toBe(1);
     // The sender's own copy arrives through fan-out, once, like any direct message.

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser, sendMessage } from '../../api/test/harness.ts';
-import { connectIo, startTwoGateways } from './harness.ts';
+import { connectIo, startTwoGateways, watchGateway } from './harness.ts';
 
 // Found by the fault suite (scripts/faults): a Socket.IO resume whose replay
 // page had been handed to the transport in one flush waited for a 'drain' that
@@ -22,7 +22,10 @@ describe('resuming Socket.IO with a single missed message', () => {
     const start = await first.inbox.next((e) => e.event === 'resumed', 'the first resumed event');
     first.socket.close();
 
+    const g2 = await watchGateway(cluster.g2, alice);
     const missed = await sendMessage(api, alice, { content: 'the one missed message', recipient: bob.username });
+    await g2.applied(missed.id);
+    g2.close();
     const second = await connectIo(cluster.g2, bob.token, { since: start.payload.cursor, transports: [transport] });
     await second.inbox.next((e) => e.payload.id === missed.id, 'the replayed message', 2_000);
     const resumed = await second.inbox.next((e) => e.event === 'resumed', 'the resumed event', 2_000);

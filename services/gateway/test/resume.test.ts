@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { createRoom, createUser, sendMessage, type TestUser } from '../../api/test/harness.ts';
-import { connectIo, connectWs, CURSOR, startGateway, startTwoGateways, type IoClient, type TestGateway, type WsClient } from './harness.ts';
+import { connectIo, connectWs, CURSOR, startGateway, startTwoGateways, watchGateway, type IoClient, type TestGateway, type WsClient } from './harness.ts';
 
 let cluster: Awaited<ReturnType<typeof startTwoGateways>>;
 
@@ -52,7 +52,10 @@ describe('resuming a plain WebSocket', () => {
     first.ws.terminate();
     await first.closed;
 
+    const g2 = await watchGateway(cluster.g2, alice);
     const { expected, hidden } = await sendWhileAway(alice, bob, carol, roomId, 'ws');
+    await g2.applied(hidden);
+    g2.close();
     // Another gateway than the one it left: resume does not depend on where the client was.
     const second = await connectWs(cluster.g2, bob.token, { since: String(seen.cursor) });
     const resumed = await second.inbox.next((f) => f.type === 'resumed', 'the resumed frame');
@@ -76,7 +79,10 @@ describe('resuming a plain WebSocket', () => {
     expect(start).toMatch(CURSOR);
     first.ws.terminate();
     await first.closed;
+    const g1 = await watchGateway(cluster.g1, alice);
     const missed = await sendMessage(cluster.api, alice, { content: 'sent before any delivery', recipient: bob.username });
+    await g1.applied(missed.id);
+    g1.close();
     const second = await connectWs(cluster.g1, bob.token, { since: String(start) });
     await second.inbox.next((f) => f.type === 'resumed', 'the resumed frame');
     expect(wsMessages(second).map((m) => m.id)).toEqual([missed.id]);
@@ -94,7 +100,10 @@ describe('resuming Socket.IO', () => {
     const seen = await first.inbox.next((e) => e.payload.id === before.id, 'the first message');
     first.socket.close();
 
+    const g1 = await watchGateway(cluster.g1, alice);
     const { expected, hidden } = await sendWhileAway(alice, bob, carol, roomId, 'io');
+    await g1.applied(hidden);
+    g1.close();
     const second = await connectIo(cluster.g1, bob.token, { since: seen.payload.cursor });
     const resumed = await second.inbox.next((e) => e.event === 'resumed', 'the resumed event');
     expect(resumed.payload.replayed).toBe(3);
@@ -162,7 +171,11 @@ describe('a backlog over the cap', () => {
     const first = await connectWs(small, bob.token);
     const start = String(first.inbox.items[0]?.cursor);
     first.ws.close();
-    for (let i = 0; i < 4; i++) await sendMessage(cluster.api, alice, { content: `backlog ${i}`, recipient: bob.username });
+    const watch = await watchGateway(small, alice);
+    let last = '';
+    for (let i = 0; i < 4; i++) last = (await sendMessage(cluster.api, alice, { content: `backlog ${i}`, recipient: bob.username })).id;
+    await watch.applied(last);
+    watch.close();
 
     const ws = await connectWs(small, bob.token, { since: start });
     const reload = await ws.inbox.next((f) => f.type === 'reload', 'the reload frame');

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import {
   findTokenStatus,
@@ -11,6 +10,7 @@ import {
 import type { DB } from '../db/schema.ts';
 import { orUnavailable, unauthenticated } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import type { RedisClient } from '../redis.ts';
 
 /** The parts of a token that revocation looks at. */
 export interface RevocableToken {
@@ -58,8 +58,27 @@ const FINISH_WARMING = `if redis.call('get', KEYS[1]) == ARGV[1] then
 end
 return 0`;
 
+/**
+ * The cache's keys, all under one hash tag, `{revocations}`, so all of them live in
+ * one Redis Cluster slot (on one master). That is what the cache's correctness rests
+ * on, not only what lets the fast path read three keys with one MGET: the `warm`
+ * marker vouches for every revocation key, so it must be lost together with them. A
+ * master restarting empty, or a failover to a replica that lacks recent writes,
+ * then takes the marker with it and the check goes back to PostgreSQL. Keys spread
+ * over several masters could lose a revocation on one while another still says warm.
+ */
+export const revocationKeys = (prefix: string) => {
+  const base = `${prefix}{revocations}:`;
+  return {
+    warm: `${base}warm`,
+    warming: `${base}warming`,
+    token: (jti: string) => `${base}jti:${jti}`,
+    user: (userId: string) => `${base}user:${userId}`,
+  };
+};
+
 export function createRevocationList(deps: {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   db: Kysely<DB>;
   /** The longest lifetime a token can have: a cut-off older than this refuses nothing. */
@@ -69,12 +88,7 @@ export function createRevocationList(deps: {
 }): RevocationList {
   const { redis, db, maxTokenLifetimeSeconds } = deps;
   const now = () => deps.now?.() ?? Date.now();
-  // One hash tag: the fast path reads all three keys with one MGET, also on Redis Cluster.
-  const base = `${deps.prefix}{revocations}:`;
-  const warmKey = `${base}warm`;
-  const warmingKey = `${base}warming`;
-  const tokenKey = (jti: string) => `${base}jti:${jti}`;
-  const userKey = (userId: string) => `${base}user:${userId}`;
+  const { warm: warmKey, warming: warmingKey, token: tokenKey, user: userKey } = revocationKeys(deps.prefix);
   const cutoffSeconds = (at: Date) => Math.floor(at.getTime() / 1000);
   const cutoffTtl = maxTokenLifetimeSeconds + 60;
 

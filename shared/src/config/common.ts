@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { addressList, duration, int, readEnv, type Env } from './env.ts';
 import type { RateLimit } from '../limits/rate-limits.ts';
+import type { RedisConfig } from '../redis.ts';
 
 /**
  * Used when JWT_SECRET is unset and development defaults were asked for by setting
@@ -30,6 +31,11 @@ const sharedShape = {
   ENVIRONMENT: environment,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).default('redis://127.0.0.1:6379'),
+  // A Redis Cluster instead of REDIS_URL's single node: some or all of its nodes, to discover it from.
+  REDIS_CLUSTER_NODES: redisNodeList(),
+  // Only with REDIS_CLUSTER_NODES (a single node takes its credentials from REDIS_URL): the ACL user and its password.
+  REDIS_USERNAME: z.string().optional(),
+  REDIS_PASSWORD: z.string().optional(),
   REDIS_PREFIX: z
     .string()
     .regex(/^[\w:.-]{1,64}$/, 'letters, digits and : _ . - only, at most 64')
@@ -83,7 +89,8 @@ export interface CommonConfig {
   logLevel: string;
   /** `queryTimeoutMs` is DB_QUERY_TIMEOUT; the migration command runs without one. */
   database: DatabaseConfig & { queryTimeoutMs: number };
-  redis: { url: string; prefix: string; commandTimeoutMs: number };
+  /** A single node (`url`) or a cluster (`cluster`, from REDIS_CLUSTER_NODES). */
+  redis: RedisConfig;
   jwt: { secret: string; expiryHours: number };
   corsOrigins: string[];
   chat: { maxMessageLength: number };
@@ -95,6 +102,63 @@ export interface CommonConfig {
   healthTimeoutMs: number;
   /** How long stopping may take before the process exits non-zero. */
   shutdownTimeoutMs: number;
+}
+
+/**
+ * REDIS_CLUSTER_NODES: comma-separated `host:port` (IPv6 as `[addr]:port`),
+ * each listed once. Any one reachable node is enough to discover the cluster;
+ * listing every master lets a client start while one is down.
+ */
+export function redisNodeList() {
+  return z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined) return undefined;
+      const nodes: Array<{ host: string; port: number }> = [];
+      const entries = text.split(',').map((e) => e.trim()).filter(Boolean);
+      if (entries.length === 0) ctx.addIssue({ code: 'custom', message: 'lists no node; leave it unset for a single Redis (REDIS_URL)' });
+      for (const entry of entries) {
+        const m = /^(?:\[([0-9a-fA-F:.]+)\]|([\w.-]+)):(\d{1,5})$/.exec(entry);
+        const port = Number(m?.[3]);
+        if (!m || port < 1 || port > 65_535) {
+          ctx.addIssue({ code: 'custom', message: `"${entry}" is not host:port` });
+          continue;
+        }
+        const host = (m[1] ?? m[2]) as string;
+        if (nodes.some((n) => n.host === host && n.port === port)) ctx.addIssue({ code: 'custom', message: `"${entry}" is listed twice` });
+        nodes.push({ host, port });
+      }
+      return nodes;
+    });
+}
+
+/**
+ * The cluster the services connect to, if REDIS_CLUSTER_NODES is set. It and
+ * REDIS_URL are mutually exclusive: with both set, which one is meant is a
+ * guess, and guessing wrong would split the replicas between two Redis
+ * deployments that cannot hear each other's events. REDIS_USERNAME and
+ * REDIS_PASSWORD go with the cluster only, so nobody believes they apply to
+ * REDIS_URL.
+ */
+function readRedisCluster(
+  env: Env,
+  v: { REDIS_CLUSTER_NODES: Array<{ host: string; port: number }> | undefined; REDIS_USERNAME: string | undefined; REDIS_PASSWORD: string | undefined },
+  problems: string[],
+): RedisConfig['cluster'] {
+  if (v.REDIS_CLUSTER_NODES === undefined) {
+    // Set but invalid: that problem is reported already.
+    if (env.REDIS_CLUSTER_NODES) return undefined;
+    for (const name of ['REDIS_USERNAME', 'REDIS_PASSWORD'] as const) {
+      if (v[name] !== undefined) problems.push(`${name}: only used with REDIS_CLUSTER_NODES; a single Redis takes its credentials from REDIS_URL`);
+    }
+    return undefined;
+  }
+  if (env.REDIS_URL) {
+    problems.push('REDIS_CLUSTER_NODES: set either REDIS_URL (a single Redis) or REDIS_CLUSTER_NODES (a Redis Cluster), not both');
+  }
+  if (v.REDIS_USERNAME !== undefined && v.REDIS_PASSWORD === undefined) problems.push('REDIS_PASSWORD: required with REDIS_USERNAME');
+  return { nodes: v.REDIS_CLUSTER_NODES, username: v.REDIS_USERNAME, password: v.REDIS_PASSWORD };
 }
 
 export function readDatabaseConfig(env: Env, problems: string[]): DatabaseConfig {
@@ -128,7 +192,7 @@ export function readCommonConfig(env: Env, problems: string[]): CommonConfig {
     environment: v.ENVIRONMENT,
     logLevel: v.LOG_LEVEL,
     database: { ...readDatabaseConfig(env, problems), queryTimeoutMs: v.DB_QUERY_TIMEOUT },
-    redis: { url: v.REDIS_URL, prefix: v.REDIS_PREFIX, commandTimeoutMs: v.REDIS_COMMAND_TIMEOUT },
+    redis: { url: v.REDIS_URL, cluster: readRedisCluster(env, v, problems), prefix: v.REDIS_PREFIX, commandTimeoutMs: v.REDIS_COMMAND_TIMEOUT },
     jwt: { secret: secret ?? '', expiryHours: v.JWT_EXPIRY_HOURS },
     corsOrigins: v.CORS_ALLOWED_ORIGINS ?? (v.ENVIRONMENT === 'production' ? [] : DEVELOPMENT_ORIGINS),
     chat: { maxMessageLength: v.MESSAGE_MAX_LENGTH },

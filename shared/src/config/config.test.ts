@@ -245,6 +245,45 @@ describe('database settings', () => {
   });
 });
 
+describe('Redis: a single node or a cluster', () => {
+  it('connects to REDIS_URL unless REDIS_CLUSTER_NODES names a cluster', () => {
+    expect(loadApiConfig({ ...DEV, REDIS_URL: 'redis://cache:6380' }).redis).toMatchObject({ url: 'redis://cache:6380', cluster: undefined });
+    const config = loadGatewayConfig({
+      ...DEV,
+      REDIS_CLUSTER_NODES: ' redis-node-1:6379, 10.0.0.7:7001 ,[::1]:7002,',
+      REDIS_USERNAME: 'chat',
+      REDIS_PASSWORD: 'secret',
+    });
+    expect(config.redis.cluster).toEqual({
+      nodes: [
+        { host: 'redis-node-1', port: 6379 },
+        { host: '10.0.0.7', port: 7001 },
+        { host: '::1', port: 7002 },
+      ],
+      username: 'chat',
+      password: 'secret',
+    });
+    expect(config.redis.prefix).toBe('chat:');
+    // An empty REDIS_URL is unset, as compose's cluster override leaves it.
+    expect(loadApiConfig({ ...DEV, REDIS_URL: '', REDIS_CLUSTER_NODES: 'a:1' }).redis.cluster?.nodes).toEqual([{ host: 'a', port: 1 }]);
+  });
+
+  it('refuses REDIS_URL and REDIS_CLUSTER_NODES together, bad node lists, and credentials that would not be used', () => {
+    expect(problemsOf({ ...DEV, REDIS_URL: 'redis://cache:6379', REDIS_CLUSTER_NODES: 'a:1' }).problems).toEqual([
+      'REDIS_CLUSTER_NODES: set either REDIS_URL (a single Redis) or REDIS_CLUSTER_NODES (a Redis Cluster), not both',
+    ]);
+    expect(problemsOf({ ...DEV, REDIS_CLUSTER_NODES: 'a:1,b,c:70000' }).problems).toEqual(['REDIS_CLUSTER_NODES: "b" is not host:port; "c:70000" is not host:port']);
+    expect(problemsOf({ ...DEV, REDIS_CLUSTER_NODES: 'a:1,a:1' }).problems).toEqual(['REDIS_CLUSTER_NODES: "a:1" is listed twice']);
+    expect(problemsOf({ ...DEV, REDIS_CLUSTER_NODES: ' , ' }).problems[0]).toMatch(/^REDIS_CLUSTER_NODES: lists no node/);
+    expect(problemsOf({ ...DEV, REDIS_PASSWORD: 'secret' }).problems).toEqual([
+      'REDIS_PASSWORD: only used with REDIS_CLUSTER_NODES; a single Redis takes its credentials from REDIS_URL',
+    ]);
+    expect(problemsOf({ ...DEV, REDIS_CLUSTER_NODES: 'a:1', REDIS_USERNAME: 'chat' }).problems).toEqual(['REDIS_PASSWORD: required with REDIS_USERNAME']);
+    // A bad list is reported once, not followed by complaints about the credentials meant for it.
+    expect(problemsOf({ ...DEV, REDIS_CLUSTER_NODES: 'nope', REDIS_USERNAME: 'chat', REDIS_PASSWORD: 'x' }).problems).toEqual(['REDIS_CLUSTER_NODES: "nope" is not host:port']);
+  });
+});
+
 describe('loadGatewayConfig', () => {
   /** The ConfigError a bad gateway environment throws; fails the test when it does not. */
   function gatewayProblems(env: Env): string[] {

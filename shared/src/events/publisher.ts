@@ -1,7 +1,7 @@
 import { Emitter } from '@socket.io/redis-emitter';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { LoggedMessage } from '../model/message.ts';
+import type { RedisClient } from '../redis.ts';
 import { rooms } from './rooms.ts';
 import { withHandledPublish } from './safe-publish.ts';
 import type { Delivery, InterServerEvents, MembershipChange, TokenRevocation, UserTokensRevocation } from './types.ts';
@@ -32,7 +32,7 @@ export function deliveryFor({ seq, message, senderId, recipientId }: LoggedMessa
  * events. Publishing is fire-and-forget: the message is already committed,
  * and a Redis outage must delay delivery, not fail the request or crash.
  */
-export function createEventPublisher(redis: Redis, prefix: string, logger: Logger): EventPublisher {
+export function createEventPublisher(redis: RedisClient, prefix: string, logger: Logger): EventPublisher {
   const client = withHandledPublish(redis, (error, channel) =>
     logger.error({ err: error, channel }, 'publishing an event to Redis failed'),
   );

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { publishOrdered, type RedisClient } from '../redis.ts';
 
 /**
  * The Socket.IO Redis emitter and adapter call `publish` and drop the promise
@@ -6,10 +6,14 @@ import type { Redis } from 'ioredis';
  * an unhandled rejection, which ends a Node process. This view of the client
  * reports such failures to `onError` instead; every other member is the
  * client's own, so the libraries see a complete ioredis client.
+ *
+ * On a Redis Cluster it also sends each publish to the master of the
+ * channel's slot rather than to a random node, so a channel's events keep the
+ * order they were published in (see `publishOrdered`).
  */
-export function withHandledPublish(redis: Redis, onError: (error: unknown, channel: string) => void): Redis {
+export function withHandledPublish<C extends RedisClient>(redis: C, onError: (error: unknown, channel: string) => void): C {
   const publish = (channel: string, message: string | Buffer) =>
-    redis.publish(channel, message).catch((error: unknown) => {
+    publishOrdered(redis, channel, message).catch((error: unknown) => {
       onError(error, channel);
       return 0;
     });

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 
 const SUBSCRIPTION_COMMANDS = new Set(['subscribe', 'psubscribe', 'unsubscribe', 'punsubscribe']);
 
@@ -10,7 +10,7 @@ const SUBSCRIPTION_COMMANDS = new Set(['subscribe', 'psubscribe', 'unsubscribe',
  * failures to `onError`; every other member is the client's own, as in
  * `withHandledPublish`.
  */
-export function withHandledSubscriptions(redis: Redis, onError: (error: unknown, command: string) => void): Redis {
+export function withHandledSubscriptions<C extends RedisClient>(redis: C, onError: (error: unknown, command: string) => void): C {
   return new Proxy(redis, {
     get(target, property) {
       const value: unknown = Reflect.get(target, property, target);

@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { DomainError, rateLimited } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import type { RedisClient } from '../redis.ts';
 
 /** One limit as configured: `points` per `windowMs`; 0 points switches it off. */
 export interface RateLimit {
@@ -29,7 +29,7 @@ const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
  * allowance. Keys live under `<REDIS_PREFIX>rl:<name>:`.
  */
 export function createLimiter(
-  redis: Redis,
+  redis: RedisClient,
   opts: { prefix: string; name: string; limit: RateLimit; whenRedisFails: WhenRedisFails; message: string; logger: Logger },
 ): Limiter {
   const { limit, logger } = opts;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 import { orUnavailable } from '../errors.ts';
 import { presenceKeys } from './keys.ts';
 
@@ -17,7 +17,7 @@ async function results<T>(replies: Promise<Array<[Error | null, unknown]> | null
   });
 }
 
-export function createPresenceReader(redis: Redis, prefix: string): PresenceReader {
+export function createPresenceReader(redis: RedisClient, prefix: string): PresenceReader {
   const keys = presenceKeys(prefix);
 
   const liveGateways = () => redis.zrangebyscore(keys.gateways, Date.now(), '+inf');

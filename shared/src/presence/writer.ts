@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 import { presenceKeys } from './keys.ts';
 
 /**
@@ -30,7 +30,7 @@ export interface PresenceWriter {
   remove(): Promise<void>;
 }
 
-export function createPresenceWriter(redis: Redis, opts: { prefix: string; gatewayId: string; leaseMs: number }): PresenceWriter {
+export function createPresenceWriter(redis: RedisClient, opts: { prefix: string; gatewayId: string; leaseMs: number }): PresenceWriter {
   const keys = presenceKeys(opts.prefix);
   // Each writer (each gateway process) leases an entry of its own, not the bare
   // GATEWAY_ID, because the runner and compose restart a crashed gateway under the

@@ -1,5 +1,6 @@
 import type { TestProject } from 'vitest/node';
 import { createTestDatabase } from './database.ts';
+import { startRedisCluster } from './redis-cluster.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -15,5 +16,22 @@ export default async function setup(project: TestProject) {
   const database = await createTestDatabase({ adminUrl: ADMIN_URL, prefix: `chat_test_${process.pid}`, migrate: true });
   project.provide('databaseUrl', database.url);
   project.provide('adminDatabaseUrl', ADMIN_URL);
-  return () => database.drop();
+  // TEST_REDIS_CLUSTER=1: the shared test Redis is a Redis Cluster of this run's own
+  // (TEST_REDIS_CLUSTER_REPLICAS replicas per master, default 0), unless one was
+  // given in TEST_REDIS_CLUSTER_NODES. The workers start after this and inherit the
+  // variable, which the helpers of shared/src/testing/redis.ts read.
+  let cluster: Awaited<ReturnType<typeof startRedisCluster>> | undefined;
+  if (process.env.TEST_REDIS_CLUSTER === '1' && !process.env.TEST_REDIS_CLUSTER_NODES) {
+    try {
+      cluster = await startRedisCluster({ replicas: Number(process.env.TEST_REDIS_CLUSTER_REPLICAS ?? 0) });
+    } catch (error) {
+      await database.drop();
+      throw error;
+    }
+    process.env.TEST_REDIS_CLUSTER_NODES = cluster.nodeList;
+  }
+  return async () => {
+    await cluster?.stop();
+    await database.drop();
+  };
 }

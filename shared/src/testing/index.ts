@@ -4,5 +4,6 @@ export * from './inbox.ts';
 export * from './redis.ts';
 export * from './ports.ts';
 export * from './redis-server.ts';
+export * from './redis-cluster.ts';
 export * from './tcp-proxy.ts';
 export * from './schema-document.ts';
