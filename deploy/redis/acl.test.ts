@@ -9,9 +9,10 @@ import { loadApiConfig } from '@chat/shared/config';
 import { closeConnections, closeRedis, openConnections } from '@chat/shared/connections';
 import { createLogger } from '@chat/shared/logger';
 import { freePort } from '@chat/shared/testing';
-import { createUser, startApi, type TestApi } from '../../services/api/test/harness.ts';
-import { connectIo, connectWs, emitMessage, startGateway, type TestGateway } from '../../services/gateway/test/harness.ts';
+import { startApi, type TestApi } from '../../services/api/test/harness.ts';
+import { startGateway, type TestGateway } from '../../services/gateway/test/harness.ts';
 import { aclFileFor } from './acl-file.ts';
+import { exerciseEveryRedisPath } from './exercise-app.ts';
 
 // The compose Redis runs with deploy/redis/users.acl (default user off, the app's
 // user `chat` limited to its commands, `chat:` keys and channels). This starts a
@@ -106,32 +107,7 @@ describe('Redis with the compose ACL file', () => {
     });
 
     it('serves health, presence, delivery across processes and logout without a single refused command', async () => {
-      const alice = await createUser(api);
-      expect((await api.fetch('/health')).status).toBe(200);
-      const ws = await connectWs(gateway, alice.token).catch((error: unknown) => {
-        throw new Error(`${String(error)}\n${gateway.logs.join('')}`);
-      });
-      const online = await api.fetch('/api/ws/users', { token: alice.token });
-      expect(online.status).toBe(200);
-      expect(JSON.stringify(await online.json())).toContain(alice.username);
-
-      // REST -> emitter -> adapter channel -> gateway -> plain WebSocket.
-      const sent = await api.fetch('/api/messages', { method: 'POST', token: alice.token, json: { content: 'through the ACL' } });
-      expect(sent.status).toBe(201);
-      const frame = await ws.inbox.next((f) => f.type === 'message' && f.message?.content === 'through the ACL', 'the delivered message');
-      expect(frame.message?.content).toBe('through the ACL');
-
-      // Socket.IO: handshake, a send through the gateway, delivery back through the adapter.
-      const io = await connectIo(gateway, alice.token);
-      expect(await emitMessage(io, { content: 'over socket.io' })).toMatchObject({ ok: true });
-      await io.inbox.next((e) => e.event === 'message' && e.payload.content === 'over socket.io', 'the Socket.IO message');
-      io.socket.close();
-
-      // Revocation: written on logout, checked on the next request.
-      expect((await api.fetch('/api/auth/logout', { method: 'POST', token: alice.token })).status).toBeLessThan(300);
-      expect((await api.fetch('/api/auth/profile', { token: alice.token })).status).toBe(401);
-      expect((await ws.closed).code).toBe(4001);
-
+      await exerciseEveryRedisPath(api, gateway, 'through the ACL');
       expect(await refusals()).toEqual([]);
     });
   });

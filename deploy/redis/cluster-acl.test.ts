@@ -7,9 +7,10 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePorts } from '@chat/shared/testing';
-import { createUser, startApi, type TestApi } from '../../services/api/test/harness.ts';
-import { connectIo, connectWs, emitMessage, startGateway, type TestGateway } from '../../services/gateway/test/harness.ts';
+import { startApi, type TestApi } from '../../services/api/test/harness.ts';
+import { startGateway, type TestGateway } from '../../services/gateway/test/harness.ts';
 import { aclFileFor } from './acl-file.ts';
+import { exerciseEveryRedisPath } from './exercise-app.ts';
 
 // docker-compose.redis-cluster.yml, as far as it can run without Docker: six
 // redis-server nodes with what start.sh gives each one in cluster mode (the ACL
@@ -139,29 +140,7 @@ describe('the compose Redis Cluster, with its ACL files and create-cluster.sh', 
     });
 
     it('serves health, presence, delivery across processes and logout without a single refused command on any node', async () => {
-      const alice = await createUser(api);
-      expect((await api.fetch('/health')).status).toBe(200);
-      const ws = await connectWs(gateway, alice.token).catch((error: unknown) => {
-        throw new Error(`${String(error)}\n${gateway.logs.join('')}`);
-      });
-      const online = await api.fetch('/api/ws/users', { token: alice.token });
-      expect(online.status).toBe(200);
-      expect(JSON.stringify(await online.json())).toContain(alice.username);
-
-      // REST -> emitter -> adapter channel (on the cluster) -> gateway -> plain WebSocket.
-      const sent = await api.fetch('/api/messages', { method: 'POST', token: alice.token, json: { content: 'through the cluster ACL' } });
-      expect(sent.status).toBe(201);
-      await ws.inbox.next((f) => f.type === 'message' && f.message?.content === 'through the cluster ACL', 'the delivered message');
-
-      const io = await connectIo(gateway, alice.token);
-      expect(await emitMessage(io, { content: 'over socket.io' })).toMatchObject({ ok: true });
-      await io.inbox.next((e) => e.event === 'message' && e.payload.content === 'over socket.io', 'the Socket.IO message');
-      io.socket.close();
-
-      expect((await api.fetch('/api/auth/logout', { method: 'POST', token: alice.token })).status).toBeLessThan(300);
-      expect((await api.fetch('/api/auth/profile', { token: alice.token })).status).toBe(401);
-      expect((await ws.closed).code).toBe(4001);
-
+      await exerciseEveryRedisPath(api, gateway, 'through the cluster ACL');
       expect(await refusals()).toEqual([]);
     });
   });
