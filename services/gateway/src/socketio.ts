@@ -150,7 +150,6 @@ export function attachSocketIo(
       { userId: claims.id, transport: 'socket.io', rooms: socket.data.initialRooms.length, resuming: socket.data.since !== undefined },
       'client connected',
     );
-    deps.expiry.watch(holder);
     const queue = new SerialQueue(limits.maxQueuedMessages, onTaskError);
     // Nothing is delivered and no message is stored before the re-check passed:
     // it is the queue's first task, and going live waits for it.
@@ -193,5 +192,8 @@ export function attachSocketIo(
       presence.disconnected(claims);
       metrics.socketConnections.dec({ kind: 'socketio' });
     });
+    // Last: a token that ran out during the handshake disconnects at once, and the
+    // listener above must be there to undo the bookkeeping.
+    deps.expiry.watch(holder);
   });
 }
