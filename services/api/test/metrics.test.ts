@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { freePort } from '@chat/shared/testing';
+import { freePort, metricSample } from '@chat/shared/testing';
 import { createUser, sendMessage, startApi, type TestApi, type TestUser } from './harness.ts';
 
 let api: TestApi;
@@ -19,19 +19,7 @@ async function scrape(url: string): Promise<string> {
   return res.text();
 }
 
-/** The summed value of every sample of `name` whose labels include `labels`. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  let total: number | undefined;
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][\w:]*)(\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const have = match[3] ?? '';
-    if (!Object.entries(labels).every(([k, v]) => have.includes(`${k}="${v}"`))) continue;
-    total = (total ?? 0) + Number(match[4]);
-  }
-  return total;
-}
+const sample = metricSample;
 
 describe('the API metrics endpoint', () => {
   it('serves every family on its own port, and they move', async () => {

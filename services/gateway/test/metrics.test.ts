@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import { metricSample } from '@chat/shared/testing';
 import { createUser, sendMessage, startApi, type TestApi } from '../../api/test/harness.ts';
 import { connectIo, connectWs, emitMessage, eventually, startGateway, type TestGateway } from './harness.ts';
 
@@ -23,16 +24,7 @@ async function scrape(): Promise<string> {
 }
 
 /** The summed value of every sample of `name` whose labels include `labels`; 0 when there is none. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number {
-  let total = 0;
-  for (const line of text.split('\n')) {
-    const match = /^([a-zA-Z_:][\w:]*)(\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    if (!Object.entries(labels).every(([k, v]) => (match[3] ?? '').includes(`${k}="${v}"`))) continue;
-    total += Number(match[4]);
-  }
-  return total;
-}
+const sample = (text: string, name: string, labels: Record<string, string> = {}) => metricSample(text, name, labels) ?? 0;
 
 /** Opens the plain endpoint with a cursor that will be refused, and waits for the close. */
 function refusedCursor(token: string): Promise<void> {

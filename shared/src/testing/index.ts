@@ -7,3 +7,4 @@ export * from './redis-server.ts';
 export * from './redis-cluster.ts';
 export * from './tcp-proxy.ts';
 export * from './schema-document.ts';
+export * from './metrics-text.ts';
