@@ -9,10 +9,10 @@ import type { Limiter } from '../limits/rate-limits.ts';
 import type { Logger } from '../logger.ts';
 import type { Actor, ChatMessage, Page, PageResult } from '../model/index.ts';
 import { parseInput } from '../validation.ts';
-import { findUserByNameOrId, isSameUser } from './lookup.ts';
+import { findUserByNameOrId, isSameUser, userRef } from './lookup.ts';
 import type { LogNumbering } from './numbering.ts';
 import { checkCursor } from './pages.ts';
-import { clientMsgId, sendMessageInput, USERNAME_PATTERN } from './schemas.ts';
+import { clientMsgId, sendMessageInput } from './schemas.ts';
 
 export interface SendResult {
   message: ChatMessage;
@@ -104,11 +104,8 @@ export function createMessageService(deps: {
   };
 }
 
-/** Usernames match regardless of case; ids are lower-cased by the schema. */
 function targetOf(input: { recipient?: string | null | undefined; room_id?: string | null | undefined }): MessageTarget {
-  if (input.recipient != null) {
-    return USERNAME_PATTERN.test(input.recipient) ? { kind: 'user', username: input.recipient.toLowerCase() } : { kind: 'user', id: input.recipient.toLowerCase() };
-  }
+  if (input.recipient != null) return { kind: 'user', ...userRef(input.recipient) };
   return input.room_id != null ? { kind: 'room', roomId: input.room_id } : { kind: 'global' };
 }
 
