@@ -1,10 +1,10 @@
 import { expect } from 'vitest';
-import { createUser, type TestApi } from '../../services/api/test/harness.ts';
+import { createRoom, createUser, sendMessage, type TestApi } from '../../services/api/test/harness.ts';
 import { connectIo, connectWs, emitMessage, type TestGateway } from '../../services/gateway/test/harness.ts';
 
 /**
  * Runs every Redis path of the app once, as the ACL tests need: health,
- * presence, REST -> emitter -> adapter -> plain WebSocket, a Socket.IO send and
+ * presence, REST -> router -> plain WebSocket, a room (membership routing), a Socket.IO send and
  * its delivery, and revocation on logout. The caller then asks Redis whether
  * it refused any command.
  */
@@ -21,6 +21,11 @@ export async function exerciseEveryRedisPath(api: TestApi, gateway: TestGateway,
   const sent = await api.fetch('/api/messages', { method: 'POST', token: alice.token, json: { content } });
   expect(sent.status).toBe(201);
   await ws.inbox.next((f) => f.type === 'message' && f.message?.content === content, 'the delivered message');
+
+  // A room made while connected: its membership frame adds the room for this gateway (CONTROL), then its message is routed here.
+  const room = await createRoom(api, alice, 'acl');
+  await sendMessage(api, alice, { content: `${content} in a room`, room_id: room.id });
+  await ws.inbox.next((f) => f.type === 'message' && f.message?.content === `${content} in a room`, 'the room message');
 
   const io = await connectIo(gateway, alice.token);
   expect(await emitMessage(io, { content: 'over socket.io' })).toMatchObject({ ok: true });

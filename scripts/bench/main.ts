@@ -10,6 +10,7 @@ import { runIdle } from './sections/idle.ts';
 import { runLatency } from './sections/latency.ts';
 import { runMetrics } from './sections/metrics.ts';
 import { runSend } from './sections/send.ts';
+import { runTargeting } from './sections/targeting.ts';
 import type { BenchContext, SectionResult } from './types.ts';
 import { killAllWorkers } from './worker.ts';
 
@@ -21,7 +22,14 @@ const root = path.resolve(import.meta.dirname, '../..');
 const say = (line: string) => console.log(`bench      | ${line}`);
 
 type Runner = (ctx: BenchContext, done: ReadonlyMap<SectionName, SectionResult>) => Promise<SectionResult>;
-const RUNNERS: Record<Exclude<SectionName, 'metrics'>, Runner> = { send: runSend, latency: runLatency, fanout: runFanout, idle: runIdle, history: runHistory };
+const RUNNERS: Record<Exclude<SectionName, 'metrics'>, Runner> = {
+  send: runSend,
+  latency: runLatency,
+  fanout: runFanout,
+  targeting: runTargeting,
+  idle: runIdle,
+  history: runHistory,
+};
 
 async function main(): Promise<number> {
   const opts = parseOptions(process.argv.slice(2));

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 
-export const SECTIONS = ['send', 'latency', 'fanout', 'idle', 'history', 'metrics'] as const;
+export const SECTIONS = ['send', 'latency', 'fanout', 'targeting', 'idle', 'history', 'metrics'] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
 /** Sizes and durations of one run; --quick shrinks all of them so the whole run fits in a CI minute. */

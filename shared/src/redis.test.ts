@@ -5,7 +5,10 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createRevocationList, revocationKeys } from './auth/revocation.ts';
 import { createDatabase } from './db/database.ts';
 import type { DB } from './db/schema.ts';
-import { adapterKey, createEventPublisher } from './events/publisher.ts';
+import { createEventPublisher } from './events/publisher.ts';
+import { rooms } from './events/rooms.ts';
+import { createRouter, parseFrame, routerKeys, type Frame } from './events/router.ts';
+import type { Delivery } from './events/types.ts';
 import { withHandledSubscriptions } from './events/safe-subscribe.ts';
 import { createLimiter } from './limits/rate-limits.ts';
 import { createLogger } from './logger.ts';
@@ -199,21 +202,38 @@ describe('on a Redis Cluster', () => {
     await limiter.reset('alice');
     await limiter.consume('alice');
 
-    // Events: the emitter's PUBLISH reaches a subscriber (on whichever node it listens) in publish order.
+    // Events: the router's scripts (register, init, control, route, sync, unregister) and the frames on a gateway's channel, in order.
+    const router = createRouter(client, prefix);
     const subscriber = withHandledSubscriptions(duplicateRedis(client, { enableAutoPipelining: false }), () => {});
-    const channel = `${adapterKey(prefix)}-request#/#`;
-    const received: string[] = [];
-    subscriber.on('messageBuffer', (from: Buffer, raw: Buffer) => {
-      if (from.toString() === channel) received.push(raw.toString());
+    const received: Frame[] = [];
+    subscriber.on('message', (from: string, raw: string) => {
+      const frame = from === router.channel('gw-test') ? parseFrame(raw) : undefined;
+      if (frame) received.push(frame);
     });
-    await subscriber.subscribe(channel);
+    await subscriber.subscribe(router.channel('gw-test'));
+    const head = await router.register('gw-test', [rooms.user(user.id), rooms.global], 30_000);
+    expect(head).toMatchObject({ next: 0, g: 0, fresh: true });
+    expect(await router.init(41)).toBe(41);
     const events = createEventPublisher(client, prefix, logger);
     for (let i = 0; i < 20; i++) events.tokenRevoked({ userId: user.id, jti: `jti-${i}` });
-    for (let i = 0; received.length < 20; i++) {
-      if (i > 250) throw new Error(`got ${received.length} of 20 events`);
+    // Out of order: 42 waits in Redis for 41, then both go out in log order.
+    const message = (seq: number): Delivery => ({
+      rooms: [rooms.global],
+      event: 'message',
+      seq,
+      message: { id: randomUUID(), sender: 'a', recipient: null, room_id: null, content: `#${seq}`, created_at: new Date().toISOString() },
+    });
+    await router.route(message(42));
+    await router.route(message(41));
+    for (let i = 0; received.length < 22; i++) {
+      if (i > 250) throw new Error(`got ${received.length} of 22 frames`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    expect(received.map((raw) => /jti-\d+/.exec(raw)?.[0])).toEqual(Array.from({ length: 20 }, (_, i) => `jti-${i}`));
+    expect(received.map((f) => f.g)).toEqual(Array.from({ length: 22 }, (_, i) => i + 1));
+    expect(received.slice(0, 20).map((f) => (f.data as { jti: string }).jti)).toEqual(Array.from({ length: 20 }, (_, i) => `jti-${i}`));
+    expect(received.slice(20).map((f) => (f.data as Delivery).seq)).toEqual([41, 42]);
+    expect(await router.sync('gw-test', 30_000)).toEqual({ next: 43, g: 22, held: 0 });
+    await router.unregister('gw-test', [rooms.user(user.id), rooms.global], 22);
     await closeRedis(subscriber);
 
     // What went out: every key under the prefix, every command's keys in one slot, every MULTI in one slot.
@@ -230,28 +250,26 @@ describe('on a Redis Cluster', () => {
     expect(sent.some((s) => s.name === 'evalsha' || s.name === 'eval')).toBe(true);
   });
 
-  it('publishes each channel on the master that serves its slot, so one channel keeps one order', async () => {
-    // Where serverSideEmit publishes: the adapter's request channel.
-    const channel = `${adapterKey(prefix)}-request#/#`;
+  it('routes every event on the master that holds the router\'s keys, so the cluster keeps one routing order', async () => {
     const counts = async () => {
       const out = new Map<string, number>();
       for (const node of client.nodes('master')) {
         const stats = await node.info('commandstats');
-        out.set(`${node.options.host}:${node.options.port}`, Number(/cmdstat_publish:calls=(\d+)/.exec(stats)?.[1] ?? 0));
+        out.set(`${node.options.host}:${node.options.port}`, Number(/cmdstat_eval:calls=(\d+)/.exec(stats)?.[1] ?? 0));
       }
       return out;
     };
     const before = await counts();
     const events = createEventPublisher(client, prefix, logger);
-    // One publish per tick, so each would be its own auto-pipeline sent to a random node without the routing.
+    // One event per tick, so each is its own auto-pipeline: each must still go to the one master.
     for (let i = 0; i < 30; i++) {
-      events.membershipChanged({ action: 'join', userId: 'u', roomId: `r${i}` });
+      events.membershipChanged({ action: 'join', userId: 'u', roomId: `r${i}`, logHead: 0 });
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
-    await client.ping(); // after the publishes, on the same connections
+    await client.ping(); // after the events, on the same connections
     await new Promise((resolve) => setTimeout(resolve, 100));
     const after = await counts();
-    const owner = client.slots[keySlot(channel)]?.[0];
+    const owner = client.slots[keySlot(routerKeys(prefix).next)]?.[0];
     const grown = [...after].filter(([node, calls]) => calls > (before.get(node) ?? 0)).map(([node]) => node);
     expect(grown).toEqual([owner]);
   });

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { Feed } from '@chat/shared/chat';
-import { interServerEvents, rooms, type Delivery, type InterServerEventName } from '@chat/shared/events';
+import { interServerEvents, rooms, type Delivery, type Frame, type InterServerEventName, type MembershipChange } from '@chat/shared/events';
 import type { Logger } from '@chat/shared/logger';
 import type { Metrics } from '@chat/shared/metrics';
 import type { LocalTokens } from './local-tokens.ts';
@@ -8,14 +8,18 @@ import type { PlainWsEndpoint } from './plain-ws.ts';
 import type { Sequencer } from './sequencer.ts';
 import type { ChatServer } from './types.ts';
 
-type Handlers = { [E in InterServerEventName]: (payload: z.infer<(typeof interServerEvents)[E]>) => void };
+type Payload<E extends InterServerEventName> = z.infer<(typeof interServerEvents)[E]>;
+
+/** A joiner's replay reads at most this many of the room's messages per page. */
+const JOIN_REPLAY_PAGE = 500;
 
 /**
- * The gateway's one delivery path. Every event (from any API replica, this
- * gateway or another) arrives as a Redis-adapter `serverSideEmit`. Messages
- * go through the sequencer, which also fills in from the log what Redis lost,
- * and each is then applied here to the local Socket.IO sockets and local plain
- * WebSockets alike, with the cursor that stands for it.
+ * The gateway's one delivery path. Every event reaches this gateway as a
+ * frame on its own channel (routes.ts), in log order, only if one of its
+ * connections is in the event's rooms. Messages go through the sequencer,
+ * which also fills in from the log what Redis lost, and each is then applied
+ * here to the local Socket.IO sockets and local plain WebSockets alike, with
+ * the cursor that stands for it.
  */
 export function routeClusterEvents(deps: {
   io: ChatServer;
@@ -25,15 +29,18 @@ export function routeClusterEvents(deps: {
   sequencer: Sequencer;
   logger: Logger;
   metrics: Metrics;
-}) {
+}): (frame: Frame, adopt: (room: string) => () => void) => void {
   const { io, plain, tokens, feed, sequencer, logger, metrics } = deps;
 
   function deliverLocally(d: Delivery) {
     const cursor = feed.cursors.forMessage(d.seq);
     io.local.to(d.rooms).emit(d.event, { ...d.message, cursor });
     const age = (Date.now() - Date.parse(d.message.created_at)) / 1000;
-    count('socketio', localSocketIoRecipients(d.rooms), age);
-    count('websocket', plain.deliver(d.rooms, { type: d.event, message: d.message, cursor }), age);
+    const socketio = localSocketIoRecipients(d.rooms);
+    const websocket = plain.deliver(d.rooms, { type: d.event, message: d.message, cursor });
+    count('socketio', socketio, age);
+    count('websocket', websocket, age);
+    if (socketio + websocket > 0) metrics.clusterEventsDelivered.inc({ event: 'deliver' });
   }
 
   function count(kind: 'socketio' | 'websocket', recipients: number, ageSeconds: number) {
@@ -52,43 +59,80 @@ export function routeClusterEvents(deps: {
 
   sequencer.onDelivery(deliverLocally);
 
+  const holdsUser = (userRoom: string) => (io.of('/').adapter.rooms.get(userRoom)?.size ?? 0) > 0 || plain.hasRoom(userRoom);
+
+  /**
+   * The join's frame was routed at `next`; from there on the router sends the
+   * room's messages here. Those between the join's commit and that point went
+   * only where the room already had members, so the joiner's connections get
+   * them from the log first, while the stream waits, and then join the room.
+   */
+  async function join(change: MembershipChange, next: number) {
+    const userRoom = rooms.user(change.userId);
+    const room = rooms.room(change.roomId);
+    let after = change.logHead ?? next - 1;
+    while (after < next - 1) {
+      const page = await feed.roomAfter(change.roomId, after, next - 1, JOIN_REPLAY_PAGE);
+      for (const d of page) {
+        const cursor = feed.cursors.forMessage(d.seq);
+        io.local.to(userRoom).emit(d.event, { ...d.message, cursor });
+        plain.deliver([userRoom], { type: d.event, message: d.message, cursor });
+      }
+      after = page.length < JOIN_REPLAY_PAGE ? next - 1 : (page.at(-1)?.seq ?? next - 1);
+    }
+    io.local.in(userRoom).socketsJoin(room);
+    plain.setMembership(userRoom, room, true);
+  }
+
+  type Handlers = { [E in InterServerEventName]: (payload: Payload<E>, frame: Frame, adopt: (room: string) => () => void) => void };
   const handlers: Handlers = {
     deliver: (d) => sequencer.receive(d),
 
-    membership(c) {
+    membership(c, frame, adopt) {
       const userRoom = rooms.user(c.userId);
       const room = rooms.room(c.roomId);
-      if (c.action === 'join') io.local.in(userRoom).socketsJoin(room);
-      else io.local.in(userRoom).socketsLeave(room);
-      plain.setMembership(userRoom, room, c.action === 'join');
+      if (c.action === 'join') {
+        // The router added the room for this gateway with this frame: keep it until the join has run.
+        const release = adopt(room);
+        return sequencer.run(() => {
+          if (!holdsUser(userRoom)) return release();
+          metrics.clusterEventsDelivered.inc({ event: 'membership' });
+          return join(c, frame.next).finally(release);
+        });
+      }
+      sequencer.run(() => {
+        if (!holdsUser(userRoom)) return;
+        metrics.clusterEventsDelivered.inc({ event: 'membership' });
+        io.local.in(userRoom).socketsLeave(room);
+        plain.setMembership(userRoom, room, false);
+      });
     },
 
     // Both socket kinds register in `tokens` the moment they exist (plain
     // WebSockets close with 4001, Socket.IO sockets are disconnected), even
-    // before they join any room, e.g. while a resume is replaying.
+    // before they join any room, e.g. while a resume is replaying. Applied at
+    // once, not in stream order: a revocation must not wait behind a replay.
     token_revoked(r) {
-      tokens.closeToken(r.userId, r.jti);
+      if (tokens.closeToken(r.userId, r.jti) > 0) metrics.clusterEventsDelivered.inc({ event: 'token_revoked' });
     },
 
     user_tokens_revoked(r) {
-      tokens.closeIssuedNotAfter(r.userId, r.issuedNotAfter);
+      if (tokens.closeIssuedNotAfter(r.userId, r.issuedNotAfter) > 0) metrics.clusterEventsDelivered.inc({ event: 'user_tokens_revoked' });
     },
   };
 
   // What arrives over Redis is checked against the same schema the publisher is
   // typed by: a malformed event is dropped and logged, never crashes a gateway.
-  for (const name of Object.keys(handlers) as InterServerEventName[]) {
-    // Sound: each name's schema parses exactly what that name's handler takes.
-    const schema = interServerEvents[name] as z.ZodType;
-    const apply = handlers[name] as (payload: unknown) => void;
-    io.on(name, (payload: unknown) => {
-      const parsed = schema.safeParse(payload);
-      if (!parsed.success) return logger.warn({ event: name, issues: parsed.error.issues }, 'dropped a malformed cluster event');
-      try {
-        apply(parsed.data);
-      } catch (error) {
-        logger.error({ err: error, event: name }, 'applying a cluster event failed');
-      }
-    });
-  }
+  return (frame, adopt) => {
+    if (!Object.hasOwn(interServerEvents, frame.event)) return logger.warn({ event: frame.event }, 'dropped an unknown cluster event');
+    const name = frame.event as InterServerEventName;
+    const parsed = (interServerEvents[name] as z.ZodType).safeParse(frame.data);
+    if (!parsed.success) return logger.warn({ event: name, issues: parsed.error.issues }, 'dropped a malformed cluster event');
+    try {
+      // Sound: each name's schema parses exactly what that name's handler takes.
+      (handlers[name] as (payload: unknown, frame: Frame, adopt: (room: string) => () => void) => void)(parsed.data, frame, adopt);
+    } catch (error) {
+      logger.error({ err: error, event: name }, 'applying a cluster event failed');
+    }
+  };
 }

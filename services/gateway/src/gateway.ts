@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdapter } from '@socket.io/redis-adapter';
@@ -6,7 +7,7 @@ import type { Authenticator } from '@chat/shared/auth';
 import type { Audience, Feed, MessageService } from '@chat/shared/chat';
 import type { GatewayConfig } from '@chat/shared/config';
 import { closeRedis, duplicateRedis, type RedisClient } from '@chat/shared/connections';
-import { adapterKey, withHandledPublish, withHandledSubscriptions } from '@chat/shared/events';
+import { adapterKey, createRouter, withHandledPublish, withHandledSubscriptions, type Frame } from '@chat/shared/events';
 import type { HealthReport } from '@chat/shared/health';
 import { createLimiter, createProxyTrust } from '@chat/shared/limits';
 import type { Logger } from '@chat/shared/logger';
@@ -20,6 +21,7 @@ import { ExpiryWatch } from './expiry.ts';
 import { LocalTokens } from './local-tokens.ts';
 import { createPlainWsEndpoint, PLAIN_WS_PATH } from './plain-ws.ts';
 import { createPresenceTracker } from './presence.ts';
+import { createRoutes } from './routes.ts';
 import { createSequencer } from './sequencer.ts';
 import { attachSocketIo } from './socketio.ts';
 import type { ChatServer } from './types.ts';
@@ -54,10 +56,15 @@ export function createGateway(deps: GatewayDeps): Gateway {
   // Auto-pipelining would defer the adapter's unsubscribes past our QUIT at close.
   // On a cluster the adapter's classic (not sharded) channels work as on one node:
   // the subscriber listens on one node, and every node forwards every PUBLISH.
+  // The adapter carries presence broadcasts only; events reach this gateway through routes.ts.
   const subscriber = withHandledSubscriptions(duplicateRedis(deps.redis, { enableAutoPipelining: false }), (err, command) =>
     logger.warn({ err, command }, 'redis subscriber command failed'),
   );
   subscriber.on('error', (err: Error) => logger.warn({ err }, 'redis subscriber error'));
+  const routeSubscriber = withHandledSubscriptions(duplicateRedis(deps.redis, { enableAutoPipelining: false }), (err, command) =>
+    logger.warn({ err, command }, 'redis route subscriber command failed'),
+  );
+  routeSubscriber.on('error', (err: Error) => logger.warn({ err }, 'redis route subscriber error'));
   const publisher = withHandledPublish(deps.redis, (err, channel) => logger.error({ err, channel }, 'publishing to Redis failed'));
 
   // Set when shutdown begins: readiness turns 503 while connections are being handed off.
@@ -108,13 +115,30 @@ export function createGateway(deps: GatewayDeps): Gateway {
     logger,
     leaseMs: config.presence.leaseMs,
   });
-  const sequencer = createSequencer({ feed: deps.feed, ...config.delivery, logger });
-  const resume = { feed: deps.feed, sequencer, metrics, maxBacklog: config.delivery.resumeMaxBacklog, pageSize: config.delivery.resumePageSize };
+  const sequencer = createSequencer({ feed: deps.feed, logger, syncHead: () => routes.sync() });
+  // Bound below, once the transports it delivers to exist.
+  let onFrame: (frame: Frame, adopt: (room: string) => () => void) => void = () => {};
+  const routes = createRoutes({
+    router: createRouter(deps.redis, config.redis.prefix),
+    subscriber: routeSubscriber,
+    // Per process, as presence's id: a restarted (or misconfigured twin) gateway never shares a channel or frame count.
+    gatewayId: `${config.gatewayId}:${randomBytes(4).toString('hex')}`,
+    leaseMs: config.presence.leaseMs,
+    gapWaitMs: config.delivery.gapWaitMs,
+    pollIntervalMs: config.delivery.pollIntervalMs,
+    sequencer,
+    feed: deps.feed,
+    inUse: (room) => io.of('/').adapter.rooms.has(room) || plain.hasRoom(room),
+    onFrame: (frame, adopt) => onFrame(frame, adopt),
+    logger,
+    metrics,
+  });
+  const resume = { feed: deps.feed, sequencer, routes, metrics, maxBacklog: config.delivery.resumeMaxBacklog, pageSize: config.delivery.resumePageSize };
   const tokens = new LocalTokens();
   const expiry = new ExpiryWatch();
   const plain = createPlainWsEndpoint({ handshake, messages: deps.messages, presence, resume, tokens, expiry, limits: config.websocket, logger, metrics });
   attachSocketIo(io, { handshake, messages: deps.messages, presence, resume, tokens, expiry, limits: config.socketio, logger, metrics });
-  routeClusterEvents({ io, plain, tokens, feed: deps.feed, sequencer, logger, metrics });
+  onFrame = routeClusterEvents({ io, plain, tokens, feed: deps.feed, sequencer, logger, metrics });
 
   httpServer.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
     const path = (req.url ?? '').split('?')[0];
@@ -145,7 +169,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     io,
     async listen(opts) {
       await presence.start();
-      await sequencer.start();
+      await routes.start();
       await new Promise<void>((resolve, reject) => {
         httpServer.once('error', reject);
         httpServer.listen(opts.port, opts.host, () => resolve());
@@ -155,6 +179,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     async close() {
       closing = true;
       sequencer.stop();
+      await routes.stop();
       expiry.stop();
       await presence.stop();
       plain.close(CloseCode.GOING_AWAY, 'server shutting down');
@@ -163,6 +188,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       await io.close();
       // The adapter's close() unsubscribes without waiting; QUIT lets that finish.
       await closeRedis(subscriber);
+      await closeRedis(routeSubscriber);
     },
   };
 }

@@ -31,6 +31,10 @@ export class LocalRooms<M> {
     this.byMember.delete(member);
   }
 
+  has(room: string): boolean {
+    return this.byRoom.has(room);
+  }
+
   /** Everyone in any of `rooms`, each once. */
   membersOf(rooms: readonly string[]): Set<M> {
     const out = new Set<M>();

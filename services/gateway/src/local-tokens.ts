@@ -28,13 +28,23 @@ export class LocalTokens {
     if (set.size === 0) this.#byUser.delete(holder.claims.id);
   }
 
-  /** Closes every local connection opened with this token. */
-  closeToken(userId: string, jti: string): void {
-    for (const holder of [...(this.#byUser.get(userId) ?? [])]) if (holder.claims.jti === jti) holder.revoke();
+  /** Closes every local connection opened with this token; returns how many. */
+  closeToken(userId: string, jti: string): number {
+    return this.#close(userId, (claims) => claims.jti === jti);
   }
 
-  /** Closes every local connection of the user whose token was issued at or before `issuedNotAfter`. */
-  closeIssuedNotAfter(userId: string, issuedNotAfter: number): void {
-    for (const holder of [...(this.#byUser.get(userId) ?? [])]) if (holder.claims.iat <= issuedNotAfter) holder.revoke();
+  /** Closes every local connection of the user whose token was issued at or before `issuedNotAfter`; returns how many. */
+  closeIssuedNotAfter(userId: string, issuedNotAfter: number): number {
+    return this.#close(userId, (claims) => claims.iat <= issuedNotAfter);
+  }
+
+  #close(userId: string, match: (claims: TokenClaims) => boolean): number {
+    let closed = 0;
+    for (const holder of [...(this.#byUser.get(userId) ?? [])]) {
+      if (!match(holder.claims)) continue;
+      holder.revoke();
+      closed++;
+    }
+    return closed;
   }
 }

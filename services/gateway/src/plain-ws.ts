@@ -59,6 +59,8 @@ export interface PlainWsEndpoint {
   deliver(rooms: readonly string[], frame: object): number;
   /** Applies a membership change to all local connections in `userRoom`. */
   setMembership(userRoom: string, room: string, joined: boolean): void;
+  /** Whether a local connection is in `room`. */
+  hasRoom(room: string): boolean;
   close(code: number, reason: string): void;
 }
 
@@ -84,7 +86,7 @@ export function createPlainWsEndpoint(deps: {
   metrics: Metrics;
 }): PlainWsEndpoint {
   const { handshake, messages, presence, limits, logger, metrics } = deps;
-  const { feed, sequencer } = deps.resume;
+  const { feed, sequencer, routes } = deps.resume;
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.hardLimitBytes });
   const local = new LocalRooms<Connection>();
   // Every open connection, including those still replaying and so in no room yet.
@@ -193,8 +195,9 @@ export function createPlainWsEndpoint(deps: {
     connectionOf.set(ws, conn);
     connections.add(conn);
     metrics.socketConnections.inc({ kind: 'websocket' });
-    // Registered for revocation events first, then checked again (below): a
-    // logout that raced the handshake is caught by one or the other.
+    // Registered for revocation events first (its rooms with the router before
+    // the upgrade, here locally), then checked again (below): a logout that
+    // raced the handshake is caught by one or the other.
     deps.tokens.add(conn);
     presence.connected(claims);
     logger.info({ userId: claims.id, transport: 'websocket', rooms: rooms.length, resuming: since !== undefined }, 'client connected');
@@ -267,6 +270,12 @@ export function createPlainWsEndpoint(deps: {
               metrics.resumes.inc({ outcome: 'refused' });
               return refuseCursor(req, socket, head, error);
             }
+            try {
+              // Held until the socket closes, whether or not the upgrade completes.
+              await routes.open(rooms, (release) => socket.once('close', release));
+            } catch (error) {
+              return reject(socket, toClientError(error, logger));
+            }
             wss.handleUpgrade(req, socket, head, (ws) => accept(ws, claims, rooms, since));
           },
           (error: unknown) => reject(socket, toClientError(error, logger)),
@@ -294,6 +303,8 @@ export function createPlainWsEndpoint(deps: {
       }
       return sent;
     },
+
+    hasRoom: (room) => local.has(room),
 
     setMembership(userRoom, room, joined) {
       for (const conn of local.membersOf([userRoom])) {

@@ -2,6 +2,7 @@ import type { Feed } from '@chat/shared/chat';
 import type { Delivery } from '@chat/shared/events';
 import type { Metrics } from '@chat/shared/metrics';
 import type { Actor } from '@chat/shared/model';
+import type { Routes } from './routes.ts';
 import type { Sequencer } from './sequencer.ts';
 
 /** One connection being resumed, whatever its transport. */
@@ -23,6 +24,8 @@ export type ResumeOutcome =
 export interface ResumeContext {
   feed: Feed;
   sequencer: Sequencer;
+  /** Registers a connection's rooms with the router before it is accepted. */
+  routes: Pick<Routes, 'open'>;
   /** `chat_resumes_total` by outcome and `chat_replayed_messages_total`. */
   metrics: Metrics;
   maxBacklog: number;

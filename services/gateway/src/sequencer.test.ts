@@ -25,48 +25,50 @@ function fakeLog(committed: number[], head = 0) {
   return { feed, reads, committed };
 }
 
-async function started(log: ReturnType<typeof fakeLog>, timing = { gapWaitMs: 20, pollIntervalMs: 60_000 }) {
+async function started(log: ReturnType<typeof fakeLog>, syncHead: () => Promise<void> = () => Promise.resolve()) {
   const applied: number[] = [];
-  const sequencer = createSequencer({ feed: log.feed, ...timing, logger: createLogger({ level: 'silent', service: 'test' }) });
+  const sequencer = createSequencer({ feed: log.feed, syncHead, logger: createLogger({ level: 'silent', service: 'test' }) });
   sequencer.onDelivery((d) => applied.push(d.seq));
   await sequencer.start();
   return { sequencer, applied };
 }
 
-const until = async (check: () => boolean) => {
-  while (!check()) await new Promise((resolve) => setTimeout(resolve, 2));
-};
-
 describe('the per-gateway sequencer', () => {
-  it('applies out-of-order arrivals in log order, once each', async () => {
+  it('applies routed messages in channel order, once each, and skips what it has passed', async () => {
     const log = fakeLog([1, 2, 3, 4]);
     const { sequencer, applied } = await started(log);
-    for (const seq of [2, 4, 1, 1, 3, 2]) sequencer.receive(delivery(seq));
-    expect(applied).toEqual([1, 2, 3, 4]);
+    for (const seq of [1, 3, 3, 2, 4]) sequencer.receive(delivery(seq));
+    // The router sends a gateway only its own messages, in log order: 2 is not this gateway's business after 3.
+    expect(applied).toEqual([1, 3, 4]);
     expect(log.reads).toEqual([]);
     sequencer.stop();
   });
 
-  it('fills a gap Redis never fills (a later commit published, an earlier publish lost) from the log', async () => {
-    const log = fakeLog([1, 2, 3]);
+  it('reads the log in stream order when frames were lost, before the frame that showed the loss', async () => {
+    const log = fakeLog([1, 2, 3, 4]);
     const { sequencer, applied } = await started(log);
     sequencer.receive(delivery(1));
-    sequencer.receive(delivery(3));
-    expect(applied).toEqual([1]);
-    await until(() => applied.length === 3);
-    expect(applied).toEqual([1, 2, 3]);
-    // The late publish of 2 finally arrives: already applied, dropped.
-    sequencer.receive(delivery(2));
-    expect(applied).toEqual([1, 2, 3]);
+    void sequencer.catchUp('lost');
+    sequencer.receive(delivery(4));
+    await sequencer.advance(0);
+    expect(applied).toEqual([1, 2, 3, 4]);
+    expect(log.reads).toEqual([1]);
     sequencer.stop();
   });
 
-  it('reads a lost publish at the log\'s tail, which no later message reveals, on the poll', async () => {
-    const log = fakeLog([6], 5);
-    const { sequencer, applied } = await started(log, { gapWaitMs: 20, pollIntervalMs: 30 });
-    await until(() => applied.length === 1);
-    expect(applied).toEqual([6]);
-    expect(sequencer.watermark).toBe(6);
+  it('holds the stream while a step runs (a joiner\'s replay), then goes on in order', async () => {
+    const log = fakeLog([]);
+    const { sequencer, applied } = await started(log);
+    const order: string[] = [];
+    let release = () => {};
+    sequencer.receive(delivery(1));
+    sequencer.run(() => new Promise<void>((resolve) => (release = () => (order.push('step'), resolve()))));
+    sequencer.receive(delivery(2));
+    expect(applied).toEqual([1]);
+    release();
+    await sequencer.advance(0);
+    expect(order).toEqual(['step']);
+    expect(applied).toEqual([1, 2]);
     sequencer.stop();
   });
 
@@ -79,11 +81,25 @@ describe('the per-gateway sequencer', () => {
     sequencer.stop();
   });
 
-  it('lets a resume wait until the stream has reached its cursor', async () => {
-    const log = fakeLog([1, 2, 3, 4, 5], 2);
-    const { sequencer, applied } = await started(log);
-    await sequencer.reach(5);
-    expect(applied).toEqual([3, 4, 5]);
+  it('lets a resume wait until the stream has reached its cursor: from the router\'s head, else from the log', async () => {
+    const log = fakeLog([1, 2, 3, 4, 5, 6], 2);
+    const routed = { to: (_: number) => Promise.resolve() };
+    const s = await started(log, () => routed.to(4));
+    routed.to = (seq) => s.sequencer.advance(seq);
+    await s.sequencer.reach(4);
+    expect(s.sequencer.watermark).toBe(4);
+    expect(log.reads).toEqual([]);
+    await s.sequencer.reach(6);
+    expect(log.reads).toEqual([4]);
+    expect(s.applied).toEqual([5, 6]);
+    s.sequencer.stop();
+  });
+
+  it('lets nobody wait on a stopped stream', async () => {
+    const { sequencer } = await started(fakeLog([]));
+    sequencer.run(() => new Promise<void>(() => {}));
+    const waiting = sequencer.advance(10);
     sequencer.stop();
+    await waiting;
   });
 });

@@ -3,159 +3,178 @@ import type { Delivery } from '@chat/shared/events';
 import type { Logger } from '@chat/shared/logger';
 
 export interface Sequencer {
-  /** The highest seq applied; everything at or below it has been applied once, in order. */
+  /**
+   * The log position this gateway's stream has reached: every message at or
+   * below it that is addressed to a room this gateway has registered (routes.ts)
+   * has been applied, once, in order.
+   */
   readonly watermark: number;
   /** Sets what applying a delivery means (the local fan-out); call once, before start(). */
   onDelivery(apply: (delivery: Delivery) => void): void;
-  /** Reads the log head, then applies whatever arrives above it. */
+  /** Starts from the log head: nothing before it concerns connections that do not exist yet. */
   start(): Promise<void>;
-  /** Resolves once the watermark is at least `seq`, reading the log at once if it is behind. */
-  reach(seq: number): Promise<void>;
-  /** A delivery from Redis, in whatever order Redis brought it. */
+  /** A routed message, in the order its gateway channel brought it (log order). */
   receive(delivery: Delivery): void;
+  /** Runs `step` in stream order; the stream waits for a returned promise (a joiner's replay). */
+  run(step: () => void | Promise<void>): void;
+  /** Once everything queued before this call is applied, the watermark is at least `seq`. */
+  advance(seq: number): Promise<void>;
+  /** Applies, in stream order, everything the log holds above the watermark: what Redis lost. */
+  catchUp(reason: CatchUpReason): Promise<void>;
+  /**
+   * Resolves once the watermark is at least `seq`: asks where routing stands
+   * (`syncHead`), and reads the log if routing has not got there yet.
+   */
+  reach(seq: number): Promise<void>;
   stop(): void;
 }
 
 const CATCH_UP_PAGE = 500;
-/** A message stored this long ago without a log number lost its sender before numbering: number it here. */
-const ORPHAN_AGE_MS = 1_000;
+
+/** Why the log is read: frames lost, a recovery, a resume ahead of routing, or Redis away. */
+export type CatchUpReason = 'lost' | 'recover' | 'resume' | 'outage';
+
+type Step = { kind: 'deliver'; delivery: Delivery } | { kind: 'run'; step: () => void | Promise<void>; dropped?: () => void };
 
 /**
- * Turns deliveries that arrive out of order, twice or not at all into one
- * gap-free, in-order stream per gateway. Seqs are dense and commit-ordered,
- * so a gap means a lower message is still in flight on Redis or its publish
- * was lost: after a short wait the gap is filled from the log, and a poll
- * reads the log's tail for a lost publish that no later message reveals.
- * Every connection of this gateway is fed from this one stream, which is what
- * lets a cursor stand for "everything up to here".
+ * One ordered stream per gateway. The router sends this gateway's messages in
+ * log order on its channel; this queue applies them, with what must happen
+ * between them (a catch-up from the log after a lost frame, a joiner's replay,
+ * a watermark advance) in the same order, so every connection of the gateway
+ * is fed from one stream and a cursor can stand for "everything up to here".
  */
-export function createSequencer(deps: {
-  feed: Feed;
-  gapWaitMs: number;
-  pollIntervalMs: number;
-  logger: Logger;
-}): Sequencer {
+export function createSequencer(deps: { feed: Feed; logger: Logger; syncHead: () => Promise<void> }): Sequencer {
   const { feed, logger } = deps;
-  let watermark: number | undefined;
-  const pending = new Map<number, Delivery>();
-  let gapTimer: NodeJS.Timeout | undefined;
-  let pollTimer: NodeJS.Timeout | undefined;
-  let catchingUp: Promise<void> | undefined;
-  let again = false;
-  let waiters: Array<{ seq: number; resolve: () => void }> = [];
+  let watermark = 0;
+  const queue: Step[] = [];
+  let busy = false;
+  let stopped = false;
+  let queuedCatchUp: Promise<void> | undefined;
   let applyDelivery: (delivery: Delivery) => void = () => {};
 
   function apply(delivery: Delivery) {
+    if (delivery.seq <= watermark) return;
     watermark = delivery.seq;
     try {
       applyDelivery(delivery);
     } catch (error) {
       logger.error({ err: error, seq: delivery.seq }, 'applying a delivery failed');
     }
-    if (waiters.length > 0) settleWaiters();
   }
 
-  function settleWaiters() {
-    const reached = waiters.filter((w) => watermark !== undefined && w.seq <= watermark);
-    if (reached.length === 0) return;
-    waiters = waiters.filter((w) => !reached.includes(w));
-    for (const w of reached) w.resolve();
-  }
-
-  function drain() {
-    if (watermark === undefined) return;
-    for (let next = pending.get(watermark + 1); next; next = pending.get(watermark + 1)) {
-      pending.delete(next.seq);
-      apply(next);
-    }
-    if (pending.size === 0) {
-      clearTimeout(gapTimer);
-      gapTimer = undefined;
-    } else {
-      gapTimer ??= setTimeout(() => {
-        gapTimer = undefined;
-        void catchUp('gap');
-      }, deps.gapWaitMs);
-    }
-  }
-
-  /** Applies everything the log holds above the watermark; one run at a time, re-run if asked meanwhile. */
-  function catchUp(reason: 'gap' | 'poll' | 'resume'): Promise<void> {
-    // Before start() has read the head there is no position to catch up from.
-    if (watermark === undefined) return Promise.resolve();
-    if (catchingUp) {
-      again = true;
-      return catchingUp;
-    }
-    catchingUp = (async () => {
-      try {
-        do {
-          again = false;
-          let page: Delivery[];
-          do {
-            page = await feed.after(watermark, CATCH_UP_PAGE);
-            for (const delivery of page) {
-              if (watermark !== undefined && delivery.seq <= watermark) continue;
-              pending.delete(delivery.seq);
-              apply(delivery);
-            }
-            if (page.length > 0) logger.info({ reason, count: page.length, watermark }, 'delivered messages read from the log');
-          } while (page.length === CATCH_UP_PAGE);
-          for (const seq of pending.keys()) if (watermark !== undefined && seq <= watermark) pending.delete(seq);
-          drain();
-        } while (again);
-      } catch (error) {
-        logger.warn({ err: error, reason }, 'reading the message log failed; retrying on the next poll');
-      } finally {
-        catchingUp = undefined;
+  function pump() {
+    while (!busy && queue.length > 0) {
+      const next = queue.shift() as Step;
+      if (next.kind === 'deliver') {
+        apply(next.delivery);
+        continue;
       }
-    })();
-    return catchingUp;
+      let result: void | Promise<void>;
+      try {
+        result = next.step();
+      } catch (error) {
+        logger.error({ err: error }, 'a delivery stream step failed');
+        continue;
+      }
+      if (result instanceof Promise) {
+        busy = true;
+        result
+          .catch((error: unknown) => logger.error({ err: error }, 'a delivery stream step failed'))
+          .finally(() => {
+            busy = false;
+            pump();
+          });
+      }
+    }
+  }
+
+  function run(step: () => void | Promise<void>, dropped?: () => void) {
+    if (stopped) return dropped?.();
+    queue.push({ kind: 'run', step, dropped });
+    pump();
+  }
+
+  /** Runs `step` in stream order and resolves when it has run. */
+  const inOrder = (step: () => void | Promise<void>) =>
+    new Promise<void>((resolve) => {
+      run(async () => {
+        try {
+          await step();
+        } finally {
+          resolve();
+        }
+      }, resolve);
+    });
+
+  async function readLog(reason: string) {
+    let page: Delivery[];
+    do {
+      try {
+        page = await feed.after(watermark, CATCH_UP_PAGE);
+      } catch (error) {
+        // The next lost frame, sync or resume asks again; the stream goes on meanwhile.
+        logger.warn({ err: error, reason }, 'reading the message log failed');
+        return;
+      }
+      for (const delivery of page) apply(delivery);
+      if (page.length > 0) logger.info({ reason, count: page.length, watermark }, 'delivered messages read from the log');
+    } while (page.length === CATCH_UP_PAGE && !stopped);
+  }
+
+  function catchUp(reason: CatchUpReason): Promise<void> {
+    // One read waiting at a time is enough: it reads up to the head as of when it runs.
+    if (queuedCatchUp) return queuedCatchUp;
+    let started = false;
+    const done = inOrder(() => {
+      started = true;
+      queuedCatchUp = undefined;
+      return readLog(reason);
+    });
+    // The step may already have started (an idle stream runs it at once).
+    if (!started) queuedCatchUp = done;
+    return done;
   }
 
   return {
     get watermark() {
-      return watermark ?? 0;
+      return watermark;
     },
 
-    onDelivery(apply) {
-      applyDelivery = apply;
+    onDelivery(fn) {
+      applyDelivery = fn;
     },
 
     async start() {
-      const head = await feed.head();
-      // Whatever Redis brought meanwhile is either at or below the head (old) or above it (applied in order).
-      watermark ??= head;
-      for (const seq of pending.keys()) if (seq <= watermark) pending.delete(seq);
-      drain();
-      settleWaiters();
-      pollTimer = setInterval(() => {
-        feed.numberStale(ORPHAN_AGE_MS).then(
-          () => catchUp('poll'),
-          (error: unknown) => logger.warn({ err: error }, 'numbering orphaned messages failed; retrying on the next poll'),
-        );
-      }, deps.pollIntervalMs);
-      pollTimer.unref();
-    },
-
-    reach(seq) {
-      if (watermark !== undefined && seq <= watermark) return Promise.resolve();
-      const reached = new Promise<void>((resolve) => waiters.push({ seq, resolve }));
-      void catchUp('resume');
-      return reached;
+      watermark = Math.max(watermark, await feed.head());
     },
 
     receive(delivery) {
-      if (watermark !== undefined && delivery.seq <= watermark) return;
-      pending.set(delivery.seq, delivery);
-      drain();
+      if (stopped) return;
+      queue.push({ kind: 'deliver', delivery });
+      pump();
+    },
+
+    run: (step) => run(step),
+
+    advance: (seq) =>
+      inOrder(() => {
+        watermark = Math.max(watermark, seq);
+      }),
+
+    catchUp,
+
+    async reach(seq) {
+      if (seq <= watermark) return;
+      await deps.syncHead();
+      if (seq <= watermark || stopped) return;
+      // Routing has not got there yet (its publisher is slow or gone): read the log.
+      await catchUp('resume');
     },
 
     stop() {
-      clearInterval(pollTimer);
-      clearTimeout(gapTimer);
+      stopped = true;
       // Nobody waits on a stopped stream: the connections are closing.
-      for (const w of waiters.splice(0)) w.resolve();
+      for (const step of queue.splice(0)) if (step.kind === 'run') step.dropped?.();
     },
   };
 }

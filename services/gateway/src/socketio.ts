@@ -69,6 +69,8 @@ export function attachSocketIo(
                 metrics.resumes.inc({ outcome: 'refused' });
                 throw error;
               });
+        // Held until the transport closes, whether or not the connection is ever established.
+        await deps.resume.routes.open(rooms, (release) => socket.conn.once('close', release));
       })
       .then(
         () => next(),

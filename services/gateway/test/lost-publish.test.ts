@@ -77,6 +77,9 @@ describe('a commit while Redis is away', () => {
     const sender = await connectIo(g1, alice.token);
     const ws = await connectWs(g2, bob.token);
     const io = await connectIo(g2, bob.token);
+    // Live (its post-accept revocation check done) before Redis goes: `resumed` follows the check.
+    await io.inbox.next((e) => e.event === 'resumed', 'the live Socket.IO connection');
+    await sender.inbox.next((e) => e.event === 'resumed', 'the live sender');
     let revived: Awaited<ReturnType<typeof startRedisServer>> | undefined;
     try {
       await redis.kill();

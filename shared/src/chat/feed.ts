@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.ts';
-import { countVisibleAfter, isVisibleAt, logAfter, logHead, visibleAfter } from '../db/queries/messages.ts';
+import { countVisibleAfter, isVisibleAt, logAfter, logHead, roomLogAfter, visibleAfter } from '../db/queries/messages.ts';
 import { DomainError } from '../errors.ts';
 import { deliveryFor } from '../events/publisher.ts';
 import type { Delivery } from '../events/types.ts';
@@ -22,6 +22,8 @@ export interface Feed {
   head(): Promise<number>;
   /** Every message after `seq`, in log order, addressed as the publisher addresses it. */
   after(seq: number, limit: number): Promise<Delivery[]>;
+  /** One chat room's messages in (after, upTo], in log order, at most `limit`: what a new member's gateway routed before the join reached it. */
+  roomAfter(roomId: string, after: number, upTo: number, limit: number): Promise<Delivery[]>;
   /** The position a resume cursor stands for, if `actor` may resume from it. */
   resumePoint(actor: Actor, cursor: string): Promise<number>;
   /** What `actor` may see in (after, upTo], in log order, at most `limit`. */
@@ -37,6 +39,7 @@ export function createFeed(deps: { db: Kysely<DB>; cursors: CursorCodec; numberi
     numberStale: (ageMs) => deps.numbering.numberStale(ageMs),
     head: () => logHead(db),
     after: async (seq, limit) => (await logAfter(db, seq, limit)).map(deliveryFor),
+    roomAfter: async (roomId, after, upTo, limit) => (await roomLogAfter(db, roomId, after, upTo, limit)).map(deliveryFor),
 
     async resumePoint(actor, cursor) {
       const position = cursors.decode(cursor, actor.id);

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { DB, RoomRow } from '../db/schema.ts';
-import { listRoomMessages } from '../db/queries/messages.ts';
+import { listRoomMessages, logHead } from '../db/queries/messages.ts';
 import {
   deleteMember,
   findRoom,
@@ -69,9 +69,9 @@ export function createRoomService(deps: { db: Kysely<DB>; events: EventPublisher
         if (count >= limits.maxRoomsPerUser) throw roomsFull('you are');
         const created = await insertRoom(trx, { ...fields, createdBy: actor.id });
         await insertMember(trx, created.id, actor.id);
-        return created;
+        return { ...created, head: await logHead(trx) };
       });
-      events.membershipChanged({ action: 'join', userId: actor.id, roomId: room.id });
+      events.membershipChanged({ action: 'join', userId: actor.id, roomId: room.id, logHead: room.head });
       return { ...toRoomView(room), members: await listMembers(db, room.id) };
     },
 
@@ -99,15 +99,15 @@ export function createRoomService(deps: { db: Kysely<DB>; events: EventPublisher
         if (members === undefined) throw notFound('room');
         // Re-checked under the lock: a member removed meanwhile can no longer add.
         if (!(await isMember(trx, room.id, actor.id))) throw forbidden('you are not a member of this room');
-        if (await isMember(trx, room.id, user.id)) return false;
+        if (await isMember(trx, room.id, user.id)) return undefined;
         if (members >= limits.maxMembersPerRoom) throw conflict(`the room already has the maximum of ${limits.maxMembersPerRoom} members`);
         const rooms = await lockUserAndCountRooms(trx, user.id);
         if (rooms === undefined) throw notFound('user');
         if (rooms >= limits.maxRoomsPerUser) throw roomsFull(user.id === actor.id ? 'you are' : 'the user is');
-        return insertMember(trx, room.id, user.id);
+        return (await insertMember(trx, room.id, user.id)) ? logHead(trx) : undefined;
       });
-      if (added) events.membershipChanged({ action: 'join', userId: user.id, roomId: room.id });
-      return { added };
+      if (added !== undefined) events.membershipChanged({ action: 'join', userId: user.id, roomId: room.id, logHead: added });
+      return { added: added !== undefined };
     },
 
     /**

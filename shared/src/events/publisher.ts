@@ -1,9 +1,8 @@
-import { Emitter } from '@socket.io/redis-emitter';
 import type { Logger } from 'pino';
 import type { LoggedMessage } from '../model/message.ts';
 import type { RedisClient } from '../redis.ts';
 import { rooms } from './rooms.ts';
-import { withHandledPublish } from './safe-publish.ts';
+import { createRouter } from './router.ts';
 import type { Delivery, InterServerEvents, MembershipChange, TokenRevocation, UserTokensRevocation } from './types.ts';
 
 /** What the chat rules announce once a change is committed. */
@@ -27,23 +26,26 @@ export function deliveryFor({ seq, message, senderId, recipientId }: LoggedMessa
 }
 
 /**
- * Publishes in the Socket.IO Redis adapter's own wire format (through the
- * official emitter), so every gateway receives these as `serverSideEmit`
- * events. Publishing is fire-and-forget: the message is already committed,
- * and a Redis outage must delay delivery, not fail the request or crash.
+ * Routes every event to the gateways of its rooms (router.ts): messages in
+ * log order, membership changes and revocations to the gateways that hold the
+ * user. Publishing is fire-and-forget: the change is already committed, and a
+ * Redis outage must delay delivery, not fail the request or crash. A message
+ * whose routing failed is routed from the log by the gateways' watchdog; the
+ * gateways read what they missed from the log.
  */
 export function createEventPublisher(redis: RedisClient, prefix: string, logger: Logger): EventPublisher {
-  const client = withHandledPublish(redis, (error, channel) =>
-    logger.error({ err: error, channel }, 'publishing an event to Redis failed'),
-  );
-  const emitter = new Emitter<Record<string, never>>(client, { key: adapterKey(prefix) });
-  const emit = <E extends keyof InterServerEvents>(event: E, ...args: Parameters<InterServerEvents[E]>) =>
-    emitter.serverSideEmit(event, ...args);
+  const router = createRouter(redis, prefix);
+  const report = (event: string) => (error: unknown) => logger.error({ err: error, event }, 'routing an event through Redis failed');
+  const toUser = <E extends 'membership' | 'token_revoked' | 'user_tokens_revoked'>(
+    event: E,
+    data: Parameters<InterServerEvents[E]>[0] & { userId: string },
+    addRoom?: string,
+  ) => void router.control(rooms.user(data.userId), event, data, addRoom).catch(report(event));
 
   return {
-    messageCreated: (logged) => emit('deliver', deliveryFor(logged)),
-    membershipChanged: (change) => emit('membership', change),
-    tokenRevoked: (revocation) => emit('token_revoked', revocation),
-    userTokensRevoked: (revocation) => emit('user_tokens_revoked', revocation),
+    messageCreated: (logged) => void router.route(deliveryFor(logged)).catch(report('deliver')),
+    membershipChanged: (change) => toUser('membership', change, change.action === 'join' ? rooms.room(change.roomId) : undefined),
+    tokenRevoked: (revocation) => toUser('token_revoked', revocation),
+    userTokensRevoked: (revocation) => toUser('user_tokens_revoked', revocation),
   };
 }

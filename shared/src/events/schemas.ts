@@ -30,6 +30,8 @@ export const membershipChange = z.object({
   action: z.enum(['join', 'leave']),
   userId: z.string(),
   roomId: z.string(),
+  /** Joins: the log head read in the join's transaction. The joiner's gateway replays the room's messages after it that were routed before the join reached it. */
+  logHead: z.number().int().nonnegative().optional(),
 });
 
 /** Sockets authenticated with this token are disconnected on every gateway. */
@@ -44,7 +46,7 @@ export const presenceChange = z.object({
   status: z.enum(['online', 'offline']),
 });
 
-/** Events between servers (API -> gateways, gateway -> gateways), sent with `serverSideEmit`. */
+/** Events between servers (API -> gateways, gateway -> gateways), routed to the gateways of their rooms (router.ts). */
 export const interServerEvents = {
   deliver: delivery,
   membership: membershipChange,

@@ -22,6 +22,9 @@ export interface Metrics {
   deliveries: Counter<'kind'>;
   deliveryLatency: Histogram<'kind'>;
   resumes: Counter<'outcome'>;
+  clusterEventsReceived: Counter<'event'>;
+  clusterEventsDelivered: Counter<'event'>;
+  lostFrames: Counter;
   replayedMessages: Counter;
   passwordHashQueueDepth: Gauge;
   passwordHashRefusals: Counter;
@@ -59,6 +62,19 @@ export function createMetrics(opts: { service: string; enabled?: boolean }): Met
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     }),
+    clusterEventsReceived: new Counter({
+      name: 'chat_cluster_events_received_total',
+      help: 'Cluster events (routed frames) this gateway received, by event: what targeted fan-out sent it',
+      labelNames: ['event'],
+      registers,
+    }),
+    clusterEventsDelivered: new Counter({
+      name: 'chat_cluster_events_delivered_total',
+      help: 'Cluster events that reached at least one local connection, by event',
+      labelNames: ['event'],
+      registers,
+    }),
+    lostFrames: new Counter({ name: 'chat_lost_frames_total', help: 'Routed frames that never arrived (read from the log instead)', registers }),
     resumes: new Counter({ name: 'chat_resumes_total', help: 'Resume attempts by outcome', labelNames: ['outcome'], registers }),
     replayedMessages: new Counter({ name: 'chat_replayed_messages_total', help: 'Messages replayed to resuming connections', registers }),
     passwordHashQueueDepth: new Gauge({ name: 'chat_password_hash_queue_depth', help: 'Password hashes waiting for a slot', registers }),

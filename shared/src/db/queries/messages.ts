@@ -182,6 +182,14 @@ export async function logAfter(db: Executor, afterSeq: number, limit: number): P
   return rows.map(toLogged);
 }
 
+/** One room's messages in (afterSeq, upToSeq], in log order (messages_room_seq_idx). */
+export async function roomLogAfter(db: Executor, roomId: string, afterSeq: number, upToSeq: number, limit: number): Promise<LoggedMessage[]> {
+  const { rows } = await sql<LogRow>`
+    select ${logColumns} from messages m
+    where m.room_id = ${roomId} and m.seq > ${afterSeq} and m.seq <= ${upToSeq} order by m.seq limit ${limit}`.execute(db);
+  return rows.map(toLogged);
+}
+
 /** Whether `userId` may see the message at `seq` (false when there is none). */
 export async function isVisibleAt(db: Executor, userId: string, seq: number): Promise<boolean> {
   const { rows } = await sql<{ ok: boolean }>`

@@ -223,7 +223,7 @@ describe('logout', () => {
 
 describe('logout announcement', () => {
   it('publishes token_revoked with the user and the token id, so gateways drop its sockets', async () => {
-    const tap = await tapEvents(api.config.redis.prefix);
+    const tap = await tapEvents(api);
     try {
       const user = await createUser(api);
       const { jti } = decodeJwt(user.token);

@@ -48,7 +48,7 @@ describe('refresh', () => {
   it('consumes the old token exactly once: of 20 concurrent refreshes one wins, the rest get 401', async () => {
     // Tokens that live 12 minutes are inside the refresh window from birth.
     const shortLived = await startApi({ JWT_EXPIRY_HOURS: '0.2', REDIS_PREFIX: api.config.redis.prefix });
-    const tap = await tapEvents(api.config.redis.prefix);
+    const tap = await tapEvents(api);
     try {
       const user = await createUser(shortLived);
       const results = await Promise.all(
@@ -72,7 +72,7 @@ describe('refresh', () => {
 
 describe('POST /api/auth/logout-all', () => {
   it("revokes every token of the caller (not other users'), clears the cookie and announces it", async () => {
-    const tap = await tapEvents(api.config.redis.prefix);
+    const tap = await tapEvents(api);
     try {
       const user = await createUser(api);
       const other = await createUser(api);

@@ -13,7 +13,7 @@ let tap: EventTap;
 beforeAll(async () => {
   api = await startApi();
   second = await startApi({ REDIS_PREFIX: api.config.redis.prefix });
-  tap = await tapEvents(api.config.redis.prefix);
+  tap = await tapEvents(api);
 });
 afterAll(async () => {
   await tap.close();

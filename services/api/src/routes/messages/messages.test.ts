@@ -7,7 +7,7 @@ let api: TestApi;
 let tap: EventTap;
 beforeAll(async () => {
   api = await startApi();
-  tap = await tapEvents(api.config.redis.prefix);
+  tap = await tapEvents(api);
 });
 afterAll(async () => {
   await tap.close();

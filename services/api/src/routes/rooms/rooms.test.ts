@@ -7,7 +7,7 @@ let api: TestApi;
 let tap: EventTap;
 beforeAll(async () => {
   api = await startApi();
-  tap = await tapEvents(api.config.redis.prefix);
+  tap = await tapEvents(api);
 });
 afterAll(async () => {
   await tap.close();
@@ -69,7 +69,7 @@ describe('POST /api/rooms', () => {
       created_at: expect.stringMatching(ISO) as string,
       members: [{ id: alice.id, username: alice.username, joined_at: expect.stringMatching(ISO) as string }],
     });
-    expect(await tap.next('membership', (m) => m.roomId === room.id)).toEqual({ action: 'join', userId: alice.id, roomId: room.id });
+    expect(await tap.next('membership', (m) => m.roomId === room.id)).toEqual({ action: 'join', userId: alice.id, roomId: room.id, logHead: expect.any(Number) as number });
   });
 
   it('defaults the description to empty and keeps unusual names verbatim', async () => {
@@ -184,7 +184,7 @@ describe('POST /api/rooms/:roomId/members/:userId', () => {
     const first = await addMember(alice, room.id, bob.id);
     expect(first.status).toBe(201);
     expect(await first.json()).toEqual({ room_id: room.id, user_id: bob.id, added: true });
-    expect(await tap.next('membership', (m) => m.roomId === room.id && m.userId === bob.id)).toEqual({ action: 'join', userId: bob.id, roomId: room.id });
+    expect(await tap.next('membership', (m) => m.roomId === room.id && m.userId === bob.id)).toEqual({ action: 'join', userId: bob.id, roomId: room.id, logHead: expect.any(Number) as number });
 
     const again = await addMember(alice, room.id, bob.id.toUpperCase());
     expect(again.status).toBe(200);
