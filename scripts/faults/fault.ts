@@ -2,12 +2,14 @@ import type { RunningCluster } from '../cluster/cluster.ts';
 import type { ClusterLog } from './cluster-log.ts';
 import type { FaultOptions } from './options.ts';
 import type { OwnRedis } from './redis-process.ts';
+import type { RedisCluster } from '@chat/shared/testing';
 import type { User } from './rest.ts';
 
 /** What a fault may touch. */
 export interface FaultContext {
   cluster: RunningCluster;
-  redis: OwnRedis;
+  /** The suite's Redis: one redis-server, or (--redis-cluster) a cluster of 3 masters with a replica each. */
+  redis: { kind: 'single'; server: OwnRedis } | { kind: 'cluster'; cluster: RedisCluster; prefix: string };
   adminUrl: string;
   databaseName: string;
   log: ClusterLog;

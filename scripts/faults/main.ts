@@ -1,10 +1,10 @@
 import path from 'node:path';
-import { createTestDatabase, freePort, type TestDatabase } from '@chat/shared/testing';
+import { createTestDatabase, freePort, startRedisCluster, type RedisCluster, type TestDatabase } from '@chat/shared/testing';
 import { LB_PORT, startCluster, type RunningCluster } from '../cluster/cluster.ts';
 import { checkPortsFree, findNginx } from '../cluster/preflight.ts';
 import { ClusterLog } from './cluster-log.ts';
 import { FLOOD_MESSAGE_CHARS } from './fault-paused.ts';
-import { FAULTS } from './faults.ts';
+import { CLUSTER_FAULTS, FAULTS } from './faults.ts';
 import { Load } from './load.ts';
 import { parseOptions } from './options.ts';
 import { runPhase, type PhaseRow } from './phase.ts';
@@ -14,13 +14,17 @@ import { failed, formatDetails, formatTable } from './report.ts';
 import { Tracker } from './tracker.ts';
 import { until } from './transport.ts';
 
-// `npm run test:faults [-- --short]`: a cluster of its own (fresh database, own
-// redis-server) under steady load from every kind of client, one fault per
+// `npm run test:faults [-- --short] [--redis-cluster]`: a cluster of its own (fresh
+// database, own redis-server, or its own Redis Cluster of 3 masters with a replica
+// each) under steady load from every kind of client, one fault per
 // phase, and a table of what was sent, acknowledged, stored, lost, duplicated
 // and recovered. Exits non-zero if an acknowledged message was lost or duplicated.
 
 const root = path.resolve(import.meta.dirname, '../..');
 const say = (line: string) => console.log(`faults     | ${line}`);
+const PREFIX = 'faults:';
+/** Short enough that a killed master's replica takes over within a phase, long enough that a busy 2-core machine fails no healthy one. */
+const CLUSTER_NODE_TIMEOUT_MS = 3_000;
 
 async function distinctFreePorts(n: number): Promise<number[]> {
   const ports = new Set<number>();
@@ -34,9 +38,12 @@ async function main(): Promise<number> {
   await checkPortsFree([LB_PORT]);
   const adminUrl = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const log = new ClusterLog();
-  say(`${opts.short ? 'short run' : 'full run'}: ${opts.phaseMs / 1000} s of load per phase, ${opts.receiversPerKind} receivers of each kind; cluster log: ${log.path}`);
+  say(
+    `${opts.short ? 'short run' : 'full run'}${opts.redisCluster ? ' on a Redis Cluster (3 masters, 1 replica each)' : ''}: ${opts.phaseMs / 1000} s of load per phase, ${opts.receiversPerKind} receivers of each kind; cluster log: ${log.path}`,
+  );
 
   let redis: OwnRedis | undefined;
+  let redisCluster: RedisCluster | undefined;
   let database: TestDatabase | undefined;
   let cluster: RunningCluster | undefined;
   let population: Population | undefined;
@@ -44,6 +51,7 @@ async function main(): Promise<number> {
     for (const client of [...(population?.receivers ?? []), ...(population?.senders ?? [])]) client.close();
     await cluster?.stop();
     await redis?.stop();
+    await redisCluster?.stop();
     await database?.drop();
     await log.close();
   };
@@ -55,7 +63,16 @@ async function main(): Promise<number> {
   }
 
   try {
-    redis = await startOwnRedis();
+    let redisEnv: Record<string, string>;
+    if (opts.redisCluster) {
+      redisCluster = await startRedisCluster({ replicas: 1, nodeTimeoutMs: CLUSTER_NODE_TIMEOUT_MS });
+      redisEnv = { REDIS_CLUSTER_NODES: redisCluster.nodeList };
+      // The services read the environment too: a REDIS_URL there would contradict the cluster.
+      delete process.env.REDIS_URL;
+    } else {
+      redis = await startOwnRedis();
+      redisEnv = { REDIS_URL: redis.url };
+    }
     database = await createTestDatabase({ adminUrl, prefix: 'chat_faults' });
     const [api1, api2, gw1, gw2] = await distinctFreePorts(4);
     cluster = await startCluster({
@@ -65,8 +82,8 @@ async function main(): Promise<number> {
       gatewayPorts: [gw1 as number, gw2 as number],
       serviceEnv: {
         DATABASE_URL: database.url,
-        REDIS_URL: redis.url,
-        REDIS_PREFIX: 'faults:',
+        ...redisEnv,
+        REDIS_PREFIX: PREFIX,
         JWT_SECRET: 'fault-suite-secret-that-is-long-enough-for-hs256',
         ENVIRONMENT: 'test',
         LOG_LEVEL: 'info',
@@ -81,7 +98,7 @@ async function main(): Promise<number> {
       },
       output: log.output,
     });
-    say(`cluster up on ${cluster.url} (database ${database.name}, Redis ${redis.url})`);
+    say(`cluster up on ${cluster.url} (database ${database.name}, Redis ${redis?.url ?? `cluster ${redisCluster?.nodeList}`})`);
 
     const tracker = new Tracker();
     population = await populate(tracker, opts.receiversPerKind);
@@ -97,10 +114,13 @@ async function main(): Promise<number> {
       opts,
       databaseUrl: database.url,
       log,
-      faults: { cluster, redis, adminUrl, databaseName: database.name, log, opts, pausedUsers: population.pausedUsers },
+      faults: {
+        cluster,
+        redis: redisCluster ? { kind: 'cluster' as const, cluster: redisCluster, prefix: PREFIX } : { kind: 'single' as const, server: redis as OwnRedis },
+        adminUrl, databaseName: database.name, log, opts, pausedUsers: population.pausedUsers },
     };
     const rows: PhaseRow[] = [];
-    const phases = [undefined, ...FAULTS];
+    const phases = [undefined, ...(opts.redisCluster ? CLUSTER_FAULTS : FAULTS)];
     for (const [i, fault] of phases.entries()) {
       say(`phase ${i + 1}/${phases.length}: ${fault?.name ?? 'baseline, no fault'}`);
       const row = await runPhase(ctx, fault?.slug ?? 'baseline', fault);

@@ -15,9 +15,11 @@ export interface FaultOptions {
   redisDownMs: number;
   /** Pause between one sender's messages. */
   sendIntervalMs: number;
+  /** Run on a Redis Cluster of 3 masters with a replica each, and kill a master instead of restarting Redis. */
+  redisCluster: boolean;
 }
 
-const USAGE = 'usage: npm run test:faults -- [--short] [--phase-seconds N] [--receivers N]  (env: FAULT_PHASE_SECONDS, FAULT_RECEIVERS)';
+const USAGE = 'usage: npm run test:faults -- [--short] [--redis-cluster] [--phase-seconds N] [--receivers N]  (env: FAULT_PHASE_SECONDS, FAULT_RECEIVERS)';
 
 function positive(name: string, text: string | undefined): number | undefined {
   if (text === undefined || text === '') return undefined;
@@ -32,6 +34,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): FaultOptio
     args: argv,
     options: {
       short: { type: 'boolean', default: false },
+      'redis-cluster': { type: 'boolean', default: false },
       'phase-seconds': { type: 'string' },
       receivers: { type: 'string' },
     },
@@ -48,5 +51,6 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): FaultOptio
     settleMs: short ? 20_000 : 30_000,
     redisDownMs: 3_000,
     sendIntervalMs: 200,
+    redisCluster: values['redis-cluster'] ?? false,
   };
 }

@@ -75,8 +75,9 @@ export function routeClusterEvents(deps: {
       const page = await feed.roomAfter(change.roomId, after, next - 1, JOIN_REPLAY_PAGE);
       for (const d of page) {
         const cursor = feed.cursors.forMessage(d.seq);
-        io.local.to(userRoom).emit(d.event, { ...d.message, cursor });
-        plain.deliver([userRoom], { type: d.event, message: d.message, cursor });
+        // Not to a connection already in the room: one that opened after the join was committed has it among its rooms.
+        io.local.to(userRoom).except(room).emit(d.event, { ...d.message, cursor });
+        plain.deliver([userRoom], { type: d.event, message: d.message, cursor }, room);
       }
       after = page.length < JOIN_REPLAY_PAGE ? next - 1 : (page.at(-1)?.seq ?? next - 1);
     }

@@ -55,8 +55,8 @@ const connectionOf = new WeakMap<WebSocket, Connection>();
 
 export interface PlainWsEndpoint {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
-  /** Sends one frame to every local connection in any of `rooms`, once each; returns how many it was sent to. */
-  deliver(rooms: readonly string[], frame: object): number;
+  /** Sends one frame to every local connection in any of `rooms` (and not in `except`), once each; returns how many it was sent to. */
+  deliver(rooms: readonly string[], frame: object, except?: string): number;
   /** Applies a membership change to all local connections in `userRoom`. */
   setMembership(userRoom: string, room: string, joined: boolean): void;
   /** Whether a local connection is in `room`. */
@@ -286,11 +286,12 @@ export function createPlainWsEndpoint(deps: {
         });
     },
 
-    deliver(rooms, frame) {
+    deliver(rooms, frame, except) {
       const text = JSON.stringify(frame);
+      const skip = except === undefined ? undefined : local.membersOf([except]);
       let sent = 0;
       for (const conn of local.membersOf(rooms)) {
-        if (conn.ws.readyState !== WebSocket.OPEN) continue;
+        if (conn.ws.readyState !== WebSocket.OPEN || skip?.has(conn)) continue;
         // A client this far behind on reading is cut off at once: it would not
         // answer a close handshake either, and nobody else may wait for it.
         if (conn.ws.bufferedAmount > limits.maxBufferedBytes) {

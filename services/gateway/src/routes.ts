@@ -1,6 +1,6 @@
 import type { Feed } from '@chat/shared/chat';
 import { DomainError } from '@chat/shared/errors';
-import { parseFrame, type Frame, type Router } from '@chat/shared/events';
+import { parseFrame, type Frame, type RouteHead, type Router } from '@chat/shared/events';
 import type { Logger } from '@chat/shared/logger';
 import type { Metrics } from '@chat/shared/metrics';
 import type { RedisClient } from '@chat/shared/connections';
@@ -80,8 +80,12 @@ export function createRoutes(deps: RoutesDeps): Routes {
   const channel = router.channel(gateway);
 
   function take(frame: Frame) {
-    if (frame.g <= lastG) return; // routed before a recovery's registration: its log read covers it
-    if (frame.g > lastG + 1) {
+    if (frame.g <= lastG) {
+      // The count went back: a replica promoted before it had the master's last
+      // increments. Frames numbered in between may never come; read the log.
+      logger.warn({ last: lastG, got: frame.g }, 'the router\'s frame count went back (a Redis failover); reading the message log');
+      void sequencer.catchUp('lost');
+    } else if (frame.g > lastG + 1) {
       metrics.lostFrames.inc(frame.g - lastG - 1);
       logger.warn({ expected: lastG + 1, got: frame.g }, 'routed frames were lost; reading the message log');
       void sequencer.catchUp('lost');
@@ -166,7 +170,8 @@ export function createRoutes(deps: RoutesDeps): Routes {
         logger.info({ reason, rooms: registered.size, watermark: sequencer.watermark }, 'registered with the router');
         const waiting = held;
         held = undefined;
-        for (const frame of waiting) take(frame);
+        // Those numbered up to the registration were routed before it: the log read covered them.
+        for (const frame of waiting) if (frame.g > head.g) take(frame);
       } finally {
         recovering = undefined;
       }
@@ -176,6 +181,7 @@ export function createRoutes(deps: RoutesDeps): Routes {
 
   async function register(rooms: string[]) {
     if (recovering) await recovering;
+    else if (held) await recover('retry');
     const head = await router.register(gateway, rooms, deps.leaseMs);
     for (const room of rooms) registered.add(room);
     if (head.fresh) return recover('forgotten');
@@ -211,16 +217,27 @@ export function createRoutes(deps: RoutesDeps): Routes {
   function sync(): Promise<void> {
     syncing ??= (async () => {
       try {
-        if (recovering) await recovering;
-        const head = await router.sync(gateway, deps.leaseMs);
-        if (!head) return await recover('forgotten');
-        await framesReach(head.g);
-        if (head.next > 0) await sequencer.advance(head.next - 1);
+        await syncHead();
       } finally {
         syncing = undefined;
       }
     })();
     return syncing;
+  }
+
+  /** Renews the lease and moves the stream up to where routing stands; returns that head (undefined after a recovery). */
+  async function syncHead(): Promise<RouteHead | undefined> {
+    // A recovery that failed (Redis away) is retried first: frames wait until it succeeds.
+    if (recovering) await recovering;
+    else if (held) await recover('retry');
+    const head = await router.sync(gateway, deps.leaseMs);
+    if (!head) {
+      await recover('forgotten');
+      return undefined;
+    }
+    await framesReach(head.g);
+    if (head.next > 0) await sequencer.advance(head.next - 1);
+    return head;
   }
 
   /**
@@ -229,9 +246,8 @@ export function createRoutes(deps: RoutesDeps): Routes {
    * log. Only when routing did not move since the last turn, so a busy
    * cluster pays nothing for it.
    */
-  async function watchdog() {
-    const head = await router.sync(gateway, deps.leaseMs);
-    if (!head || head.next === 0) return;
+  async function watchdog(head: RouteHead) {
+    if (head.next === 0) return;
     const stuck = head.next === lastNext;
     lastNext = head.next;
     if (!stuck) return;
@@ -246,7 +262,13 @@ export function createRoutes(deps: RoutesDeps): Routes {
     const unused = [...registered].filter((room) => !pins.has(room) && !inflight.has(room) && !deps.inUse(room));
     if (unused.length === 0) return;
     for (const room of unused) registered.delete(room);
-    await router.unregister(gateway, unused, lastG);
+    try {
+      await router.unregister(gateway, unused, lastG);
+    } catch (error) {
+      // Still routed here: the next sweep tries again.
+      for (const room of unused) if (!registered.has(room)) registered.add(room);
+      throw error;
+    }
   }
 
   async function tick() {
@@ -255,8 +277,9 @@ export function createRoutes(deps: RoutesDeps): Routes {
     } catch (error) {
       logger.warn({ err: error }, 'numbering orphaned messages failed; retrying on the next poll');
     }
+    let head: RouteHead | undefined;
     try {
-      await sync();
+      head = await syncHead();
     } catch (error) {
       // Redis is away: nothing is routed, so this gateway reads the whole log
       // instead, every poll, until Redis answers again (and then knows it or not).
@@ -265,7 +288,7 @@ export function createRoutes(deps: RoutesDeps): Routes {
       return;
     }
     try {
-      await watchdog();
+      if (head) await watchdog(head);
       await sweep();
     } catch (error) {
       logger.warn({ err: error }, 'routing upkeep failed; retrying on the next poll');

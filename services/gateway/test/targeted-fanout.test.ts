@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEventPublisher } from '@chat/shared/events';
+import { createLogger } from '@chat/shared/logger';
 import { metricSample } from '@chat/shared/testing';
 import { createRoom, createUser, sendMessage, startApi, type TestApi, type TestUser } from '../../api/test/harness.ts';
 import { connectIo, connectWs, startGateway, type IoClient, type TestGateway, type WsClient } from './harness.ts';
@@ -61,6 +63,11 @@ async function counters(gw: TestGateway, event: string) {
 }
 
 const allCounters = (event: string) => Promise.all(gateways.map((g) => counters(g, event)));
+
+function contents(client: Client): string[] {
+  if (client.kind === 'io') return client.c.inbox.items.flatMap((e) => (typeof e.payload?.content === 'string' ? [e.payload.content] : []));
+  return client.c.inbox.items.flatMap((f) => (f.message ? [f.message.content] : []));
+}
 
 async function waitUntilReceived(client: Client, content: string) {
   if (client.kind === 'io') await client.c.inbox.next((e) => e.payload?.content === content, `"${content}" over Socket.IO`, 10_000);
@@ -131,6 +138,26 @@ describe('targeted fan-out over four gateways', () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }, 60_000);
+
+  it('gives a joiner the room\'s messages routed between its join and the join reaching its gateway, once each', async () => {
+    // The room lives on gateway 3; the joiner sits on gateway 4, which has no reason to get the room yet.
+    const owner = seats.find((s) => s.gateway === 2) as Seat;
+    const joiner = seats.find((s) => s.gateway === 3) as Seat;
+    const room = await createRoom(api, owner.user, 'late join');
+    // The join commits, but its membership event is held back (a slow publisher) while a message goes to the room.
+    const { db } = api.resources;
+    const logHead = Number((await db.selectFrom('message_log').select('head').executeTakeFirstOrThrow()).head);
+    await db.insertInto('room_members').values({ room_id: room.id, user_id: joiner.user.id }).execute();
+    await sendMessage(api, owner.user, { content: 'while the join travels', room_id: room.id });
+    await waitUntilReceived(owner.client, 'while the join travels');
+    const publisher = createEventPublisher(api.resources.redis, api.config.redis.prefix, createLogger({ level: 'silent', service: 'test' }));
+    publisher.membershipChanged({ action: 'join', userId: joiner.user.id, roomId: room.id, logHead });
+    await waitUntilReceived(joiner.client, 'while the join travels');
+    await sendMessage(api, owner.user, { content: 'after the join', room_id: room.id });
+    await waitUntilReceived(joiner.client, 'after the join');
+    const got = contents(joiner.client).filter((c) => c === 'while the join travels' || c === 'after the join');
+    expect(got).toEqual(['while the join travels', 'after the join']);
+  });
 
   it('still sends global messages to every gateway', async () => {
     const before = await allCounters('deliver');

@@ -47,6 +47,9 @@ local function deliver(rooms, payload, n)
 end
 `;
 
+/** Messages held at most: while no gateway runs (so none says where routing starts), Redis must not fill up. */
+const MAX_HELD = 10_000;
+
 /** Routes the held messages that follow on from `nxt`; returns the new next. */
 const DRAIN_FN = `
 local function drain(nxt)
@@ -71,6 +74,8 @@ if nxt and seq < nxt then return 0 end
 if not nxt or seq > nxt then
   -- Held until the lower seqs are routed; with no 'next' (a new deployment, or
   -- Redis lost its data) until a gateway has read the log and says where routing starts (INIT).
+  -- Bounded: past the cap a message is left to the gateways' watchdog, which routes it from the log.
+  if redis.call('HLEN', KEYS[2]) >= ${MAX_HELD} then return 3 end
   redis.call('HSET', KEYS[2], tostring(seq), ARGV[3] .. '\\n' .. ARGV[4])
   return 1
 end
