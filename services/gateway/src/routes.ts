@@ -252,9 +252,19 @@ export function createRoutes(deps: RoutesDeps): Routes {
     lastNext = head.next;
     if (!stuck) return;
     if (head.held === 0 && (await feed.head()) < head.next) return;
-    const page = await feed.after(head.next - 1, FILL_PAGE);
-    for (const delivery of page) await router.route(delivery);
-    if (page.length > 0) logger.info({ from: head.next, count: page.length }, 'routed messages from the log that their publisher did not route');
+    // Page after page until the log's end: a large backlog (messages stored by
+    // something that does not publish) must not take one poll per page. The
+    // calls of a page go out pipelined; ROUTE puts them in order and drops
+    // what another gateway's watchdog routed first.
+    let from = head.next - 1;
+    let routed = 0;
+    for (let page = await feed.after(from, FILL_PAGE); page.length > 0 && !stopped; page = await feed.after(from, FILL_PAGE)) {
+      await Promise.all(page.map((delivery) => router.route(delivery)));
+      routed += page.length;
+      from = page.at(-1)?.seq ?? from;
+      if (page.length < FILL_PAGE) break;
+    }
+    if (routed > 0) logger.info({ from: head.next, count: routed }, 'routed messages from the log that their publisher did not route');
   }
 
   /** Rooms no local connection needs any more stop being routed here. */

@@ -1,7 +1,8 @@
 import { publishOrdered, type RedisClient } from '../redis.ts';
 
 /**
- * The Socket.IO Redis emitter and adapter call `publish` and drop the promise
+ * The Socket.IO Redis adapter (the gateways' presence broadcasts) calls
+ * `publish` and drops the promise, as its emitter does
  * (socket.io-redis-emitter#139). With ioredis a lost connection then becomes
  * an unhandled rejection, which ends a Node process. This view of the client
  * reports such failures to `onError` instead; every other member is the
