@@ -100,8 +100,9 @@ export async function runTargeting(ctx: BenchContext): Promise<SectionResult> {
       }
     }
     const plan: Record<Traffic, Array<{ from: Seat; body: Record<string, unknown>; to: Seat[] }>> = { direct: [], room: [], global: [] };
+    // Seats alternate gateways: half of these go to a user on the sender's own gateway, half across.
     for (const [i, from] of seats.entries()) {
-      const to = seats[(i * 7 + 3) % seats.length] as Seat;
+      const to = seats[(i * 6 + 2) % seats.length] as Seat;
       if (to !== from) plan.direct.push({ from, body: { recipient: to.user.username }, to: [from, to] });
     }
     for (const [i, room] of rooms.entries()) {

@@ -85,6 +85,26 @@ export function routeClusterEvents(deps: {
     plain.setMembership(userRoom, room, true);
   }
 
+  /**
+   * The user's connections that are not live yet (re-check, resume) join the
+   * rooms of their list when they go live: the change goes into the list, and
+   * a joined room stays routed here until each such connection closes. Live
+   * connections are moved below, in stream order.
+   */
+  function updateRoomLists(c: MembershipChange, adopt: (room: string) => () => void) {
+    const room = rooms.room(c.roomId);
+    for (const holder of tokens.of(c.userId)) {
+      if (holder.live) continue;
+      const at = holder.rooms.indexOf(room);
+      if (c.action === 'leave') {
+        if (at >= 0) holder.rooms.splice(at, 1);
+      } else if (at < 0) {
+        holder.rooms.push(room);
+        holder.whenClosed(adopt(room));
+      }
+    }
+  }
+
   type Handlers = { [E in InterServerEventName]: (payload: Payload<E>, frame: Frame, adopt: (room: string) => () => void) => void };
   const handlers: Handlers = {
     deliver: (d) => sequencer.receive(d),
@@ -92,6 +112,7 @@ export function routeClusterEvents(deps: {
     membership(c, frame, adopt) {
       const userRoom = rooms.user(c.userId);
       const room = rooms.room(c.roomId);
+      updateRoomLists(c, adopt);
       if (c.action === 'join') {
         // The router added the room for this gateway with this frame: keep it until the join has run.
         const release = adopt(room);

@@ -1,10 +1,20 @@
 import type { TokenClaims } from '@chat/shared/auth';
 
-/** An open connection as revocation sees it: the token it was opened with, and how to end it. */
+/** An open connection as revocation (and membership) sees it: the token it was opened with, and how to end it. */
 export interface TokenHolder {
   readonly claims: TokenClaims;
+  /**
+   * The rooms the connection joins when it goes live (after its re-check and
+   * any resume). A membership change that lands before then edits this list,
+   * so a connection still resuming goes live in the rooms the user is in now.
+   */
+  readonly rooms: string[];
+  /** Whether it has joined its rooms (and membership events now move it directly). */
+  readonly live: boolean;
   /** Ends the connection because its token was revoked. */
   revoke(): void;
+  /** Calls `listener` once the connection has closed. */
+  whenClosed(listener: () => void): void;
 }
 
 /**
@@ -13,6 +23,8 @@ export interface TokenHolder {
  * joined any room, and before its revocation re-check), so a revocation event
  * can never miss a connection that the re-check would not catch.
  */
+const NONE: ReadonlySet<TokenHolder> = new Set();
+
 export class LocalTokens {
   readonly #byUser = new Map<string, Set<TokenHolder>>();
 
@@ -26,6 +38,11 @@ export class LocalTokens {
     const set = this.#byUser.get(holder.claims.id);
     if (!set?.delete(holder)) return;
     if (set.size === 0) this.#byUser.delete(holder.claims.id);
+  }
+
+  /** The user's open connections here, live or not yet. */
+  of(userId: string): ReadonlySet<TokenHolder> {
+    return this.#byUser.get(userId) ?? NONE;
   }
 
   /** Closes every local connection opened with this token; returns how many. */

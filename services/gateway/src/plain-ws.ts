@@ -34,16 +34,25 @@ class Connection implements TokenHolder, Expiring {
   readonly ws: WebSocket;
   readonly claims: TokenClaims;
   readonly queue: SerialQueue;
+  /** Joined when the connection goes live; see TokenHolder.rooms. */
+  readonly rooms: string[];
+  /** Set once it has joined `rooms`. */
+  live = false;
   lastPong = Date.now();
 
-  constructor(ws: WebSocket, claims: TokenClaims, queue: SerialQueue) {
+  constructor(ws: WebSocket, claims: TokenClaims, queue: SerialQueue, rooms: string[]) {
     this.ws = ws;
     this.claims = claims;
     this.queue = queue;
+    this.rooms = rooms;
   }
 
   revoke(): void {
     this.ws.close(CloseCode.TOKEN_REVOKED, 'token revoked');
+  }
+
+  whenClosed(listener: () => void): void {
+    this.ws.once('close', listener);
   }
 
   expire(): void {
@@ -141,13 +150,14 @@ export function createPlainWsEndpoint(deps: {
     }
   }
 
-  function startResume(conn: Connection, rooms: string[], since: number) {
+  function startResume(conn: Connection, since: number) {
     const target: ResumeTarget = {
       isOpen: () => conn.ws.readyState === WebSocket.OPEN,
       send: (d) => send(conn, messageFrame(d)),
       drained: () => drained(conn.ws),
       goLive: () => {
-        for (const room of rooms) local.join(conn, room);
+        for (const room of conn.rooms) local.join(conn, room);
+        conn.live = true;
       },
     };
     resume(deps.resume, conn.claims, since, target).then(
@@ -191,7 +201,7 @@ export function createPlainWsEndpoint(deps: {
   }
 
   function accept(ws: WebSocket, claims: TokenClaims, rooms: string[], since: number | undefined) {
-    const conn = new Connection(ws, claims, new SerialQueue(limits.maxQueuedMessages, onTaskError));
+    const conn = new Connection(ws, claims, new SerialQueue(limits.maxQueuedMessages, onTaskError), rooms);
     connectionOf.set(ws, conn);
     connections.add(conn);
     metrics.socketConnections.inc({ kind: 'websocket' });
@@ -219,20 +229,21 @@ export function createPlainWsEndpoint(deps: {
       },
     );
     conn.queue.push(async () => {
-      if ((await checked) && ws.readyState === WebSocket.OPEN) goLive(conn, rooms, since);
+      if ((await checked) && ws.readyState === WebSocket.OPEN) goLive(conn, since);
     });
   }
 
-  function goLive(conn: Connection, rooms: string[], since: number | undefined) {
+  function goLive(conn: Connection, since: number | undefined) {
     const { claims } = conn;
     const hello = { type: 'connection', status: 'connected', user_id: claims.id, username: claims.username } as const;
     if (since === undefined) {
       // Live from here on; the cursor lets the client resume from this point.
-      for (const room of rooms) local.join(conn, room);
+      for (const room of conn.rooms) local.join(conn, room);
+      conn.live = true;
       return send(conn, { ...hello, cursor: feed.cursors.forUser(claims.id, sequencer.watermark) });
     }
     send(conn, hello);
-    startResume(conn, rooms, since);
+    startResume(conn, since);
   }
 
   /** Accepts the upgrade only to say why the cursor was refused: a browser cannot read a refused handshake. */

@@ -125,6 +125,8 @@ export function createRoutes(deps: RoutesDeps): Routes {
     logger.warn({ expected: g, got: lastG }, 'routed frames did not arrive; reading the message log');
     lastG = g;
     settleGWaiters();
+    // Subscribing again costs nothing if the subscription stands, and mends one that was lost.
+    void deps.subscriber.subscribe(channel);
     await sequencer.catchUp('lost');
   }
 
@@ -133,7 +135,9 @@ export function createRoutes(deps: RoutesDeps): Routes {
     return pin([room]);
   }
 
-  function pin(rooms: readonly string[]): () => void {
+  function pin(list: readonly string[]): () => void {
+    // A copy: the caller's list may change (TokenHolder.rooms) before the release.
+    const rooms = [...list];
     for (const room of rooms) pins.set(room, (pins.get(room) ?? 0) + 1);
     let done = false;
     return () => {
@@ -308,6 +312,9 @@ export function createRoutes(deps: RoutesDeps): Routes {
   return {
     async start() {
       deps.subscriber.on('message', onMessage);
+      // Ready (ioredis's INFO check done) before it turns subscriber: a SUBSCRIBE
+      // sent first makes that check fail, and the channel is never heard.
+      await deps.subscriber.ping();
       await deps.subscriber.subscribe(channel);
       await sequencer.start();
       await recover('start');

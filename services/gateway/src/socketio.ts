@@ -1,7 +1,7 @@
 import type { Feed, MessageService } from '@chat/shared/chat';
 import type { GatewayConfig } from '@chat/shared/config';
 import { busy } from '@chat/shared/errors';
-import type { Delivery } from '@chat/shared/events';
+import { rooms, type Delivery } from '@chat/shared/events';
 import type { Logger } from '@chat/shared/logger';
 import type { Metrics } from '@chat/shared/metrics';
 import { toClientError } from './client-errors.ts';
@@ -26,8 +26,20 @@ class SocketHolder implements TokenHolder, Expiring {
     return this.#socket.data.claims;
   }
 
+  get rooms() {
+    return this.#socket.data.initialRooms;
+  }
+
+  get live() {
+    return this.#socket.rooms.has(rooms.user(this.#socket.data.claims.id));
+  }
+
   revoke(): void {
     this.#socket.disconnect(true);
+  }
+
+  whenClosed(listener: () => void): void {
+    this.#socket.once('disconnect', listener);
   }
 
   expire(): void {
