@@ -11,8 +11,9 @@ import type { Delivery, InterServerEventName, InterServerEvents } from './types.
  * Routing runs in Redis scripts whose keys share one hash tag, so on a Redis
  * Cluster they live on one master and every routing decision is atomic with
  * the registrations it reads. Messages are routed in log order: one that
- * arrives ahead of a lower seq is held until the lower one is routed (or the
- * gateways' watchdog routes it from the log, `fillFrom`). So each gateway's
+ * arrives ahead of a lower seq is held until the lower one is routed (or a
+ * gateway's watchdog routes it from the log: services/gateway/src/routes.ts).
+ * So each gateway's
  * channel carries its messages in seq order, and a frame's per-gateway
  * number `g` (dense per gateway) shows a lost frame.
  *
