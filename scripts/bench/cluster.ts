@@ -93,7 +93,7 @@ async function healthy(url: string, deadlineMs: number): Promise<void> {
   }
 }
 
-export async function startBenchCluster(db: BenchDatabase, opts: { metricsEnabled: boolean }): Promise<BenchCluster> {
+export async function startBenchCluster(db: BenchDatabase, opts: { metricsEnabled: boolean; profileDir?: string | undefined }): Promise<BenchCluster> {
   const nginxBin = await findNginx(process.env.NGINX_BIN);
   await waitPortFree(LB_PORT, 30_000);
   const logPath = path.join(tmpdir(), `chat-bench-${opts.metricsEnabled ? 'metrics' : 'nometrics'}-${Date.now()}.log`);
@@ -124,6 +124,8 @@ export async function startBenchCluster(db: BenchDatabase, opts: { metricsEnable
         ENVIRONMENT: 'test',
         METRICS_ENABLED: String(opts.metricsEnabled),
         ...NO_LIMITS,
+        // Each service writes <dir>/CPU.<date>.<pid>...cpuprofile when it exits.
+        ...(opts.profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${opts.profileDir}` } : {}),
       },
       output,
     });

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { createBenchDatabase, startBenchCluster, type BenchCluster, type BenchDatabase } from './cluster.ts';
 import { describeMachine } from './machine.ts';
 import { parseOptions, type SectionName } from './options.ts';
+import { profilesMarkdown, summarizeProfiles } from './profile.ts';
 import { summaryTable, writeReport } from './report.ts';
 import { runFanout } from './sections/fanout.ts';
 import { runHistory } from './sections/history.ts';
@@ -51,10 +52,12 @@ async function main(): Promise<number> {
     });
   }
 
+  const stamp = startedAt.replaceAll(':', '-').replace(/\.\d+Z$/, 'Z');
+  const profileDir = opts.cpuProf ? path.join(root, 'loadtest/reports', `profiles-${stamp}`) : undefined;
   const done = new Map<SectionName, SectionResult>();
   try {
     db = await createBenchDatabase();
-    cluster = await startBenchCluster(db, { metricsEnabled: true });
+    cluster = await startBenchCluster(db, { metricsEnabled: true, profileDir });
     say(`cluster up: nginx ${cluster.lbUrl}, api ${cluster.apiPorts.join(',')}, gateways ${cluster.gatewayPorts.join(',')}; database ${db.database.name}, Redis prefix ${db.redisPrefix}; log ${cluster.logPath}`);
     const ctx: BenchContext = { opts, db, cluster, say };
     for (const name of opts.sections) {
@@ -66,7 +69,7 @@ async function main(): Promise<number> {
       say('--- metrics: send and fanout again on a cluster with METRICS_ENABLED=false');
       const result = await runMetrics(ctx, done, async () => {
         await cluster?.stop();
-        cluster = await startBenchCluster(db as BenchDatabase, { metricsEnabled: false });
+        cluster = await startBenchCluster(db as BenchDatabase, { metricsEnabled: false, profileDir });
         say(`cluster without metrics up (log ${cluster.logPath})`);
         return cluster;
       });
@@ -86,6 +89,8 @@ async function main(): Promise<number> {
     machine,
     loadAverageAtEnd: loadavg(),
     sections,
+    // Written by the services as they stopped (cleanUp above waited for them).
+    ...(profileDir ? { profiles: profilesMarkdown(await summarizeProfiles(profileDir), root) } : {}),
   });
   console.log(`\n${summaryTable(sections)}\n`);
   say(`report: ${path.relative(root, mdPath)} (and loadtest/reports/latest.md)`);

@@ -6,6 +6,8 @@ export type SectionName = (typeof SECTIONS)[number];
 /** Sizes and durations of one run; --quick shrinks all of them so the whole run fits in a CI minute. */
 export interface BenchOptions {
   quick: boolean;
+  /** Run the services under `node --cpu-prof` and summarize the profiles in the report. */
+  cpuProf: boolean;
   sections: SectionName[];
   rounds: number;
   send: { senders: number; warmupMs: number; durationMs: number };
@@ -15,9 +17,10 @@ export interface BenchOptions {
   history: { messages: number; users: number; rooms: number; roomsPerUser: number; readers: number; warmupMs: number; durationMs: number; soloMs: number; resumers: number; resumeMs: number };
 }
 
-export const USAGE = `usage: npm run bench -- [section ...] [--rounds=N] [--quick] [--metrics=off]
+export const USAGE = `usage: npm run bench -- [section ...] [--rounds=N] [--quick] [--metrics=off] [--cpu-prof]
   sections: ${SECTIONS.join(', ')} (default: all; "metrics" = send and fanout again with METRICS_ENABLED=false)
-  --metrics=off  same as adding the "metrics" section`;
+  --metrics=off  same as adding the "metrics" section
+  --cpu-prof     API replicas and gateways run under node --cpu-prof; the report summarizes each profile (figures are slower then)`;
 
 export function parseOptions(argv: string[]): BenchOptions {
   const { values, positionals } = parseArgs({
@@ -26,6 +29,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       quick: { type: 'boolean', default: false },
       rounds: { type: 'string' },
       metrics: { type: 'string' },
+      'cpu-prof': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     allowPositionals: true,
@@ -43,6 +47,7 @@ export function parseOptions(argv: string[]): BenchOptions {
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer\n${USAGE}`);
   return {
     quick,
+    cpuProf: values['cpu-prof'] ?? false,
     sections: SECTIONS.filter((s) => chosen.has(s)),
     rounds,
     send: quick ? { senders: 10, warmupMs: 500, durationMs: 1_500 } : { senders: 20, warmupMs: 3_000, durationMs: 10_000 },

@@ -15,6 +15,8 @@ export interface Report {
   /** Load average (1, 5, 15 min) when the run ended. */
   loadAverageAtEnd: number[];
   sections: SectionResult[];
+  /** Markdown of the services' CPU profiles (--cpu-prof). */
+  profiles?: string;
 }
 
 const cell = (s: Spread | undefined, unit: string) => {
@@ -40,7 +42,8 @@ export function toMarkdown(report: Report): string {
     `# Benchmark ${report.startedAt}`,
     '',
     `\`${report.command}\`: ${report.options.rounds} round(s) per measurement${report.options.quick ? ', --quick sizes' : ''}; ` +
-      'cells are the median over rounds with (min-max); ratio = this project / bare baseline (medians).',
+      'cells are the median over rounds with (min-max); ratio = this project / bare baseline (medians).' +
+      (report.options.cpuProf ? ' **The services ran under the CPU profiler (--cpu-prof): their figures are slower than in a plain run.**' : ''),
     '',
     '## Machine',
     '',
@@ -68,6 +71,7 @@ export function toMarkdown(report: Report): string {
     'Targets are printed for people to judge, not asserted; the machine is shared, so read the load average with them.',
     '',
     ...report.sections.flatMap((s) => [`## ${s.name}`, '', s.detail, '']),
+    ...(report.profiles ? ['## CPU profiles', '', report.profiles, ''] : []),
   ].join('\n');
 }
 

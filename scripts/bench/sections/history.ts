@@ -3,6 +3,7 @@ import pg from 'pg';
 import { WebSocket } from 'ws';
 import { createCursorCodec } from '@chat/shared/chat';
 import { JWT_SECRET } from '../cluster.ts';
+import { cpuTable, cpuWindow, type CpuUse } from '../cpu.ts';
 import { mdTable, ms, num } from '../format.ts';
 import { nowMs, percentiles, sleep, spread, type Percentiles } from '../stats.ts';
 import type { BenchContext, Row, SectionResult } from '../types.ts';
@@ -515,6 +516,8 @@ interface RoundResult {
   soloAll: Percentiles;
   resumes: KindStats[];
   issued: number;
+  /** Every process's CPU during the readers' measured window. */
+  cpu: CpuUse;
 }
 
 async function runRound(ctx: BenchContext, s: Seeded, round: number): Promise<RoundResult> {
@@ -523,6 +526,7 @@ async function runRound(ctx: BenchContext, s: Seeded, round: number): Promise<Ro
   const reads = new Recorder();
   let windowStart = nowMs() + o.warmupMs;
   let end = windowStart + o.durationMs;
+  const cpu = cpuWindow(o.warmupMs, o.durationMs);
   // One source address per reader, as the send section does: nginx's per-address guard is for floods from one client.
   await Promise.all(s.readers.map((r, i) => readLoop(base, r, loopback(i), s, reads, windowStart, end)));
   const readStats = reads.stats(READ_KINDS, o.durationMs);
@@ -549,6 +553,7 @@ async function runRound(ctx: BenchContext, s: Seeded, round: number): Promise<Ro
     soloAll: solo.all(),
     resumes: resumes.stats(RESUME_KINDS, o.resumeMs),
     issued: reads.issued + solo.issued + resumes.issued,
+    cpu: await cpu,
   };
 }
 
@@ -612,11 +617,14 @@ export async function runHistory(ctx: BenchContext): Promise<SectionResult> {
     return { figure: `history: ${LABEL[kind]} p99`, unit: 'ms', project: sp, target: `p99 <= ${TARGET_P99_MS} ms`, met: Number.isFinite(sp.median) ? sp.median <= TARGET_P99_MS : undefined };
   };
   const failed = of((r) => [...r.reads, ...r.resumes].reduce((sum, k) => sum + k.failed, 0));
+  const okReads = (r: RoundResult) => r.reads.reduce((sum, k) => sum + k.ok, 0);
   const rows: Row[] = [
     { figure: `history: seed ${num(o.messages)} messages (insert + vacuum analyze)`, unit: 's', project: spread([(s.insertMs + s.vacuumMs) / 1000]) },
     { figure: `history: reads/s, ${o.readers} closed-loop readers via nginx`, unit: '/s', project: of((r) => r.readsPerSecond) },
     ...READ_KINDS.map((kind) => p99Row(kind, (r) => r.reads.find((k) => k.kind === kind))),
     ...RESUME_KINDS.map((kind) => p99Row(kind, (r) => r.resumes.find((k) => k.kind === kind))),
+    { figure: 'history: CPU per read, all processes', unit: 'ms', project: of((r) => r.cpu.totalMs / Math.max(okReads(r), 1)) },
+    { figure: 'history: machine busy during the reads', unit: '%', project: of((r) => r.cpu.machineShare * 100) },
     { figure: 'history: one reader alone, p50 (all read kinds)', unit: 'ms', project: of((r) => r.soloAll.p50) },
     { figure: 'history: one reader alone, p99 (all read kinds)', unit: 'ms', project: of((r) => r.soloAll.p99) },
     { figure: 'history: failed requests (reads and resumes)', unit: '', project: failed, target: '0', met: failed.max === 0 },
@@ -661,6 +669,10 @@ export async function runHistory(ctx: BenchContext): Promise<SectionResult> {
       'half of them first pages and half with `before`: the `next_cursor` of the reader\'s previous page of that listing, or a message at a random depth of the seed. Default page size (50).',
     '',
     detailTable(rounds, (r) => r.reads, 'messages/page'),
+    '',
+    'CPU in the readers\' measured window, per successful read, from /proc/<pid>/stat of every process on the machine (scripts/bench/cpu.ts; "bench process" is the readers).',
+    '',
+    cpuTable(rounds.map((r) => ({ label: `${o.readers} readers`, round: r.round, use: r.cpu, operations: okReads(r), unit: 'read' }))),
     '',
     `The same reads by one reader alone (${o.soloMs / 1000} s per round): the cost of a request without queueing behind the others.`,
     '',

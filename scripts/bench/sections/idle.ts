@@ -1,3 +1,4 @@
+import { cpuBetween, cpuTable, sampleCpu, type CpuUse } from '../cpu.ts';
 import { kib, mdTable, num } from '../format.ts';
 import { cpuShare, rssBytes } from '../proc.ts';
 import { sleep, spread } from '../stats.ts';
@@ -23,6 +24,8 @@ interface Step {
   rssPerConn: number;
   heapPerConn: number;
   cpu: number;
+  /** Every process's CPU while this step's connections were opened. */
+  connectCpu: CpuUse;
 }
 
 interface IdleRun {
@@ -73,6 +76,7 @@ async function runOne(ctx: BenchContext, kind: Kind, target: Target, round: numb
     let hold: IdleRun['hold'];
     let previous = 0;
     for (const n of o.steps) {
+      const cpuBefore = await sampleCpu();
       const opened = await client.call<{ opened: number; failed: number; ms: number; errors: string[] }>({
         cmd: 'open',
         kind,
@@ -82,6 +86,7 @@ async function runOne(ctx: BenchContext, kind: Kind, target: Target, round: numb
         concurrency: o.connectConcurrency,
         addressOffset: 20 + (runIndex % 8) * 20,
       });
+      const connectCpu = cpuBetween(cpuBefore, await sampleCpu());
       if (opened.failed > 0) ctx.say(`idle ${kind} ${target}: ${opened.failed} connections failed (${opened.errors.join('; ')})`);
       await sleep(Math.min(2_000, o.cpuWindowMs));
       const status = await client.call<{ open: number; dropped: number }>({ cmd: 'status' });
@@ -98,6 +103,7 @@ async function runOne(ctx: BenchContext, kind: Kind, target: Target, round: numb
         rssPerConn: (rss - empty.rssBytes) / status.open,
         heapPerConn: (heap - empty.heapBytes) / status.open,
         cpu,
+        connectCpu,
       };
       steps.push(step);
       previous = n;
@@ -141,6 +147,12 @@ function idleRows(runs: IdleRun[], top: number): Row[] {
       { figure: `idle ${KIND_LABEL[kind]}: RSS per connection at ${num(top)}`, unit: 'KiB', ...scale(rss), target: `ratio <= ${t.rss}`, met: bool(ratioOf(rss), (x) => x <= t.rss) },
       { figure: `idle ${KIND_LABEL[kind]}: heap per connection at ${num(top)}`, unit: 'KiB', ...scale({ project: of(kind, 'gateway', (r) => last(r).heapPerConn), bare: of(kind, 'bare', (r) => last(r).heapPerConn) }) },
       { figure: `idle ${KIND_LABEL[kind]}: connect rate`, unit: 'conn/s', ...rate, target: `ratio >= ${t.rate}`, met: bool(ratioOf(rate), (x) => x >= t.rate) },
+      {
+        figure: `idle ${KIND_LABEL[kind]}: CPU per connect, all processes`,
+        unit: 'ms',
+        project: of(kind, 'gateway', connectCpuPerConn),
+        bare: of(kind, 'bare', connectCpuPerConn),
+      },
       { figure: `idle ${KIND_LABEL[kind]}: idle CPU at ${num(top)}`, unit: '% core', project: of(kind, 'gateway', (r) => last(r).cpu * 100), bare: of(kind, 'bare', (r) => last(r).cpu * 100) },
     );
     const held = runs.find((r) => r.kind === kind && r.hold)?.hold;
@@ -156,6 +168,9 @@ function idleRows(runs: IdleRun[], top: number): Row[] {
   }
   return rows;
 }
+
+/** Over all steps: every process's CPU while opening / connections opened. */
+const connectCpuPerConn = (r: IdleRun) => r.steps.reduce((s, x) => s + x.connectCpu.totalMs, 0) / r.steps.reduce((s, x) => s + x.opened, 0);
 
 const bool = (x: number, ok: (x: number) => boolean) => (Number.isFinite(x) ? ok(x) : undefined);
 const toKiB = (s: Row['project']) => (s ? { median: s.median / 1024, min: s.min / 1024, max: s.max / 1024, values: s.values.map((v) => v / 1024) } : undefined);
@@ -192,6 +207,13 @@ function idleDetail(runs: IdleRun[], ctx: BenchContext): string {
           `${(s.cpu * 100).toFixed(1)}%`,
         ]),
       ]),
+    ) +
+    '\n\nCPU while a step\'s connections were opened, per connection opened, from /proc/<pid>/stat of every process on the machine (scripts/bench/cpu.ts; ' +
+    '"bench process" is the client process, "gateway" both gateways, the idle one included).\n\n' +
+    cpuTable(
+      runs.flatMap((r) =>
+        r.steps.map((s) => ({ label: `${KIND_LABEL[r.kind]} ${r.target}, to ${num(s.connections)}`, round: r.round, use: s.connectCpu, operations: s.opened, unit: 'connect' })),
+      ),
     ) +
     '\n\n' +
     runs.flatMap((r) => (r.hold ? [`Hold: ${KIND_LABEL[r.kind]} on the gateway, ${r.hold.connections} connections for ${r.hold.seconds} s: ${r.hold.dropped} dropped.`] : [])).join('\n')

@@ -4,22 +4,21 @@ import type { SectionName } from '../options.ts';
 import { spread, type Spread } from '../stats.ts';
 import type { BenchContext, Row, SectionResult } from '../types.ts';
 import { createUsers } from '../users.ts';
-import type { ClosedLoopResult } from '../clients/closed-loop.ts';
 import { fanoutProject, fanoutRows, fanoutUsers, type FanoutSample } from './fanout.ts';
-import { sendProject, sendRows } from './send.ts';
+import { sendProject, sendRows, type SendRun } from './send.ts';
 
 // `metrics`: what Prometheus costs. `send` and `fanout` on the cluster with
 // metrics (reused from this run's sections when they ran) and again on a cluster
 // started with METRICS_ENABLED=false, side by side.
 
 interface Side {
-  send: ClosedLoopResult[];
+  send: SendRun[];
   fanout: FanoutSample[];
 }
 
 async function measure(ctx: BenchContext, cluster: BenchCluster): Promise<Side> {
   const senders = await createUsers(ctx.db.database.url, ctx.opts.send.senders, 'msnd');
-  const send: ClosedLoopResult[] = [];
+  const send: SendRun[] = [];
   for (let round = 1; round <= ctx.opts.rounds; round++) {
     const r = await sendProject(ctx, cluster, senders, round);
     ctx.say(`metrics ${cluster.metricsEnabled ? 'on' : 'off'}: send round ${round}: ${num(r.perSecond)} msg/s, p50 ${ms(r.latency.p50)}`);
@@ -31,7 +30,7 @@ async function measure(ctx: BenchContext, cluster: BenchCluster): Promise<Side> 
 }
 
 export async function runMetrics(ctx: BenchContext, done: ReadonlyMap<SectionName, SectionResult>, restartWithoutMetrics: () => Promise<BenchCluster>): Promise<SectionResult> {
-  const sendData = done.get('send')?.data as { project: ClosedLoopResult[]; bare: ClosedLoopResult[] } | undefined;
+  const sendData = done.get('send')?.data as { project: SendRun[]; bare: SendRun[] } | undefined;
   const fanoutData = done.get('fanout')?.data as { project: FanoutSample[]; bare: FanoutSample[] } | undefined;
   let on: Side;
   if (sendData && fanoutData) on = { send: sendData.project, fanout: fanoutData.project };
@@ -39,10 +38,10 @@ export async function runMetrics(ctx: BenchContext, done: ReadonlyMap<SectionNam
   const off = await measure(ctx, await restartWithoutMetrics());
 
   const rows: Row[] = [...sendRows(off.send, sendData?.bare, ', METRICS_ENABLED=false'), ...fanoutRows(off.fanout, fanoutData?.bare, ', METRICS_ENABLED=false')].filter(
-    (r) => !r.figure.includes('lost'),
+    (r) => !r.figure.includes('lost') && !r.figure.includes('machine busy'),
   );
   const pair = (figure: string, unit: string, a: Spread, b: Spread) => [figure, `${num(a.median)} ${unit}`, `${num(b.median)} ${unit}`, `${(((a.median - b.median) / b.median) * 100).toFixed(1)}%`];
-  const s = (xs: ClosedLoopResult[], f: (r: ClosedLoopResult) => number) => spread(xs.map(f));
+  const s = (xs: SendRun[], f: (r: SendRun) => number) => spread(xs.map(f));
   const fo = (xs: FanoutSample[], f: (r: FanoutSample) => number) => spread(xs.map(f));
   const detail =
     'Medians over rounds; "on minus off" is relative to metrics off (negative throughput or positive latency = what metrics cost). ' +

@@ -140,3 +140,40 @@ describe('a statement that is itself wrong', () => {
     expect((await sql<{ one: number }>`select 1 as one`.execute(db)).rows).toEqual([{ one: 1 }]);
   });
 });
+
+describe('prepared statements', () => {
+  const prepared = async (db: Kysely<DB>) =>
+    (await sql<{ name: string }>`select name from pg_prepared_statements where name like ${'chat_%'}`.execute(db)).rows.map((r) => r.name);
+
+  it('prepares a statement with parameters once per connection and runs it by name after that', async () => {
+    const db = open({ url: inject('databaseUrl'), poolMax: 1 });
+    const before = await prepared(db);
+    for (let i = 0; i < 3; i++) expect((await sql<{ n: number }>`select ${i}::int + 1 as n`.execute(db)).rows).toEqual([{ n: i + 1 }]);
+    const after = await prepared(db);
+    // One new name for three calls (the probe, prepared too, already saw itself in `before`).
+    expect(after.length - before.length).toBe(1);
+    // No parameters: no name (such a text may hold several statements).
+    await sql`select 1; select 2`.execute(db);
+    expect((await prepared(db)).length).toBe(after.length);
+  });
+
+  it('drops a connection whose prepared plan a migration made stale; the next call prepares afresh', async () => {
+    const db = open({ url: inject('databaseUrl'), poolMax: 1 });
+    const table = sql.table(`prep_${randomBytes(4).toString('hex')}`);
+    await sql`create table ${table} (a int)`.execute(db);
+    try {
+      await sql`insert into ${table} values (1)`.execute(db);
+      const read = () => sql`select * from ${table} where a = ${1}`.execute(db);
+      await read();
+      const first = await pid(db);
+      await sql`alter table ${table} add column b int`.execute(db);
+      const { error } = await failure(read);
+      expectUnavailable(error);
+      expect((error as DomainError).cause).toMatchObject({ code: '0A000' });
+      expect((await read()).rows).toEqual([{ a: 1, b: null }]);
+      expect(await pid(db)).not.toBe(first);
+    } finally {
+      await sql`drop table if exists ${table}`.execute(db);
+    }
+  });
+});

@@ -2,10 +2,14 @@ import type { PostgresCursor, PostgresPool, PostgresPoolClient, PostgresQueryRes
 import type pg from 'pg';
 import { DomainError } from '../errors.ts';
 import { isConnectionFailure, isServerTimeout } from './connection-failures.ts';
+import { createStatementNames, isStalePreparedStatement } from './statement-names.ts';
 
 const UNAVAILABLE = 'storage is unavailable right now; try again shortly';
 
 const unavailable = (cause: unknown) => new DomainError('unavailable', UNAVAILABLE, undefined, cause);
+
+/** Distinct statement texts kept prepared per connection (see statement-names.ts). */
+const PREPARED_STATEMENTS = 300;
 
 /**
  * A connection-level failure becomes `unavailable` (and is reported to
@@ -17,7 +21,8 @@ const unavailable = (cause: unknown) => new DomainError('unavailable', UNAVAILAB
  * query and transaction, means no rule and no transport has to know which
  * pg errors mean "the database is away".
  */
-export function guardPool(pool: pg.Pool, onConnectionFailure?: (error: unknown) => void): PostgresPool {
+export function guardPool(pool: pg.Pool, onConnectionFailure?: (error: unknown) => void, opts: { preparedStatements?: number } = {}): PostgresPool {
+  const nameOf = createStatementNames(opts.preparedStatements ?? PREPARED_STATEMENTS);
   const translate = (error: unknown) => {
     if (isConnectionFailure(error)) {
       onConnectionFailure?.(error);
@@ -29,7 +34,7 @@ export function guardPool(pool: pg.Pool, onConnectionFailure?: (error: unknown) 
     options: pool.options,
     async connect() {
       try {
-        return guardClient(await pool.connect(), translate);
+        return guardClient(await pool.connect(), translate, nameOf);
       } catch (error) {
         throw translate(error);
       }
@@ -39,7 +44,11 @@ export function guardPool(pool: pg.Pool, onConnectionFailure?: (error: unknown) 
 }
 
 /** One checkout of a pooled client. */
-function guardClient(client: pg.PoolClient, translate: (error: unknown) => unknown): PostgresPoolClient {
+function guardClient(
+  client: pg.PoolClient,
+  translate: (error: unknown) => unknown,
+  nameOf: (text: string, parameterCount: number) => string | undefined,
+): PostgresPoolClient {
   // The first failure that left this connection unusable, if any.
   let lost: unknown;
   // pg-pool listens for errors only on idle clients: a checked-out client whose
@@ -54,12 +63,19 @@ function guardClient(client: pg.PoolClient, translate: (error: unknown) => unkno
     // After a failure, later statements (Kysely's ROLLBACK) fail at once instead
     // of waiting out the same timeout on a connection that will not answer.
     if (lost !== undefined) throw unavailable(lost);
+    const name = nameOf(text, parameters.length);
     try {
       // pg types `command` as any string; Kysely names the ones it reads.
-      return (await client.query(text, [...parameters])) as unknown as PostgresQueryResult<R>;
+      const result = await client.query(name === undefined ? text : { name, text }, [...parameters]);
+      return result as unknown as PostgresQueryResult<R>;
     } catch (error) {
       // A statement timeout is answered by a server that is still talking to us.
       if (isConnectionFailure(error) && !isServerTimeout(error)) lost ??= error;
+      // Plans prepared before a migration: this connection goes, a retry gets a fresh one.
+      if (name !== undefined && isStalePreparedStatement(error)) {
+        lost ??= error;
+        throw unavailable(error);
+      }
       throw translate(error);
     }
   }
