@@ -9,9 +9,9 @@ import type { Limiter } from '../limits/rate-limits.ts';
 import type { Logger } from '../logger.ts';
 import type { Actor, ChatMessage, Page, PageResult } from '../model/index.ts';
 import { parseInput } from '../validation.ts';
-import { findUserByNameOrId, isSameUser, userRef } from './lookup.ts';
+import { findUsersByNameOrId, isSameUser, userRef } from './lookup.ts';
 import type { LogNumbering } from './numbering.ts';
-import { checkCursor } from './pages.ts';
+import { pageOrWhy } from './pages.ts';
 import { clientMsgId, sendMessageInput } from './schemas.ts';
 
 export interface SendResult {
@@ -88,7 +88,7 @@ export function createMessageService(deps: {
     },
 
     async listVisible(actor, page) {
-      return listVisibleMessages(db, actor.id, await checkCursor(db, actor, page));
+      return pageOrWhy(db, actor, page, await listVisibleMessages(db, actor.id, page));
     },
 
     async listBetween(actor, user1, user2, page) {
@@ -96,10 +96,9 @@ export function createMessageService(deps: {
       if (!isSameUser(actor, user1) && !isSameUser(actor, user2)) {
         throw forbidden('you can only read your own conversations');
       }
-      await checkCursor(db, actor, page);
-      const [a, b] = await Promise.all([findUserByNameOrId(db, user1), findUserByNameOrId(db, user2)]);
+      const [a, b] = await findUsersByNameOrId(db, [user1, user2]);
       if (!a || !b) throw notFound('user');
-      return listDirectMessages(db, a.id, b.id, page);
+      return pageOrWhy(db, actor, page, await listDirectMessages(db, a.id, b.id, actor.id, page));
     },
   };
 }

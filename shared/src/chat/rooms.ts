@@ -4,6 +4,7 @@ import { listRoomMessages, logHead } from '../db/queries/messages.ts';
 import {
   deleteMember,
   findRoom,
+  findRoomAsMember,
   insertMember,
   insertRoom,
   isMember,
@@ -15,7 +16,7 @@ import {
 import { findUserById } from '../db/queries/users.ts';
 import { conflict, forbidden, invalid, notFound, unauthenticated } from '../errors.ts';
 import type { EventPublisher } from '../events/publisher.ts';
-import { checkCursor } from './pages.ts';
+import { pageOrWhy } from './pages.ts';
 import type { Actor, ChatMessage, Page, PageResult } from '../model/index.ts';
 
 export interface RoomView {
@@ -54,10 +55,10 @@ export function createRoomService(deps: { db: Kysely<DB>; events: EventPublisher
 
   /** Loads the room and checks that the actor belongs to it. */
   async function roomForMember(actor: Actor, roomId: string) {
-    const room = await findRoom(db, roomId);
-    if (!room) throw notFound('room');
-    if (!(await isMember(db, room.id, actor.id))) throw forbidden('you are not a member of this room');
-    return room;
+    const found = await findRoomAsMember(db, roomId, actor.id);
+    if (!found) throw notFound('room');
+    if (!found.member) throw forbidden('you are not a member of this room');
+    return found.room;
   }
 
   return {
@@ -82,7 +83,7 @@ export function createRoomService(deps: { db: Kysely<DB>; events: EventPublisher
 
     async messages(actor: Actor, roomId: string, page: Page): Promise<PageResult<ChatMessage>> {
       const room = await roomForMember(actor, roomId);
-      return listRoomMessages(db, room.id, await checkCursor(db, actor, page));
+      return pageOrWhy(db, actor, page, await listRoomMessages(db, room.id, actor.id, page));
     },
 
     /**

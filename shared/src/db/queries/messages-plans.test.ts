@@ -184,7 +184,7 @@ describe('history reads are index-driven', () => {
       .limit(1)
       .executeTakeFirstOrThrow();
     const [a, b] = [pair.sender_id, pair.recipient_id!];
-    await expectIndexDriven(historyQueries.between(db, a, b, page), LIMIT + 1);
+    await expectIndexDriven(historyQueries.between(db, a, b, a, page), LIMIT + 1);
     const before = (
       await db
         .selectFrom('messages')
@@ -195,12 +195,12 @@ describe('history reads are index-driven', () => {
         .limit(1)
         .executeTakeFirstOrThrow()
     ).id;
-    await expectIndexDriven(historyQueries.between(db, a, b, { ...page, before }), LIMIT + 2);
+    await expectIndexDriven(historyQueries.between(db, a, b, a, { ...page, before }), LIMIT + 2);
   });
 
   it('room history, first page and with a cursor', async () => {
-    await expectIndexDriven(historyQueries.room(db, rooms[0]!, page), LIMIT + 1);
-    await expectIndexDriven(historyQueries.room(db, rooms[0]!, { ...page, before: await middle('room') }), LIMIT + 2);
+    await expectIndexDriven(historyQueries.room(db, rooms[0]!, users[0]!, page), LIMIT + 1);
+    await expectIndexDriven(historyQueries.room(db, rooms[0]!, users[0]!, { ...page, before: await middle('room') }), LIMIT + 2);
   });
 
   it('resume backfill: what a user missed, from far back or recently', async () => {

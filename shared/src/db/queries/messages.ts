@@ -56,6 +56,12 @@ const perRoom = (userId: string, take: number) =>
 /** Below every message id: with '-infinity', a bound that excludes nothing. */
 const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 
+/** Whether `userId` may see message `m`: global, sent or received by them, or in one of their rooms. */
+const visibleTo = (userId: string) => sql`(
+  (m.recipient_id is null and m.room_id is null)
+  or m.sender_id = ${userId} or m.recipient_id = ${userId}
+  or m.room_id in (select room_id from room_members where user_id = ${userId}))`;
+
 /**
  * One page of history, newest first, keyed by (created_at, id); one extra row
  * tells whether another page exists.
@@ -63,11 +69,19 @@ const NIL_UUID = '00000000-0000-0000-0000-000000000000';
  * `candidates(older, take)` gives rows of `messages` (as `m.*`) that hold the
  * page: branches that each read an index range newest first, cut at the cursor
  * by `older` and at `take` rows (see `newest`). The cursor message is looked up
- * once, and the usernames only for the rows of the page.
+ * once, visible to `viewer` only, and the usernames only for the rows of the page.
  */
-function historyPage(db: Executor, page: Page, candidates: (older: RawBuilder<unknown>, take: number) => RawBuilder<unknown>): CompiledQuery<ViewRow> {
+function historyPage(
+  db: Executor,
+  viewer: string,
+  page: Page,
+  candidates: (older: RawBuilder<unknown>, take: number) => RawBuilder<unknown>,
+): CompiledQuery<ViewRow> {
   const take = page.limit + 1;
-  const cursor = page.before === undefined ? sql`` : sql`with cursor as materialized (select created_at, id from messages where id = ${page.before})`;
+  // A cursor the viewer may not see (or that names nothing) bounds nothing: the
+  // page comes back empty, and only then does the caller ask why (pageOrWhy).
+  const cursor =
+    page.before === undefined ? sql`` : sql`with cursor as materialized (select created_at, id from messages m where m.id = ${page.before} and ${visibleTo(viewer)})`;
   const older = page.before === undefined ? sql`true` : sql`(m.created_at, m.id) < (select created_at, id from cursor)`;
   return sql<ViewRow>`${cursor}
     select m.id, m.room_id, m.content, m.created_at,
@@ -209,13 +223,7 @@ export async function messageExists(db: Executor, id: string): Promise<boolean> 
 
 /** Whether message `id` exists and `userId` may see it (the same rule as listVisibleMessages). */
 export async function messageVisibleTo(db: Executor, userId: string, id: string): Promise<boolean> {
-  const { rows } = await sql<{ ok: boolean }>`
-    select exists (
-      select 1 from messages m where m.id = ${id} and (
-        (m.recipient_id is null and m.room_id is null)
-        or m.sender_id = ${userId} or m.recipient_id = ${userId}
-        or m.room_id in (select room_id from room_members where user_id = ${userId}))
-    ) as ok`.execute(db);
+  const { rows } = await sql<{ ok: boolean }>`select exists (select 1 from messages m where m.id = ${id} and ${visibleTo(userId)}) as ok`.execute(db);
   return rows[0]?.ok === true;
 }
 
@@ -228,6 +236,7 @@ export const historyQueries = {
   visible(db: Executor, userId: string, page: Page): CompiledQuery<ViewRow> {
     return historyPage(
       db,
+      userId,
       page,
       (older, take) => sql`
         with direct as materialized (${directAudiences(userId, sql`m.*`, newest(older, take))}),
@@ -247,15 +256,16 @@ export const historyQueries = {
     );
   },
 
-  room(db: Executor, roomId: string, page: Page): CompiledQuery<ViewRow> {
-    return historyPage(db, page, (older, take) => sql`select * from messages m where m.room_id = ${roomId} and ${newest(older, take)}`);
+  room(db: Executor, roomId: string, viewer: string, page: Page): CompiledQuery<ViewRow> {
+    return historyPage(db, viewer, page, (older, take) => sql`select * from messages m where m.room_id = ${roomId} and ${newest(older, take)}`);
   },
 
   /** Both directions of one conversation: the messages_dm_pair_idx expression index. */
-  between(db: Executor, userA: string, userB: string, page: Page): CompiledQuery<ViewRow> {
+  between(db: Executor, userA: string, userB: string, viewer: string, page: Page): CompiledQuery<ViewRow> {
     const [low, high] = userA < userB ? [userA, userB] : [userB, userA];
     return historyPage(
       db,
+      viewer,
       page,
       (older, take) => sql`
         select * from messages m
@@ -306,12 +316,13 @@ export function listVisibleMessages(db: Executor, userId: string, page: Page) {
   return paginate(db, historyQueries.visible(db, userId, page), page);
 }
 
-export function listRoomMessages(db: Executor, roomId: string, page: Page) {
-  return paginate(db, historyQueries.room(db, roomId, page), page);
+/** `viewer` must be able to see the page's cursor message; see historyPage. */
+export function listRoomMessages(db: Executor, roomId: string, viewer: string, page: Page) {
+  return paginate(db, historyQueries.room(db, roomId, viewer, page), page);
 }
 
-export function listDirectMessages(db: Executor, userA: string, userB: string, page: Page) {
-  return paginate(db, historyQueries.between(db, userA, userB, page), page);
+export function listDirectMessages(db: Executor, userA: string, userB: string, viewer: string, page: Page) {
+  return paginate(db, historyQueries.between(db, userA, userB, viewer, page), page);
 }
 
 /** What `userId` may see in (afterSeq, upToSeq], in log order, at most `limit`. */

@@ -17,6 +17,19 @@ export async function findRoom(db: Executor, id: string): Promise<RoomRow | unde
   return db.selectFrom('rooms').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
+/** The room and whether `userId` is in it, in one round trip; undefined when no room has this id. */
+export async function findRoomAsMember(db: Executor, id: string, userId: string): Promise<{ room: RoomRow; member: boolean } | undefined> {
+  const row = await db
+    .selectFrom('rooms as r')
+    .selectAll('r')
+    .select((eb) => eb.exists(eb.selectFrom('room_members').select('user_id').where('room_id', '=', eb.ref('r.id')).where('user_id', '=', userId)).as('member'))
+    .where('r.id', '=', id)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  const { member, ...room } = row;
+  return { room, member: Boolean(member) };
+}
+
 /** Returns false when the user already was a member. */
 export async function insertMember(db: Executor, roomId: string, userId: string): Promise<boolean> {
   const result = await db

@@ -17,6 +17,18 @@ export async function findUserById(db: Executor, id: string): Promise<UserRow | 
   return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
+/**
+ * Users named by id or by lower-cased username, in one round trip. Arrays as
+ * parameters keep the statement's text the same whatever the count.
+ */
+export async function findUsersByIdsOrUsernames(db: Executor, ids: string[], usernames: string[]): Promise<UserRow[]> {
+  return db
+    .selectFrom('users')
+    .selectAll()
+    .where((eb) => eb.or([eb('id', '=', sql<string>`any(${ids}::uuid[])`), eb(sql<string>`lower(username)`, '=', sql<string>`any(${usernames}::text[])`)]))
+    .execute();
+}
+
 /** Usernames are unique regardless of case, and so is the lookup. */
 export async function findUserByUsername(db: Executor, username: string): Promise<UserRow | undefined> {
   return db
