@@ -11,13 +11,10 @@ import { USERNAME_PATTERN } from './schemas.ts';
 export const userRef = (nameOrId: string): { username: string } | { id: string } =>
   USERNAME_PATTERN.test(nameOrId) ? { username: nameOrId.toLowerCase() } : { id: nameOrId.toLowerCase() };
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 /** Several users named by username or id, looked up together; each slot undefined when nobody has that name. */
 export async function findUsersByNameOrId(db: Executor, namesOrIds: string[]): Promise<Array<UserRow | undefined>> {
   const refs = namesOrIds.map(userRef);
-  // Something that is no uuid names nobody (and must not reach a ::uuid cast).
-  const ids = refs.flatMap((r) => ('id' in r && UUID.test(r.id) ? [r.id] : []));
+  const ids = refs.flatMap((r) => ('id' in r ? [r.id] : []));
   const usernames = refs.flatMap((r) => ('username' in r ? [r.username] : []));
   const rows = await findUsersByIdsOrUsernames(db, ids, usernames);
   return refs.map((r) => rows.find((u) => ('id' in r ? u.id === r.id : u.username.toLowerCase() === r.username)));

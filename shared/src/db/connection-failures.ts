@@ -58,6 +58,15 @@ export function isConnectionFailure(error: unknown): boolean {
   return CLIENT_MESSAGES.some((pattern) => pattern.test(error.message));
 }
 
+/**
+ * PostgreSQL's answer when a prepared statement's result columns changed under
+ * it (a migration altered a table it reads): the connection's cached plans are
+ * stale, so the connection should be dropped rather than reused.
+ */
+export function isStalePreparedStatement(error: unknown): boolean {
+  return error instanceof Error && codeOf(error) === '0A000' && /cached plan must not change result type/.test(error.message);
+}
+
 /** Whether the server answered (so the connection still works) although the statement was given up on. */
 export function isServerTimeout(error: unknown): boolean {
   return error instanceof Error && codeOf(error) === QUERY_CANCELED;

@@ -1,8 +1,8 @@
 import type { PostgresCursor, PostgresPool, PostgresPoolClient, PostgresQueryResult } from 'kysely';
 import type pg from 'pg';
 import { DomainError } from '../errors.ts';
-import { isConnectionFailure, isServerTimeout } from './connection-failures.ts';
-import { createStatementNames, isStalePreparedStatement } from './statement-names.ts';
+import { isConnectionFailure, isServerTimeout, isStalePreparedStatement } from './connection-failures.ts';
+import { createStatementNames } from './statement-names.ts';
 
 const UNAVAILABLE = 'storage is unavailable right now; try again shortly';
 
@@ -21,8 +21,8 @@ const PREPARED_STATEMENTS = 300;
  * query and transaction, means no rule and no transport has to know which
  * pg errors mean "the database is away".
  */
-export function guardPool(pool: pg.Pool, onConnectionFailure?: (error: unknown) => void, opts: { preparedStatements?: number } = {}): PostgresPool {
-  const nameOf = createStatementNames(opts.preparedStatements ?? PREPARED_STATEMENTS);
+export function guardPool(pool: pg.Pool, onConnectionFailure?: (error: unknown) => void): PostgresPool {
+  const nameOf = createStatementNames(PREPARED_STATEMENTS);
   const translate = (error: unknown) => {
     if (isConnectionFailure(error)) {
       onConnectionFailure?.(error);

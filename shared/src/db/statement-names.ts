@@ -28,17 +28,3 @@ export function createStatementNames(limit: number): (text: string, parameterCou
     return name;
   };
 }
-
-/**
- * PostgreSQL's answer when a prepared statement's result columns changed under
- * it (a migration altered a table it reads): the connection's cached plans are
- * stale, so the connection is dropped rather than reused.
- */
-export function isStalePreparedStatement(error: unknown): boolean {
-  return (
-    typeof error === 'object' &&
-    error !== null &&
-    (error as { code?: unknown }).code === '0A000' &&
-    /cached plan must not change result type/.test(String((error as { message?: unknown }).message))
-  );
-}

@@ -1,7 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor } from '../database.ts';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from './uuid.ts';
 
 /**
  * Records a revocation. Returns false when the token id was already revoked:
@@ -25,7 +24,7 @@ export async function purgeExpiredRevocations(db: Executor, limit: number): Prom
 /** What PostgreSQL says about one token: is its id revoked, and the user's cut-off, if any. */
 export async function findTokenStatus(db: Executor, jti: string, userId: string) {
   // A subject that is no user id (only a token forged with our own secret has one) has no cut-off.
-  if (!UUID.test(userId)) userId = '00000000-0000-0000-0000-000000000000';
+  if (!isUuid(userId)) userId = '00000000-0000-0000-0000-000000000000';
   const row = await sql<{ revoked: boolean; valid_after: Date | null }>`
     select exists(select 1 from revoked_tokens where jti = ${jti} and expires_at > now()) as revoked,
            (select tokens_valid_after from users where id = ${userId}) as valid_after`.execute(db);

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Executor } from '../database.ts';
 import type { UserRow } from '../schema.ts';
+import { isUuid } from './uuid.ts';
 
 export async function insertUser(
   db: Executor,
@@ -19,13 +20,15 @@ export async function findUserById(db: Executor, id: string): Promise<UserRow | 
 
 /**
  * Users named by id or by lower-cased username, in one round trip. Arrays as
- * parameters keep the statement's text the same whatever the count.
+ * parameters keep the statement's text the same whatever the count; an id that
+ * is no uuid names nobody (and never reaches the cast).
  */
 export async function findUsersByIdsOrUsernames(db: Executor, ids: string[], usernames: string[]): Promise<UserRow[]> {
+  const uuids = ids.filter(isUuid);
   return db
     .selectFrom('users')
     .selectAll()
-    .where((eb) => eb.or([eb('id', '=', sql<string>`any(${ids}::uuid[])`), eb(sql<string>`lower(username)`, '=', sql<string>`any(${usernames}::text[])`)]))
+    .where((eb) => eb.or([eb('id', '=', sql<string>`any(${uuids}::uuid[])`), eb(sql<string>`lower(username)`, '=', sql<string>`any(${usernames}::text[])`)]))
     .execute();
 }
 
