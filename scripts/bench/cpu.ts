@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { mdTable, num } from './format.ts';
+import { CLK_TCK, parseStat } from './proc.ts';
 import { nowMs } from './stats.ts';
 
 // Where the machine's CPU went during a measured window, per part of the
@@ -10,9 +11,6 @@ import { nowMs } from './stats.ts';
 
 export const PARTS = ['postgres', 'api', 'gateway', 'nginx', 'redis', 'bare server', 'bench process', 'other'] as const;
 export type Part = (typeof PARTS)[number];
-
-/** Kernel clock ticks per second (sysconf(_SC_CLK_TCK)); 100 on every Linux this runs on. */
-const CLK_TCK = 100;
 
 export interface CpuSample {
   atMs: number;
@@ -64,16 +62,12 @@ export async function sampleCpu(): Promise<CpuSample> {
     } catch {
       continue; // gone meanwhile
     }
-    // The command name (field 2) sits in parentheses and may contain spaces.
-    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const startTime = fields[19] ?? '';
-    const key = `${pid}:${startTime}`;
-    if (startTimes.get(pid) !== key) {
+    const { comm, ticks, startTime } = parseStat(stat);
+    if (startTimes.get(pid) !== startTime) {
       partOfPid.delete(pid);
-      startTimes.set(pid, key);
+      startTimes.set(pid, startTime);
     }
-    procs.set(pid, { part: await classify(pid, comm), ticks: Number(fields[11]) + Number(fields[12]) });
+    procs.set(pid, { part: await classify(pid, comm), ticks });
   }
   return { atMs, procs };
 }

@@ -4,7 +4,7 @@ import { createBenchDatabase, startBenchCluster, type BenchCluster, type BenchDa
 import { describeMachine } from './machine.ts';
 import { parseOptions, type SectionName } from './options.ts';
 import { profilesMarkdown, summarizeProfiles } from './profile.ts';
-import { summaryTable, writeReport } from './report.ts';
+import { fileStamp, summaryTable, writeReport } from './report.ts';
 import { runFanout } from './sections/fanout.ts';
 import { runHistory } from './sections/history.ts';
 import { runIdle } from './sections/idle.ts';
@@ -52,8 +52,7 @@ async function main(): Promise<number> {
     });
   }
 
-  const stamp = startedAt.replaceAll(':', '-').replace(/\.\d+Z$/, 'Z');
-  const profileDir = opts.cpuProf ? path.join(root, 'loadtest/reports', `profiles-${stamp}`) : undefined;
+  const profileDir = opts.cpuProf ? path.join(root, 'loadtest/reports', `profiles-${fileStamp(startedAt)}`) : undefined;
   const done = new Map<SectionName, SectionResult>();
   try {
     db = await createBenchDatabase();

@@ -9,14 +9,18 @@ export async function rssBytes(pid: number): Promise<number> {
 }
 
 /** Kernel clock ticks per second (sysconf(_SC_CLK_TCK)); 100 on every Linux this runs on. */
-const CLK_TCK = 100;
+export const CLK_TCK = 100;
 
-/** User plus system CPU time a process has used, seconds (fields 14 and 15 of /proc/<pid>/stat). */
-export async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  // The command name (field 2) may contain spaces; fields after it are plain.
+/** The parts of a /proc/<pid>/stat line the bench reads: command name, user plus system ticks (fields 14 and 15), start time. */
+export function parseStat(stat: string): { comm: string; ticks: number; startTime: string } {
+  // The command name (field 2) sits in parentheses and may contain spaces; fields after it are plain.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  return { comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ticks: Number(fields[11]) + Number(fields[12]), startTime: fields[19] ?? '' };
+}
+
+/** User plus system CPU time a process has used, seconds. */
+export async function cpuSeconds(pid: number): Promise<number> {
+  return parseStat(await readFile(`/proc/${pid}/stat`, 'utf8')).ticks / CLK_TCK;
 }
 
 /** CPU share (1.0 = one core) a process used over `ms`. */

@@ -75,10 +75,13 @@ export function toMarkdown(report: Report): string {
   ].join('\n');
 }
 
+/** A run's start time as it appears in file names: 2026-12-02T13-12-03Z. */
+export const fileStamp = (isoTime: string) => isoTime.replaceAll(':', '-').replace(/\.\d+Z$/, 'Z');
+
 /** Writes bench-<timestamp>.json and .md and latest.md; returns the Markdown path. */
 export async function writeReport(dir: string, report: Report): Promise<string> {
   await mkdir(dir, { recursive: true });
-  const stamp = report.startedAt.replaceAll(':', '-').replace(/\.\d+Z$/, 'Z');
+  const stamp = fileStamp(report.startedAt);
   const md = toMarkdown(report);
   const mdPath = path.join(dir, `bench-${stamp}.md`);
   await writeFile(path.join(dir, `bench-${stamp}.json`), `${JSON.stringify(report, null, 2)}\n`);
