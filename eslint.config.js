@@ -17,7 +17,21 @@ const chatRules = {
   message: 'Lower layers must not depend on the chat rules; shared types live in shared/src/model.',
 };
 const transports = {
-  group: ['hono', 'hono/**', '@hono/**', 'socket.io', 'socket.io/**', 'socket.io-client', '@socket.io/**', 'ws', 'node:http', 'node:https', 'node:net', '**/services/**', '**/presenters/**'],
+  group: [
+    'hono',
+    'hono/**',
+    '@hono/**',
+    'socket.io',
+    'socket.io/**',
+    'socket.io-client',
+    '@socket.io/**',
+    'ws',
+    'node:http',
+    'node:https',
+    'node:net',
+    '**/services/**',
+    '**/presenters/**',
+  ],
   message: 'Rules know nothing about HTTP or sockets, nor how responses are shaped: transports map their results.',
 };
 const restrict = (...patterns) => ({ 'no-restricted-imports': ['error', { patterns }] });

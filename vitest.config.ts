@@ -10,7 +10,10 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['shared/src/**/*.test.ts', 'services/*/src/**/*.test.ts', 'services/*/test/**/*.test.ts', 'deploy/**/*.test.ts'] },
+        test: {
+          name: 'unit',
+          include: ['shared/src/**/*.test.ts', 'services/*/src/**/*.test.ts', 'services/*/test/**/*.test.ts', 'deploy/**/*.test.ts'],
+        },
       },
       // Each e2e file starts the whole cluster behind nginx, which must listen on
       // :8080, so they take turns: one file at a time, after the files above.

@@ -152,18 +152,36 @@ async function aclUsers(file = 'deploy/redis/users.acl'): Promise<Map<string, st
 /** An enabled ACL user: password from start.sh only, an allow-list of commands, never every key or channel. */
 function expectLeastPrivilege(name: string, rules: string[]) {
   // start.sh appends the password; a `nopass` or a password written into the file would bypass it.
-  expect(rules.filter((r) => r === 'nopass' || r.startsWith('>') || r.startsWith('#')), name).toEqual([]);
+  expect(
+    rules.filter((r) => r === 'nopass' || r.startsWith('>') || r.startsWith('#')),
+    name,
+  ).toEqual([]);
   expect(rules, `${name} may not run everything`).not.toContain('+@all');
   expect(rules, `${name} may not touch every key`).not.toContain('~*');
   expect(rules, `${name} may not use every channel`).not.toContain('&*');
   // An allow-list: everything off first, then no administrative or keyspace-wide command back on.
   expect(rules.indexOf('-@all'), `${name}: -@all before any +command`).toBeLessThan(rules.findIndex((r) => r.startsWith('+')));
-  const dangerous = ['+@dangerous', '+@admin', '+keys', '+flushall', '+flushdb', '+config', '+acl', '+debug', '+shutdown', '+monitor', '+module', '+script|flush'];
-  expect(rules.filter((r) => dangerous.includes(r.toLowerCase()) || r.startsWith('+@')), name).toEqual([]);
+  const dangerous = [
+    '+@dangerous',
+    '+@admin',
+    '+keys',
+    '+flushall',
+    '+flushdb',
+    '+config',
+    '+acl',
+    '+debug',
+    '+shutdown',
+    '+monitor',
+    '+module',
+    '+script|flush',
+  ];
+  expect(
+    rules.filter((r) => dangerous.includes(r.toLowerCase()) || r.startsWith('+@')),
+    name,
+  ).toEqual([]);
 }
 /** Where a service mounts a repository file (`./src:/target[:ro]`). */
-const mountOf = (service: Service | undefined, source: string) =>
-  service?.volumes?.map((v) => v.split(':')).find(([from]) => from === source)?.[1];
+const mountOf = (service: Service | undefined, source: string) => service?.volumes?.map((v) => v.split(':')).find(([from]) => from === source)?.[1];
 
 describe('docker-compose.yml credentials and limits (least privilege)', () => {
   it('Redis refuses unauthenticated connections: the default user is off and the app user has a password from the environment', async () => {
@@ -193,7 +211,10 @@ describe('docker-compose.yml credentials and limits (least privilege)', () => {
     expect(talkers.map(([name]) => name).sort()).toEqual([...servicesOf('api'), ...servicesOf('gateway')].map(([name]) => name).sort());
     for (const [name, service] of talkers) {
       const credentials = credentialsOf(service.environment?.REDIS_URL);
-      expect(credentials, `${name}: REDIS_URL must be redis://user:\${VAR:?}@redis:6379`).toMatchObject({ host: 'redis:6379', passwordVariable: 'REDIS_PASSWORD' });
+      expect(credentials, `${name}: REDIS_URL must be redis://user:\${VAR:?}@redis:6379`).toMatchObject({
+        host: 'redis:6379',
+        passwordVariable: 'REDIS_PASSWORD',
+      });
       const rules = users.get(credentials?.user ?? '');
       expect(rules, `${name}: ${credentials?.user} is not an enabled user of users.acl`).toContain('on');
       const prefix = service.environment?.REDIS_PREFIX ?? 'chat:';
@@ -225,7 +246,11 @@ describe('docker-compose.yml credentials and limits (least privilege)', () => {
       });
     }
     for (const [name, service] of servicesOf('migrate')) {
-      expect(credentialsOf(service.environment?.DATABASE_URL), name).toEqual({ user: owner, passwordVariable: 'POSTGRES_PASSWORD', host: 'postgres:5432' });
+      expect(credentialsOf(service.environment?.DATABASE_URL), name).toEqual({
+        user: owner,
+        passwordVariable: 'POSTGRES_PASSWORD',
+        host: 'postgres:5432',
+      });
     }
   });
 
@@ -253,7 +278,8 @@ const COMPOSE_TAGS: CollectionTag[] = [
     resolve: (map) => new ComposeOverride(map.toJSON()),
   },
 ];
-const isMapping = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof ComposeOverride);
+const isMapping = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof ComposeOverride);
 /** An override file's value merged into the base file's, as Compose merges: mappings key by key, anything else (and `!override`) replaced. */
 function mergeCompose(base: unknown, override: unknown): unknown {
   if (override instanceof ComposeOverride) return override.value;
@@ -277,7 +303,8 @@ describe('docker-compose.redis-cluster.yml: the stack on a Redis Cluster', () =>
   const nodes = () => started().filter(([, s]) => s.environment?.REDIS_CLUSTER === 'yes');
   const apps = () => started().filter(([, s]) => roleOf(s) === 'api' || roleOf(s) === 'gateway');
   const createJobs = () => started().filter(([, s]) => mountOf(s, './deploy/redis/create-cluster.sh') !== undefined);
-  const redisConfigOf = (service: Service) => (roleOf(service) === 'gateway' ? loadGatewayConfig : loadApiConfig)(interpolated(service.environment)).redis;
+  const redisConfigOf = (service: Service) =>
+    (roleOf(service) === 'gateway' ? loadGatewayConfig : loadApiConfig)(interpolated(service.environment)).redis;
 
   it('replaces the single redis with 3 masters and a replica each, joined by a one-shot job', () => {
     expect(stack.redis?.profiles ?? [], 'the single redis is not started in this mode').not.toEqual([]);
@@ -290,18 +317,26 @@ describe('docker-compose.redis-cluster.yml: the stack on a Redis Cluster', () =>
     expect(Number.isInteger(masters) && masters >= 3, `${nodes().length} nodes for ${replicas} replica(s) per master`).toBe(true);
     expect(apps().filter(([, s]) => roleOf(s) === 'api').length).toBeGreaterThanOrEqual(2);
     expect(apps().filter(([, s]) => roleOf(s) === 'gateway').length).toBeGreaterThanOrEqual(2);
-    for (const [name, service] of started()) expect(Object.keys(service.depends_on ?? {}), `${name} depends on the disabled single redis`).not.toContain('redis');
+    for (const [name, service] of started())
+      expect(Object.keys(service.depends_on ?? {}), `${name} depends on the disabled single redis`).not.toContain('redis');
   });
 
   it('every node the app lists exists, runs cluster-enabled and announces the name it is listed by; the job creates from the same list', async () => {
     const start = await read('deploy/redis/start.sh');
-    for (const line of ['cluster-enabled yes', 'cluster-config-file /data/nodes.conf', 'cluster-announce-hostname $REDIS_ANNOUNCE_HOSTNAME', 'cluster-preferred-endpoint-type hostname']) {
+    for (const line of [
+      'cluster-enabled yes',
+      'cluster-config-file /data/nodes.conf',
+      'cluster-announce-hostname $REDIS_ANNOUNCE_HOSTNAME',
+      'cluster-preferred-endpoint-type hostname',
+    ]) {
       expect(start, line).toContain(line);
     }
     // The generated configuration file is what redis-server reads first.
     expect(start).toMatch(/set -- \/run\/redis\/cluster\.conf/);
     expect(start).toMatch(/^exec docker-entrypoint\.sh redis-server "\$@" /m);
-    const nodeNames = nodes().map(([name]) => name).sort();
+    const nodeNames = nodes()
+      .map(([name]) => name)
+      .sort();
     const [, create] = createJobs()[0] as [string, Service];
     for (const [name, app] of apps()) {
       const redis = redisConfigOf(app);
@@ -314,7 +349,9 @@ describe('docker-compose.redis-cluster.yml: the stack on a Redis Cluster', () =>
         expect(node?.environment?.REDIS_ANNOUNCE_HOSTNAME, `${host} announces itself by the name it is listed by`).toBe(host);
         expect(port, `${host}: redis-server's port`).toBe(6379);
       }
-      expect(app.environment?.REDIS_CLUSTER_NODES, `${name}: the job creates the cluster the app is told about`).toBe(create.environment?.REDIS_CLUSTER_NODES);
+      expect(app.environment?.REDIS_CLUSTER_NODES, `${name}: the job creates the cluster the app is told about`).toBe(
+        create.environment?.REDIS_CLUSTER_NODES,
+      );
     }
   });
 
@@ -338,7 +375,8 @@ describe('docker-compose.redis-cluster.yml: the stack on a Redis Cluster', () =>
     expect(start).toContain('/etc/redis/cluster-users.acl');
     for (const [name, node] of nodes()) {
       // The very files of the single node, where start.sh reads them, plus the cluster's users.
-      for (const file of ['./deploy/redis/start.sh', './deploy/redis/users.acl']) expect(mountOf(node, file), `${name}: ${file}`).toBe(mountOf(base, file));
+      for (const file of ['./deploy/redis/start.sh', './deploy/redis/users.acl'])
+        expect(mountOf(node, file), `${name}: ${file}`).toBe(mountOf(base, file));
       expect(mountOf(node, './deploy/redis/cluster-users.acl'), name).toBe('/etc/redis/cluster-users.acl');
       expect(node.environment?.REDIS_PASSWORD, name).toMatch(REQUIRED_VARIABLE);
       expect(REQUIRED_VARIABLE.exec(node.environment?.REDIS_ADMIN_PASSWORD ?? '')?.[1], name).toBe('REDIS_ADMIN_PASSWORD');
@@ -350,7 +388,10 @@ describe('docker-compose.redis-cluster.yml: the stack on a Redis Cluster', () =>
       expect(rules, name).toContain('on');
       expect(users.has(name), `${name} is defined once`).toBe(false);
       expectLeastPrivilege(name, rules);
-      expect(rules.filter((r) => /^[~%&]/.test(r)), `${name} reads no key and no channel`).toEqual([]);
+      expect(
+        rules.filter((r) => /^[~%&]/.test(r)),
+        `${name} reads no key and no channel`,
+      ).toEqual([]);
       expect(rules, name).toEqual(expect.arrayContaining(['resetkeys', 'resetchannels']));
     }
     // Replicas authenticate to their master as that user, with a password written to a file, not the command line.
@@ -373,8 +414,12 @@ describe('docker-compose.redis-cluster.yml: the stack on a Redis Cluster', () =>
       expect(rules, name).toEqual(expect.arrayContaining(['+cluster|slots', '+cluster|info']));
       expect(redisConfigOf(app).cluster?.username, name).toBe(env.REDIS_USERNAME);
     }
-    const holders = started().filter(([, s]) => s.environment?.REDIS_ADMIN_PASSWORD !== undefined).map(([name]) => name);
-    expect(holders.sort(), 'only the nodes and the job get the admin password').toEqual([...nodes().map(([name]) => name), ...createJobs().map(([name]) => name)].sort());
+    const holders = started()
+      .filter(([, s]) => s.environment?.REDIS_ADMIN_PASSWORD !== undefined)
+      .map(([name]) => name);
+    expect(holders.sort(), 'only the nodes and the job get the admin password').toEqual(
+      [...nodes().map(([name]) => name), ...createJobs().map(([name]) => name)].sort(),
+    );
     for (const [name, create] of createJobs()) expect(create.environment?.REDIS_PASSWORD, `${name} needs no app password`).toBeUndefined();
   });
 
@@ -435,7 +480,9 @@ function containerPathOf(service: Service | undefined, repoFile: string): string
 /** `[host_ip:]host_port:container_port[/proto]` of the short `ports` syntax. */
 function publishedPorts(service: Service): { hostIp?: string; containerPort: number }[] {
   return (service.ports ?? []).map((entry) => {
-    const parts = String(entry).replace(/\/\w+$/, '').split(':');
+    const parts = String(entry)
+      .replace(/\/\w+$/, '')
+      .split(':');
     return { hostIp: parts.length === 3 ? parts[0] : undefined, containerPort: Number(parts.at(-1)) };
   });
 }
@@ -542,7 +589,22 @@ interface Dashboard {
 }
 
 /** PromQL words that look like metric names but are not (keywords, modifiers). */
-const PROMQL_KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'bool', 'offset', 'atan2', 'inf', 'nan']);
+const PROMQL_KEYWORDS = new Set([
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'and',
+  'or',
+  'unless',
+  'bool',
+  'offset',
+  'atan2',
+  'inf',
+  'nan',
+]);
 /** The metric names a PromQL expression selects: every identifier that is not a function, keyword, label, string or number. */
 function metricNamesIn(expr: string): string[] {
   const bare = expr
@@ -597,7 +659,10 @@ describe('Grafana: provisioned datasource and dashboard', () => {
   });
 
   it('mounts the provisioning files read-only where Grafana reads them', () => {
-    for (const [file, dir] of [[DATASOURCES, 'datasources'], [PROVIDERS, 'dashboards']] as const) {
+    for (const [file, dir] of [
+      [DATASOURCES, 'datasources'],
+      [PROVIDERS, 'dashboards'],
+    ] as const) {
       const target = containerPathOf(grafana(), file);
       expect(target, `${file} is not mounted into grafana`).toMatch(new RegExp(`^/etc/grafana/provisioning/${dir}/[^/]+\\.ya?ml$`));
     }
@@ -648,9 +713,14 @@ describe('Grafana: provisioned datasource and dashboard', () => {
 
   it('finds the metric names in PromQL (so the next check is not vacuous)', () => {
     expect(
-      metricNamesIn('histogram_quantile(0.95, sum by (le, route) (rate(http_x_bucket{status=~"5..", a="b{c}"}[$__rate_interval]))) / on(instance) group_left up offset 5m or vector(0) * 1e3'),
+      metricNamesIn(
+        'histogram_quantile(0.95, sum by (le, route) (rate(http_x_bucket{status=~"5..", a="b{c}"}[$__rate_interval]))) / on(instance) group_left up offset 5m or vector(0) * 1e3',
+      ),
     ).toEqual(['http_x_bucket', 'up']);
-    expect(metricNamesIn('max by (instance) (nodejs_eventloop_lag_p99_seconds) > bool 0.5 unless foo:bar')).toEqual(['nodejs_eventloop_lag_p99_seconds', 'foo:bar']);
+    expect(metricNamesIn('max by (instance) (nodejs_eventloop_lag_p99_seconds) > bool 0.5 unless foo:bar')).toEqual([
+      'nodejs_eventloop_lag_p99_seconds',
+      'foo:bar',
+    ]);
   });
 
   it('every query uses only series the services expose (or Prometheus records per target)', () => {
@@ -658,7 +728,10 @@ describe('Grafana: provisioned datasource and dashboard', () => {
       for (const target of panel.targets ?? []) {
         const names = metricNamesIn(target.expr ?? '');
         expect(names, `${panel.title} ${target.refId}: selects no metric`).not.toEqual([]);
-        expect(names.filter((n) => !exposed.has(n)), `${panel.title} ${target.refId}: unknown metrics in ${target.expr}`).toEqual([]);
+        expect(
+          names.filter((n) => !exposed.has(n)),
+          `${panel.title} ${target.refId}: unknown metrics in ${target.expr}`,
+        ).toEqual([]);
       }
     }
   });

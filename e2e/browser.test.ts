@@ -52,8 +52,7 @@ async function newUser(): Promise<{ username: string; token: string }> {
 }
 
 /** Resolves once the status line says the page's socket is live. */
-const untilLive = (page: Page) =>
-  expect.poll(() => page.textContent('#status'), { timeout: 15_000, interval: 50 }).toMatch(/ · live$/);
+const untilLive = (page: Page) => expect.poll(() => page.textContent('#status'), { timeout: 15_000, interval: 50 }).toMatch(/ · live$/);
 
 /** Which gateway logged a plain WebSocket connection for this user (the page has one at a time). */
 async function gatewayOf(userId: string): Promise<string> {
@@ -191,7 +190,12 @@ describe('the web page', () => {
     for (const s of sockets) expect(s.url.searchParams.has('token')).toBe(false);
     const resumedAt = second.frames.findIndex((f) => f.type === 'resumed');
     expect(resumedAt).toBeGreaterThan(0);
-    expect(second.frames.slice(0, resumedAt).filter(w.isOurs).map((f) => f.message?.content)).toEqual(outage);
+    expect(
+      second.frames
+        .slice(0, resumedAt)
+        .filter(w.isOurs)
+        .map((f) => f.message?.content),
+    ).toEqual(outage);
     expect(second.frames[resumedAt]?.replayed).toBeGreaterThanOrEqual(outage.length);
     expect(historyLoads.length).toBe(historyLoadsBefore);
     // Each message arrived once over both sockets: no duplicate for the page to hide.

@@ -48,7 +48,9 @@ async function newUser(): Promise<User> {
 describe("the seed README's curl scenarios through nginx", () => {
   it('scenario 1: register, login with the cookie, profile, refresh, logout', async () => {
     const username = `seed_${crypto.randomUUID().slice(0, 8)}`;
-    expect((await call('POST', '/api/auth/register', { body: { username, email: `${username}@example.com`, password: 'password123' } })).status).toBe(201);
+    expect((await call('POST', '/api/auth/register', { body: { username, email: `${username}@example.com`, password: 'password123' } })).status).toBe(
+      201,
+    );
     const login = await call('POST', '/api/auth/login', { body: { username, password: 'password123' } });
     expect(login.status).toBe(200);
     expect(login.headers.get('x-request-id')).toBeTruthy();
@@ -233,7 +235,10 @@ async function runnerLogged(pattern: RegExp, timeoutMs = 15_000): Promise<string
 async function untilOk(url: string, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const status = await fetch(url, { signal: AbortSignal.timeout(2_000) }).then((r) => r.status, () => 0);
+    const status = await fetch(url, { signal: AbortSignal.timeout(2_000) }).then(
+      (r) => r.status,
+      () => 0,
+    );
     if (status === 200) return;
     if (Date.now() > deadline) throw new Error(`${url} answered ${status}, not 200, until the deadline`);
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -326,6 +331,11 @@ describe('stopping the cluster', () => {
     expect(isRunning(-nginxGroup)).toBe(false);
     expect(cluster.names.map((name) => cluster.pid(name)).filter((pid) => pid !== undefined)).toEqual([]);
     expect(logs.slice(linesBefore).filter(({ name, line }) => name === 'cluster' && /restart/.test(line))).toEqual([]);
-    expect(await fetch(`${BASE}/health`).then((r) => r.status, () => 'refused')).toBe('refused');
+    expect(
+      await fetch(`${BASE}/health`).then(
+        (r) => r.status,
+        () => 'refused',
+      ),
+    ).toBe('refused');
   });
 });

@@ -54,7 +54,9 @@ function openWs(url: string, headers: Record<string, string> = {}): Promise<WebS
 
 /** The access log lines (nginx's stdout, JSON) with this request id. */
 const accessLines = (requestId: string) =>
-  logs.filter(({ name, line }) => name === 'nginx' && line.startsWith('{') && line.includes(`"request_id":"${requestId}"`)).map(({ line }) => JSON.parse(line) as { upstream_status: string; status: number });
+  logs
+    .filter(({ name, line }) => name === 'nginx' && line.startsWith('{') && line.includes(`"request_id":"${requestId}"`))
+    .map(({ line }) => JSON.parse(line) as { upstream_status: string; status: number });
 
 /** Sends batches of requests until one of them was refused by the dead gateway (upstream_status has a 502) and recovered on the other. */
 async function hitDeadGateway(tag: string, request: (requestId: string) => Promise<void>): Promise<void> {
@@ -91,7 +93,9 @@ it('keeps query tokens out of every log line, nginx error log included, while a 
   await hitDeadGateway('query-token', async (id) => {
     const ws = await openWs(`${WS_BASE}/api/ws/connect?token=${user.token}`, { 'x-request-id': id });
     ws.close();
-    const res = await fetch(`${BASE}/socket.io/?EIO=4&transport=polling&client_id=${randomUUID()}&token=${user.token}`, { headers: { 'x-request-id': `${id}-io` } });
+    const res = await fetch(`${BASE}/socket.io/?EIO=4&transport=polling&client_id=${randomUUID()}&token=${user.token}`, {
+      headers: { 'x-request-id': `${id}-io` },
+    });
     expect(res.status).toBe(200);
     await res.text();
   });
@@ -101,7 +105,11 @@ it('keeps query tokens out of every log line, nginx error log included, while a 
     const ws = await openWs(`${WS_BASE}/api/ws/connect`, { authorization: `Bearer ${user.token}`, 'x-request-id': id });
     ws.close();
   });
-  await expect.poll(() => logs.some(({ name, line }) => name === 'nginx' && /connect\(\) failed .* while connecting to upstream/.test(line)), { timeout: 5_000 }).toBe(true);
+  await expect
+    .poll(() => logs.some(({ name, line }) => name === 'nginx' && /connect\(\) failed .* while connecting to upstream/.test(line)), {
+      timeout: 5_000,
+    })
+    .toBe(true);
 
   // Let every process write what it has, then read every line of every process.
   await new Promise((resolve) => setTimeout(resolve, 500));

@@ -55,7 +55,13 @@ async function k6Binary(): Promise<string> {
  */
 const LOCAL_IPS = '127.0.0.1-127.0.0.32';
 
-function runK6(k6: string, script: string, env: Record<string, string>, k6Args: string[], childEnv: NodeJS.ProcessEnv = process.env): Promise<number> {
+function runK6(
+  k6: string,
+  script: string,
+  env: Record<string, string>,
+  k6Args: string[],
+  childEnv: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
   const envArgs = Object.entries(env).flatMap(([name, value]) => ['-e', `${name}=${value}`]);
   return new Promise((resolve, reject) => {
     // cwd = the repository root: handleSummary() writes loadtest/results/... relative to it.
@@ -109,7 +115,8 @@ async function pickPorts(): Promise<{ apiPorts: number[]; gatewayPorts: number[]
 
 /** Where the cluster's lines go: the console (smoke, as before) or a log file, with errors echoed. */
 function clusterOutput(name: Scenario, log: (line: string) => void) {
-  if (name === 'smoke') return { output: (child: string, line: string) => console.log(`${child.padEnd(10)} | ${line}`), close: () => Promise.resolve() };
+  if (name === 'smoke')
+    return { output: (child: string, line: string) => console.log(`${child.padEnd(10)} | ${line}`), close: () => Promise.resolve() };
   mkdirSync(resultsDir, { recursive: true });
   const file = path.join(resultsDir, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.cluster.log`);
   const stream = createWriteStream(file);
@@ -123,7 +130,8 @@ function clusterOutput(name: Scenario, log: (line: string) => void) {
       // error level and above, nginx's error log and anything unparsed are echoed
       // (the first 20), because they explain failed thresholds.
       const level = /"level":(\d+)/.exec(line)?.[1];
-      const isProblem = child === 'nginx' ? !line.startsWith('{') : level ? Number(level) >= 50 : !child.startsWith('cluster') && !child.startsWith('migrate');
+      const isProblem =
+        child === 'nginx' ? !line.startsWith('{') : level ? Number(level) >= 50 : !child.startsWith('cluster') && !child.startsWith('migrate');
       if (child === 'cluster' || child === 'migrate') console.log(`${child.padEnd(10)} | ${line}`);
       if (!isProblem) return;
       problems++;

@@ -133,11 +133,7 @@ function recordDelivery(message, counter, kind) {
 export function restSender(data) {
   const user = userFor(data.senders, exec.vu.idInTest);
   const content = `${marker(data.runId)} from ${user.username} #${exec.vu.iterationInScenario}`;
-  const res = http.post(
-    `${BASE_URL}/api/messages`,
-    JSON.stringify({ content }),
-    jsonParams(user.token, 'POST /api/messages'),
-  );
+  const res = http.post(`${BASE_URL}/api/messages`, JSON.stringify({ content }), jsonParams(user.token, 'POST /api/messages'));
   const ok = check(res, {
     'message stored (201)': (r) => r.status === 201,
     'stored message echoes content': (r) => r.status === 201 && r.json('content') === content,

@@ -56,7 +56,8 @@ async function main(): Promise<number> {
   const stop = () => (stopping ??= cluster.stop().then(() => say('stopped; every node ended and its directory removed')));
 
   process.stdout.write(`REDIS_CLUSTER_NODES=${cluster.nodeList}\n`);
-  for (const node of cluster.nodes) say(`${node.address} ${node.role}${node.masterId ? ` of ${node.masterId.slice(0, 8)}` : ''} (${node.id.slice(0, 8)})`);
+  for (const node of cluster.nodes)
+    say(`${node.address} ${node.role}${node.masterId ? ` of ${node.masterId.slice(0, 8)}` : ''} (${node.id.slice(0, 8)})`);
 
   const [command, ...args] = positionals;
   if (command === undefined) {

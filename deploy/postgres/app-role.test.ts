@@ -49,9 +49,19 @@ beforeAll(async () => {
   const dbUrl = new URL(adminUrl());
   dbUrl.pathname = `/${database}`;
   await execFileAsync('psql', [
-    '-v', 'ON_ERROR_STOP=1', '-q',
-    '-v', `owner=${owner}`, '-v', `db=${database}`, '-v', `app_role=${appRole}`, '-v', `app_password=${appPassword}`,
-    '-f', path.join(import.meta.dirname, 'app-role.sql'),
+    '-v',
+    'ON_ERROR_STOP=1',
+    '-q',
+    '-v',
+    `owner=${owner}`,
+    '-v',
+    `db=${database}`,
+    '-v',
+    `app_role=${appRole}`,
+    '-v',
+    `app_password=${appPassword}`,
+    '-f',
+    path.join(import.meta.dirname, 'app-role.sql'),
     dbUrl.toString(),
   ]);
   const db = createDatabase({ url: urlFor(owner, ownerPassword), poolMax: 1 });
@@ -110,10 +120,9 @@ describe('deploy/postgres/app-role.sql', () => {
     const client = new pg.Client({ connectionString: adminUrl() });
     await client.connect();
     try {
-      const { rows } = await client.query<{ public_connect: boolean }>(
-        `select has_database_privilege('public', $1, 'connect') as public_connect`,
-        [database],
-      );
+      const { rows } = await client.query<{ public_connect: boolean }>(`select has_database_privilege('public', $1, 'connect') as public_connect`, [
+        database,
+      ]);
       expect(rows[0]?.public_connect).toBe(false);
     } finally {
       await client.end();

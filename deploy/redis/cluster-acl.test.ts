@@ -67,12 +67,10 @@ const createCluster = () =>
  * among them), so some open after the reset that the single-node test relies on.
  */
 const refusals = async () =>
-  (await Promise.all(inspectors.map((r) => r.call('ACL', 'LOG') as Promise<unknown[][]>)))
-    .flat()
-    .filter((entry) => {
-      const field = (name: string) => entry[entry.indexOf(name) + 1];
-      return !(field('reason') === 'command' && field('object') === 'info' && field('username') === 'chat');
-    });
+  (await Promise.all(inspectors.map((r) => r.call('ACL', 'LOG') as Promise<unknown[][]>))).flat().filter((entry) => {
+    const field = (name: string) => entry[entry.indexOf(name) + 1];
+    return !(field('reason') === 'command' && field('object') === 'info' && field('username') === 'chat');
+  });
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'redis-cluster-acl-'));
@@ -92,7 +90,13 @@ beforeAll(async () => {
     const conf = path.join(dir, `cluster-${port}.conf`);
     await writeFile(conf, clusterConf(port, all[6 + i] as number));
     servers.push(spawn('redis-server', [conf, '--save', '', '--appendonly', 'no', '--aclfile', aclFile], { stdio: 'ignore' }));
-    const inspector = new Redis({ port, host: '127.0.0.1', username: 'inspector', password: INSPECTOR_PASSWORD, retryStrategy: (n) => (n > 100 ? null : 50) });
+    const inspector = new Redis({
+      port,
+      host: '127.0.0.1',
+      username: 'inspector',
+      password: INSPECTOR_PASSWORD,
+      retryStrategy: (n) => (n > 100 ? null : 50),
+    });
     inspector.on('error', () => {}); // refused until the server listens
     inspectors.push(inspector);
   }

@@ -39,8 +39,7 @@ export function isOurs(runId, message) {
 
 /** @param {RunMessage} message */
 export function messageShapeOk(message) {
-  return ['id', 'sender', 'content', 'created_at'].every((k) => typeof message[k] === 'string') &&
-    'recipient' in message && 'room_id' in message;
+  return ['id', 'sender', 'content', 'created_at'].every((k) => typeof message[k] === 'string') && 'recipient' in message && 'room_id' in message;
 }
 
 /**

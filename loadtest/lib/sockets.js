@@ -77,7 +77,10 @@ class PendingAcks {
 
   /** @param {K} key @param {AckCallback} cb @param {number} timeoutMs */
   add(key, cb, timeoutMs) {
-    const timer = timeoutMs > 0 ? Number(setTimeout(() => this.settle(key, false, { code: 'timeout', error: `no ack in ${timeoutMs} ms` }), timeoutMs)) : undefined;
+    const timer =
+      timeoutMs > 0
+        ? Number(setTimeout(() => this.settle(key, false, { code: 'timeout', error: `no ack in ${timeoutMs} ms` }), timeoutMs))
+        : undefined;
     this.map.set(key, { cb, timer });
   }
 

@@ -34,7 +34,10 @@ function describe(m) {
     case 'gauge':
       return `value=${fmt(v.value, time)} min=${fmt(v.min, time)} max=${fmt(v.max, time)}`;
     default:
-      return ['avg', 'med', 'p(90)', 'p(95)', 'p(99)', 'max'].filter((k) => k in v).map((k) => `${k}=${fmt(v[k], time)}`).join(' ');
+      return ['avg', 'med', 'p(90)', 'p(95)', 'p(99)', 'max']
+        .filter((k) => k in v)
+        .map((k) => `${k}=${fmt(v[k], time)}`)
+        .join(' ');
   }
 }
 

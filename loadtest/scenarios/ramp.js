@@ -267,7 +267,9 @@ export function handleSummary(data) {
   if (!kneeStage) {
     lines.push(`  KNEE: below the first step (${stages[0]?.target_rate} msg/s already over: ${stages[0]?.over.join(', ')})`);
   } else if (!firstOver) {
-    lines.push(`  KNEE: not reached; every step held, up to ${kneeStage.achieved_rate} msg/s (target ${kneeStage.target_rate}). Raise RAMP_MAX_RATE to find it.`);
+    lines.push(
+      `  KNEE: not reached; every step held, up to ${kneeStage.achieved_rate} msg/s (target ${kneeStage.target_rate}). Raise RAMP_MAX_RATE to find it.`,
+    );
   } else {
     const above = stages[kneeStage.stage + 1];
     lines.push(
@@ -278,7 +280,9 @@ export function handleSummary(data) {
       lines.push(`        (step ${firstOver.stage}, ${firstOver.target_rate} msg/s, already went over once: ${firstOver.over.join(', ')})`);
     }
   }
-  lines.push(`        (p95 send and delivery < ${KNEE_LATENCY_MS} ms, errors < ${pct(KNEE_ERROR_RATE)}, delivered >= ${pct(KNEE_MIN_DELIVERY)}, >= ${pct(KNEE_MIN_KEPT_UP)} of the target rate)`);
+  lines.push(
+    `        (p95 send and delivery < ${KNEE_LATENCY_MS} ms, errors < ${pct(KNEE_ERROR_RATE)}, delivered >= ${pct(KNEE_MIN_DELIVERY)}, >= ${pct(KNEE_MIN_KEPT_UP)} of the target rate)`,
+  );
 
   const settings = {
     duration_seconds: DURATION_SECONDS,

@@ -133,19 +133,25 @@ export function clients(data) {
   }
   // The storm: every client of this VU drops its socket and resumes on a new one,
   // at the same wall-clock moment as every other VU.
-  setTimeout(() => {
-    for (const receiver of receivers) {
-      if (receiver.cursor === undefined) {
-        warnOnce(`${receiver.kind} client: no cursor to resume from`);
-        reconnectSuccess.add(false, { kind: receiver.kind });
-        continue;
+  setTimeout(
+    () => {
+      for (const receiver of receivers) {
+        if (receiver.cursor === undefined) {
+          warnOnce(`${receiver.kind} client: no cursor to resume from`);
+          reconnectSuccess.add(false, { kind: receiver.kind });
+          continue;
+        }
+        receiver.open(receiver.cursor);
       }
-      receiver.open(receiver.cursor);
-    }
-  }, Math.max(0, start + STORM_AT * 1000 - Date.now()));
-  setTimeout(() => {
-    for (const receiver of receivers) receiver.finish();
-  }, Math.max(0, start + END_AT * 1000 - Date.now()));
+    },
+    Math.max(0, start + STORM_AT * 1000 - Date.now()),
+  );
+  setTimeout(
+    () => {
+      for (const receiver of receivers) receiver.finish();
+    },
+    Math.max(0, start + END_AT * 1000 - Date.now()),
+  );
 }
 
 /** @param {SetupData} data */

@@ -120,13 +120,16 @@ export function clients(data) {
     const at = start + (n / CLIENTS) * CONNECT_SECONDS * 1000;
     setTimeout(() => receiver.open(), Math.max(0, at - Date.now()));
   }
-  setTimeout(() => {
-    for (const receiver of receivers) {
-      const seen = receiver.tracker.streams.get(BURST_STREAM)?.seen;
-      for (let k = 0; k < BURST_MESSAGES; k++) burstDelivered.add(seen?.has(k) ?? false, { kind: receiver.kind });
-      receiver.finish();
-    }
-  }, Math.max(0, start + END_AT * 1000 - Date.now()));
+  setTimeout(
+    () => {
+      for (const receiver of receivers) {
+        const seen = receiver.tracker.streams.get(BURST_STREAM)?.seen;
+        for (let k = 0; k < BURST_MESSAGES; k++) burstDelivered.add(seen?.has(k) ?? false, { kind: receiver.kind });
+        receiver.finish();
+      }
+    },
+    Math.max(0, start + END_AT * 1000 - Date.now()),
+  );
 }
 
 /** @param {SetupData} data */
@@ -143,7 +146,15 @@ export function handleSummary(data) {
   const delivered = v('chat_burst_delivered', 'passes') ?? 0;
   const expected = delivered + (v('chat_burst_delivered', 'fails') ?? 0);
   const report = {
-    settings: { clients: CLIENTS, ws_share: WS_SHARE, connect_seconds: CONNECT_SECONDS, clients_per_vu: CLIENTS_PER_VU, users: USERS, burst_messages: BURST_MESSAGES, burst_senders: BURST_SENDERS },
+    settings: {
+      clients: CLIENTS,
+      ws_share: WS_SHARE,
+      connect_seconds: CONNECT_SECONDS,
+      clients_per_vu: CLIENTS_PER_VU,
+      users: USERS,
+      burst_messages: BURST_MESSAGES,
+      burst_senders: BURST_SENDERS,
+    },
     connected: v('chat_connect_success', 'passes') ?? 0,
     connect_failed: v('chat_connect_success', 'fails') ?? 0,
     connect_p95_ms: v('chat_connect_time', 'p(95)'),

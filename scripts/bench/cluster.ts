@@ -93,7 +93,10 @@ async function healthy(url: string, deadlineMs: number): Promise<void> {
   }
 }
 
-export async function startBenchCluster(db: BenchDatabase, opts: { metricsEnabled: boolean; profileDir?: string | undefined }): Promise<BenchCluster> {
+export async function startBenchCluster(
+  db: BenchDatabase,
+  opts: { metricsEnabled: boolean; profileDir?: string | undefined },
+): Promise<BenchCluster> {
   const nginxBin = await findNginx(process.env.NGINX_BIN);
   await waitPortFree(LB_PORT, 30_000);
   const logPath = path.join(tmpdir(), `chat-bench-${opts.metricsEnabled ? 'metrics' : 'nometrics'}-${Date.now()}.log`);

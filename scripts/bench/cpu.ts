@@ -89,9 +89,12 @@ export function cpuWindow(startInMs: number, durationMs: number): Promise<CpuUse
   return new Promise((resolve, reject) => {
     setTimeout(() => {
       sampleCpu().then((first) => {
-        setTimeout(() => {
-          sampleCpu().then((last) => resolve(cpuBetween(first, last)), reject);
-        }, Math.max(0, durationMs - (nowMs() - first.atMs)));
+        setTimeout(
+          () => {
+            sampleCpu().then((last) => resolve(cpuBetween(first, last)), reject);
+          },
+          Math.max(0, durationMs - (nowMs() - first.atMs)),
+        );
       }, reject);
     }, startInMs);
   });

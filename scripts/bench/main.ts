@@ -36,7 +36,9 @@ async function main(): Promise<number> {
   const opts = parseOptions(process.argv.slice(2));
   const startedAt = new Date().toISOString();
   const machine = await describeMachine();
-  say(`sections: ${opts.sections.join(', ')}; ${opts.rounds} round(s)${opts.quick ? '; quick' : ''}; load average ${machine.loadAverage.map((l) => l.toFixed(2)).join(' ')}`);
+  say(
+    `sections: ${opts.sections.join(', ')}; ${opts.rounds} round(s)${opts.quick ? '; quick' : ''}; load average ${machine.loadAverage.map((l) => l.toFixed(2)).join(' ')}`,
+  );
 
   let db: BenchDatabase | undefined;
   let cluster: BenchCluster | undefined;
@@ -57,7 +59,9 @@ async function main(): Promise<number> {
   try {
     db = await createBenchDatabase();
     cluster = await startBenchCluster(db, { metricsEnabled: true, profileDir });
-    say(`cluster up: nginx ${cluster.lbUrl}, api ${cluster.apiPorts.join(',')}, gateways ${cluster.gatewayPorts.join(',')}; database ${db.database.name}, Redis prefix ${db.redisPrefix}; log ${cluster.logPath}`);
+    say(
+      `cluster up: nginx ${cluster.lbUrl}, api ${cluster.apiPorts.join(',')}, gateways ${cluster.gatewayPorts.join(',')}; database ${db.database.name}, Redis prefix ${db.redisPrefix}; log ${cluster.logPath}`,
+    );
     const ctx: BenchContext = { opts, db, cluster, say };
     for (const name of opts.sections) {
       if (name === 'metrics') continue;

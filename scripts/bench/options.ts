@@ -14,7 +14,18 @@ export interface BenchOptions {
   latency: { rates: number[]; senders: number; receiversPerKind: number; warmupMs: number; durationMs: number; lossTimeoutMs: number };
   fanout: { receiversPerKind: number; rate: number; durationMs: number };
   idle: { steps: number[]; cpuWindowMs: number; holdMs: number; connectConcurrency: number; users: number };
-  history: { messages: number; users: number; rooms: number; roomsPerUser: number; readers: number; warmupMs: number; durationMs: number; soloMs: number; resumers: number; resumeMs: number };
+  history: {
+    messages: number;
+    users: number;
+    rooms: number;
+    roomsPerUser: number;
+    readers: number;
+    warmupMs: number;
+    durationMs: number;
+    soloMs: number;
+    resumers: number;
+    resumeMs: number;
+  };
 }
 
 export const USAGE = `usage: npm run bench -- [section ...] [--rounds=N] [--quick] [--metrics=off] [--cpu-prof]
@@ -59,7 +70,29 @@ export function parseOptions(argv: string[]): BenchOptions {
       ? { steps: [500], cpuWindowMs: 1_000, holdMs: 1_000, connectConcurrency: 100, users: 20 }
       : { steps: [1_000, 5_000, 10_000, 15_000], cpuWindowMs: 10_000, holdMs: 60_000, connectConcurrency: 200, users: 100 },
     history: quick
-      ? { messages: 100_000, users: 300, rooms: 200, roomsPerUser: 10, readers: 50, warmupMs: 500, durationMs: 3_000, soloMs: 1_500, resumers: 5, resumeMs: 1_500 }
-      : { messages: 1_000_000, users: 300, rooms: 200, roomsPerUser: 10, readers: 50, warmupMs: 2_000, durationMs: 10_000, soloMs: 3_000, resumers: 10, resumeMs: 5_000 },
+      ? {
+          messages: 100_000,
+          users: 300,
+          rooms: 200,
+          roomsPerUser: 10,
+          readers: 50,
+          warmupMs: 500,
+          durationMs: 3_000,
+          soloMs: 1_500,
+          resumers: 5,
+          resumeMs: 1_500,
+        }
+      : {
+          messages: 1_000_000,
+          users: 300,
+          rooms: 200,
+          roomsPerUser: 10,
+          readers: 50,
+          warmupMs: 2_000,
+          durationMs: 10_000,
+          soloMs: 3_000,
+          resumers: 10,
+          resumeMs: 5_000,
+        },
   };
 }

@@ -15,7 +15,11 @@ export const CLK_TCK = 100;
 export function parseStat(stat: string): { comm: string; ticks: number; startTime: string } {
   // The command name (field 2) sits in parentheses and may contain spaces; fields after it are plain.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ticks: Number(fields[11]) + Number(fields[12]), startTime: fields[19] ?? '' };
+  return {
+    comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),
+    ticks: Number(fields[11]) + Number(fields[12]),
+    startTime: fields[19] ?? '',
+  };
 }
 
 /** User plus system CPU time a process has used, seconds. */

@@ -103,7 +103,9 @@ export function profilesMarkdown(summaries: ProfileSummary[], root: string): str
   return summaries
     .map((s) => {
       const steady = s.busyMs - s.startupMs;
-      const rows = s.owners.filter(([, ms]) => ms >= steady * 0.01).map(([owner, ms]) => [owner, `${num(ms)} ms`, `${((ms / steady) * 100).toFixed(1)} %`]);
+      const rows = s.owners
+        .filter(([, ms]) => ms >= steady * 0.01)
+        .map(([owner, ms]) => [owner, `${num(ms)} ms`, `${((ms / steady) * 100).toFixed(1)} %`]);
       return (
         `### ${s.service}: \`${path.relative(root, s.file)}\`\n\n` +
         `Busy ${num(s.busyMs)} ms in samples, of which ${num(s.startupMs)} ms loading modules at start-up; the rest by owner:\n\n` +

@@ -31,7 +31,14 @@ export function summaryTable(sections: SectionResult[]): string {
   const rows = sections.flatMap((s) => s.rows);
   return mdTable(
     ['figure', 'this project', 'bare baseline', 'ratio', 'target', ''],
-    rows.map((r) => [r.figure, cell(r.project, r.unit), cell(r.bare, r.unit), Number.isFinite(ratio(r)) ? `${ratio(r).toFixed(2)}x` : '-', r.target ?? '', verdict(r)]),
+    rows.map((r) => [
+      r.figure,
+      cell(r.project, r.unit),
+      cell(r.bare, r.unit),
+      Number.isFinite(ratio(r)) ? `${ratio(r).toFixed(2)}x` : '-',
+      r.target ?? '',
+      verdict(r),
+    ]),
   );
 }
 

@@ -145,9 +145,9 @@ export async function startCluster(spec: ClusterSpec): Promise<RunningCluster> {
   try {
     const deadline = Date.now() + 30_000;
     // Replicas first: asking nginx earlier only fills its log with refused connections.
-    const ready = Promise.all(
-      [...spec.apiPorts, ...spec.gatewayPorts].map((p) => waitHealthy(`http://127.0.0.1:${p}/health`, deadline)),
-    ).then(() => waitHealthy(`http://127.0.0.1:${LB_PORT}/health`, deadline));
+    const ready = Promise.all([...spec.apiPorts, ...spec.gatewayPorts].map((p) => waitHealthy(`http://127.0.0.1:${p}/health`, deadline))).then(() =>
+      waitHealthy(`http://127.0.0.1:${LB_PORT}/health`, deadline),
+    );
     await Promise.race([ready, diedDuringStartUp]);
     up = true;
   } catch (error) {

@@ -24,7 +24,8 @@ async function main(): Promise<number> {
   const nginxBin = await findNginx(config.nginxBin);
   await ensureDatabase(config.databaseUrl);
   // The credentials the services will use too (they read REDIS_USERNAME / REDIS_PASSWORD from the environment we pass on).
-  if (config.redisClusterNodes) await checkRedisCluster(config.redisClusterNodes, { username: process.env.REDIS_USERNAME, password: process.env.REDIS_PASSWORD });
+  if (config.redisClusterNodes)
+    await checkRedisCluster(config.redisClusterNodes, { username: process.env.REDIS_USERNAME, password: process.env.REDIS_PASSWORD });
   else await checkRedis(config.redisUrl);
   await checkPortsFree([LB_PORT, ...apiPorts, ...gatewayPorts]);
 
@@ -43,7 +44,10 @@ async function main(): Promise<number> {
     },
     output: print,
   });
-  print('cluster', `ready: http://localhost:${LB_PORT}  (${config.apiReplicas} api on ${apiPorts.join(',')}, ${config.gatewayReplicas} gateways on ${gatewayPorts.join(',')})`);
+  print(
+    'cluster',
+    `ready: http://localhost:${LB_PORT}  (${config.apiReplicas} api on ${apiPorts.join(',')}, ${config.gatewayReplicas} gateways on ${gatewayPorts.join(',')})`,
+  );
   print('cluster', 'a replica or nginx that exits is restarted; press Ctrl-C to stop');
 
   // `on`, not `once`: a second Ctrl-C while stopping must not kill the runner by

@@ -14,7 +14,14 @@ const redact = (url: string) => url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@'
 export async function findNginx(explicit: string | undefined): Promise<string> {
   const candidates = explicit
     ? [explicit]
-    : [...(process.env.PATH ?? '').split(':').filter(Boolean).map((dir) => `${dir}/nginx`), '/usr/sbin/nginx', '/usr/local/sbin/nginx'];
+    : [
+        ...(process.env.PATH ?? '')
+          .split(':')
+          .filter(Boolean)
+          .map((dir) => `${dir}/nginx`),
+        '/usr/sbin/nginx',
+        '/usr/local/sbin/nginx',
+      ];
   for (const candidate of candidates) {
     try {
       await access(candidate, constants.X_OK);
@@ -79,7 +86,13 @@ export async function checkRedis(url: string): Promise<void> {
 export async function checkRedisCluster(nodes: string, credentials: { username?: string; password?: string } = {}): Promise<void> {
   const startupNodes = nodes.split(',').map((entry) => {
     const at = entry.trim().lastIndexOf(':');
-    return { host: entry.trim().slice(0, at).replace(/^\[|\]$/g, ''), port: Number(entry.trim().slice(at + 1)) };
+    return {
+      host: entry
+        .trim()
+        .slice(0, at)
+        .replace(/^\[|\]$/g, ''),
+      port: Number(entry.trim().slice(at + 1)),
+    };
   });
   // No retries: a cluster that is not there should be reported, not waited for.
   const cluster = new Cluster(startupNodes, {

@@ -14,8 +14,10 @@ export const FLOOD_MESSAGE_CHARS = 60_000;
  */
 const CUT_GRACE_MS = 60_000;
 
-const isCut = (userId: string) => (l: LogLine) => l.name.startsWith('gateway') && l.line.includes('cut off a client too slow to read') && l.line.includes(userId);
-const isDisconnect = (userId: string) => (l: LogLine) => l.name.startsWith('gateway') && l.line.includes('"client disconnected"') && l.line.includes(userId);
+const isCut = (userId: string) => (l: LogLine) =>
+  l.name.startsWith('gateway') && l.line.includes('cut off a client too slow to read') && l.line.includes(userId);
+const isDisconnect = (userId: string) => (l: LogLine) =>
+  l.name.startsWith('gateway') && l.line.includes('"client disconnected"') && l.line.includes(userId);
 
 /** Direct messages to the paused users only, so that their buffers fill while nobody else's traffic grows. */
 async function flood(from: User, to: User[], stop: () => boolean): Promise<number> {
@@ -25,7 +27,12 @@ async function flood(from: User, to: User[], stop: () => boolean): Promise<numbe
     to.flatMap((user) =>
       [0, 1, 2].map(async () => {
         while (!stop()) {
-          const attempt = await postMessage(from, { content: `flood:${crypto.randomUUID()}:${filler}`, recipient: user.username }, crypto.randomUUID(), 8_000);
+          const attempt = await postMessage(
+            from,
+            { content: `flood:${crypto.randomUUID()}:${filler}`, recipient: user.username },
+            crypto.randomUUID(),
+            8_000,
+          );
           if (attempt.ok) sent++;
           else await new Promise((resolve) => setTimeout(resolve, 200));
         }
@@ -65,7 +72,10 @@ export const pausedClients: Fault = {
     const flooded = await flooding;
     for (const client of clients) client.close();
     return {
-      notes: [...results.map((r) => r.note), `${flooded} direct messages of ${FLOOD_MESSAGE_CHARS / 1000}k characters to them (${Math.round((flooded * FLOOD_MESSAGE_CHARS) / 1e6)} MB)`],
+      notes: [
+        ...results.map((r) => r.note),
+        `${flooded} direct messages of ${FLOOD_MESSAGE_CHARS / 1000}k characters to them (${Math.round((flooded * FLOOD_MESSAGE_CHARS) / 1e6)} MB)`,
+      ],
       failures: results.flatMap((r) => (r.failure ? [r.failure] : [])),
     };
   },

@@ -116,8 +116,15 @@ async function main(): Promise<number> {
       log,
       faults: {
         cluster,
-        redis: redisCluster ? { kind: 'cluster' as const, cluster: redisCluster, prefix: PREFIX } : { kind: 'single' as const, server: redis as OwnRedis },
-        adminUrl, databaseName: database.name, log, opts, pausedUsers: population.pausedUsers },
+        redis: redisCluster
+          ? { kind: 'cluster' as const, cluster: redisCluster, prefix: PREFIX }
+          : { kind: 'single' as const, server: redis as OwnRedis },
+        adminUrl,
+        databaseName: database.name,
+        log,
+        opts,
+        pausedUsers: population.pausedUsers,
+      },
     };
     const rows: PhaseRow[] = [];
     const phases = [undefined, ...(opts.redisCluster ? CLUSTER_FAULTS : FAULTS)];

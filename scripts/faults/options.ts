@@ -19,7 +19,8 @@ export interface FaultOptions {
   redisCluster: boolean;
 }
 
-const USAGE = 'usage: npm run test:faults -- [--short] [--redis-cluster] [--phase-seconds N] [--receivers N]  (env: FAULT_PHASE_SECONDS, FAULT_RECEIVERS)';
+const USAGE =
+  'usage: npm run test:faults -- [--short] [--redis-cluster] [--phase-seconds N] [--receivers N]  (env: FAULT_PHASE_SECONDS, FAULT_RECEIVERS)';
 
 function positive(name: string, text: string | undefined): number | undefined {
   if (text === undefined || text === '') return undefined;

@@ -50,7 +50,8 @@ export async function runPhase(ctx: PhaseContext, phase: string, fault: Fault | 
   const { tracker, receivers, log, opts } = ctx;
   const failures: string[] = [];
   const notes: string[] = [];
-  if (!(await until(() => allLive(receivers), 30_000))) failures.push(`${receivers.filter((r) => !r.isLive()).length} receivers not connected at the start`);
+  if (!(await until(() => allLive(receivers), 30_000)))
+    failures.push(`${receivers.filter((r) => !r.isLive()).length} receivers not connected at the start`);
   const startedAt = Date.now();
   const drops = receivers.reduce((n, r) => n + r.drops(), 0);
   log.note(`phase ${phase}: load starts`);
@@ -122,10 +123,7 @@ function processEvents(log: ClusterLog, from: number): string[] {
     const msg = /"msg":"([^"]*)"/.exec(e.line)?.[1] ?? e.line.slice(0, 80);
     byMessage.set(`${e.name}: ${msg}`, (byMessage.get(`${e.name}: ${msg}`) ?? 0) + 1);
   }
-  return [
-    ...exits.map((e) => `runner: ${e}`),
-    ...[...byMessage].map(([what, n]) => `error log x${n} ${what}`),
-  ];
+  return [...exits.map((e) => `runner: ${e}`), ...[...byMessage].map(([what, n]) => `error log x${n} ${what}`)];
 }
 
 /**
@@ -164,9 +162,11 @@ function describeDelayed(tracker: Tracker, delayed: SentMessage[]): string {
 }
 
 function describeLost(incomplete: SentMessage[], injectedAt: number): string[] {
-  return incomplete.slice(0, 10).map(
-    (m) =>
-      `lost: id ${m.id} (${m.target.kind} via ${m.via}, acked ${seconds((m.ackedAt ?? 0) - injectedAt)} after injection, ` +
-      `${m.attempts} attempts) missing at ${[...m.waiting].slice(0, 6).join(', ')}${m.waiting.size > 6 ? ` and ${m.waiting.size - 6} more` : ''}`,
-  );
+  return incomplete
+    .slice(0, 10)
+    .map(
+      (m) =>
+        `lost: id ${m.id} (${m.target.kind} via ${m.via}, acked ${seconds((m.ackedAt ?? 0) - injectedAt)} after injection, ` +
+        `${m.attempts} attempts) missing at ${[...m.waiting].slice(0, 6).join(', ')}${m.waiting.size > 6 ? ` and ${m.waiting.size - 6} more` : ''}`,
+    );
 }

@@ -4,7 +4,18 @@ const secs = (ms: number | undefined) => (ms === undefined ? 'never' : `${(ms / 
 
 /** The table as Markdown, so that a run's output can go into the README as it is. */
 export function formatTable(rows: PhaseRow[]): string {
-  const header = ['fault', 'sent', 'acked', 'stored', 'lost', 'duplicated', 'missed, then recovered', 'time to recover', 'slowest ack', 'retried sends'];
+  const header = [
+    'fault',
+    'sent',
+    'acked',
+    'stored',
+    'lost',
+    'duplicated',
+    'missed, then recovered',
+    'time to recover',
+    'slowest ack',
+    'retried sends',
+  ];
   const cells = rows.map((r) => [
     r.name,
     String(r.sent),

@@ -45,14 +45,22 @@ export async function createUser(label: string): Promise<User> {
   const username = `${label}_${crypto.randomUUID().slice(0, 8)}`;
   const password = 'fault-suite-password';
   await setUpCall('register', 'POST', '/api/auth/register', undefined, { username, email: `${username}@example.com`, password }, [201]);
-  const login = await setUpCall<{ token: string; user: { id: string } }>('login', 'POST', '/api/auth/login', undefined, { username, password }, [200]);
+  const login = await setUpCall<{ token: string; user: { id: string } }>(
+    'login',
+    'POST',
+    '/api/auth/login',
+    undefined,
+    { username, password },
+    [200],
+  );
   return { id: login.user.id, username, token: login.token };
 }
 
 export async function createRoom(owner: User, name: string, members: User[]): Promise<string> {
   const room = await setUpCall<{ id: string }>('create room', 'POST', '/api/rooms', owner.token, { name }, [201]);
   for (const member of members) {
-    if (member.id !== owner.id) await setUpCall('add member', 'POST', `/api/rooms/${room.id}/members/${member.id}`, owner.token, undefined, [200, 201]);
+    if (member.id !== owner.id)
+      await setUpCall('add member', 'POST', `/api/rooms/${room.id}/members/${member.id}`, owner.token, undefined, [200, 201]);
   }
   return room.id;
 }

@@ -43,10 +43,8 @@ export class DomainError extends Error {
   }
 }
 
-export const invalid = (message: string, details?: ErrorDetail[]) =>
-  new DomainError('validation_failed', message, details);
-export const unauthenticated = (message = 'authentication required') =>
-  new DomainError('unauthenticated', message);
+export const invalid = (message: string, details?: ErrorDetail[]) => new DomainError('validation_failed', message, details);
+export const unauthenticated = (message = 'authentication required') => new DomainError('unauthenticated', message);
 export const forbidden = (message: string) => new DomainError('forbidden', message);
 export const notFound = (what: string) => new DomainError('not_found', `${what} not found`);
 export const conflict = (message: string) => new DomainError('conflict', message);

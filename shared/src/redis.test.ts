@@ -51,7 +51,14 @@ describe('the key layout', () => {
   it('puts every revocation key of a deployment in one slot, whatever the token and user', () => {
     for (const prefix of prefixes) {
       const keys = revocationKeys(prefix);
-      const slots = new Set([keys.warm, keys.warming, ...Array.from({ length: 50 }, () => keys.token(randomUUID())), ...Array.from({ length: 50 }, () => keys.user(randomUUID()))].map(keySlot));
+      const slots = new Set(
+        [
+          keys.warm,
+          keys.warming,
+          ...Array.from({ length: 50 }, () => keys.token(randomUUID())),
+          ...Array.from({ length: 50 }, () => keys.user(randomUUID())),
+        ].map(keySlot),
+      );
       expect(slots.size, prefix).toBe(1);
     }
   });
@@ -250,7 +257,7 @@ describe('on a Redis Cluster', () => {
     expect(sent.some((s) => s.name === 'evalsha' || s.name === 'eval')).toBe(true);
   });
 
-  it('routes every event on the master that holds the router\'s keys, so the cluster keeps one routing order', async () => {
+  it("routes every event on the master that holds the router's keys, so the cluster keeps one routing order", async () => {
     const counts = async () => {
       const out = new Map<string, number>();
       for (const node of client.nodes('master')) {

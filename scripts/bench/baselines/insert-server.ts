@@ -15,16 +15,14 @@ const server = http.createServer((req, res) => {
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
     const { content } = JSON.parse(Buffer.concat(chunks).toString()) as { content: string };
-    pool
-      .query('insert into bench_bare_messages (sender_id, content) values ($1, $2) returning *', [req.headers['x-bench-sender'], content])
-      .then(
-        (r) => {
-          res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify(r.rows[0]));
-        },
-        (e: unknown) => {
-          res.writeHead(500).end(String(e));
-        },
-      );
+    pool.query('insert into bench_bare_messages (sender_id, content) values ($1, $2) returning *', [req.headers['x-bench-sender'], content]).then(
+      (r) => {
+        res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify(r.rows[0]));
+      },
+      (e: unknown) => {
+        res.writeHead(500).end(String(e));
+      },
+    );
   });
 });
 server.listen(0, '127.0.0.1', () => serveWorker({ port: (server.address() as { port: number }).port }, () => Promise.resolve(null)));

@@ -15,7 +15,10 @@ export interface ClosedLoopResult {
  * warm-up plus duration; only requests started after the warm-up and finished
  * before the end count.
  */
-export async function closedLoop(posters: Poster[], opts: { warmupMs: number; durationMs: number; content: (i: number) => string }): Promise<ClosedLoopResult> {
+export async function closedLoop(
+  posters: Poster[],
+  opts: { warmupMs: number; durationMs: number; content: (i: number) => string },
+): Promise<ClosedLoopResult> {
   const start = nowMs();
   const windowStart = start + opts.warmupMs;
   const end = windowStart + opts.durationMs;

@@ -15,7 +15,10 @@ export interface OpenLoopResult {
  * (open loop: a slow answer does not delay the next send), round robin over
  * `senders`; then waits up to `answerTimeoutMs` for outstanding answers.
  */
-export async function openLoop(senders: Sender[], opts: { rate: number; durationMs: number; tag: string; pad?: number; answerTimeoutMs?: number }): Promise<OpenLoopResult> {
+export async function openLoop(
+  senders: Sender[],
+  opts: { rate: number; durationMs: number; tag: string; pad?: number; answerTimeoutMs?: number },
+): Promise<OpenLoopResult> {
   const total = Math.round((opts.rate * opts.durationMs) / 1000);
   const interval = 1000 / opts.rate;
   const before = senders.map((s) => s.counts());

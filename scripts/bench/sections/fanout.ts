@@ -21,7 +21,14 @@ export interface FanoutSample {
   lost: number;
 }
 
-async function measure(pool: ReceiverPool, sender: Sender, who: FanoutSample['who'], round: number, ctx: Pick<BenchContext, 'opts' | 'say'>, pad = 0): Promise<FanoutSample> {
+async function measure(
+  pool: ReceiverPool,
+  sender: Sender,
+  who: FanoutSample['who'],
+  round: number,
+  ctx: Pick<BenchContext, 'opts' | 'say'>,
+  pad = 0,
+): Promise<FanoutSample> {
   const { rate, durationMs } = ctx.opts.fanout;
   const tag = `fan-${who}-${round}-${Math.random().toString(36).slice(2, 6)}`;
   const sent = await openLoop([sender], { rate, durationMs, tag, pad });
@@ -35,7 +42,12 @@ async function measure(pool: ReceiverPool, sender: Sender, who: FanoutSample['wh
 }
 
 /** The cluster half, `rounds` times (the metrics comparison reuses it on a second cluster). */
-export async function fanoutProject(ctx: Pick<BenchContext, 'opts' | 'say'>, cluster: BenchCluster, users: BenchUser[], rounds: number[]): Promise<FanoutSample[]> {
+export async function fanoutProject(
+  ctx: Pick<BenchContext, 'opts' | 'say'>,
+  cluster: BenchCluster,
+  users: BenchUser[],
+  rounds: number[],
+): Promise<FanoutSample[]> {
   const n = ctx.opts.fanout.receiversPerKind;
   const pool = await startReceivers(receiverSpecs(users, cluster.gatewayPorts, n));
   const sender = users[n * 2] as BenchUser;
@@ -55,7 +67,12 @@ export const fanoutUsers = (ctx: BenchContext) => createUsers(ctx.db.database.ur
 export function fanoutRows(project: FanoutSample[], bare: FanoutSample[] | undefined, label = ''): Row[] {
   const of = (xs: FanoutSample[] | undefined, f: (s: FanoutSample) => number) => (xs && xs.length > 0 ? spread(xs.map(f)) : undefined);
   return [
-    { figure: `fanout: deliveries/s${label}`, unit: '/s', project: of(project, (s) => s.deliveriesPerSecond), bare: of(bare, (s) => s.deliveriesPerSecond) },
+    {
+      figure: `fanout: deliveries/s${label}`,
+      unit: '/s',
+      project: of(project, (s) => s.deliveriesPerSecond),
+      bare: of(bare, (s) => s.deliveriesPerSecond),
+    },
     { figure: `fanout: delivery p50${label}`, unit: 'ms', project: of(project, (s) => s.got.latency.p50), bare: of(bare, (s) => s.got.latency.p50) },
     { figure: `fanout: delivery p99${label}`, unit: 'ms', project: of(project, (s) => s.got.latency.p99), bare: of(bare, (s) => s.got.latency.p99) },
     { figure: `fanout: lost deliveries${label}`, unit: '', project: of(project, (s) => s.lost), bare: of(bare, (s) => s.lost) },

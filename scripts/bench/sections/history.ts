@@ -78,7 +78,8 @@ interface Seeded {
 
 const pairKey = (a: string, b: string) => (a < b ? `${a}|${b}` : `${b}|${a}`);
 /** Rooms of user `i`: `perUser` distinct rooms spread over all of them. */
-const roomsOf = (i: number, rooms: number, perUser: number) => Array.from({ length: perUser }, (_, k) => (i * 7 + k * Math.floor(rooms / perUser)) % rooms);
+const roomsOf = (i: number, rooms: number, perUser: number) =>
+  Array.from({ length: perUser }, (_, k) => (i * 7 + k * Math.floor(rooms / perUser)) % rooms);
 /** Direct messages go mostly to the next FRIENDS users (in either direction), some to anyone, some to oneself. */
 const FRIENDS = 4;
 
@@ -227,7 +228,10 @@ async function unseed(ctx: BenchContext, s: Seeded): Promise<number> {
 function watermarkOf(port: number, user: BenchUser): Promise<number> {
   const codec = createCursorCodec(JWT_SECRET);
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/api/ws/connect`, { headers: { authorization: `Bearer ${user.token}` }, perMessageDeflate: false });
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/api/ws/connect`, {
+      headers: { authorization: `Bearer ${user.token}` },
+      perMessageDeflate: false,
+    });
     const timer = setTimeout(() => {
       ws.terminate();
       reject(new Error(`gateway :${port} sent no first frame`));
@@ -492,7 +496,16 @@ function resumeOnce(url: string, token: string, localAddress: string): Promise<{
   });
 }
 
-async function resumeLoop(wsBase: string, user: BenchUser, localAddress: string, s: Seeded, head: number, rec: Recorder, windowStart: number, end: number) {
+async function resumeLoop(
+  wsBase: string,
+  user: BenchUser,
+  localAddress: string,
+  s: Seeded,
+  head: number,
+  rec: Recorder,
+  windowStart: number,
+  end: number,
+) {
   const codec = createCursorCodec(JWT_SECRET);
   let i = 0;
   while (nowMs() < end) {
@@ -585,7 +598,9 @@ export async function runHistory(ctx: BenchContext): Promise<SectionResult> {
   const started = nowMs();
   ctx.say(`history: seeding ${num(o.messages)} messages (${o.users} users, ${o.rooms} rooms, ${o.roomsPerUser} rooms per user)`);
   const s = await seed(ctx);
-  ctx.say(`history: vacuum analyze ${(s.vacuumMs / 1000).toFixed(1)} s; table ${(s.totalBytes / 2 ** 20).toFixed(0)} MiB with indexes; waiting for the gateways to read the new log`);
+  ctx.say(
+    `history: vacuum analyze ${(s.vacuumMs / 1000).toFixed(1)} s; table ${(s.totalBytes / 2 ** 20).toFixed(0)} MiB with indexes; waiting for the gateways to read the new log`,
+  );
   const catchUpMs = await gatewaysCaughtUp(ctx, s.readers[0]?.user as BenchUser, s.lastSeq);
   ctx.say(`history: gateways at the log head after ${(catchUpMs / 1000).toFixed(1)} s`);
 
@@ -603,7 +618,9 @@ export async function runHistory(ctx: BenchContext): Promise<SectionResult> {
   await sleep(STATS_FLUSH_MS);
   const used = difference(before, await counters(ctx.db.database.url));
   const issued = rounds.reduce((sum, r) => sum + r.issued, 0);
-  ctx.say(`history: during the reads, messages had ${used.seqScan} sequential scans and ${num(used.idxScan)} index scans (${num(used.idxTupFetch / Math.max(issued, 1))} rows fetched per request)`);
+  ctx.say(
+    `history: during the reads, messages had ${used.seqScan} sequential scans and ${num(used.idxScan)} index scans (${num(used.idxTupFetch / Math.max(issued, 1))} rows fetched per request)`,
+  );
 
   let unseedMs: number | undefined;
   if (ctx.opts.sections.includes('metrics')) {
@@ -614,7 +631,13 @@ export async function runHistory(ctx: BenchContext): Promise<SectionResult> {
   const of = (f: (r: RoundResult) => number) => spread(rounds.map(f));
   const p99Row = (kind: Kind, get: (r: RoundResult) => KindStats | undefined): Row => {
     const sp = of((r) => get(r)?.latency.p99 ?? Number.NaN);
-    return { figure: `history: ${LABEL[kind]} p99`, unit: 'ms', project: sp, target: `p99 <= ${TARGET_P99_MS} ms`, met: Number.isFinite(sp.median) ? sp.median <= TARGET_P99_MS : undefined };
+    return {
+      figure: `history: ${LABEL[kind]} p99`,
+      unit: 'ms',
+      project: sp,
+      target: `p99 <= ${TARGET_P99_MS} ms`,
+      met: Number.isFinite(sp.median) ? sp.median <= TARGET_P99_MS : undefined,
+    };
   };
   const failed = of((r) => [...r.reads, ...r.resumes].reduce((sum, k) => sum + k.failed, 0));
   const okReads = (r: RoundResult) => r.reads.reduce((sum, k) => sum + k.ok, 0);
@@ -641,7 +664,10 @@ export async function runHistory(ctx: BenchContext): Promise<SectionResult> {
   const seedTable = mdTable(
     ['', ''],
     [
-      ['messages seeded', `${num(o.messages)}: ${num(s.counts.global)} global, ${num(s.counts.direct)} direct (${num(s.counts.self)} to oneself), ${num(s.counts.room)} in rooms`],
+      [
+        'messages seeded',
+        `${num(o.messages)}: ${num(s.counts.global)} global, ${num(s.counts.direct)} direct (${num(s.counts.self)} to oneself), ${num(s.counts.room)} in rooms`,
+      ],
       ['seq', `${num(s.headBefore + 1)}..${num(s.lastSeq)} (message_log head moved to ${num(s.lastSeq)})`],
       ['users, rooms, memberships', `${s.users}, ${s.rooms}, ${s.memberships} (${o.roomsPerUser} rooms per user)`],
       ['insert (one statement)', `${(s.insertMs / 1000).toFixed(1)} s`],
@@ -665,8 +691,8 @@ export async function runHistory(ctx: BenchContext): Promise<SectionResult> {
     seedTable,
     '',
     `Reads: ${o.readers} closed-loop readers (own user, one keep-alive connection and loopback source address each) through nginx, ${o.warmupMs / 1000} s warm-up + ${o.durationMs / 1000} s measured per round. ` +
-      'Each request: one of the three listings (the caller\'s visible messages; a conversation with one of its 8 neighbours or itself; one of its rooms), ' +
-      'half of them first pages and half with `before`: the `next_cursor` of the reader\'s previous page of that listing, or a message at a random depth of the seed. Default page size (50).',
+      "Each request: one of the three listings (the caller's visible messages; a conversation with one of its 8 neighbours or itself; one of its rooms), " +
+      "half of them first pages and half with `before`: the `next_cursor` of the reader's previous page of that listing, or a message at a random depth of the seed. Default page size (50).",
     '',
     detailTable(rounds, (r) => r.reads, 'messages/page'),
     '',
@@ -687,11 +713,16 @@ export async function runHistory(ctx: BenchContext): Promise<SectionResult> {
     `\`messages\` in pg_stat_user_tables over all rounds (warm-up, resumes and the gateways' 1 s log polls included; ${num(issued)} requests): ` +
       `${used.seqScan} sequential scans (${num(used.seqTupRead)} rows), ${num(used.idxScan)} index scans, ${num(used.idxTupFetch)} rows fetched by index scans ` +
       `(${num(used.idxTupFetch / Math.max(issued, 1))} per request). The statements are not EXPLAINed here: \`historyQueries\` is not exported by a public entry point of @chat/shared; ` +
-      'shared/src/db/queries/messages-plans.test.ts EXPLAINs them. The one-entry scans of messages_seq_key are no plan\'s reads: they are the planner looking up ' +
-      'the index\'s actual end for the `seq <= head` estimate of each resume statement.',
+      "shared/src/db/queries/messages-plans.test.ts EXPLAINs them. The one-entry scans of messages_seq_key are no plan's reads: they are the planner looking up " +
+      "the index's actual end for the `seq <= head` estimate of each resume statement.",
     '',
     indexTable,
   ].join('\n');
 
-  return { name: 'history', rows, detail, data: { seed: { ...s, readers: s.readers.length, deep: undefined, roomIds: undefined }, catchUpMs, unseedMs, rounds, counters: used } };
+  return {
+    name: 'history',
+    rows,
+    detail,
+    data: { seed: { ...s, readers: s.readers.length, deep: undefined, roomIds: undefined }, catchUpMs, unseedMs, rounds, counters: used },
+  };
 }

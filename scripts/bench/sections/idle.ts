@@ -57,7 +57,12 @@ async function startServer(ctx: BenchContext, kind: Kind, target: Target): Promi
     // A fresh process per run: memory freed by the previous run would otherwise be reused and hide the cost.
     await ctx.cluster.restartGateway(1);
     const pid = ctx.cluster.gatewayPid(1);
-    return { pid, port: ctx.cluster.gatewayPorts[0] as number, heap: () => gatewayHeap(ctx.cluster.gatewayMetricsPort(1)), stop: () => Promise.resolve() };
+    return {
+      pid,
+      port: ctx.cluster.gatewayPorts[0] as number,
+      heap: () => gatewayHeap(ctx.cluster.gatewayMetricsPort(1)),
+      stop: () => Promise.resolve(),
+    };
   }
   const worker: Worker = await startWorker(new URL(`../baselines/idle-${kind}.ts`, import.meta.url).pathname);
   return { pid: worker.pid, port: Number(worker.hello.port), heap: () => worker.call<number>({ cmd: 'heap' }), stop: () => worker.stop() };
@@ -68,7 +73,11 @@ async function runOne(ctx: BenchContext, kind: Kind, target: Target, round: numb
   const server = await startServer(ctx, kind, target);
   const client = await startWorker(new URL('../clients/idle-client.ts', import.meta.url).pathname);
   const url =
-    kind === 'sio' ? `http://127.0.0.1:${server.port}` : target === 'gateway' ? `ws://127.0.0.1:${server.port}/api/ws/connect?token={token}` : `ws://127.0.0.1:${server.port}/`;
+    kind === 'sio'
+      ? `http://127.0.0.1:${server.port}`
+      : target === 'gateway'
+        ? `ws://127.0.0.1:${server.port}/api/ws/connect?token={token}`
+        : `ws://127.0.0.1:${server.port}/`;
   try {
     await sleep(Math.min(1_000, o.cpuWindowMs));
     const empty = { rssBytes: await rssBytes(server.pid), heapBytes: await server.heap(), cpu: await cpuShare(server.pid, o.cpuWindowMs) };
@@ -144,16 +153,37 @@ function idleRows(runs: IdleRun[], top: number): Row[] {
     const t = TARGETS[kind];
     const ratioOf = (r: typeof rss) => (r.project && r.bare ? r.project.median / r.bare.median : Number.NaN);
     rows.push(
-      { figure: `idle ${KIND_LABEL[kind]}: RSS per connection at ${num(top)}`, unit: 'KiB', ...scale(rss), target: `ratio <= ${t.rss}`, met: bool(ratioOf(rss), (x) => x <= t.rss) },
-      { figure: `idle ${KIND_LABEL[kind]}: heap per connection at ${num(top)}`, unit: 'KiB', ...scale({ project: of(kind, 'gateway', (r) => last(r).heapPerConn), bare: of(kind, 'bare', (r) => last(r).heapPerConn) }) },
-      { figure: `idle ${KIND_LABEL[kind]}: connect rate`, unit: 'conn/s', ...rate, target: `ratio >= ${t.rate}`, met: bool(ratioOf(rate), (x) => x >= t.rate) },
+      {
+        figure: `idle ${KIND_LABEL[kind]}: RSS per connection at ${num(top)}`,
+        unit: 'KiB',
+        ...scale(rss),
+        target: `ratio <= ${t.rss}`,
+        met: bool(ratioOf(rss), (x) => x <= t.rss),
+      },
+      {
+        figure: `idle ${KIND_LABEL[kind]}: heap per connection at ${num(top)}`,
+        unit: 'KiB',
+        ...scale({ project: of(kind, 'gateway', (r) => last(r).heapPerConn), bare: of(kind, 'bare', (r) => last(r).heapPerConn) }),
+      },
+      {
+        figure: `idle ${KIND_LABEL[kind]}: connect rate`,
+        unit: 'conn/s',
+        ...rate,
+        target: `ratio >= ${t.rate}`,
+        met: bool(ratioOf(rate), (x) => x >= t.rate),
+      },
       {
         figure: `idle ${KIND_LABEL[kind]}: CPU per connect, all processes`,
         unit: 'ms',
         project: of(kind, 'gateway', connectCpuPerConn),
         bare: of(kind, 'bare', connectCpuPerConn),
       },
-      { figure: `idle ${KIND_LABEL[kind]}: idle CPU at ${num(top)}`, unit: '% core', project: of(kind, 'gateway', (r) => last(r).cpu * 100), bare: of(kind, 'bare', (r) => last(r).cpu * 100) },
+      {
+        figure: `idle ${KIND_LABEL[kind]}: idle CPU at ${num(top)}`,
+        unit: '% core',
+        project: of(kind, 'gateway', (r) => last(r).cpu * 100),
+        bare: of(kind, 'bare', (r) => last(r).cpu * 100),
+      },
     );
     const held = runs.find((r) => r.kind === kind && r.hold)?.hold;
     if (held) {
@@ -173,7 +203,8 @@ function idleRows(runs: IdleRun[], top: number): Row[] {
 const connectCpuPerConn = (r: IdleRun) => r.steps.reduce((s, x) => s + x.connectCpu.totalMs, 0) / r.steps.reduce((s, x) => s + x.opened, 0);
 
 const bool = (x: number, ok: (x: number) => boolean) => (Number.isFinite(x) ? ok(x) : undefined);
-const toKiB = (s: Row['project']) => (s ? { median: s.median / 1024, min: s.min / 1024, max: s.max / 1024, values: s.values.map((v) => v / 1024) } : undefined);
+const toKiB = (s: Row['project']) =>
+  s ? { median: s.median / 1024, min: s.min / 1024, max: s.max / 1024, values: s.values.map((v) => v / 1024) } : undefined;
 function scale(r: { project: Row['project']; bare: Row['project'] }): Pick<Row, 'project' | 'bare'> {
   const p = toKiB(r.project);
   const b = toKiB(r.bare);
@@ -192,7 +223,19 @@ function idleDetail(runs: IdleRun[], ctx: BenchContext): string {
     mdTable(
       ['kind', 'server', 'round', 'connections', 'connect/s', 'failed', 'RSS', 'RSS/conn', 'heap', 'heap/conn', 'CPU'],
       runs.flatMap((r) => [
-        [KIND_LABEL[r.kind], r.target, String(r.round), '0 (empty)', '', '', mib(r.empty.rssBytes), '', mib(r.empty.heapBytes), '', `${(r.empty.cpu * 100).toFixed(1)}%`],
+        [
+          KIND_LABEL[r.kind],
+          r.target,
+          String(r.round),
+          '0 (empty)',
+          '',
+          '',
+          mib(r.empty.rssBytes),
+          '',
+          mib(r.empty.heapBytes),
+          '',
+          `${(r.empty.cpu * 100).toFixed(1)}%`,
+        ],
         ...r.steps.map((s) => [
           KIND_LABEL[r.kind],
           r.target,
@@ -208,15 +251,27 @@ function idleDetail(runs: IdleRun[], ctx: BenchContext): string {
         ]),
       ]),
     ) +
-    '\n\nCPU while a step\'s connections were opened, per connection opened, from /proc/<pid>/stat of every process on the machine (scripts/bench/cpu.ts; ' +
+    "\n\nCPU while a step's connections were opened, per connection opened, from /proc/<pid>/stat of every process on the machine (scripts/bench/cpu.ts; " +
     '"bench process" is the client process, "gateway" both gateways, the idle one included).\n\n' +
     cpuTable(
       runs.flatMap((r) =>
-        r.steps.map((s) => ({ label: `${KIND_LABEL[r.kind]} ${r.target}, to ${num(s.connections)}`, round: r.round, use: s.connectCpu, operations: s.opened, unit: 'connect' })),
+        r.steps.map((s) => ({
+          label: `${KIND_LABEL[r.kind]} ${r.target}, to ${num(s.connections)}`,
+          round: r.round,
+          use: s.connectCpu,
+          operations: s.opened,
+          unit: 'connect',
+        })),
       ),
     ) +
     '\n\n' +
-    runs.flatMap((r) => (r.hold ? [`Hold: ${KIND_LABEL[r.kind]} on the gateway, ${r.hold.connections} connections for ${r.hold.seconds} s: ${r.hold.dropped} dropped.`] : [])).join('\n')
+    runs
+      .flatMap((r) =>
+        r.hold
+          ? [`Hold: ${KIND_LABEL[r.kind]} on the gateway, ${r.hold.connections} connections for ${r.hold.seconds} s: ${r.hold.dropped} dropped.`]
+          : [],
+      )
+      .join('\n')
   );
 }
 

@@ -78,7 +78,11 @@ export async function runLatency(ctx: BenchContext): Promise<SectionResult> {
   const pool = await startReceivers(receiverSpecs(users, [receiverGateway], receiversPerKind));
   const bareServer = await startWorker(new URL('../baselines/ws-broadcast.ts', import.meta.url).pathname);
   const barePool = await startReceivers(
-    Array.from({ length: receiversPerKind * 2 }, (_, i) => ({ kind: 'ws' as const, url: `ws://127.0.0.1:${String(bareServer.hello.port)}/`, localAddress: loopback(i) })),
+    Array.from({ length: receiversPerKind * 2 }, (_, i) => ({
+      kind: 'ws' as const,
+      url: `ws://127.0.0.1:${String(bareServer.hello.port)}/`,
+      localAddress: loopback(i),
+    })),
   );
   const senderUsers = (k: number) => users.slice(receiversPerKind * 2 + k * nSenders, receiversPerKind * 2 + (k + 1) * nSenders);
   const senders: Record<Kind, Sender[]> = {
@@ -108,7 +112,12 @@ function latencyRows(samples: Sample[], rates: number[]): Row[] {
     for (const kind of ['rest', 'ws', 'sio'] as const) {
       for (const q of ['p50', 'p99'] as const) {
         const project = of(kind, rate, (s) => s.got.latency[q]);
-        const row: Row = { figure: `latency: ${LABEL[kind]} -> receiver, ${rate} msg/s, ${q}`, unit: 'ms', project, bare: of('bare-ws', rate, (s) => s.got.latency[q]) };
+        const row: Row = {
+          figure: `latency: ${LABEL[kind]} -> receiver, ${rate} msg/s, ${q}`,
+          unit: 'ms',
+          project,
+          bare: of('bare-ws', rate, (s) => s.got.latency[q]),
+        };
         if (kind === 'rest' && rate === 200) {
           const limit = q === 'p50' ? 3 : 10;
           row.target = `<= ${limit} ms`;
@@ -134,7 +143,7 @@ function latencyDetail(samples: Sample[], ctx: BenchContext): string {
   return (
     `Open loop (sends scheduled by the wall clock), ${o.warmupMs / 1000} s warm-up + ${o.durationMs / 1000} s per rate and sender kind, round robin over ${o.senders} senders (own user each). ` +
     `Receivers: ${o.receiversPerKind} plain WS + ${o.receiversPerKind} Socket.IO, connected straight to gateway 2's port; socket senders connected straight to gateway 1's port ` +
-    '(plain WS in the seed\'s way, no client_msg_id; Socket.IO `message` with an ack); REST through nginx. Latency = receive time minus send time ' +
+    "(plain WS in the seed's way, no client_msg_id; Socket.IO `message` with an ack); REST through nginx. Latency = receive time minus send time " +
     `carried in the content (one clock). Lost = stored but not received by a receiver within ${o.lossTimeoutMs / 1000} s, summed over receivers. ` +
     `Bare baseline: a \`ws\` relay (baselines/ws-broadcast.ts) with ${o.receiversPerKind * 2} plain-WS receivers and ${o.senders} ws senders at the same rates.\n\n` +
     mdTable(

@@ -29,7 +29,11 @@ async function measure(ctx: BenchContext, cluster: BenchCluster): Promise<Side> 
   return { send, fanout };
 }
 
-export async function runMetrics(ctx: BenchContext, done: ReadonlyMap<SectionName, SectionResult>, restartWithoutMetrics: () => Promise<BenchCluster>): Promise<SectionResult> {
+export async function runMetrics(
+  ctx: BenchContext,
+  done: ReadonlyMap<SectionName, SectionResult>,
+  restartWithoutMetrics: () => Promise<BenchCluster>,
+): Promise<SectionResult> {
   const sendData = done.get('send')?.data as { project: SendRun[]; bare: SendRun[] } | undefined;
   const fanoutData = done.get('fanout')?.data as { project: FanoutSample[]; bare: FanoutSample[] } | undefined;
   let on: Side;
@@ -37,10 +41,16 @@ export async function runMetrics(ctx: BenchContext, done: ReadonlyMap<SectionNam
   else on = await measure(ctx, ctx.cluster);
   const off = await measure(ctx, await restartWithoutMetrics());
 
-  const rows: Row[] = [...sendRows(off.send, sendData?.bare, ', METRICS_ENABLED=false'), ...fanoutRows(off.fanout, fanoutData?.bare, ', METRICS_ENABLED=false')].filter(
-    (r) => !r.figure.includes('lost') && !r.figure.includes('machine busy'),
-  );
-  const pair = (figure: string, unit: string, a: Spread, b: Spread) => [figure, `${num(a.median)} ${unit}`, `${num(b.median)} ${unit}`, `${(((a.median - b.median) / b.median) * 100).toFixed(1)}%`];
+  const rows: Row[] = [
+    ...sendRows(off.send, sendData?.bare, ', METRICS_ENABLED=false'),
+    ...fanoutRows(off.fanout, fanoutData?.bare, ', METRICS_ENABLED=false'),
+  ].filter((r) => !r.figure.includes('lost') && !r.figure.includes('machine busy'));
+  const pair = (figure: string, unit: string, a: Spread, b: Spread) => [
+    figure,
+    `${num(a.median)} ${unit}`,
+    `${num(b.median)} ${unit}`,
+    `${(((a.median - b.median) / b.median) * 100).toFixed(1)}%`,
+  ];
   const s = (xs: SendRun[], f: (r: SendRun) => number) => spread(xs.map(f));
   const fo = (xs: FanoutSample[], f: (r: FanoutSample) => number) => spread(xs.map(f));
   const detail =
@@ -50,12 +60,42 @@ export async function runMetrics(ctx: BenchContext, done: ReadonlyMap<SectionNam
     mdTable(
       ['figure', 'metrics on', 'metrics off', 'on minus off'],
       [
-        pair('send: persisted msg/s', 'msg/s', s(on.send, (r) => r.perSecond), s(off.send, (r) => r.perSecond)),
-        pair('send: request p50', 'ms', s(on.send, (r) => r.latency.p50), s(off.send, (r) => r.latency.p50)),
-        pair('send: request p99', 'ms', s(on.send, (r) => r.latency.p99), s(off.send, (r) => r.latency.p99)),
-        pair('fanout: delivery p50', 'ms', fo(on.fanout, (r) => r.got.latency.p50), fo(off.fanout, (r) => r.got.latency.p50)),
-        pair('fanout: delivery p99', 'ms', fo(on.fanout, (r) => r.got.latency.p99), fo(off.fanout, (r) => r.got.latency.p99)),
-        pair('fanout: deliveries/s', '/s', fo(on.fanout, (r) => r.deliveriesPerSecond), fo(off.fanout, (r) => r.deliveriesPerSecond)),
+        pair(
+          'send: persisted msg/s',
+          'msg/s',
+          s(on.send, (r) => r.perSecond),
+          s(off.send, (r) => r.perSecond),
+        ),
+        pair(
+          'send: request p50',
+          'ms',
+          s(on.send, (r) => r.latency.p50),
+          s(off.send, (r) => r.latency.p50),
+        ),
+        pair(
+          'send: request p99',
+          'ms',
+          s(on.send, (r) => r.latency.p99),
+          s(off.send, (r) => r.latency.p99),
+        ),
+        pair(
+          'fanout: delivery p50',
+          'ms',
+          fo(on.fanout, (r) => r.got.latency.p50),
+          fo(off.fanout, (r) => r.got.latency.p50),
+        ),
+        pair(
+          'fanout: delivery p99',
+          'ms',
+          fo(on.fanout, (r) => r.got.latency.p99),
+          fo(off.fanout, (r) => r.got.latency.p99),
+        ),
+        pair(
+          'fanout: deliveries/s',
+          '/s',
+          fo(on.fanout, (r) => r.deliveriesPerSecond),
+          fo(off.fanout, (r) => r.deliveriesPerSecond),
+        ),
       ],
     );
   return { name: 'metrics', rows, detail, data: { on, off } };

@@ -43,12 +43,28 @@ export function sendRows(project: SendRun[], bare: SendRun[] | undefined, label 
   const pick = (rs: SendRun[] | undefined, f: (r: SendRun) => number) => (rs ? spread(rs.map(f)) : undefined);
   const msgs = { project: spread(project.map((r) => r.perSecond)), bare: pick(bare, (r) => r.perSecond) };
   return [
-    { figure: `send: persisted msg/s, REST${label}`, unit: 'msg/s', ...msgs, target: 'ratio >= 0.8', met: msgs.bare ? msgs.project.median / msgs.bare.median >= 0.8 : undefined },
+    {
+      figure: `send: persisted msg/s, REST${label}`,
+      unit: 'msg/s',
+      ...msgs,
+      target: 'ratio >= 0.8',
+      met: msgs.bare ? msgs.project.median / msgs.bare.median >= 0.8 : undefined,
+    },
     { figure: `send: request p50${label}`, unit: 'ms', project: spread(project.map((r) => r.latency.p50)), bare: pick(bare, (r) => r.latency.p50) },
     { figure: `send: request p99${label}`, unit: 'ms', project: spread(project.map((r) => r.latency.p99)), bare: pick(bare, (r) => r.latency.p99) },
     // The ceiling on this machine: every process's CPU per stored message (cores / this = the most msg/s possible).
-    { figure: `send: CPU per stored message, all processes${label}`, unit: 'ms', project: spread(project.map(cpuPerMessage)), bare: pick(bare, cpuPerMessage) },
-    { figure: `send: machine busy during the window${label}`, unit: '%', project: spread(project.map((r) => r.cpu.machineShare * 100)), bare: pick(bare, (r) => r.cpu.machineShare * 100) },
+    {
+      figure: `send: CPU per stored message, all processes${label}`,
+      unit: 'ms',
+      project: spread(project.map(cpuPerMessage)),
+      bare: pick(bare, cpuPerMessage),
+    },
+    {
+      figure: `send: machine busy during the window${label}`,
+      unit: '%',
+      project: spread(project.map((r) => r.cpu.machineShare * 100)),
+      bare: pick(bare, (r) => r.cpu.machineShare * 100),
+    },
   ];
 }
 
@@ -57,7 +73,15 @@ export function sendDetail(results: { who: string; round: number; r: SendRun }[]
   return (
     mdTable(
       ['run', 'round', 'msg/s', 'ok', 'failed', 'p50', 'p95', 'p99', 'max', 'statuses'],
-      results.map(({ who, round, r }) => [who, String(round), num(r.perSecond), String(r.ok), String(r.failed), ...lat(r.latency), JSON.stringify(r.statuses)]),
+      results.map(({ who, round, r }) => [
+        who,
+        String(round),
+        num(r.perSecond),
+        String(r.ok),
+        String(r.failed),
+        ...lat(r.latency),
+        JSON.stringify(r.statuses),
+      ]),
     ) +
     '\n\nCPU in the measured window, from /proc/<pid>/stat of every process on the machine (scripts/bench/cpu.ts), per stored message. ' +
     '"bench process" is the senders (and the runner relaying service logs); "other" is everything else on the machine.\n\n' +

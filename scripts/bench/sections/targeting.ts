@@ -109,7 +109,8 @@ export async function runTargeting(ctx: BenchContext): Promise<SectionResult> {
       const g = room.owner.gateway;
       const local = seats.filter((s) => s.gateway === g);
       const r = i % ROOMS_PER_GATEWAY;
-      for (let k = 0; k < 10; k++) plan.room.push({ from: room.owner, body: { room_id: room.id }, to: [local[r] as Seat, ...local.slice(r + 1, r + 4)] });
+      for (let k = 0; k < 10; k++)
+        plan.room.push({ from: room.owner, body: { room_id: room.id }, to: [local[r] as Seat, ...local.slice(r + 1, r + 4)] });
     }
     for (let k = 0; k < 20; k++) plan.global.push({ from: seats[k % seats.length] as Seat, body: {}, to: seats });
 
@@ -132,7 +133,12 @@ export async function runTargeting(ctx: BenchContext): Promise<SectionResult> {
           delivered: (after[g]?.delivered ?? 0) - (before[g]?.delivered ?? 0),
         });
       }
-      ctx.say(`targeting ${traffic}: ${result.filter((c) => c.traffic === traffic).map((c) => `gateway-${c.gateway} received ${c.received}, delivered ${c.delivered} of ${c.messages}`).join('; ')}`);
+      ctx.say(
+        `targeting ${traffic}: ${result
+          .filter((c) => c.traffic === traffic)
+          .map((c) => `gateway-${c.gateway} received ${c.received}, delivered ${c.delivered} of ${c.messages}`)
+          .join('; ')}`,
+      );
     }
   } finally {
     for (const s of seats) s.ws.close();

@@ -38,13 +38,20 @@ export function buildAppDeps(config: ApiConfig, resources: Resources, logger: Lo
       proxyTrust: createProxyTrust(config.trustedProxies),
     },
     auth,
-    accounts: createAccounts({ db, passwords: createPasswordHasher({
+    accounts: createAccounts({
+      db,
+      passwords: createPasswordHasher({
         ...config.passwordHashing,
         observer: {
           queueDepth: (waiting) => metrics.passwordHashQueueDepth.set(waiting),
           refused: () => metrics.passwordHashRefusals.inc(),
         },
-      }), tokens, revocations, events, limits }),
+      }),
+      tokens,
+      revocations,
+      events,
+      limits,
+    }),
     messages,
     rooms: createRoomService({ db, events, limits: config.roomLimits }),
     users: createUserDirectory({ db, presence }),

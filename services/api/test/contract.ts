@@ -10,8 +10,7 @@ export interface OpenApiDocument {
 }
 
 /** `/api/rooms/{roomId}` -> a pattern matching `/api/rooms/<anything but a slash>`. */
-const templatePattern = (template: string) =>
-  new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+')}$`);
+const templatePattern = (template: string) => new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+')}$`);
 
 /**
  * Checks real responses against the OpenAPI document: the operation must

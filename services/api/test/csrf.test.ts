@@ -85,7 +85,10 @@ describe('a cookie-authenticated unsafe request from another site', () => {
 
 describe('legitimate requests keep working', () => {
   it('from an allowed origin with the cookie', async () => {
-    const res = await api.fetch('/api/messages', forged(alice, { origin: ALLOWED, 'sec-fetch-site': 'same-origin', 'content-type': 'application/json' }, JSON.stringify({ content: 'mine' })));
+    const res = await api.fetch(
+      '/api/messages',
+      forged(alice, { origin: ALLOWED, 'sec-fetch-site': 'same-origin', 'content-type': 'application/json' }, JSON.stringify({ content: 'mine' })),
+    );
     expect(res.status).toBe(201);
   });
 
@@ -99,14 +102,25 @@ describe('legitimate requests keep working', () => {
   });
 
   it('with a Bearer token, whatever the origin (a page cannot set that header for another site)', async () => {
-    const res = await api.fetch('/api/messages', { method: 'POST', token: alice.token, headers: { origin: EVIL, 'sec-fetch-site': 'cross-site', cookie: alice.cookie }, json: { content: 'bearer' } });
+    const res = await api.fetch('/api/messages', {
+      method: 'POST',
+      token: alice.token,
+      headers: { origin: EVIL, 'sec-fetch-site': 'cross-site', cookie: alice.cookie },
+      json: { content: 'bearer' },
+    });
     expect(res.status).toBe(201);
   });
 
   it('safe methods and cookie-less requests from anywhere', async () => {
-    expect((await api.fetch('/api/auth/profile', { headers: { cookie: alice.cookie, origin: EVIL, 'sec-fetch-site': 'cross-site' } })).status).toBe(200);
+    expect((await api.fetch('/api/auth/profile', { headers: { cookie: alice.cookie, origin: EVIL, 'sec-fetch-site': 'cross-site' } })).status).toBe(
+      200,
+    );
     // Without any credential the guard has nothing to protect: login answers on its own merits.
-    const login = await api.fetch('/api/auth/login', { method: 'POST', headers: { origin: EVIL }, json: { username: bob.username, password: bob.password } });
+    const login = await api.fetch('/api/auth/login', {
+      method: 'POST',
+      headers: { origin: EVIL },
+      json: { username: bob.username, password: bob.password },
+    });
     expect(login.status).toBe(200);
   });
 });

@@ -48,7 +48,8 @@ function shapedBody(fields: Record<string, fc.Arbitrary<unknown>>) {
   return fc.record(withNoise, { requiredKeys: [] }).map(toJson);
 }
 
-const body = (fields: Record<string, fc.Arbitrary<unknown>>) => fc.oneof({ weight: 1, arbitrary: randomBody }, { weight: 3, arbitrary: shapedBody(fields) });
+const body = (fields: Record<string, fc.Arbitrary<unknown>>) =>
+  fc.oneof({ weight: 1, arbitrary: randomBody }, { weight: 3, arbitrary: shapedBody(fields) });
 const contentType = fc.constantFrom<string | undefined>('application/json', 'text/plain', undefined);
 const username = fc.stringMatching(/^[A-Za-z0-9_][A-Za-z0-9_.-]{2,40}$/);
 const userRef = () => fc.oneof(username, fc.uuid(), fc.constantFrom(alice.username, bob.username, bob.id, bob.username.toUpperCase()));
@@ -87,13 +88,23 @@ const credentials = fc.oneof(
 
 describe('random input on write routes never yields a 5xx', () => {
   it('POST /api/auth/register', async () => {
-    const fields = { username, email: fc.emailAddress(), password: fc.oneof(fc.string({ minLength: 8, maxLength: 128 }), fc.string({ maxLength: 140 })) };
-    await fc.assert(fc.asyncProperty(body(fields), contentType, (raw, type) => postRaw('/api/auth/register', raw, type)), { numRuns: 40 });
+    const fields = {
+      username,
+      email: fc.emailAddress(),
+      password: fc.oneof(fc.string({ minLength: 8, maxLength: 128 }), fc.string({ maxLength: 140 })),
+    };
+    await fc.assert(
+      fc.asyncProperty(body(fields), contentType, (raw, type) => postRaw('/api/auth/register', raw, type)),
+      { numRuns: 40 },
+    );
   });
 
   it('POST /api/auth/login', async () => {
     const fields = { username: fc.oneof(username, fc.constant(alice.username)), password: fc.oneof(fc.string(), fc.constant(alice.password)) };
-    await fc.assert(fc.asyncProperty(body(fields), contentType, (raw, type) => postRaw('/api/auth/login', raw, type)), { numRuns: 40 });
+    await fc.assert(
+      fc.asyncProperty(body(fields), contentType, (raw, type) => postRaw('/api/auth/login', raw, type)),
+      { numRuns: 40 },
+    );
   });
 
   it('POST /api/messages', async () => {

@@ -55,19 +55,21 @@ export const GENEROUS_LIMITS: Record<string, string> = {
  * on the shared test Redis (a cluster on a cluster run) unless `env` names a Redis of its own.
  */
 export function testConfig(env: Record<string, string> = {}): ApiConfig {
-  return loadApiConfig(withTestRedis({
-    ENVIRONMENT: 'test',
-    DATABASE_URL: inject('databaseUrl'),
-    REDIS_PREFIX: uniquePrefix(),
-    JWT_SECRET: 'test-secret-that-is-long-enough-for-hs256',
-    LOG_LEVEL: 'info',
-    PORT: '0',
-    HOST: '127.0.0.1',
-    METRICS_PORT: '0',
-    METRICS_HOST: '127.0.0.1',
-    ...GENEROUS_LIMITS,
-    ...env,
-  }));
+  return loadApiConfig(
+    withTestRedis({
+      ENVIRONMENT: 'test',
+      DATABASE_URL: inject('databaseUrl'),
+      REDIS_PREFIX: uniquePrefix(),
+      JWT_SECRET: 'test-secret-that-is-long-enough-for-hs256',
+      LOG_LEVEL: 'info',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      METRICS_PORT: '0',
+      METRICS_HOST: '127.0.0.1',
+      ...GENEROUS_LIMITS,
+      ...env,
+    }),
+  );
 }
 
 /** Starts the real app on a random port against the run's PostgreSQL database and real Redis. */

@@ -40,7 +40,15 @@ describe('request ids and logs', () => {
     const id = res.headers.get('x-request-id') ?? '';
     expect(id).toMatch(UUID);
     expect(completed(id)).toEqual([
-      expect.objectContaining({ level: 30, service: 'api', reqId: id, method: 'GET', path: '/api/messages', status: 200, ms: expect.any(Number) as number }),
+      expect.objectContaining({
+        level: 30,
+        service: 'api',
+        reqId: id,
+        method: 'GET',
+        path: '/api/messages',
+        status: 200,
+        ms: expect.any(Number) as number,
+      }),
     ]);
     const other = await api.fetch('/health');
     expect(other.headers.get('x-request-id')).not.toBe(id);
@@ -113,18 +121,24 @@ describe('CORS', () => {
     expect(refused.headers.get('access-control-allow-origin')).toBe(allowed);
   });
 
-  it.each(['http://evil.example', 'http://localhost:8081', 'https://localhost:8080', 'null'])('gives %s no Access-Control-Allow-Origin', async (origin) => {
-    const preflight = await api.fetch('/api/messages', {
-      method: 'OPTIONS',
-      headers: { origin, 'access-control-request-method': 'POST' },
-    });
-    expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
-    const get = await api.fetch('/api/messages?limit=1', { token: user.token, headers: { origin } });
-    expect(get.headers.get('access-control-allow-origin')).toBeNull();
-  });
+  it.each(['http://evil.example', 'http://localhost:8081', 'https://localhost:8080', 'null'])(
+    'gives %s no Access-Control-Allow-Origin',
+    async (origin) => {
+      const preflight = await api.fetch('/api/messages', {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'POST' },
+      });
+      expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
+      const get = await api.fetch('/api/messages?limit=1', { token: user.token, headers: { origin } });
+      expect(get.headers.get('access-control-allow-origin')).toBeNull();
+    },
+  );
 
   it('allows the origins CORS_ALLOWED_ORIGINS names instead of the default', async () => {
-    const custom = await startApi({ CORS_ALLOWED_ORIGINS: 'https://chat.example.com, https://admin.example.com', REDIS_PREFIX: api.config.redis.prefix });
+    const custom = await startApi({
+      CORS_ALLOWED_ORIGINS: 'https://chat.example.com, https://admin.example.com',
+      REDIS_PREFIX: api.config.redis.prefix,
+    });
     try {
       const preflight = (origin: string) =>
         custom.fetch('/api/rooms', { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST' } });
@@ -192,10 +206,13 @@ describe('unknown routes', () => {
 describe('request bodies', () => {
   const limit = 64 * 1024;
 
-  it.each(['/api/messages', '/api/rooms', '/api/auth/register', '/api/auth/login'])('refuses a body over MAX_BODY_BYTES on %s with 413 JSON', async (path) => {
-    const res = await api.fetch(path, { method: 'POST', token: user.token, json: { content: 'x'.repeat(limit + 1), name: 'x' } });
-    await expectJsonError(res, 413, { error: `request body exceeds ${limit} bytes`, code: 'payload_too_large' });
-  });
+  it.each(['/api/messages', '/api/rooms', '/api/auth/register', '/api/auth/login'])(
+    'refuses a body over MAX_BODY_BYTES on %s with 413 JSON',
+    async (path) => {
+      const res = await api.fetch(path, { method: 'POST', token: user.token, json: { content: 'x'.repeat(limit + 1), name: 'x' } });
+      await expectJsonError(res, 413, { error: `request body exceeds ${limit} bytes`, code: 'payload_too_large' });
+    },
+  );
 
   it('refuses an oversized body sent without a Content-Length', async () => {
     const chunk = new TextEncoder().encode('x'.repeat(16 * 1024));
@@ -263,7 +280,12 @@ describe('request bodies', () => {
 
   it('reads JSON whatever the Content-Type says, as the seed curl examples need', async () => {
     for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=utf-8']) {
-      const res = await api.fetch('/api/rooms', { method: 'POST', token: user.token, body: JSON.stringify({ name: `via ${type}` }), headers: { 'content-type': type } });
+      const res = await api.fetch('/api/rooms', {
+        method: 'POST',
+        token: user.token,
+        body: JSON.stringify({ name: `via ${type}` }),
+        headers: { 'content-type': type },
+      });
       expect(res.status).toBe(201);
     }
     await createRoom(api, user, 'factory still works');
@@ -288,7 +310,14 @@ describe('unexpected failures', () => {
       const res = await app.request('/health', { headers: { 'x-request-id': 'boom-1' } });
       const body = await expectJsonError(res, 500, { error: 'internal server error', code: 'internal', request_id: 'boom-1' });
       expect(JSON.stringify(body)).not.toContain('secret');
-      expect(lines).toContainEqual(expect.objectContaining({ level: 50, reqId: 'boom-1', msg: 'unhandled error', err: expect.objectContaining({ message: 'secret detail at /srv/db.ts:42' }) as unknown }));
+      expect(lines).toContainEqual(
+        expect.objectContaining({
+          level: 50,
+          reqId: 'boom-1',
+          msg: 'unhandled error',
+          err: expect.objectContaining({ message: 'secret detail at /srv/db.ts:42' }) as unknown,
+        }),
+      );
       expect(lines).toContainEqual(expect.objectContaining({ reqId: 'boom-1', msg: 'request completed', status: 500 }));
     } finally {
       await closeConnections(connections);

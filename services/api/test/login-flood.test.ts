@@ -16,12 +16,18 @@ describe('a login flood beyond PASSWORD_HASH_CONCURRENCY + PASSWORD_HASH_QUEUE',
       api.fetch('/api/auth/login', {
         method: 'POST',
         // Right and wrong passwords and unknown users all cost one hash.
-        json: i % 3 === 0 ? { username: user.username, password: user.password } : { username: i % 3 === 1 ? user.username : uniqueName(), password: 'wrong password' },
+        json:
+          i % 3 === 0
+            ? { username: user.username, password: user.password }
+            : { username: i % 3 === 1 ? user.username : uniqueName(), password: 'wrong password' },
       }),
     );
     const responses = await Promise.all(attempts);
     const statuses = responses.map((r) => r.status);
-    expect(statuses.every((s) => [200, 401, 503].includes(s)), statuses.join(',')).toBe(true);
+    expect(
+      statuses.every((s) => [200, 401, 503].includes(s)),
+      statuses.join(','),
+    ).toBe(true);
 
     const busy = responses.filter((r) => r.status === 503);
     expect(busy.length).toBeGreaterThan(0);
@@ -46,7 +52,10 @@ describe('a login flood beyond PASSWORD_HASH_CONCURRENCY + PASSWORD_HASH_QUEUE',
       }),
     );
     const statuses = responses.map((r) => r.status);
-    expect(statuses.every((s) => s === 201 || s === 503), statuses.join(',')).toBe(true);
+    expect(
+      statuses.every((s) => s === 201 || s === 503),
+      statuses.join(','),
+    ).toBe(true);
     expect(statuses).toContain(503);
     expect(statuses).toContain(201);
   });

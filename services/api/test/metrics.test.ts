@@ -28,7 +28,12 @@ describe('the API metrics endpoint', () => {
     const before = await scrape(api.metricsUrl);
 
     await sendMessage(api, user, { content: 'counted once', recipient: user.username });
-    const repeated = { method: 'POST', token: user.token, json: { content: 'twice', recipient: user.username }, headers: { 'idempotency-key': 'metrics-1' } };
+    const repeated = {
+      method: 'POST',
+      token: user.token,
+      json: { content: 'twice', recipient: user.username },
+      headers: { 'idempotency-key': 'metrics-1' },
+    };
     expect((await api.fetch('/api/messages', repeated)).status).toBe(201);
     expect((await api.fetch('/api/messages', repeated)).status).toBe(200);
     expect((await api.fetch(`/api/messages/between/${user.username}/${user.id}?limit=1`, { token: user.token })).status).toBe(200);
@@ -42,13 +47,20 @@ describe('the API metrics endpoint', () => {
     expect(sample(after, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
     expect(after).toContain('nodejs_eventloop_lag_seconds');
     // Route patterns, never raw paths: no username or id appears anywhere.
-    const betweenCount = sample(after, 'http_request_duration_seconds_count', { route: '/api/messages/between/:user1/:user2', method: 'GET', status: '200' });
+    const betweenCount = sample(after, 'http_request_duration_seconds_count', {
+      route: '/api/messages/between/:user1/:user2',
+      method: 'GET',
+      status: '200',
+    });
     expect(betweenCount).toBe(1);
     expect(sample(after, 'http_request_duration_seconds_count', { route: '/api/messages', method: 'POST', status: '201' })).toBe(2);
     expect(after).not.toContain(user.username);
     expect(after).not.toContain(user.id);
     // Two new messages stored; the repeated key is not counted again.
-    expect((sample(after, 'chat_messages_stored_total', { transport: 'rest' }) ?? 0) - (sample(before, 'chat_messages_stored_total', { transport: 'rest' }) ?? 0)).toBe(2);
+    expect(
+      (sample(after, 'chat_messages_stored_total', { transport: 'rest' }) ?? 0) -
+        (sample(before, 'chat_messages_stored_total', { transport: 'rest' }) ?? 0),
+    ).toBe(2);
     expect(sample(after, 'chat_password_hash_refusals_total')).toBeGreaterThan(0);
     expect(sample(after, 'chat_password_hash_queue_depth')).toBe(0);
     expect(queueDepth).toHaveBeenCalledWith(1);

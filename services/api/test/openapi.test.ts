@@ -48,7 +48,9 @@ describe('GET /api/openapi.json', () => {
   });
 
   it('documents exactly the routes the app registers', () => {
-    const documented = operations().map(({ method, path }) => `${method} ${path}`).sort();
+    const documented = operations()
+      .map(({ method, path }) => `${method} ${path}`)
+      .sort();
     const registered = api.routes.map(({ method, path }) => `${method} ${path}`).sort();
     expect(registered.length).toBeGreaterThanOrEqual(19);
     expect(documented).toEqual(registered);
@@ -59,7 +61,10 @@ describe('GET /api/openapi.json', () => {
     expect(errorCodes).toEqual([...ERROR_CODES]);
     for (const { path, method, op } of operations()) {
       const statuses = Object.keys(op.responses);
-      expect(statuses.some((s) => s.startsWith('2')), `${method} ${path}`).toBe(true);
+      expect(
+        statuses.some((s) => s.startsWith('2')),
+        `${method} ${path}`,
+      ).toBe(true);
       for (const status of statuses.filter((s) => Number(s) >= 400 && !path.startsWith('/health'))) {
         const schema = (op.responses[status] as { content: Record<string, { schema: unknown }> }).content['application/json']?.schema;
         expect(schema, `${method} ${path} ${status}`).toEqual({ $ref: '#/components/schemas/Error' });
@@ -102,10 +107,16 @@ describe('the contract check the harness applies', () => {
     const message = { id: randomUUID(), sender: 'a', recipient: null, room_id: null, content: 'hi', created_at: new Date().toISOString() };
     expect(contract.problems('POST', '/api/messages', 201, message)).toEqual([]);
     expect(contract.problems('POST', '/api/messages', 202, message)).toEqual(['POST /api/messages 202: status not documented']);
-    expect(contract.problems('POST', '/api/messages', 201, { ...message, created_at: 'yesterday' }).join()).toMatch(/created_at must match format "date-time"/);
-    expect(contract.problems('POST', '/api/messages', 201, { ...message, content: undefined }).join()).toMatch(/must have required property 'content'/);
+    expect(contract.problems('POST', '/api/messages', 201, { ...message, created_at: 'yesterday' }).join()).toMatch(
+      /created_at must match format "date-time"/,
+    );
+    expect(contract.problems('POST', '/api/messages', 201, { ...message, content: undefined }).join()).toMatch(
+      /must have required property 'content'/,
+    );
     expect(contract.problems('GET', '/api/rooms/x/messages', 404, { error: 'not found', code: 'not_found' })).toEqual([]);
-    expect(contract.problems('GET', '/api/rooms/x/messages', 404, { error: 'not found', code: 'lost' }).join()).toMatch(/code must be equal to one of the allowed values/);
+    expect(contract.problems('GET', '/api/rooms/x/messages', 404, { error: 'not found', code: 'lost' }).join()).toMatch(
+      /code must be equal to one of the allowed values/,
+    );
     expect(contract.problems('GET', '/nowhere', 404, { message: 'no' }).join()).toMatch(/^unrouted GET \/nowhere 404/);
   });
 });

@@ -18,8 +18,7 @@ beforeAll(async () => {
 });
 afterAll(() => healthy.close());
 
-const send = (api: TestApi, content = 'hello', token = user.token) =>
-  api.fetch('/api/messages', { method: 'POST', token, json: { content } });
+const send = (api: TestApi, content = 'hello', token = user.token) => api.fetch('/api/messages', { method: 'POST', token, json: { content } });
 
 async function expectUnavailable(res: Response) {
   const body = (await res.json()) as { code: string; error: string };
@@ -59,9 +58,7 @@ describe('PostgreSQL refusing connections', () => {
     await expectUnavailable(await broken.fetch('/api/messages', { token: user.token }));
     await expectUnavailable(await broken.fetch('/api/auth/profile', { token: user.token }));
     await expectUnavailable(await broken.fetch('/api/rooms', { method: 'POST', token: user.token, json: { name: 'r' } }));
-    await expectUnavailable(
-      await broken.fetch('/api/auth/login', { method: 'POST', json: { username: user.username, password: user.password } }),
-    );
+    await expectUnavailable(await broken.fetch('/api/auth/login', { method: 'POST', json: { username: user.username, password: user.password } }));
     expect(unhandled(broken)).toEqual([]);
   });
 });

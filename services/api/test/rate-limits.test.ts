@@ -172,7 +172,10 @@ describe('a flood of junk logins from one address', () => {
       // At most LOGIN_ADDRESS_LIMIT junk attempts reached the hasher; the rest were refused without hashing.
       expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(5);
       expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(295);
-      expect(statuses.every((s) => s === 401 || s === 429 || s === 503), statuses.join(',')).toBe(true);
+      expect(
+        statuses.every((s) => s === 401 || s === 429 || s === 503),
+        statuses.join(','),
+      ).toBe(true);
       // And the real user can still log in once the flood is over.
       expect((await login(api, user.username, user.password, newAddress())).status).toBe(200);
     } finally {

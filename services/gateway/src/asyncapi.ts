@@ -45,7 +45,8 @@ const CLOSE_CODES = Object.entries(CloseCode)
   .map(([name, code]) => `\`${code}\` ${name}`)
   .join(', ');
 
-const AUTH = 'a JWT from `POST /api/auth/login`: `Authorization: Bearer <token>`, the `jwt_token` cookie (same origin only), or `?token=` (the seed clients\' way)';
+const AUTH =
+  "a JWT from `POST /api/auth/login`: `Authorization: Bearer <token>`, the `jwt_token` cookie (same origin only), or `?token=` (the seed clients' way)";
 
 /** The document for a gateway whose write path validates sends with `sendInput`. */
 export function asyncApiDocument(sendInput: z.ZodType) {
@@ -53,14 +54,21 @@ export function asyncApiDocument(sendInput: z.ZodType) {
   const sends = {
     WsSend: {
       schema: z.intersection(z.object({ type: z.literal('message') }), sendInput),
-      description: 'Send a message; with a `client_msg_id` the gateway answers `ack` (or `error` with the same id), and retries with the id are not stored twice',
+      description:
+        'Send a message; with a `client_msg_id` the gateway answers `ack` (or `error` with the same id), and retries with the id are not stored twice',
     },
     IoSend: { schema: sendInput, description: 'Send a message; acknowledged with `IoAck` when the emit asks for an ack' },
   };
 
   const plain: MessageSpec[] = [
     { key: 'wsConnection', name: 'connection', schema: connectionFrame, summary: 'Connected (first frame)', action: 'send' },
-    { key: 'wsMessage', name: 'message', schema: messageFrame, summary: 'A message for this user (type `message` or `direct_message`)', action: 'send' },
+    {
+      key: 'wsMessage',
+      name: 'message',
+      schema: messageFrame,
+      summary: 'A message for this user (type `message` or `direct_message`)',
+      action: 'send',
+    },
     { key: 'wsAck', name: 'ack', schema: ackFrame, summary: 'A sent message was stored', action: 'send' },
     { key: 'wsError', name: 'error', schema: errorFrame, summary: 'A frame was refused', action: 'send' },
     { key: 'wsPong', name: 'pong', schema: pongFrame, summary: 'Answer to ping', action: 'send' },
@@ -75,19 +83,33 @@ export function asyncApiDocument(sendInput: z.ZodType) {
     { key: 'ioResumed', name: 'resumed', schema: ioResumed, summary: 'Live from here (after a replay when resuming)', action: 'send' },
     { key: 'ioReload', name: 'reload', schema: ioReload, summary: 'Too much missed: reload over REST', action: 'send' },
     { key: 'ioPresence', name: 'presence', schema: ioPresence, summary: 'Someone came online or went offline', action: 'send' },
-    { key: 'ioError', name: 'error', schema: errorBodySchema, summary: 'Something the client did failed, or the connection is about to close', action: 'send' },
+    {
+      key: 'ioError',
+      name: 'error',
+      schema: errorBodySchema,
+      summary: 'Something the client did failed, or the connection is about to close',
+      action: 'send',
+    },
     { key: 'ioSend', name: 'message', schema: 'IoSend', summary: 'Send a message (emit with an ack)', action: 'receive' },
     { key: 'ioAck', name: 'ack', schema: ioAck, summary: 'The acknowledgement of a `message` emit', action: 'send' },
   ];
 
   const ids = [...plain, ...socketIo].flatMap((m) => (typeof m.schema === 'string' ? [] : [idOf(m.schema)]));
   const messages = Object.fromEntries(
-    [...plain, ...socketIo].map((m) => [m.key, { name: m.name, summary: m.summary, payload: { $ref: `#/components/schemas/${typeof m.schema === 'string' ? m.schema : idOf(m.schema)}` } }]),
+    [...plain, ...socketIo].map((m) => [
+      m.key,
+      { name: m.name, summary: m.summary, payload: { $ref: `#/components/schemas/${typeof m.schema === 'string' ? m.schema : idOf(m.schema)}` } },
+    ]),
   );
   const channelMessages = (specs: MessageSpec[]) => Object.fromEntries(specs.map((m) => [m.key, { $ref: `#/components/messages/${m.key}` }]));
   const operation = (channel: string, m: MessageSpec): [string, object] => [
     `${m.action}${m.key[0]?.toUpperCase()}${m.key.slice(1)}`,
-    { action: m.action, channel: { $ref: `#/channels/${channel}` }, summary: m.summary, messages: [{ $ref: `#/channels/${channel}/messages/${m.key}` }] },
+    {
+      action: m.action,
+      channel: { $ref: `#/channels/${channel}` },
+      summary: m.summary,
+      messages: [{ $ref: `#/channels/${channel}/messages/${m.key}` }],
+    },
   ];
 
   return {
@@ -96,8 +118,8 @@ export function asyncApiDocument(sendInput: z.ZodType) {
       title: 'Chat gateway',
       version: '1.0.0',
       description: [
-        'Real-time delivery of the chat cluster, over two protocols on the same gateways behind nginx: a plain WebSocket speaking the seed\'s JSON frames, and Socket.IO.',
-        'Every message is delivered to each of a user\'s connections once and in order. Each carries a `cursor`; a client that reconnects with its last cursor as `since` gets what it missed (then `resumed`), or `reload` when too much was missed.',
+        "Real-time delivery of the chat cluster, over two protocols on the same gateways behind nginx: a plain WebSocket speaking the seed's JSON frames, and Socket.IO.",
+        "Every message is delivered to each of a user's connections once and in order. Each carries a `cursor`; a client that reconnects with its last cursor as `since` gets what it missed (then `resumed`), or `reload` when too much was missed.",
         `Error codes (\`code\` of every error): ${ERROR_CODES.map((c) => `\`${c}\``).join(', ')}.`,
       ].join('\n\n'),
     },
@@ -140,9 +162,7 @@ export function asyncApiDocument(sendInput: z.ZodType) {
     },
     operations: Object.fromEntries([
       ...plain.map((m) => operation('plainWebSocket', m)),
-      ...socketIo
-        .filter((m) => m.key !== 'ioAck' && m.key !== 'ioSend')
-        .map((m) => operation('socketIo', m)),
+      ...socketIo.filter((m) => m.key !== 'ioAck' && m.key !== 'ioSend').map((m) => operation('socketIo', m)),
       [
         'receiveIoSend',
         {
@@ -157,7 +177,12 @@ export function asyncApiDocument(sendInput: z.ZodType) {
     components: {
       schemas: {
         ...componentSchemas(ids),
-        ...Object.fromEntries(Object.entries(sends).map(([id, s]) => [id, { ...draft7(z.toJSONSchema(s.schema, { target: 'draft-7', io: 'input' })), description: s.description }])),
+        ...Object.fromEntries(
+          Object.entries(sends).map(([id, s]) => [
+            id,
+            { ...draft7(z.toJSONSchema(s.schema, { target: 'draft-7', io: 'input' })), description: s.description },
+          ]),
+        ),
       },
       messages,
     },

@@ -38,7 +38,12 @@ function setUp() {
     pinned.set(room, (pinned.get(room) ?? 0) + 1);
     return () => pinned.set(room, (pinned.get(room) ?? 0) - 1);
   };
-  const membership = (action: 'join' | 'leave', g: number): Frame => ({ g, next: 1, event: 'membership', data: { action, userId: 'u1', roomId: 'r1', logHead: 0 } });
+  const membership = (action: 'join' | 'leave', g: number): Frame => ({
+    g,
+    next: 1,
+    event: 'membership',
+    data: { action, userId: 'u1', roomId: 'r1', logHead: 0 },
+  });
   return { tokens, onFrame, pinned, adopt, membership };
 }
 
@@ -59,7 +64,7 @@ describe('a membership change for a connection that is not live yet', () => {
     expect(conn.holder.rooms).toEqual([rooms.global, rooms.user('u1')]);
   });
 
-  it('leaves a live connection\'s list alone: the room is joined directly', () => {
+  it("leaves a live connection's list alone: the room is joined directly", () => {
     const { tokens, onFrame, pinned, adopt, membership } = setUp();
     const conn = pendingConnection([rooms.global, rooms.user('u1')]);
     tokens.add({ ...conn.holder, live: true });

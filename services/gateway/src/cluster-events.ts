@@ -76,7 +76,10 @@ export function routeClusterEvents(deps: {
       for (const d of page) {
         const cursor = feed.cursors.forMessage(d.seq);
         // Not to a connection already in the room: one that opened after the join was committed has it among its rooms.
-        io.local.to(userRoom).except(room).emit(d.event, { ...d.message, cursor });
+        io.local
+          .to(userRoom)
+          .except(room)
+          .emit(d.event, { ...d.message, cursor });
         plain.deliver([userRoom], { type: d.event, message: d.message, cursor }, room);
       }
       after = page.length < JOIN_REPLAY_PAGE ? next - 1 : (page.at(-1)?.seq ?? next - 1);

@@ -133,10 +133,27 @@ export function createGateway(deps: GatewayDeps): Gateway {
     logger,
     metrics,
   });
-  const resume = { feed: deps.feed, sequencer, routes, metrics, maxBacklog: config.delivery.resumeMaxBacklog, pageSize: config.delivery.resumePageSize };
+  const resume = {
+    feed: deps.feed,
+    sequencer,
+    routes,
+    metrics,
+    maxBacklog: config.delivery.resumeMaxBacklog,
+    pageSize: config.delivery.resumePageSize,
+  };
   const tokens = new LocalTokens();
   const expiry = new ExpiryWatch();
-  const plain = createPlainWsEndpoint({ handshake, messages: deps.messages, presence, resume, tokens, expiry, limits: config.websocket, logger, metrics });
+  const plain = createPlainWsEndpoint({
+    handshake,
+    messages: deps.messages,
+    presence,
+    resume,
+    tokens,
+    expiry,
+    limits: config.websocket,
+    logger,
+    metrics,
+  });
   attachSocketIo(io, { handshake, messages: deps.messages, presence, resume, tokens, expiry, limits: config.socketio, logger, metrics });
   onFrame = routeClusterEvents({ io, plain, tokens, feed: deps.feed, sequencer, logger, metrics });
 

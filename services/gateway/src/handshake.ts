@@ -25,12 +25,7 @@ export interface ConnectionLimits {
   proxyTrust: ProxyTrust;
 }
 
-export function createHandshake(deps: {
-  auth: Authenticator;
-  audience: Audience;
-  allowedOrigins: string[];
-  limits?: ConnectionLimits;
-}): Handshake {
+export function createHandshake(deps: { auth: Authenticator; audience: Audience; allowedOrigins: string[]; limits?: ConnectionLimits }): Handshake {
   const origins = new Set(deps.allowedOrigins);
   const { limits } = deps;
   return {

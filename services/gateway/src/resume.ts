@@ -16,10 +16,7 @@ export interface ResumeTarget {
   goLive(): void;
 }
 
-export type ResumeOutcome =
-  | { kind: 'resumed'; replayed: number; seq: number }
-  | { kind: 'reload'; seq: number }
-  | { kind: 'closed' };
+export type ResumeOutcome = { kind: 'resumed'; replayed: number; seq: number } | { kind: 'reload'; seq: number } | { kind: 'closed' };
 
 export interface ResumeContext {
   feed: Feed;

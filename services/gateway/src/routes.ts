@@ -83,7 +83,7 @@ export function createRoutes(deps: RoutesDeps): Routes {
     if (frame.g <= lastG) {
       // The count went back: a replica promoted before it had the master's last
       // increments. Frames numbered in between may never come; read the log.
-      logger.warn({ last: lastG, got: frame.g }, 'the router\'s frame count went back (a Redis failover); reading the message log');
+      logger.warn({ last: lastG, got: frame.g }, "the router's frame count went back (a Redis failover); reading the message log");
       void sequencer.catchUp('lost');
     } else if (frame.g > lastG + 1) {
       metrics.lostFrames.inc(frame.g - lastG - 1);

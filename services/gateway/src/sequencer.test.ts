@@ -19,7 +19,13 @@ function fakeLog(committed: number[], head = 0) {
     numberStale: () => Promise.resolve(),
     after: (seq: number, limit: number) => {
       reads.push(seq);
-      return Promise.resolve(committed.filter((s) => s > seq).sort((a, b) => a - b).slice(0, limit).map(delivery));
+      return Promise.resolve(
+        committed
+          .filter((s) => s > seq)
+          .sort((a, b) => a - b)
+          .slice(0, limit)
+          .map(delivery),
+      );
     },
   } as unknown as Feed;
   return { feed, reads, committed };
@@ -56,7 +62,7 @@ describe('the per-gateway sequencer', () => {
     sequencer.stop();
   });
 
-  it('holds the stream while a step runs (a joiner\'s replay), then goes on in order', async () => {
+  it("holds the stream while a step runs (a joiner's replay), then goes on in order", async () => {
     const log = fakeLog([]);
     const { sequencer, applied } = await started(log);
     const order: string[] = [];
@@ -81,7 +87,7 @@ describe('the per-gateway sequencer', () => {
     sequencer.stop();
   });
 
-  it('lets a resume wait until the stream has reached its cursor: from the router\'s head, else from the log', async () => {
+  it("lets a resume wait until the stream has reached its cursor: from the router's head, else from the log", async () => {
     const log = fakeLog([1, 2, 3, 4, 5, 6], 2);
     const routed = { to: (_: number) => Promise.resolve() };
     const s = await started(log, () => routed.to(4));

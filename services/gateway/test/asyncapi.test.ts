@@ -49,7 +49,11 @@ describe('docs/asyncapi.yaml', () => {
 
   it('documents both directions of both protocols', () => {
     const actions = (channel: string) =>
-      new Set(Object.values(doc.operations).filter((op) => op.channel.$ref === `#/channels/${channel}`).map((op) => op.action));
+      new Set(
+        Object.values(doc.operations)
+          .filter((op) => op.channel.$ref === `#/channels/${channel}`)
+          .map((op) => op.action),
+      );
     expect(actions('plainWebSocket')).toEqual(new Set(['send', 'receive']));
     expect(actions('socketIo')).toEqual(new Set(['send', 'receive']));
   });
@@ -66,7 +70,9 @@ describe('the frame check the gateway harness applies', () => {
     expect(contract.wsFrame({ type: 'message', message }).join()).toMatch(/must have required property 'cursor'/);
     expect(contract.wsFrame({ type: 'error', error: 'x', code: 'oops' }).join()).toMatch(/code must be equal to one of the allowed values/);
     expect(contract.ioEvent('direct_message', { ...message, cursor: 'm1.1.x' })).toEqual([]);
-    expect(contract.ioEvent('presence', { user_id: 'u', username: 'a', status: 'away' }).join()).toMatch(/status must be equal to one of the allowed values/);
+    expect(contract.ioEvent('presence', { user_id: 'u', username: 'a', status: 'away' }).join()).toMatch(
+      /status must be equal to one of the allowed values/,
+    );
     expect(contract.ioEvent('surprise', {})).toEqual(['Socket.IO event surprise: not in docs/asyncapi.yaml']);
     expect(contract.ioAck({ ok: true, message })).toEqual([]);
     expect(contract.ioAck({ ok: false, error: 'slow down', code: 'rate_limited', retry_after: 3 })).toEqual([]);

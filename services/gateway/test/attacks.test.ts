@@ -1,8 +1,27 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { createRoom, createUser, type TestApi, type TestUser } from '../../api/test/harness.ts';
-import { forgeToken, HOSTILE_CONTENT, LEAK, nestedArrays, nestedObjects, rs256Token, tamperedToken, unsignedToken } from '../../api/test/attacks/helpers.ts';
-import { connectIo, connectWs, emitMessage, refusedWs, startGateway, startTwoGateways, type Frame, type TestGateway, type WsClient } from './harness.ts';
+import {
+  forgeToken,
+  HOSTILE_CONTENT,
+  LEAK,
+  nestedArrays,
+  nestedObjects,
+  rs256Token,
+  tamperedToken,
+  unsignedToken,
+} from '../../api/test/attacks/helpers.ts';
+import {
+  connectIo,
+  connectWs,
+  emitMessage,
+  refusedWs,
+  startGateway,
+  startTwoGateways,
+  type Frame,
+  type TestGateway,
+  type WsClient,
+} from './harness.ts';
 
 // Attack suite, sockets: the plain WebSocket endpoint and Socket.IO
 // (docs/security.md). Every refusal must be an HTTP 4xx on the upgrade, a
@@ -136,7 +155,10 @@ describe('Origin', () => {
 
   it('refuses a foreign Origin on the Socket.IO handshake, over polling and websocket', async () => {
     for (const transports of [['polling'], ['websocket']] as const) {
-      await expect(connectIo(gw, alice.token, { transports: [...transports], headers: { origin: 'https://evil.example' } }), transports[0]).rejects.toThrow();
+      await expect(
+        connectIo(gw, alice.token, { transports: [...transports], headers: { origin: 'https://evil.example' } }),
+        transports[0],
+      ).rejects.toThrow();
     }
     const res = await fetch(`${gw.url}/socket.io/?EIO=4&transport=polling`, { headers: { origin: 'https://evil.example' } });
     expect(res.status).toBe(403);
@@ -263,7 +285,9 @@ describe('hostile frames on the plain WebSocket', () => {
 
   it('ignores __proto__ and constructor payloads in a frame and pollutes nothing', async () => {
     const content = `proto ws ${Date.now()}`;
-    client.send(`{"type":"message","content":"${content}","client_msg_id":"p-${Date.now()}","__proto__":{"polluted":true,"type":"ping"},"constructor":{"prototype":{"isAdmin":true}}}`);
+    client.send(
+      `{"type":"message","content":"${content}","client_msg_id":"p-${Date.now()}","__proto__":{"polluted":true,"type":"ping"},"constructor":{"prototype":{"isAdmin":true}}}`,
+    );
     const frame = await client.inbox.next((f) => f.type === 'error' || f.message?.content === content, 'an ack or an error');
     expect(JSON.stringify(frame)).not.toMatch(/polluted|isAdmin/);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
@@ -348,7 +372,9 @@ describe('hostile Socket.IO payloads', () => {
 
   it('ignores __proto__ in a Socket.IO payload and pollutes nothing', async () => {
     const raw = await rawSocketIo(gw, mallory.token);
-    raw.ws.send(`421["message",{"content":"proto io","__proto__":{"polluted":true,"sender":"${bob.username}"},"constructor":{"prototype":{"isAdmin":true}}}]`);
+    raw.ws.send(
+      `421["message",{"content":"proto io","__proto__":{"polluted":true,"sender":"${bob.username}"},"constructor":{"prototype":{"isAdmin":true}}}]`,
+    );
     const ack = await raw.next((p) => p.startsWith('431'), 'the acknowledgement');
     expect(ack).not.toMatch(/polluted|isAdmin/);
     if (ack.includes('"ok":true')) expect(ack).toContain(`"sender":"${mallory.username}"`);

@@ -33,7 +33,11 @@ async function pollingSession(): Promise<string> {
 }
 
 const post = (sid: string, headers: Record<string, string>, body = '40') =>
-  fetch(`${gw.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`, { method: 'POST', headers: { 'content-type': 'text/plain;charset=UTF-8', ...headers }, body });
+  fetch(`${gw.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`, {
+    method: 'POST',
+    headers: { 'content-type': 'text/plain;charset=UTF-8', ...headers },
+    body,
+  });
 
 async function expectRefused(res: Response) {
   expect(res.status).toBe(403);

@@ -21,12 +21,15 @@ describe('the shared message schema', () => {
   it.each([
     ['global', () => Promise.resolve({})],
     ['direct', (_a: { id: string }, b: { username: string }) => Promise.resolve({ recipient: b.username })],
-    ['room', async (a: Parameters<typeof createRoom>[1], b: { id: string }) => {
-      const room = await createRoom(cluster.api, a, 'schema');
-      const res = await cluster.api.fetch(`/api/rooms/${room.id}/members/${b.id}`, { method: 'POST', token: a.token });
-      expect(res.status).toBe(201);
-      return { room_id: room.id };
-    }],
+    [
+      'room',
+      async (a: Parameters<typeof createRoom>[1], b: { id: string }) => {
+        const room = await createRoom(cluster.api, a, 'schema');
+        const res = await cluster.api.fetch(`/api/rooms/${room.id}/members/${b.id}`, { method: 'POST', token: a.token });
+        expect(res.status).toBe(201);
+        return { room_id: room.id };
+      },
+    ],
   ] as const)('reaches Socket.IO and plain-WS clients on both gateways field for field (%s)', async (_kind, address) => {
     const { api, g1, g2 } = cluster;
     const [alice, bob] = await Promise.all([createUser(api), createUser(api)]);

@@ -12,7 +12,10 @@ export interface AsyncApiDocument {
   asyncapi: string;
   channels: Record<string, { messages: Record<string, Ref> }>;
   operations: Record<string, { action: 'send' | 'receive'; channel: Ref; messages: Ref[]; reply?: { messages: Ref[] } }>;
-  components: { messages: Record<string, { name: string; payload: Ref }>; schemas: Record<string, { properties?: { type?: { const?: string; enum?: string[] } } }> };
+  components: {
+    messages: Record<string, { name: string; payload: Ref }>;
+    schemas: Record<string, { properties?: { type?: { const?: string; enum?: string[] } } }>;
+  };
 }
 
 export const loadAsyncApi = () => parse(readFileSync(ASYNCAPI_PATH, 'utf8')) as AsyncApiDocument;

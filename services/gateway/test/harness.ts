@@ -118,7 +118,7 @@ export async function connectWs(
   const { via = 'query', since, ...clientOptions } = opts;
   const url = new URL('/api/ws/connect', gw.url.replace('http', 'ws'));
   if (since !== undefined) url.searchParams.set('since', since);
-  const headers: Record<string, string> = { ...(clientOptions.headers) };
+  const headers: Record<string, string> = { ...clientOptions.headers };
   if (token && via === 'query') url.searchParams.set('token', token);
   if (token && via === 'header') headers.authorization = `Bearer ${token}`;
   if (token && via === 'cookie') headers.cookie = `jwt_token=${token}`;
@@ -142,7 +142,11 @@ export async function connectWs(
 }
 
 /** Resolves with the HTTP status and the (JSON) body of a refused plain-WebSocket handshake. */
-export function refusedWs(gw: TestGateway, token: string | undefined, headers: Record<string, string> = {}): Promise<{ status: number; body: unknown }> {
+export function refusedWs(
+  gw: TestGateway,
+  token: string | undefined,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: unknown }> {
   const url = new URL('/api/ws/connect', gw.url.replace('http', 'ws'));
   if (token) url.searchParams.set('token', token);
   const ws = new WebSocket(url, { headers });
@@ -210,7 +214,10 @@ export async function connectIo(
 }
 
 /** Sends over Socket.IO and resolves with the acknowledgement. */
-export async function emitMessage(client: IoClient, body: unknown): Promise<{ ok: boolean; message?: { id: string }; error?: string; code?: string }> {
+export async function emitMessage(
+  client: IoClient,
+  body: unknown,
+): Promise<{ ok: boolean; message?: { id: string }; error?: string; code?: string }> {
   const ack = (await client.socket.timeout(5_000).emitWithAck('message', body)) as { ok: boolean; message?: { id: string } };
   checkContract(contract.ioAck(ack));
   return ack;
@@ -257,7 +264,10 @@ export async function spawnGateway(prefix: string, env: Record<string, string> =
  * race the publish, which on a Redis Cluster takes one more hop (node to node).
  * Open it before sending; `applied` resolves once the message was delivered there.
  */
-export async function watchGateway(gw: TestGateway, sender: { token: string }): Promise<{ applied(messageId: string): Promise<void>; close(): void }> {
+export async function watchGateway(
+  gw: TestGateway,
+  sender: { token: string },
+): Promise<{ applied(messageId: string): Promise<void>; close(): void }> {
   const watcher = await connectWs(gw, sender.token);
   return {
     async applied(messageId) {

@@ -40,7 +40,11 @@ describe('client_msg_id', () => {
     const key = `ws-${crypto.randomUUID()}`;
     sender.send({ type: 'message', content: 'ws once', recipient: bob.username, client_msg_id: key });
     const ack = await sender.inbox.next((f) => f.type === 'ack', 'the ack');
-    expect(ack).toEqual({ type: 'ack', client_msg_id: key, message: expect.objectContaining({ content: 'ws once', recipient: bob.username }) as object });
+    expect(ack).toEqual({
+      type: 'ack',
+      client_msg_id: key,
+      message: expect.objectContaining({ content: 'ws once', recipient: bob.username }) as object,
+    });
     sender.send({ type: 'message', content: 'ws once', recipient: bob.username, client_msg_id: key });
     await sender.inbox.next((f) => f.type === 'ack' && f !== ack, 'the second ack');
     expect(sender.inbox.items.filter((f) => f.type === 'ack')).toEqual([ack, ack]);
@@ -49,7 +53,7 @@ describe('client_msg_id', () => {
     await receiver.inbox.next((e) => e.payload.id === barrier.id, 'the barrier');
     // Each gateway applies the log on its own: the barrier must reach the sender's too
     // before its copies are counted (on a Redis Cluster the two may hear it apart).
-    await sender.inbox.next((f) => f.message?.id === barrier.id, 'the barrier on the sender\'s gateway');
+    await sender.inbox.next((f) => f.message?.id === barrier.id, "the barrier on the sender's gateway");
     const id = (ack.message as { id: string }).id;
     expect(receiver.inbox.count((e) => e.payload.id === id)).toBe(1);
     // The sender's own copy arrives through fan-out, once, like any direct message.
@@ -58,7 +62,7 @@ describe('client_msg_id', () => {
     receiver.socket.close();
   });
 
-  it('over plain WS: a refused send says which one, and a frame without a key gets no ack (the seed\'s way)', async () => {
+  it("over plain WS: a refused send says which one, and a frame without a key gets no ack (the seed's way)", async () => {
     const { api, g1 } = cluster;
     const alice = await createUser(api);
     const ws = await connectWs(g1, alice.token);

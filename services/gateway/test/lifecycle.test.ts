@@ -110,13 +110,21 @@ describe('presence', () => {
     const dave = await createUser(api);
     const doomed = await spawnGateway(api.config.redis.prefix, { PRESENCE_LEASE: '2s' });
     const client = await connectWs({ url: doomed.url } as TestGateway, dave.token);
-    await eventually(() => connectedUsers(dave), (u) => u.connected_users.includes(dave.username), 5_000);
+    await eventually(
+      () => connectedUsers(dave),
+      (u) => u.connected_users.includes(dave.username),
+      5_000,
+    );
 
     doomed.kill('SIGKILL');
     await doomed.exited;
     // Nothing cleaned up after the killed process: only the 2 s lease running out can
     // remove dave, and the wait's deadline (lease plus slack for a busy machine) bounds it.
-    await eventually(() => connectedUsers(dave), (u) => !u.connected_users.includes(dave.username), 2_000 + 5_000);
+    await eventually(
+      () => connectedUsers(dave),
+      (u) => !u.connected_users.includes(dave.username),
+      2_000 + 5_000,
+    );
     client.ws.terminate();
   });
 });
@@ -146,7 +154,11 @@ describe('graceful shutdown on SIGTERM', () => {
     const target = { url: proc.url } as TestGateway;
     const ws = await connectWs(target, user.token);
     const io = await connectIo(target, user.token);
-    await eventually(() => connectedUsers(user), (u) => u.connected_users.includes(user.username), 5_000);
+    await eventually(
+      () => connectedUsers(user),
+      (u) => u.connected_users.includes(user.username),
+      5_000,
+    );
 
     proc.kill('SIGTERM');
     expect((await ws.closed).code).toBe(1001);

@@ -46,7 +46,10 @@ describe('a commit whose publish never happened', () => {
     const dying = createMessageService({ db: conn.db, numbering: dies, maxMessageLength: 2_000, logger });
     try {
       const started = Date.now();
-      const { message } = await dying.send({ id: alice.id, username: alice.username }, { content: 'committed, never published', recipient: bob.username });
+      const { message } = await dying.send(
+        { id: alice.id, username: alice.username },
+        { content: 'committed, never published', recipient: bob.username },
+      );
       const overWs = await ws.inbox.next((f) => f.message?.id === message.id, 'the unpublished message over ws', DELIVERED_WITHIN_MS);
       await io.inbox.next((e) => e.payload.id === message.id, 'the unpublished message over io', DELIVERED_WITHIN_MS);
       console.log(`unpublished message delivered after ${Date.now() - started} ms`);

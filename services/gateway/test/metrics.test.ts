@@ -93,7 +93,8 @@ describe('the gateway metrics endpoint', () => {
     for (const c of [aliceWs, reloaded]) c.ws.close();
     const after = await eventually(
       scrape,
-      (text) => sample(text, 'chat_socket_connections', { kind: 'websocket' }) === sample(before, 'chat_socket_connections', { kind: 'websocket' }) &&
+      (text) =>
+        sample(text, 'chat_socket_connections', { kind: 'websocket' }) === sample(before, 'chat_socket_connections', { kind: 'websocket' }) &&
         sample(text, 'chat_socket_connections', { kind: 'socketio' }) === sample(before, 'chat_socket_connections', { kind: 'socketio' }),
       5_000,
     );

@@ -71,7 +71,11 @@ describe('Redis killed under a gateway', () => {
     try {
       await redis.kill();
       // The reset reaches the gateway at once; /health shows when it has.
-      await eventually(() => fetch(`${gw.url}/health`).then((r) => r.status), (status) => status === 503, 5_000);
+      await eventually(
+        () => fetch(`${gw.url}/health`).then((r) => r.status),
+        (status) => status === 503,
+        5_000,
+      );
       // PostgreSQL is the source of truth: a send commits and is delivered from
       // the log (see lost-publish.test.ts), so Redis being away is no reason to refuse it.
       const content = `during ${randomBytes(6).toString('hex')}`;

@@ -42,7 +42,11 @@ describe('a gateway restarted under the same GATEWAY_ID after SIGKILL', () => {
     const before = { url: first.url } as TestGateway;
     const clients = [await connectWs(before, wsUser.token), await connectIo(before, ioUser.token), await connectWs(before, returning.token)];
     const ghosts = [wsUser.username, ioUser.username, returning.username];
-    await eventually(() => connectedUsers(newcomer), (users) => ghosts.every((u) => users.includes(u)), 5_000);
+    await eventually(
+      () => connectedUsers(newcomer),
+      (users) => ghosts.every((u) => users.includes(u)),
+      5_000,
+    );
 
     first.kill('SIGKILL');
     await first.exited;
@@ -66,7 +70,11 @@ describe('a gateway restarted under the same GATEWAY_ID after SIGKILL', () => {
     expect(users).toContain(newcomer.username);
 
     fresh.socket.close();
-    await eventually(() => connectedUsers(newcomer), (list) => !list.includes(newcomer.username), 5_000);
+    await eventually(
+      () => connectedUsers(newcomer),
+      (list) => !list.includes(newcomer.username),
+      5_000,
+    );
     for (const client of clients) {
       if ('ws' in client) client.ws.terminate();
       else client.socket.close();

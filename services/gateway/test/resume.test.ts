@@ -1,7 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { createRoom, createUser, sendMessage, type TestUser } from '../../api/test/harness.ts';
-import { connectIo, connectWs, CURSOR, startGateway, startTwoGateways, watchGateway, type IoClient, type TestGateway, type WsClient } from './harness.ts';
+import {
+  connectIo,
+  connectWs,
+  CURSOR,
+  startGateway,
+  startTwoGateways,
+  watchGateway,
+  type IoClient,
+  type TestGateway,
+  type WsClient,
+} from './harness.ts';
 
 let cluster: Awaited<ReturnType<typeof startTwoGateways>>;
 
@@ -134,12 +144,12 @@ function refusedWs(gw: TestGateway, token: string, since: string): Promise<{ fra
 }
 
 describe('a cursor that is not yours to resume from', () => {
-  it('is refused with invalid_cursor on both socket kinds: malformed, forged, another user\'s, or naming a message you may not see', async () => {
+  it("is refused with invalid_cursor on both socket kinds: malformed, forged, another user's, or naming a message you may not see", async () => {
     const { alice, bob, carol } = await usersWithRoom();
     const carolWs = await connectWs(cluster.g1, carol.token);
     const carolsPosition = String(carolWs.inbox.items[0]?.cursor);
     const secret = await sendMessage(cluster.api, alice, { content: 'for carol only', recipient: carol.username });
-    const secretFrame = await carolWs.inbox.next((f) => f.message?.id === secret.id, 'carol\'s DM');
+    const secretFrame = await carolWs.inbox.next((f) => f.message?.id === secret.id, "carol's DM");
     carolWs.ws.close();
     const genuine = String(secretFrame.cursor);
     const [kind, position, mac] = genuine.split('.') as [string, string, string];

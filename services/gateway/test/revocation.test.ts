@@ -11,7 +11,6 @@ beforeAll(async () => {
 });
 afterAll(async () => cluster.close());
 
-
 /** Resolves with the connect_error message of a refused Socket.IO handshake. */
 function refusedIo(gw: TestGateway, token: string): Promise<string> {
   return connectIo(gw, token).then(

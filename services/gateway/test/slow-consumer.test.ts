@@ -347,10 +347,17 @@ describe('a client that stops reading', () => {
 
     // Hard: each healthy reader got every steady message once, each lane's in the
     // order it was sent, and both in the same order (the gateway's one stream).
-    await eventually(() => Promise.resolve(Math.min(arrivals.ws.length, arrivals.io.length)), (n) => n >= total, 10_000);
+    await eventually(
+      () => Promise.resolve(Math.min(arrivals.ws.length, arrivals.io.length)),
+      (n) => n >= total,
+      10_000,
+    );
     const order = { ws: arrivals.ws.map((a) => a.i), io: arrivals.io.map((a) => a.i) };
     for (const kind of ['ws', 'io'] as const) {
-      expect([...order[kind]].sort((a, b) => a - b), `${kind}: every steady message once`).toEqual(Array.from({ length: total }, (_, i) => i));
+      expect(
+        [...order[kind]].sort((a, b) => a - b),
+        `${kind}: every steady message once`,
+      ).toEqual(Array.from({ length: total }, (_, i) => i));
       for (let lane = 0; lane < LANES; lane++) {
         const sent = order[kind].filter((i) => i % LANES === lane);
         expect(sent, `${kind}: lane ${lane} in order`).toEqual([...sent].sort((a, b) => a - b));
@@ -368,7 +375,11 @@ describe('a client that stops reading', () => {
       // Checked at every delivery: the cap plus at most the one message that crossed it.
       expect(held, `${client.label}: bytes held at the cut`).toBeGreaterThan(CAP);
       expect(held, `${client.label}: bytes held at the cut`).toBeLessThanOrEqual(CAP + 2 * FILLER_BYTES);
-      const gone = await eventually(() => Promise.resolve(logs.find('client disconnected', client.user.id)), (e) => e !== undefined, 5_000);
+      const gone = await eventually(
+        () => Promise.resolve(logs.find('client disconnected', client.user.id)),
+        (e) => e !== undefined,
+        5_000,
+      );
       const cutToClosedMs = (gone?.time ?? NaN) - (cutLine?.time ?? NaN);
       expect(cutToClosedMs, `${client.label}: from the cut to the server seeing the connection closed`).toBeLessThan(WS_CLOSE_TIMEOUT_MS / 10);
       expect(client.received - client.receivedAtPause, `${client.label}: read nothing while paused`).toBeLessThan(5);
@@ -378,10 +389,7 @@ describe('a client that stops reading', () => {
       const resumedAt = Date.now();
       const backlogBefore = client.received;
       client.resume();
-      const { code, at } = await Promise.race([
-        client.closed,
-        sleep(10_000).then(() => ({ code: -1, at: Date.now() })),
-      ]);
+      const { code, at } = await Promise.race([client.closed, sleep(10_000).then(() => ({ code: -1, at: Date.now() }))]);
       expect(code, `${client.label}: close code the client saw`).toBe(1006);
       report[client.label] = {
         pausedToCutMs: (cutLine?.time ?? NaN) - client.pausedAt,
@@ -394,9 +402,17 @@ describe('a client that stops reading', () => {
         drainedAfterResume: client.received - backlogBefore,
       };
     }
-    await eventually(() => Promise.resolve(gw.gateway.io.engine.clientsCount), (n) => n === 1, 5_000);
+    await eventually(
+      () => Promise.resolve(gw.gateway.io.engine.clientsCount),
+      (n) => n === 1,
+      5_000,
+    );
     // V8 frees the Buffers' memory in the background after a collection, so poll briefly.
-    const liveAfterCut = await eventually(() => Promise.resolve(liveMemory()), (m) => m.total - liveBeforePause.total < 16 * MB, 5_000);
+    const liveAfterCut = await eventually(
+      () => Promise.resolve(liveMemory()),
+      (m) => m.total - liveBeforePause.total < 16 * MB,
+      5_000,
+    );
 
     // Socket.IO's reason says the transport died under it (its pending writes fail
     // with the socket), not that the session was closed around it ('forced close').

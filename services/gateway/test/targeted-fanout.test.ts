@@ -101,7 +101,9 @@ describe('targeted fan-out over four gateways', () => {
       received: (after[g]?.received ?? 0) - (before[g]?.received ?? 0),
       delivered: (after[g]?.delivered ?? 0) - (before[g]?.delivered ?? 0),
     }));
-    console.log(`${DMS} direct messages, 4 gateways:\n${rows.map((r) => `  gateway ${r.gateway}: addressed ${r.addressed}, received ${r.received}, delivered ${r.delivered}`).join('\n')}`);
+    console.log(
+      `${DMS} direct messages, 4 gateways:\n${rows.map((r) => `  gateway ${r.gateway}: addressed ${r.addressed}, received ${r.received}, delivered ${r.delivered}`).join('\n')}`,
+    );
     for (const row of rows) {
       expect(row.delivered).toBe(row.addressed);
       expect(row.received).toBeLessThanOrEqual(1.5 * row.addressed + CONTROL_ALLOWANCE);
@@ -110,7 +112,7 @@ describe('targeted fan-out over four gateways', () => {
     }
   }, 120_000);
 
-  it('sends a room\'s messages only to the gateways of its members, and stops once they are gone', async () => {
+  it("sends a room's messages only to the gateways of its members, and stops once they are gone", async () => {
     // Members on gateways 1 and 2 only.
     const owner = seats.find((s) => s.gateway === 0) as Seat;
     const member = seats.find((s) => s.gateway === 1) as Seat;
@@ -139,7 +141,7 @@ describe('targeted fan-out over four gateways', () => {
     }
   }, 60_000);
 
-  it('gives a joiner the room\'s messages routed between its join and the join reaching its gateway, once each', async () => {
+  it("gives a joiner the room's messages routed between its join and the join reaching its gateway, once each", async () => {
     // The room lives on gateway 3; the joiner sits on gateway 4, which has no reason to get the room yet.
     const owner = seats.find((s) => s.gateway === 2) as Seat;
     const joiner = seats.find((s) => s.gateway === 3) as Seat;

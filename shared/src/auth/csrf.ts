@@ -49,7 +49,11 @@ export function checkCsrf(request: CsrfRequest, allowedOrigins: ReadonlySet<stri
 }
 
 /** Whether the ambient cookie is what authenticates: a cookie token and no explicit credential beside it (see `pickToken`). */
-export function authenticatesByCookie(sources: { auth?: unknown; authorization?: string | null | undefined; cookieHeader?: string | null | undefined }): boolean {
+export function authenticatesByCookie(sources: {
+  auth?: unknown;
+  authorization?: string | null | undefined;
+  cookieHeader?: string | null | undefined;
+}): boolean {
   if (pickToken({ auth: sources.auth, authorization: sources.authorization }) !== undefined) return false;
   return pickToken({ cookieHeader: sources.cookieHeader }) !== undefined;
 }

@@ -21,8 +21,7 @@ export function createLimiter(concurrency: number, maxQueue: number, observer: L
     if (next) {
       observer.queueDepth?.(waiting.length);
       next();
-    }
-    else running--;
+    } else running--;
   };
 
   return async function run<T>(task: () => Promise<T>): Promise<T> {

@@ -1,12 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import {
-  findTokenStatus,
-  insertRevocation,
-  listLiveRevocations,
-  purgeExpiredRevocations,
-  raiseTokensValidAfter,
-} from '../db/queries/revocations.ts';
+import { findTokenStatus, insertRevocation, listLiveRevocations, purgeExpiredRevocations, raiseTokensValidAfter } from '../db/queries/revocations.ts';
 import type { DB } from '../db/schema.ts';
 import { orUnavailable, unauthenticated } from '../errors.ts';
 import type { Logger } from '../logger.ts';
@@ -139,9 +133,7 @@ export function createRevocationList(deps: {
       // Logout and refresh must not report success for a revocation the cache may lack.
       if (ttlMs > 0) await orUnavailable(() => redis.set(tokenKey(token.jti), '1', 'PX', ttlMs), CANNOT_REVOKE);
       // Opportunistic clean-up; a failure here only leaves rows for the next revocation.
-      purgeExpiredRevocations(db, 100).catch((error: unknown) =>
-        deps.logger?.warn({ err: error }, 'purging expired revocations failed'),
-      );
+      purgeExpiredRevocations(db, 100).catch((error: unknown) => deps.logger?.warn({ err: error }, 'purging expired revocations failed'));
       return inserted;
     },
 
@@ -155,10 +147,7 @@ export function createRevocationList(deps: {
 
     // Fails closed: a token whose revocation cannot be checked is not accepted.
     async isRevoked(token) {
-      const [warm, revoked, cutoff] = await orUnavailable(
-        () => redis.mget(warmKey, tokenKey(token.jti), userKey(token.id)),
-        CANNOT_CHECK,
-      );
+      const [warm, revoked, cutoff] = await orUnavailable(() => redis.mget(warmKey, tokenKey(token.jti), userKey(token.id)), CANNOT_CHECK);
       if (warm !== null) return revoked !== null || (cutoff !== null && token.iat <= Number(cutoff));
       // Cold cache (first start, or Redis lost its data): PostgreSQL answers
       // until the rebuild has finished.

@@ -55,7 +55,7 @@ describe('token verification', () => {
     await expect(other.verify(token)).rejects.toMatchObject({ code: 'unauthenticated', message: 'invalid token' });
   });
 
-  it('hands out copies: a caller changing its claims changes nobody else\'s', async () => {
+  it("hands out copies: a caller changing its claims changes nobody else's", async () => {
     const tokens = createTokenService({ secret, expiryHours: 1 });
     const { token } = await tokens.issue(alice);
     const first = await tokens.verify(token);

@@ -46,8 +46,7 @@ export function createMessageService(deps: {
   const sendSchema = sendMessageInput(deps.maxMessageLength);
 
   /** The original of a retried send, if the sender's key already stored one. */
-  const original = async (actor: Actor, key: string | null) =>
-    key === null ? undefined : await findMessageByClientKey(db, actor.id, key);
+  const original = async (actor: Actor, key: string | null) => (key === null ? undefined : await findMessageByClientKey(db, actor.id, key));
 
   /** The error for a send whose target check failed: no such recipient, no such room, or not a member. */
   async function whyRefused(roomId: string | null | undefined) {

@@ -1,8 +1,7 @@
 import { z } from 'zod';
 
 /** Any 8-4-4-4-12 hex id; PostgreSQL accepts all of them as uuid. */
-export const id = (what: string) =>
-  z.guid({ error: `${what} must be a valid id` }).transform((v) => v.toLowerCase());
+export const id = (what: string) => z.guid({ error: `${what} must be a valid id` }).transform((v) => v.toLowerCase());
 
 export const USERNAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{2,31}$/;
 export const username = z

@@ -31,7 +31,8 @@ export function loadClusterConfig(env: Env): ClusterConfig {
   const problems: string[] = [];
   const v = readEnv(env, clusterShape, problems);
   // As the services do: with both, which Redis is meant would be a guess.
-  if (env.REDIS_URL && env.REDIS_CLUSTER_NODES) problems.push('REDIS_CLUSTER_NODES: set either REDIS_URL (a single Redis) or REDIS_CLUSTER_NODES (a Redis Cluster), not both');
+  if (env.REDIS_URL && env.REDIS_CLUSTER_NODES)
+    problems.push('REDIS_CLUSTER_NODES: set either REDIS_URL (a single Redis) or REDIS_CLUSTER_NODES (a Redis Cluster), not both');
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     apiReplicas: v.API_REPLICAS,

@@ -18,7 +18,10 @@ const databaseShape = {
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' }).optional(),
   DB_HOST: z.string().default('127.0.0.1'),
   DB_PORT: int(5432, 1, 65_535),
-  DB_NAME: z.string().regex(/^[\w-]+$/).default('chat'),
+  DB_NAME: z
+    .string()
+    .regex(/^[\w-]+$/)
+    .default('chat'),
   DB_USER: z.string().default('postgres'),
   DB_PASSWORD: z.string().default(''),
   DB_SSLMODE: z.enum(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']).default('disable'),
@@ -41,13 +44,20 @@ const sharedShape = {
     .regex(/^[\w:.-]{1,64}$/, 'letters, digits and : _ . - only, at most 64')
     .default('chat:'),
   JWT_SECRET: z.string().optional(),
-  JWT_EXPIRY_HOURS: z.coerce.number().positive().max(24 * 30).default(24),
+  JWT_EXPIRY_HOURS: z.coerce
+    .number()
+    .positive()
+    .max(24 * 30)
+    .default(24),
   CORS_ALLOWED_ORIGINS: z
     .string()
     .optional()
     .transform((text, ctx) => {
       if (text === undefined) return undefined;
-      const origins = text.split(',').map((o) => o.trim()).filter(Boolean);
+      const origins = text
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean);
       for (const origin of origins) {
         if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
           ctx.addIssue({ code: 'custom', message: `"${origin}" is not an origin such as https://chat.example.com` });
@@ -116,7 +126,10 @@ export function redisNodeList() {
     .transform((text, ctx) => {
       if (text === undefined) return undefined;
       const nodes: Array<{ host: string; port: number }> = [];
-      const entries = text.split(',').map((e) => e.trim()).filter(Boolean);
+      const entries = text
+        .split(',')
+        .map((e) => e.trim())
+        .filter(Boolean);
       if (entries.length === 0) ctx.addIssue({ code: 'custom', message: 'lists no node; leave it unset for a single Redis (REDIS_URL)' });
       for (const entry of entries) {
         const m = /^(?:\[([0-9a-fA-F:.]+)\]|([\w.-]+)):(\d{1,5})$/.exec(entry);
@@ -143,7 +156,11 @@ export function redisNodeList() {
  */
 function readRedisCluster(
   env: Env,
-  v: { REDIS_CLUSTER_NODES: Array<{ host: string; port: number }> | undefined; REDIS_USERNAME: string | undefined; REDIS_PASSWORD: string | undefined },
+  v: {
+    REDIS_CLUSTER_NODES: Array<{ host: string; port: number }> | undefined;
+    REDIS_USERNAME: string | undefined;
+    REDIS_PASSWORD: string | undefined;
+  },
   problems: string[],
 ): RedisConfig['cluster'] {
   if (v.REDIS_CLUSTER_NODES === undefined) {

@@ -100,7 +100,11 @@ describe('loadApiConfig', () => {
   it('serves metrics unless METRICS_ENABLED says false, and refuses anything but a boolean', () => {
     expect(loadApiConfig(DEV).metrics).toEqual({ enabled: true, host: '0.0.0.0', port: 9100 });
     expect(loadApiConfig({ ...DEV, METRICS_ENABLED: 'false' }).metrics.enabled).toBe(false);
-    expect(loadGatewayConfig({ ...DEV, METRICS_ENABLED: 'false', METRICS_PORT: '9200' }).metrics).toEqual({ enabled: false, host: '0.0.0.0', port: 9200 });
+    expect(loadGatewayConfig({ ...DEV, METRICS_ENABLED: 'false', METRICS_PORT: '9200' }).metrics).toEqual({
+      enabled: false,
+      host: '0.0.0.0',
+      port: 9200,
+    });
     expect(problemsOf({ ...DEV, METRICS_ENABLED: 'maybe' }).problems).toEqual(['METRICS_ENABLED: must be true or false']);
   });
 
@@ -272,15 +276,21 @@ describe('Redis: a single node or a cluster', () => {
     expect(problemsOf({ ...DEV, REDIS_URL: 'redis://cache:6379', REDIS_CLUSTER_NODES: 'a:1' }).problems).toEqual([
       'REDIS_CLUSTER_NODES: set either REDIS_URL (a single Redis) or REDIS_CLUSTER_NODES (a Redis Cluster), not both',
     ]);
-    expect(problemsOf({ ...DEV, REDIS_CLUSTER_NODES: 'a:1,b,c:70000' }).problems).toEqual(['REDIS_CLUSTER_NODES: "b" is not host:port; "c:70000" is not host:port']);
+    expect(problemsOf({ ...DEV, REDIS_CLUSTER_NODES: 'a:1,b,c:70000' }).problems).toEqual([
+      'REDIS_CLUSTER_NODES: "b" is not host:port; "c:70000" is not host:port',
+    ]);
     expect(problemsOf({ ...DEV, REDIS_CLUSTER_NODES: 'a:1,a:1' }).problems).toEqual(['REDIS_CLUSTER_NODES: "a:1" is listed twice']);
     expect(problemsOf({ ...DEV, REDIS_CLUSTER_NODES: ' , ' }).problems[0]).toMatch(/^REDIS_CLUSTER_NODES: lists no node/);
     expect(problemsOf({ ...DEV, REDIS_PASSWORD: 'secret' }).problems).toEqual([
       'REDIS_PASSWORD: only used with REDIS_CLUSTER_NODES; a single Redis takes its credentials from REDIS_URL',
     ]);
-    expect(problemsOf({ ...DEV, REDIS_CLUSTER_NODES: 'a:1', REDIS_USERNAME: 'chat' }).problems).toEqual(['REDIS_PASSWORD: required with REDIS_USERNAME']);
+    expect(problemsOf({ ...DEV, REDIS_CLUSTER_NODES: 'a:1', REDIS_USERNAME: 'chat' }).problems).toEqual([
+      'REDIS_PASSWORD: required with REDIS_USERNAME',
+    ]);
     // A bad list is reported once, not followed by complaints about the credentials meant for it.
-    expect(problemsOf({ ...DEV, REDIS_CLUSTER_NODES: 'nope', REDIS_USERNAME: 'chat', REDIS_PASSWORD: 'x' }).problems).toEqual(['REDIS_CLUSTER_NODES: "nope" is not host:port']);
+    expect(problemsOf({ ...DEV, REDIS_CLUSTER_NODES: 'nope', REDIS_USERNAME: 'chat', REDIS_PASSWORD: 'x' }).problems).toEqual([
+      'REDIS_CLUSTER_NODES: "nope" is not host:port',
+    ]);
   });
 });
 

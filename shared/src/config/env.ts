@@ -71,8 +71,7 @@ export const duration = (fallback: string, opts: { allowZero?: boolean } = {}) =
       return ms;
     });
 
-export const int = (fallback: number, min: number, max: number) =>
-  z.coerce.number().int().min(min).max(max).default(fallback);
+export const int = (fallback: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 
 export const port = (fallback: number) => int(fallback, 0, 65_535);
 
@@ -85,7 +84,10 @@ export const addressList = (fallback: string) =>
     .string()
     .default(fallback)
     .transform((text, ctx) => {
-      const entries = text.split(',').map((e) => e.trim()).filter(Boolean);
+      const entries = text
+        .split(',')
+        .map((e) => e.trim())
+        .filter(Boolean);
       for (const entry of entries) {
         const problem = proxyEntryProblem(entry);
         if (problem) ctx.addIssue({ code: 'custom', message: problem });

@@ -70,7 +70,10 @@ describe('createDatabase', () => {
       // client (a query racing the error may fail first), a query gets a new connection.
       let pid: number | undefined;
       for (let i = 0; i < 50 && pid === undefined; i++) {
-        pid = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(db).then((r) => r.rows[0]!.pid, () => undefined);
+        pid = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(db).then(
+          (r) => r.rows[0]!.pid,
+          () => undefined,
+        );
         if (pid === undefined) await new Promise((resolve) => setTimeout(resolve, 20));
       }
       expect(pid).toBeDefined();

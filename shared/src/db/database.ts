@@ -45,7 +45,9 @@ export const UNIQUE_VIOLATION = '23505';
 export const FOREIGN_KEY_VIOLATION = '23503';
 
 export function isForeignKeyViolation(error: unknown, constraint: string): boolean {
-  return error instanceof Error && 'code' in error && error.code === FOREIGN_KEY_VIOLATION && 'constraint' in error && error.constraint === constraint;
+  return (
+    error instanceof Error && 'code' in error && error.code === FOREIGN_KEY_VIOLATION && 'constraint' in error && error.constraint === constraint
+  );
 }
 
 export function isUniqueViolation(error: unknown, constraint?: string): boolean {

@@ -16,7 +16,10 @@ beforeAll(async () => {
 afterAll(() => database.drop());
 
 async function migrationFiles() {
-  return (await fs.readdir(MIGRATIONS_DIR)).filter((f) => f.endsWith('.ts')).map((f) => f.replace(/\.ts$/, '')).sort();
+  return (await fs.readdir(MIGRATIONS_DIR))
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => f.replace(/\.ts$/, ''))
+    .sort();
 }
 
 /** Index names the migrations create, read from their source so a new index is checked too. */
@@ -39,7 +42,10 @@ describe('migrateToLatest', () => {
 
       const files = await migrationFiles();
       expect(files.length).toBeGreaterThan(0);
-      const applied = outcomes.flatMap((o) => o.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+      const applied = outcomes
+        .flatMap((o) => o.results ?? [])
+        .filter((r) => r.status === 'Success')
+        .map((r) => r.migrationName);
       expect(applied.sort()).toEqual(files);
       expect(outcomes.flatMap((o) => o.results ?? []).filter((r) => r.status === 'Error')).toEqual([]);
 

@@ -19,7 +19,9 @@ export const connectionFrame = z
     status: z.literal('connected'),
     user_id: z.string(),
     username: z.string(),
-    cursor: cursor.optional().meta({ description: 'The resume point, when the client did not resume; a resuming client gets `resumed` or `reload` instead' }),
+    cursor: cursor
+      .optional()
+      .meta({ description: 'The resume point, when the client did not resume; a resuming client gets `resumed` or `reload` instead' }),
   })
   .meta({ id: 'WsConnection', description: 'First frame of every connection' });
 
@@ -65,8 +67,12 @@ export const ioMessage = deliveredMessage
   .extend({ id: messageSchema.shape.id, created_at: messageSchema.shape.created_at, cursor })
   .meta({ id: 'IoMessage', description: 'A stored message plus its resume cursor' });
 
-export const ioResumed = resumedEvent.extend({ cursor }).meta({ id: 'IoResumed', description: 'Live from here; after `replayed` missed messages when resuming' });
-export const ioReload = reloadEvent.extend({ cursor }).meta({ id: 'IoReload', description: 'Too much was missed to replay: read history over REST, then continue from `cursor`' });
+export const ioResumed = resumedEvent
+  .extend({ cursor })
+  .meta({ id: 'IoResumed', description: 'Live from here; after `replayed` missed messages when resuming' });
+export const ioReload = reloadEvent
+  .extend({ cursor })
+  .meta({ id: 'IoReload', description: 'Too much was missed to replay: read history over REST, then continue from `cursor`' });
 export const ioPresence = presenceChange.meta({ id: 'IoPresence', description: 'A user came online (first socket) or went offline (last socket)' });
 
 export const ioAck = z

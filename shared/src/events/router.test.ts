@@ -91,7 +91,7 @@ describe('the router', () => {
     await done();
   });
 
-  it('adds the room for the user\'s gateways in the same step as routing the join, and keeps it against an unregister decided before', async () => {
+  it("adds the room for the user's gateways in the same step as routing the join, and keeps it against an unregister decided before", async () => {
     const { router, listen, framesOf, done } = setUp();
     await listen('a');
     await router.register('a', [rooms.user('u1')], LEASE_MS);

@@ -219,7 +219,16 @@ export function createRouter(redis: RedisClient, prefix: string): Router {
       await redis.eval(CONTROL, 1, keys.next, keys.base, room, payload(event, data), addRoom);
     },
     async register(gateway, rooms, leaseMs) {
-      const [next, g, fresh, held] = (await redis.eval(REGISTER, 2, keys.next, keys.held, keys.base, gateway, String(leaseMs), ...rooms)) as unknown[];
+      const [next, g, fresh, held] = (await redis.eval(
+        REGISTER,
+        2,
+        keys.next,
+        keys.held,
+        keys.base,
+        gateway,
+        String(leaseMs),
+        ...rooms,
+      )) as unknown[];
       return { next: numberOf(next), g: numberOf(g), fresh: numberOf(fresh) === 1, held: numberOf(held) };
     },
     async unregister(gateway, rooms, seenG) {

@@ -54,7 +54,9 @@ describe('the limits configuration', () => {
     const gw = loadGatewayConfig({ ENVIRONMENT: 'test', JWT_SECRET: 'x'.repeat(32), TRUSTED_PROXIES: '10.0.0.0/8, fd00::1' });
     expect(gw.trustedProxies).toEqual(['10.0.0.0/8', 'fd00::1']);
     expect(gw.connectionLimits).toEqual({ perUser: { points: 60, windowMs: 60_000 }, perAddress: { points: 600, windowMs: 60_000 } });
-    expect(() => loadApiConfig({ ENVIRONMENT: 'test', JWT_SECRET: 'x'.repeat(32), TRUSTED_PROXIES: 'proxy.local' })).toThrow(/TRUSTED_PROXIES: "proxy.local" is not an IP/);
+    expect(() => loadApiConfig({ ENVIRONMENT: 'test', JWT_SECRET: 'x'.repeat(32), TRUSTED_PROXIES: 'proxy.local' })).toThrow(
+      /TRUSTED_PROXIES: "proxy.local" is not an IP/,
+    );
     expect(() => loadApiConfig({ ENVIRONMENT: 'test', JWT_SECRET: 'x'.repeat(32), LOGIN_ACCOUNT_LIMIT: '-1' })).toThrow(/LOGIN_ACCOUNT_LIMIT/);
   });
 });

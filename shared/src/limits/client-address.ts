@@ -57,11 +57,7 @@ const joined = (value: HeaderValue) => (Array.isArray(value) ? value.join(',') :
  * client and are ignored. Without the header, `X-Real-IP`; without a usable
  * forwarded address, the peer itself.
  */
-export function clientAddress(
-  peer: string | undefined,
-  headers: { forwardedFor?: HeaderValue; realIp?: HeaderValue },
-  trust: ProxyTrust,
-): string {
+export function clientAddress(peer: string | undefined, headers: { forwardedFor?: HeaderValue; realIp?: HeaderValue }, trust: ProxyTrust): string {
   if (peer === undefined || peer === '') return 'unknown';
   const direct = normalizeAddress(peer);
   if (!trust.trusts(direct)) return direct;

@@ -52,7 +52,12 @@ export function createMetrics(opts: { service: string; enabled?: boolean }): Met
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     }),
-    messagesStored: new Counter({ name: 'chat_messages_stored_total', help: 'Messages stored (not duplicates) by transport', labelNames: ['transport'], registers }),
+    messagesStored: new Counter({
+      name: 'chat_messages_stored_total',
+      help: 'Messages stored (not duplicates) by transport',
+      labelNames: ['transport'],
+      registers,
+    }),
     socketConnections: new Gauge({ name: 'chat_socket_connections', help: 'Open socket connections by kind', labelNames: ['kind'], registers }),
     deliveries: new Counter({ name: 'chat_deliveries_total', help: 'Local deliveries by kind', labelNames: ['kind'], registers }),
     deliveryLatency: new Histogram({
@@ -78,7 +83,11 @@ export function createMetrics(opts: { service: string; enabled?: boolean }): Met
     resumes: new Counter({ name: 'chat_resumes_total', help: 'Resume attempts by outcome', labelNames: ['outcome'], registers }),
     replayedMessages: new Counter({ name: 'chat_replayed_messages_total', help: 'Messages replayed to resuming connections', registers }),
     passwordHashQueueDepth: new Gauge({ name: 'chat_password_hash_queue_depth', help: 'Password hashes waiting for a slot', registers }),
-    passwordHashRefusals: new Counter({ name: 'chat_password_hash_refusals_total', help: 'Password hashes refused because the queue was full', registers }),
+    passwordHashRefusals: new Counter({
+      name: 'chat_password_hash_refusals_total',
+      help: 'Password hashes refused because the queue was full',
+      registers,
+    }),
     dependencyErrors: new Counter({ name: 'chat_dependency_errors_total', help: 'Errors from a dependency', labelNames: ['dependency'], registers }),
   };
 }

@@ -22,9 +22,10 @@ export const errorBodySchema = z
   })
   .meta({ id: 'Error' });
 
-export const messageSchema = chatMessage
-  .extend({ id: uuid, created_at: timestamp })
-  .meta({ id: 'Message', description: 'A stored message; `recipient` is set on direct messages, `room_id` on room messages, neither on global ones' });
+export const messageSchema = chatMessage.extend({ id: uuid, created_at: timestamp }).meta({
+  id: 'Message',
+  description: 'A stored message; `recipient` is set on direct messages, `room_id` on room messages, neither on global ones',
+});
 
 export const messagePageSchema = z
   .object({

@@ -89,18 +89,28 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     const child = spawn(
       'redis-server',
       [
-        '--port', String(spec.port),
-        '--bind', HOST,
-        '--cluster-enabled', 'yes',
-        '--cluster-port', String(spec.busPort),
-        '--cluster-config-file', path.join(dir, `nodes-${spec.port}.conf`),
-        '--cluster-node-timeout', String(nodeTimeoutMs),
-        '--dir', dir,
+        '--port',
+        String(spec.port),
+        '--bind',
+        HOST,
+        '--cluster-enabled',
+        'yes',
+        '--cluster-port',
+        String(spec.busPort),
+        '--cluster-config-file',
+        path.join(dir, `nodes-${spec.port}.conf`),
+        '--cluster-node-timeout',
+        String(nodeTimeoutMs),
+        '--dir',
+        dir,
         // Like compose and the tests' single node: nothing on disk but the cluster state.
-        '--save', '',
-        '--appendonly', 'no',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
         // A replica's first sync starts at once instead of after the default 5 s wait for more replicas.
-        '--repl-diskless-sync-delay', '0',
+        '--repl-diskless-sync-delay',
+        '0',
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -146,7 +156,11 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
       throw new Error(`redis-cli --cluster create failed: ${(error as Error).message}\n${stdout}${stderr}`, { cause: error });
     }
-    await waitUntilHealthy(specs.map((s) => s.port), count, 30_000);
+    await waitUntilHealthy(
+      specs.map((s) => s.port),
+      count,
+      30_000,
+    );
     const nodes = await describeNodes(specs[0]?.port as number);
     const byPort = new Map(nodes.map((n) => [n.port, n]));
     const ordered = specs.map((s) => byPort.get(s.port) ?? missing(s.port));
@@ -230,7 +244,11 @@ async function waitUntilHealthy(ports: number[], count: number, timeoutMs: numbe
           const replication = parseInfo(await r.info('replication'));
           const linked = replication.role === 'master' || replication.master_link_status === 'up';
           const ok = info.cluster_state === 'ok' && info.cluster_slots_assigned === '16384' && info.cluster_known_nodes === String(count) && linked;
-          return { port, ok, state: `${info.cluster_state}, ${info.cluster_known_nodes}/${count} known, link ${replication.master_link_status ?? 'master'}` };
+          return {
+            port,
+            ok,
+            state: `${info.cluster_state}, ${info.cluster_known_nodes}/${count} known, link ${replication.master_link_status ?? 'master'}`,
+          };
         }).catch((error: unknown) => ({ port, ok: false, state: String(error) })),
       ),
     );

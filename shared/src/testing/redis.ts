@@ -21,7 +21,9 @@ export const TEST_REDIS_CLUSTER_NODES = process.env.TEST_REDIS_CLUSTER_NODES || 
  * process's environment on to its children, and the services refuse the two together.
  */
 export function testRedisEnv(): { REDIS_URL: string; REDIS_CLUSTER_NODES: string } {
-  return TEST_REDIS_CLUSTER_NODES ? { REDIS_URL: '', REDIS_CLUSTER_NODES: TEST_REDIS_CLUSTER_NODES } : { REDIS_URL: TEST_REDIS_URL, REDIS_CLUSTER_NODES: '' };
+  return TEST_REDIS_CLUSTER_NODES
+    ? { REDIS_URL: '', REDIS_CLUSTER_NODES: TEST_REDIS_CLUSTER_NODES }
+    : { REDIS_URL: TEST_REDIS_URL, REDIS_CLUSTER_NODES: '' };
 }
 
 /** `env` with the shared test Redis added, unless `env` names a Redis of its own (a test's private server). */

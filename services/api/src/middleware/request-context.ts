@@ -20,9 +20,6 @@ export function requestContext(logger: Logger) {
     c.header('X-Request-Id', requestId);
     const started = performance.now();
     await next();
-    log.info(
-      { method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) },
-      'request completed',
-    );
+    log.info({ method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) }, 'request completed');
   });
 }

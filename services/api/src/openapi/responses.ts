@@ -17,9 +17,7 @@ const codesFor = (status: ErrorStatus) =>
 
 /** The error answers an operation can give, each the one error body, described by the codes that map to it. */
 export function errors(...statuses: ErrorStatus[]): Responses {
-  return Object.fromEntries(
-    statuses.map((status) => [status, json(errorBodySchema, `Error: code ${codesFor(status).join(', ')}`)]),
-  );
+  return Object.fromEntries(statuses.map((status) => [status, json(errorBodySchema, `Error: code ${codesFor(status).join(', ')}`)]));
 }
 
 /** What any request may meet: an internal error, or PostgreSQL/Redis unavailable (Retry-After: 1). */

@@ -98,7 +98,7 @@ export const nestedObjects = (depth: number) => `${'{"a":'.repeat(depth)}1${'}'.
 export const HOSTILE_CONTENT = [
   "'; drop table messages; --",
   "' or '1'='1",
-  'x\'); delete from users where (\'1\'=\'1',
+  "x'); delete from users where ('1'='1",
   '<script>alert(document.cookie)</script>',
   '<img src=x onerror=alert(1)>',
   '{{constructor.constructor("return process")()}}',

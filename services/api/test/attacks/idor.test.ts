@@ -23,7 +23,9 @@ beforeAll(async () => {
 afterAll(async () => api.close());
 
 const members = async () =>
-  ((await (await api.fetch(`/api/rooms/${room.id}`, { token: alice.token })).json()) as { members: Array<{ id: string }> }).members.map((m) => m.id).sort();
+  ((await (await api.fetch(`/api/rooms/${room.id}`, { token: alice.token })).json()) as { members: Array<{ id: string }> }).members
+    .map((m) => m.id)
+    .sort();
 
 describe('IDOR over REST', () => {
   it.each([
@@ -55,7 +57,11 @@ describe('IDOR over REST', () => {
 
   it('refuses a non-member adding someone else to a room', async () => {
     const accomplice = await createUser(api);
-    await expectRefused(await api.fetch(`/api/rooms/${room.id}/members/${accomplice.id}`, { method: 'POST', token: mallory.token }), 403, 'forbidden');
+    await expectRefused(
+      await api.fetch(`/api/rooms/${room.id}/members/${accomplice.id}`, { method: 'POST', token: mallory.token }),
+      403,
+      'forbidden',
+    );
     expect(await members()).toEqual([alice.id, bob.id].sort());
   });
 
@@ -94,14 +100,28 @@ describe('IDOR over REST', () => {
     expect((await api.fetch(`/api/rooms/${room.id}/members/${carol.id}`, { method: 'POST', token: alice.token })).status).toBe(201);
     expect((await api.fetch(`/api/rooms/${room.id}/members/${carol.id}`, { method: 'DELETE', token: alice.token })).status).toBe(200);
     await expectRefused(await api.fetch(`/api/rooms/${room.id}/messages`, { token: carol.token }), 403, 'forbidden');
-    await expectRefused(await api.fetch('/api/messages', { method: 'POST', token: carol.token, json: { content: 'still here', room_id: room.id } }), 403, 'forbidden');
+    await expectRefused(
+      await api.fetch('/api/messages', { method: 'POST', token: carol.token, json: { content: 'still here', room_id: room.id } }),
+      403,
+      'forbidden',
+    );
   });
 
   it("does not hand out another sender's message for a reused Idempotency-Key", async () => {
     const key = `shared-key-${Date.now()}`;
-    const first = await api.fetch('/api/messages', { method: 'POST', token: alice.token, headers: { 'idempotency-key': key }, json: { content: 'alice says', recipient: bob.username } });
+    const first = await api.fetch('/api/messages', {
+      method: 'POST',
+      token: alice.token,
+      headers: { 'idempotency-key': key },
+      json: { content: 'alice says', recipient: bob.username },
+    });
     expect(first.status).toBe(201);
-    const second = await api.fetch('/api/messages', { method: 'POST', token: mallory.token, headers: { 'idempotency-key': key }, json: { content: 'mallory says' } });
+    const second = await api.fetch('/api/messages', {
+      method: 'POST',
+      token: mallory.token,
+      headers: { 'idempotency-key': key },
+      json: { content: 'mallory says' },
+    });
     expect(second.status).toBe(201);
     const body = (await second.json()) as { sender: string; content: string };
     expect(body).toMatchObject({ sender: mallory.username, content: 'mallory says' });

@@ -38,12 +38,18 @@ function postAlone(path: string, chunks: Buffer[]): Promise<Response> {
     const req = request(`${api.url}${path}`, {
       method: 'POST',
       agent: false,
-      headers: { authorization: `Bearer ${alice.token}`, 'content-type': 'application/json', ...(chunks.length === 1 ? { 'content-length': chunks[0]?.length } : {}) },
+      headers: {
+        authorization: `Bearer ${alice.token}`,
+        'content-type': 'application/json',
+        ...(chunks.length === 1 ? { 'content-length': chunks[0]?.length } : {}),
+      },
     });
     req.on('response', (res) => {
       const body: Buffer[] = [];
       res.on('data', (chunk: Buffer) => body.push(chunk));
-      res.on('end', () => resolve(new Response(Buffer.concat(body), { status: res.statusCode ?? 0, headers: { 'content-type': String(res.headers['content-type']) } })));
+      res.on('end', () =>
+        resolve(new Response(Buffer.concat(body), { status: res.statusCode ?? 0, headers: { 'content-type': String(res.headers['content-type']) } })),
+      );
     });
     req.on('error', (error) => (req.destroyed ? undefined : reject(error)));
     const write = (i: number) => {
@@ -66,7 +72,10 @@ describe('oversized and malformed bodies', () => {
   });
 
   it('refuses an oversized chunked body (no Content-Length) with 413', async () => {
-    const res = await postAlone('/api/messages', Array.from({ length: 8 }, () => Buffer.from('x'.repeat(16 * 1024))));
+    const res = await postAlone(
+      '/api/messages',
+      Array.from({ length: 8 }, () => Buffer.from('x'.repeat(16 * 1024))),
+    );
     await expectRefused(res, 413, 'payload_too_large');
     await stillServing();
   });

@@ -32,7 +32,10 @@ async function expectTokenRefused(token: string, message?: RegExp) {
 describe('attacks on REST authentication', () => {
   const past = () => Math.floor(Date.now() / 1000) - 3600;
   it.each<[string, () => Promise<string> | string, RegExp?]>([
-    ['a token signed with another secret (forged signature)', () => forgeToken(secret, alice, { secret: 'attacker-secret-that-is-also-long-enough' })],
+    [
+      'a token signed with another secret (forged signature)',
+      () => forgeToken(secret, alice, { secret: 'attacker-secret-that-is-also-long-enough' }),
+    ],
     ['a real token whose payload names another user (tampered)', () => tamperedToken(alice.token, { sub: bob.id, username: bob.username })],
     ['alg: none (no signature)', () => unsignedToken(alice.token)],
     ['HS512 signed with the real secret (algorithm not pinned)', () => forgeToken(secret, alice, { alg: 'HS512' })],
@@ -68,11 +71,12 @@ describe('attacks on REST authentication', () => {
   it.each([
     ['an unknown user', ghost],
     ['a deleted user', deleted],
-  ])('gives the token of %s no profile and no listing of anyone\'s data', async (_name, make) => {
+  ])("gives the token of %s no profile and no listing of anyone's data", async (_name, make) => {
     const token = await make();
     await expectClientError(await api.fetch('/api/auth/profile', { token }));
     const feed = await api.fetch('/api/messages', { token });
-    if (feed.status === 200) expect(((await feed.json()) as { messages: unknown[] }).messages.every((m) => JSON.stringify(m).includes('"recipient":null'))).toBe(true);
+    if (feed.status === 200)
+      expect(((await feed.json()) as { messages: unknown[] }).messages.every((m) => JSON.stringify(m).includes('"recipient":null'))).toBe(true);
     else await expectClientError(feed);
   });
 

@@ -87,7 +87,15 @@ async function store(s: Scenario): Promise<World> {
   }
   const rooms: string[] = [];
   for (let r = 0; r < ROOMS; r++) {
-    rooms.push((await db.insertInto('rooms').values({ name: `room${r}`, description: '', created_by: null }).returning('id').executeTakeFirstOrThrow()).id);
+    rooms.push(
+      (
+        await db
+          .insertInto('rooms')
+          .values({ name: `room${r}`, description: '', created_by: null })
+          .returning('id')
+          .executeTakeFirstOrThrow()
+      ).id,
+    );
   }
   const members = s.membership.flatMap((row, u) => row.flatMap((on, r) => (on ? [{ room_id: rooms[r]!, user_id: users[u]! }] : [])));
   if (members.length > 0) await db.insertInto('room_members').values(members).execute();
@@ -127,8 +135,7 @@ const visibleTo = (s: Scenario, user: number) => (m: Stored) =>
   (m.room !== null && isMember(s, user, m.room));
 
 /** Newest first; ties on created_at broken by the larger id (uuid order is the order of its hex text). */
-const newestFirst = (a: Stored, b: Stored) =>
-  b.created_at.getTime() - a.created_at.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+const newestFirst = (a: Stored, b: Stored) => b.created_at.getTime() - a.created_at.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 
 const asChat = (w: World, m: Stored): ChatMessage => ({
   id: m.id,
@@ -161,7 +168,10 @@ describe('history reads match the visibility rule on random data', () => {
     await fc.assert(
       fc.asyncProperty(scenario, async (s) => {
         const w = await store(s);
-        const expected = w.stored.filter(visibleTo(s, s.viewer)).sort(newestFirst).map((m) => asChat(w, m));
+        const expected = w.stored
+          .filter(visibleTo(s, s.viewer))
+          .sort(newestFirst)
+          .map((m) => asChat(w, m));
         expect(await readAll(s.limit, (page) => listVisibleMessages(db, w.users[s.viewer]!, page))).toEqual(expected);
       }),
       runs,
@@ -176,12 +186,18 @@ describe('history reads match the visibility rule on random data', () => {
           // Only a member lists a room (the rule checks that first), and the cursor must be visible to the reader.
           const member = s.membership.findIndex((row) => row[r] === true);
           if (member < 0) continue;
-          const expected = w.stored.filter((m) => m.room === r).sort(newestFirst).map((m) => asChat(w, m));
+          const expected = w.stored
+            .filter((m) => m.room === r)
+            .sort(newestFirst)
+            .map((m) => asChat(w, m));
           expect(await readAll(s.limit, (page) => listRoomMessages(db, w.rooms[r]!, w.users[member]!, page))).toEqual(expected);
         }
         const [a, b] = [s.viewer, s.other];
         const between = (m: Stored) => m.recipient !== null && ((m.sender === a && m.recipient === b) || (m.sender === b && m.recipient === a));
-        const expected = w.stored.filter(between).sort(newestFirst).map((m) => asChat(w, m));
+        const expected = w.stored
+          .filter(between)
+          .sort(newestFirst)
+          .map((m) => asChat(w, m));
         expect(await readAll(s.limit, (page) => listDirectMessages(db, w.users[a]!, w.users[b]!, w.users[a]!, page))).toEqual(expected);
       }),
       runs,
@@ -198,7 +214,7 @@ describe('history reads match the visibility rule on random data', () => {
 
         // Paged the way a resuming gateway pages it.
         const seen: number[] = [];
-        for (let last = after; last < upTo; ) {
+        for (let last = after; last < upTo;) {
           const page = await visibleAfter(db, user, last, upTo, s.limit);
           expect(page.length).toBeLessThanOrEqual(s.limit);
           seen.push(...page.map((m) => m.seq));

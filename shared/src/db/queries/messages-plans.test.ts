@@ -104,7 +104,9 @@ async function explain(query: CompiledQuery): Promise<Explained> {
     scans: reads.map((node) => `${node['Node Type']}${node['Index Name'] ? ` (${node['Index Name']})` : ''}`),
     rowsRead: reads.reduce(
       (sum, node) =>
-        sum + ((node['Actual Rows'] ?? 0) + (node['Rows Removed by Filter'] ?? 0) + (node['Rows Removed by Index Recheck'] ?? 0)) * (node['Actual Loops'] ?? 1),
+        sum +
+        ((node['Actual Rows'] ?? 0) + (node['Rows Removed by Filter'] ?? 0) + (node['Rows Removed by Index Recheck'] ?? 0)) *
+          (node['Actual Loops'] ?? 1),
       0,
     ),
   };
@@ -189,7 +191,9 @@ describe('history reads are index-driven', () => {
       await db
         .selectFrom('messages')
         .select('id')
-        .where((eb) => eb.or([eb.and([eb('sender_id', '=', a), eb('recipient_id', '=', b)]), eb.and([eb('sender_id', '=', b), eb('recipient_id', '=', a)])]))
+        .where((eb) =>
+          eb.or([eb.and([eb('sender_id', '=', a), eb('recipient_id', '=', b)]), eb.and([eb('sender_id', '=', b), eb('recipient_id', '=', a)])]),
+        )
         .where('seq', '>=', String(MESSAGES / 2))
         .orderBy('seq')
         .limit(1)

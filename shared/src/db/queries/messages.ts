@@ -81,7 +81,9 @@ function historyPage(
   // A cursor the viewer may not see (or that names nothing) bounds nothing: the
   // page comes back empty, and only then does the caller ask why (pageOrWhy).
   const cursor =
-    page.before === undefined ? sql`` : sql`with cursor as materialized (select created_at, id from messages m where m.id = ${page.before} and ${visibleTo(viewer)})`;
+    page.before === undefined
+      ? sql``
+      : sql`with cursor as materialized (select created_at, id from messages m where m.id = ${page.before} and ${visibleTo(viewer)})`;
   const older = page.before === undefined ? sql`true` : sql`(m.created_at, m.id) < (select created_at, id from cursor)`;
   return sql<ViewRow>`${cursor}
     select m.id, m.room_id, m.content, m.created_at,

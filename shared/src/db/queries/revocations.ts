@@ -53,10 +53,6 @@ export async function listLiveRevocations(db: Executor, cutoffsSince: Date) {
     .select(['jti', 'expires_at'])
     .where('expires_at', '>', sql<Date>`now()`)
     .execute();
-  const cutoffs = await db
-    .selectFrom('users')
-    .select(['id', 'tokens_valid_after'])
-    .where('tokens_valid_after', '>', cutoffsSince)
-    .execute();
+  const cutoffs = await db.selectFrom('users').select(['id', 'tokens_valid_after']).where('tokens_valid_after', '>', cutoffsSince).execute();
   return { tokens, cutoffs: cutoffs.flatMap((c) => (c.tokens_valid_after ? [{ userId: c.id, validAfter: c.tokens_valid_after }] : [])) };
 }

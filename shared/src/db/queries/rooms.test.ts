@@ -42,6 +42,8 @@ describe('sending to a room while being removed from it', () => {
   it('stores nothing for a sender who is not a member', async () => {
     const [owner, outsider] = await Promise.all([createUser(), createUser()]);
     const room = await insertRoom(db, { name: 'closed', description: '', createdBy: owner.id });
-    expect(await insertMessage(db, { sender_id: outsider.id, target: { kind: 'room', roomId: room.id }, content: 'hi', client_msg_id: null })).toBeUndefined();
+    expect(
+      await insertMessage(db, { sender_id: outsider.id, target: { kind: 'room', roomId: room.id }, content: 'hi', client_msg_id: null }),
+    ).toBeUndefined();
   });
 });

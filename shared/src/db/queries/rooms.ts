@@ -2,10 +2,7 @@ import { sql } from 'kysely';
 import type { Executor } from '../database.ts';
 import type { RoomRow } from '../schema.ts';
 
-export async function insertRoom(
-  db: Executor,
-  room: { name: string; description: string; createdBy: string },
-): Promise<RoomRow> {
+export async function insertRoom(db: Executor, room: { name: string; description: string; createdBy: string }): Promise<RoomRow> {
   return db
     .insertInto('rooms')
     .values({ name: room.name, description: room.description, created_by: room.createdBy })
@@ -22,7 +19,9 @@ export async function findRoomAsMember(db: Executor, id: string, userId: string)
   const row = await db
     .selectFrom('rooms as r')
     .selectAll('r')
-    .select((eb) => eb.exists(eb.selectFrom('room_members').select('user_id').where('room_id', '=', eb.ref('r.id')).where('user_id', '=', userId)).as('member'))
+    .select((eb) =>
+      eb.exists(eb.selectFrom('room_members').select('user_id').where('room_id', '=', eb.ref('r.id')).where('user_id', '=', userId)).as('member'),
+    )
     .where('r.id', '=', id)
     .executeTakeFirst();
   if (!row) return undefined;
@@ -42,11 +41,7 @@ export async function insertMember(db: Executor, roomId: string, userId: string)
 
 /** Returns false when the user was not a member. */
 export async function deleteMember(db: Executor, roomId: string, userId: string): Promise<boolean> {
-  const result = await db
-    .deleteFrom('room_members')
-    .where('room_id', '=', roomId)
-    .where('user_id', '=', userId)
-    .executeTakeFirst();
+  const result = await db.deleteFrom('room_members').where('room_id', '=', roomId).where('user_id', '=', userId).executeTakeFirst();
   return result.numDeletedRows > 0n;
 }
 
@@ -101,11 +96,15 @@ export async function listUserRoomsPage(
 ) {
   const cursor = page.after ?? page.before;
   if (cursor !== undefined) {
-    const known = await db.selectFrom('room_members').select('room_id').where('user_id', '=', userId).where('room_id', '=', cursor).executeTakeFirst();
+    const known = await db
+      .selectFrom('room_members')
+      .select('room_id')
+      .where('user_id', '=', userId)
+      .where('room_id', '=', cursor)
+      .executeTakeFirst();
     if (!known) return undefined;
   }
-  const position = (id: string) =>
-    sql`(select joined_at, room_id from room_members where user_id = ${userId} and room_id = ${id})`;
+  const position = (id: string) => sql`(select joined_at, room_id from room_members where user_id = ${userId} and room_id = ${id})`;
   let query = db
     .selectFrom('room_members as rm')
     .innerJoin('rooms as r', 'r.id', 'rm.room_id')
@@ -114,7 +113,10 @@ export async function listUserRoomsPage(
     .where('rm.user_id', '=', userId)
     .limit(page.limit);
   if (page.before !== undefined) {
-    query = query.where(sql<boolean>`(rm.joined_at, rm.room_id) < ${position(page.before)}`).orderBy('rm.joined_at', 'desc').orderBy('r.id', 'desc');
+    query = query
+      .where(sql<boolean>`(rm.joined_at, rm.room_id) < ${position(page.before)}`)
+      .orderBy('rm.joined_at', 'desc')
+      .orderBy('r.id', 'desc');
     return (await query.execute()).reverse();
   }
   if (page.after !== undefined) query = query.where(sql<boolean>`(rm.joined_at, rm.room_id) > ${position(page.after)}`);
@@ -125,7 +127,11 @@ export async function listUserRoomsPage(
 export async function lockUserAndCountRooms(db: Executor, userId: string): Promise<number | undefined> {
   const user = await db.selectFrom('users').select('id').where('id', '=', userId).forUpdate().executeTakeFirst();
   if (!user) return undefined;
-  const row = await db.selectFrom('room_members').select((eb) => eb.fn.countAll<string>().as('n')).where('user_id', '=', userId).executeTakeFirstOrThrow();
+  const row = await db
+    .selectFrom('room_members')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('user_id', '=', userId)
+    .executeTakeFirstOrThrow();
   return Number(row.n);
 }
 
@@ -133,6 +139,10 @@ export async function lockUserAndCountRooms(db: Executor, userId: string): Promi
 export async function lockRoomAndCountMembers(db: Executor, roomId: string): Promise<number | undefined> {
   const room = await db.selectFrom('rooms').select('id').where('id', '=', roomId).forUpdate().executeTakeFirst();
   if (!room) return undefined;
-  const row = await db.selectFrom('room_members').select((eb) => eb.fn.countAll<string>().as('n')).where('room_id', '=', roomId).executeTakeFirstOrThrow();
+  const row = await db
+    .selectFrom('room_members')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('room_id', '=', roomId)
+    .executeTakeFirstOrThrow();
   return Number(row.n);
 }

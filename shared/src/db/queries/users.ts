@@ -3,10 +3,7 @@ import type { Executor } from '../database.ts';
 import type { UserRow } from '../schema.ts';
 import { isUuid } from './uuid.ts';
 
-export async function insertUser(
-  db: Executor,
-  user: { username: string; email: string; passwordHash: string },
-): Promise<UserRow> {
+export async function insertUser(db: Executor, user: { username: string; email: string; passwordHash: string }): Promise<UserRow> {
   return db
     .insertInto('users')
     .values({ username: user.username, email: user.email, password_hash: user.passwordHash })
@@ -28,7 +25,9 @@ export async function findUsersByIdsOrUsernames(db: Executor, ids: string[], use
   return db
     .selectFrom('users')
     .selectAll()
-    .where((eb) => eb.or([eb('id', '=', sql<string>`any(${uuids}::uuid[])`), eb(sql<string>`lower(username)`, '=', sql<string>`any(${usernames}::text[])`)]))
+    .where((eb) =>
+      eb.or([eb('id', '=', sql<string>`any(${uuids}::uuid[])`), eb(sql<string>`lower(username)`, '=', sql<string>`any(${usernames}::text[])`)]),
+    )
     .execute();
 }
 
@@ -43,7 +42,11 @@ export async function findUserByUsername(db: Executor, username: string): Promis
 
 /** Users ordered by username (case-insensitively), starting after `after`. */
 export async function listUsers(db: Executor, page: { limit: number; after?: string | undefined }): Promise<UserRow[]> {
-  let query = db.selectFrom('users').selectAll().orderBy(sql`lower(username)`).limit(page.limit);
+  let query = db
+    .selectFrom('users')
+    .selectAll()
+    .orderBy(sql`lower(username)`)
+    .limit(page.limit);
   if (page.after !== undefined) query = query.where(sql<string>`lower(username)`, '>', page.after.toLowerCase());
   return query.execute();
 }

@@ -137,20 +137,62 @@ describe('token attacks', () => {
     new SignJWT({ username }).setSubject(sub).setIssuedAt().setJti(crypto.randomUUID()).setIssuer(TOKEN_ISSUER).setAudience(TOKEN_AUDIENCE);
 
   it.each([
-    ['alg none', (u: { id: string; username: string }) =>
-      new UnsecuredJWT({ username: u.username }).setSubject(u.id).setIssuedAt().setJti('x').setIssuer(TOKEN_ISSUER).setAudience(TOKEN_AUDIENCE).setExpirationTime('1h').encode()],
-    ['wrong secret', (u: { id: string; username: string }) =>
-      base(u.id, u.username).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(key('another-secret-of-sufficient-length'))],
-    ['expired', (u: { id: string; username: string }) =>
-      base(u.id, u.username).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(Math.floor(Date.now() / 1000) - 60).sign(key(api.config.jwt.secret))],
-    ['wrong audience', (u: { id: string; username: string }) =>
-      base(u.id, u.username).setAudience('someone-else').setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(key(api.config.jwt.secret))],
-    ['wrong issuer', (u: { id: string; username: string }) =>
-      base(u.id, u.username).setIssuer('evil').setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(key(api.config.jwt.secret))],
-    ['HS512 instead of the pinned HS256', (u: { id: string; username: string }) =>
-      base(u.id, u.username).setProtectedHeader({ alg: 'HS512' }).setExpirationTime('1h').sign(key(api.config.jwt.secret))],
-    ['missing jti', (u: { id: string; username: string }) =>
-      new SignJWT({ username: u.username }).setSubject(u.id).setIssuedAt().setIssuer(TOKEN_ISSUER).setAudience(TOKEN_AUDIENCE).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(key(api.config.jwt.secret))],
+    [
+      'alg none',
+      (u: { id: string; username: string }) =>
+        new UnsecuredJWT({ username: u.username })
+          .setSubject(u.id)
+          .setIssuedAt()
+          .setJti('x')
+          .setIssuer(TOKEN_ISSUER)
+          .setAudience(TOKEN_AUDIENCE)
+          .setExpirationTime('1h')
+          .encode(),
+    ],
+    [
+      'wrong secret',
+      (u: { id: string; username: string }) =>
+        base(u.id, u.username).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(key('another-secret-of-sufficient-length')),
+    ],
+    [
+      'expired',
+      (u: { id: string; username: string }) =>
+        base(u.id, u.username)
+          .setProtectedHeader({ alg: 'HS256' })
+          .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
+          .sign(key(api.config.jwt.secret)),
+    ],
+    [
+      'wrong audience',
+      (u: { id: string; username: string }) =>
+        base(u.id, u.username)
+          .setAudience('someone-else')
+          .setProtectedHeader({ alg: 'HS256' })
+          .setExpirationTime('1h')
+          .sign(key(api.config.jwt.secret)),
+    ],
+    [
+      'wrong issuer',
+      (u: { id: string; username: string }) =>
+        base(u.id, u.username).setIssuer('evil').setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(key(api.config.jwt.secret)),
+    ],
+    [
+      'HS512 instead of the pinned HS256',
+      (u: { id: string; username: string }) =>
+        base(u.id, u.username).setProtectedHeader({ alg: 'HS512' }).setExpirationTime('1h').sign(key(api.config.jwt.secret)),
+    ],
+    [
+      'missing jti',
+      (u: { id: string; username: string }) =>
+        new SignJWT({ username: u.username })
+          .setSubject(u.id)
+          .setIssuedAt()
+          .setIssuer(TOKEN_ISSUER)
+          .setAudience(TOKEN_AUDIENCE)
+          .setProtectedHeader({ alg: 'HS256' })
+          .setExpirationTime('1h')
+          .sign(key(api.config.jwt.secret)),
+    ],
     ['garbage', () => 'not.a.jwt'],
   ])('refuses %s with 401', async (_name, forge) => {
     const user = await createUser(api);

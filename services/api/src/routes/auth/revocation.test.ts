@@ -10,7 +10,6 @@ beforeAll(async () => {
 });
 afterAll(async () => api.close());
 
-
 describe('revocations are kept in PostgreSQL', () => {
   it('a logged-out token stays refused after Redis restarts empty, while other tokens still work', async () => {
     const redis = await startRedisServer();
@@ -76,7 +75,9 @@ describe('POST /api/auth/logout-all', () => {
     try {
       const user = await createUser(api);
       const other = await createUser(api);
-      const second = (await (await api.fetch('/api/auth/login', { method: 'POST', json: { username: user.username, password: user.password } })).json()) as {
+      const second = (await (
+        await api.fetch('/api/auth/login', { method: 'POST', json: { username: user.username, password: user.password } })
+      ).json()) as {
         token: string;
       };
       const res = await api.fetch('/api/auth/logout-all', { method: 'POST', token: user.token });

@@ -64,7 +64,12 @@ describe('GET /health', () => {
   it('reports healthy with both dependencies connected, without authentication', async () => {
     const res = await api.fetch('/health');
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: 'healthy', database: 'connected', redis: 'connected', timestamp: expect.stringMatching(ISO) as string });
+    expect(await res.json()).toEqual({
+      status: 'healthy',
+      database: 'connected',
+      redis: 'connected',
+      timestamp: expect.stringMatching(ISO) as string,
+    });
   });
 
   it('answers 503 naming PostgreSQL when the database is down', async () => {

@@ -22,17 +22,18 @@ export function healthRoutes(deps: { check: () => Promise<HealthReport>; drainin
         return c.json(presentHealth(report), report.healthy ? 200 : 503);
       },
     )
-    .get(
-      '/live',
-      describeRoute({ tags, summary: 'Liveness: the process serves HTTP', responses: { 200: json(livenessSchema, 'Alive') } }),
-      (c) => c.json(presentLiveness()),
+    .get('/live', describeRoute({ tags, summary: 'Liveness: the process serves HTTP', responses: { 200: json(livenessSchema, 'Alive') } }), (c) =>
+      c.json(presentLiveness()),
     )
     .get(
       '/ready',
       describeRoute({
         tags,
         summary: 'Readiness: PostgreSQL and Redis answer and the replica is not draining',
-        responses: { 200: json(readinessSchema, 'Ready'), 503: json(readinessSchema, 'Not ready: a dependency is down, or the replica is shutting down') },
+        responses: {
+          200: json(readinessSchema, 'Ready'),
+          503: json(readinessSchema, 'Not ready: a dependency is down, or the replica is shutting down'),
+        },
       }),
       async (c) => {
         const body = presentReadiness(await deps.check(), deps.draining());

@@ -28,10 +28,10 @@ async function rowsWithKey(senderId: string, key: string): Promise<number> {
   const client = new pg.Client({ connectionString: inject('databaseUrl') });
   await client.connect();
   try {
-    const { rows } = await client.query<{ n: number }>(
-      'select count(*)::int as n from messages where sender_id = $1 and client_msg_id = $2',
-      [senderId, key],
-    );
+    const { rows } = await client.query<{ n: number }>('select count(*)::int as n from messages where sender_id = $1 and client_msg_id = $2', [
+      senderId,
+      key,
+    ]);
     return rows[0]?.n ?? 0;
   } finally {
     await client.end();

@@ -211,7 +211,11 @@ describe('POST /api/messages', () => {
     const stored = await api.resources.db
       .selectFrom('messages')
       .select(['id', 'content'])
-      .where('id', 'in', sent.map((m) => m.id))
+      .where(
+        'id',
+        'in',
+        sent.map((m) => m.id),
+      )
       .execute();
     for (const row of stored) expect(row.content).toBe(sent.find((s) => s.id === row.id)!.content);
     // The table survived the SQL-looking content.
@@ -281,7 +285,7 @@ describe('GET /api/messages', () => {
   it('returns newest first, and paging with next_cursor yields every visible message exactly once', async () => {
     const [alice, bob] = await Promise.all([createUser(api), createUser(api)]);
     const mine: ChatMessage[] = [];
-    for (let i = 0; i < 7; i++) mine.push(await sendMessage(api, alice, { content: `page ${i}`, recipient: bob.username }) as ChatMessage);
+    for (let i = 0; i < 7; i++) mine.push((await sendMessage(api, alice, { content: `page ${i}`, recipient: bob.username })) as ChatMessage);
 
     const first = await page(alice, '/api/messages?limit=3');
     expect(first.messages).toHaveLength(3);
@@ -400,7 +404,12 @@ describe('publishing', () => {
   it('announces a global message to the global room after the commit', async () => {
     const alice = await createUser(api);
     const sent = (await (await post(alice, { content: 'to everyone' })).json()) as ChatMessage;
-    expect(await tap.next('deliver', (d) => d.message.id === sent.id)).toEqual({ rooms: ['global'], event: 'message', seq: expect.any(Number) as number, message: sent });
+    expect(await tap.next('deliver', (d) => d.message.id === sent.id)).toEqual({
+      rooms: ['global'],
+      event: 'message',
+      seq: expect.any(Number) as number,
+      message: sent,
+    });
   });
 
   it("announces a direct message to the recipient's and the sender's user rooms", async () => {
@@ -424,7 +433,12 @@ describe('publishing', () => {
     const alice = await createUser(api);
     const room = await createRoom(api, alice, 'announcements');
     const sent = await sendMessage(api, alice, { content: 'room news', room_id: room.id });
-    expect(await tap.next('deliver', (d) => d.message.id === sent.id)).toEqual({ rooms: [`room:${room.id}`], event: 'message', seq: expect.any(Number) as number, message: sent });
+    expect(await tap.next('deliver', (d) => d.message.id === sent.id)).toEqual({
+      rooms: [`room:${room.id}`],
+      event: 'message',
+      seq: expect.any(Number) as number,
+      message: sent,
+    });
   });
 
   it('publishes nothing for a refused message', async () => {

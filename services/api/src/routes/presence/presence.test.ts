@@ -30,7 +30,12 @@ async function simulateGateway(connections: Record<string, number>, leaseExpires
 afterEach(async () => {
   const keys = presenceKeys(api.config.redis.prefix);
   const ids = gateways.splice(0);
-  if (ids.length > 0) await api.resources.redis.multi().del(...ids.map(keys.gateway)).zrem(keys.gateways, ...ids).exec();
+  if (ids.length > 0)
+    await api.resources.redis
+      .multi()
+      .del(...ids.map(keys.gateway))
+      .zrem(keys.gateways, ...ids)
+      .exec();
 });
 
 async function connected(token: string): Promise<Connected> {

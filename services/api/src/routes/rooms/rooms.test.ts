@@ -69,7 +69,12 @@ describe('POST /api/rooms', () => {
       created_at: expect.stringMatching(ISO) as string,
       members: [{ id: alice.id, username: alice.username, joined_at: expect.stringMatching(ISO) as string }],
     });
-    expect(await tap.next('membership', (m) => m.roomId === room.id)).toEqual({ action: 'join', userId: alice.id, roomId: room.id, logHead: expect.any(Number) as number });
+    expect(await tap.next('membership', (m) => m.roomId === room.id)).toEqual({
+      action: 'join',
+      userId: alice.id,
+      roomId: room.id,
+      logHead: expect.any(Number) as number,
+    });
   });
 
   it('defaults the description to empty and keeps unusual names verbatim', async () => {
@@ -184,7 +189,12 @@ describe('POST /api/rooms/:roomId/members/:userId', () => {
     const first = await addMember(alice, room.id, bob.id);
     expect(first.status).toBe(201);
     expect(await first.json()).toEqual({ room_id: room.id, user_id: bob.id, added: true });
-    expect(await tap.next('membership', (m) => m.roomId === room.id && m.userId === bob.id)).toEqual({ action: 'join', userId: bob.id, roomId: room.id, logHead: expect.any(Number) as number });
+    expect(await tap.next('membership', (m) => m.roomId === room.id && m.userId === bob.id)).toEqual({
+      action: 'join',
+      userId: bob.id,
+      roomId: room.id,
+      logHead: expect.any(Number) as number,
+    });
 
     const again = await addMember(alice, room.id, bob.id.toUpperCase());
     expect(again.status).toBe(200);
@@ -237,11 +247,17 @@ describe('DELETE /api/rooms/:roomId/members/:userId', () => {
     const res = await removeMember(bob, room.id, bob.id);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ room_id: room.id, user_id: bob.id, removed: true });
-    expect(await tap.next('membership', (m) => m.roomId === room.id && m.action === 'leave')).toEqual({ action: 'leave', userId: bob.id, roomId: room.id });
+    expect(await tap.next('membership', (m) => m.roomId === room.id && m.action === 'leave')).toEqual({
+      action: 'leave',
+      userId: bob.id,
+      roomId: room.id,
+    });
 
     expect((await api.fetch(`/api/rooms/${room.id}`, { token: bob.token })).status).toBe(403);
     expect((await api.fetch(`/api/rooms/${room.id}/messages`, { token: bob.token })).status).toBe(403);
-    expect((await api.fetch('/api/messages', { method: 'POST', token: bob.token, json: { content: 'still here?', room_id: room.id } })).status).toBe(403);
+    expect((await api.fetch('/api/messages', { method: 'POST', token: bob.token, json: { content: 'still here?', room_id: room.id } })).status).toBe(
+      403,
+    );
     expect((await addMember(bob, room.id, bob.id)).status).toBe(403);
     expect(await visibleIds(bob)).not.toContain(before.id);
     const bobsRooms = await api.fetch(`/api/users/${bob.id}/rooms`, { token: bob.token });
@@ -371,11 +387,7 @@ describe('a before cursor the caller may not see', () => {
     const dm = await sendMessage(api, alice, { content: 'to carol only', recipient: carol.username });
     const bobsRoom = await createRoom(api, bob, 'bobs');
     for (const cursor of [hidden.id, dm.id]) {
-      for (const path of [
-        '/api/messages',
-        `/api/messages/between/${bob.username}/${alice.username}`,
-        `/api/rooms/${bobsRoom.id}/messages`,
-      ]) {
+      for (const path of ['/api/messages', `/api/messages/between/${bob.username}/${alice.username}`, `/api/rooms/${bobsRoom.id}/messages`]) {
         const unknown = await api.fetch(`${path}?before=${crypto.randomUUID()}`, { token: bob.token });
         const unseen = await api.fetch(`${path}?before=${cursor}`, { token: bob.token });
         expect(unseen.status).toBe(unknown.status);

@@ -112,7 +112,11 @@ describe('GET /api/users/:userId', () => {
     const [me, other] = await Promise.all([createUser(api), createUser(api)]);
     const keys = presenceKeys(api.config.redis.prefix);
     const gateway = `gw-${randomBytes(3).toString('hex')}`;
-    await api.resources.redis.multi().hset(keys.gateway(gateway), other.id, '1').zadd(keys.gateways, Date.now() + 60_000, gateway).exec();
+    await api.resources.redis
+      .multi()
+      .hset(keys.gateway(gateway), other.id, '1')
+      .zadd(keys.gateways, Date.now() + 60_000, gateway)
+      .exec();
     try {
       expect(await (await api.fetch(`/api/users/${other.id}`, { token: me.token })).json()).toMatchObject({ is_online: true });
       expect(await (await api.fetch(`/api/users/${me.id}`, { token: me.token })).json()).toMatchObject({ is_online: false });
@@ -219,7 +223,14 @@ describe('GET /api/users/:userId/rooms, paginated', () => {
     const [me, other] = await Promise.all([createUser(api), createUser(api)]);
     const mine = await createRoom(api, me, 'mine');
     const theirs = await createRoom(api, other, 'theirs');
-    for (const query of [`?after=${theirs.id}`, `?before=${crypto.randomUUID()}`, `?after=${mine.id}&before=${mine.id}`, '?limit=0', '?limit=101', '?after=nope']) {
+    for (const query of [
+      `?after=${theirs.id}`,
+      `?before=${crypto.randomUUID()}`,
+      `?after=${mine.id}&before=${mine.id}`,
+      '?limit=0',
+      '?limit=101',
+      '?after=nope',
+    ]) {
       const res = await api.fetch(`/api/users/${me.id}/rooms${query}`, { token: me.token });
       expect(res.status, query).toBe(400);
       expect(await res.json()).toMatchObject({ code: 'validation_failed' });
