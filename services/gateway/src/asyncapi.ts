@@ -2,30 +2,29 @@ import { z } from 'zod';
 import { ERROR_CODES } from '@chat/shared/errors';
 import {
   ackFrame,
+  clientCommands,
   connectionFrame,
-  errorFrame,
   ioAck,
-  ioMessage,
+  ioEventPayloads,
   ioPresence,
-  ioReload,
-  ioResumed,
-  messageFrame,
+  pascal,
   pingFrame,
+  plainEventFrames,
   pongFrame,
-  reloadFrame,
-  resumedFrame,
+  serverEvents,
+  type CommandName,
+  type ServerEventName,
 } from '@chat/shared/events';
-import { errorBodySchema } from '@chat/shared/presenters';
-import { CloseCode } from './close-codes.ts';
-import { PLAIN_WS_PATH } from './plain-ws.ts';
+import { CloseCode } from './transports/close-codes.ts';
+import { PLAIN_WS_PATH } from './transports/plain-ws.ts';
 
 /*
  * The gateway's two socket protocols as an AsyncAPI 3 document, generated
- * from the frame schemas the gateway's senders are typed by
- * (shared/src/events/frames.ts) and the schema the write path validates sends
- * with. `npm run docs:asyncapi` writes it to docs/asyncapi.yaml; a test fails
- * when the committed file differs from what this builds, and the gateway tests
- * check every frame and event they receive against it.
+ * from the event and command catalog both transports carry
+ * (shared/src/events/frames.ts) and the schemas the write path validates
+ * commands with. `npm run docs:asyncapi` writes it to docs/asyncapi.yaml; a
+ * test fails when the committed file differs from what this builds, and the
+ * gateway tests check every frame and event they receive against it.
  */
 
 type Direction = 'send' | 'receive';
@@ -34,8 +33,8 @@ interface MessageSpec {
   key: string;
   /** The frame `type` (plain WebSocket) or the event name (Socket.IO). */
   name: string;
-  /** A registered frame schema, or the name of one of `sends`. */
-  schema: z.ZodType | 'WsSend' | 'IoSend';
+  /** A registered frame schema, or the id of one of the command inputs. */
+  schema: z.ZodType | string;
   summary: string;
   /** `send`: the gateway sends it to clients; `receive`: clients send it. */
   action: Direction;
@@ -48,50 +47,65 @@ const CLOSE_CODES = Object.entries(CloseCode)
 const AUTH =
   "a JWT from `POST /api/auth/login`: `Authorization: Bearer <token>`, the `jwt_token` cookie (same origin only), or `?token=` (the seed clients' way)";
 
-/** The document for a gateway whose write path validates sends with `sendInput`. */
-export function asyncApiDocument(sendInput: z.ZodType) {
-  // Built per call from the configured write-path schema, so kept out of zod's global registry.
-  const sends = {
-    WsSend: {
-      schema: z.intersection(z.object({ type: z.literal('message') }), sendInput),
-      description:
-        'Send a message; with a `client_msg_id` the gateway answers `ack` (or `error` with the same id), and retries with the id are not stored twice',
-    },
-    IoSend: { schema: sendInput, description: 'Send a message; acknowledged with `IoAck` when the emit asks for an ack' },
-  };
+const events = Object.keys(serverEvents) as ServerEventName[];
+const commands = Object.keys(clientCommands) as CommandName[];
+
+/** The document for a gateway whose write path validates each command's input with `inputs[command]`. */
+export function asyncApiDocument(inputs: Record<CommandName, z.ZodType>) {
+  // Built per call from the configured write-path schemas, so kept out of zod's global registry.
+  const commandInputs = Object.fromEntries(
+    commands.flatMap((name) => {
+      const { summary } = clientCommands[name];
+      return [
+        [
+          `Ws${pascal(name)}Command`,
+          {
+            schema: z.intersection(z.object({ type: z.literal(name) }), inputs[name]),
+            description: `${summary}; with a \`client_msg_id\` the gateway answers \`ack\` (or \`error\` with the same id), and retries with the id do not act twice`,
+          },
+        ],
+        [`Io${pascal(name)}Command`, { schema: inputs[name], description: `${summary}; acknowledged with \`IoAck\` when the emit asks for an ack` }],
+      ];
+    }),
+  );
 
   const plain: MessageSpec[] = [
     { key: 'wsConnection', name: 'connection', schema: connectionFrame, summary: 'Connected (first frame)', action: 'send' },
-    {
-      key: 'wsMessage',
-      name: 'message',
-      schema: messageFrame,
-      summary: 'A message for this user (type `message` or `direct_message`)',
+    ...events.map((name): MessageSpec => ({
+      key: `ws${pascal(name)}`,
+      name,
+      schema: plainEventFrames[name],
+      summary: serverEvents[name].summary,
       action: 'send',
-    },
-    { key: 'wsAck', name: 'ack', schema: ackFrame, summary: 'A sent message was stored', action: 'send' },
-    { key: 'wsError', name: 'error', schema: errorFrame, summary: 'A frame was refused', action: 'send' },
+    })),
+    { key: 'wsAck', name: 'ack', schema: ackFrame, summary: 'A command with a client_msg_id succeeded', action: 'send' },
     { key: 'wsPong', name: 'pong', schema: pongFrame, summary: 'Answer to ping', action: 'send' },
-    { key: 'wsResumed', name: 'resumed', schema: resumedFrame, summary: 'Replay complete', action: 'send' },
-    { key: 'wsReload', name: 'reload', schema: reloadFrame, summary: 'Too much missed: reload over REST', action: 'send' },
-    { key: 'wsSend', name: 'message', schema: 'WsSend', summary: 'Send a message', action: 'receive' },
+    ...commands.map((name): MessageSpec => ({
+      key: `ws${pascal(name)}Command`,
+      name,
+      schema: `Ws${pascal(name)}Command`,
+      summary: clientCommands[name].summary,
+      action: 'receive',
+    })),
     { key: 'wsPing', name: 'ping', schema: pingFrame, summary: 'Application-level ping', action: 'receive' },
   ];
   const socketIo: MessageSpec[] = [
-    { key: 'ioMessage', name: 'message', schema: ioMessage, summary: 'A global or room message', action: 'send' },
-    { key: 'ioDirectMessage', name: 'direct_message', schema: ioMessage, summary: 'A direct message', action: 'send' },
-    { key: 'ioResumed', name: 'resumed', schema: ioResumed, summary: 'Live from here (after a replay when resuming)', action: 'send' },
-    { key: 'ioReload', name: 'reload', schema: ioReload, summary: 'Too much missed: reload over REST', action: 'send' },
-    { key: 'ioPresence', name: 'presence', schema: ioPresence, summary: 'Someone came online or went offline', action: 'send' },
-    {
-      key: 'ioError',
-      name: 'error',
-      schema: errorBodySchema,
-      summary: 'Something the client did failed, or the connection is about to close',
+    ...events.map((name): MessageSpec => ({
+      key: `io${pascal(name)}`,
+      name,
+      schema: ioEventPayloads[name],
+      summary: serverEvents[name].summary,
       action: 'send',
-    },
-    { key: 'ioSend', name: 'message', schema: 'IoSend', summary: 'Send a message (emit with an ack)', action: 'receive' },
-    { key: 'ioAck', name: 'ack', schema: ioAck, summary: 'The acknowledgement of a `message` emit', action: 'send' },
+    })),
+    { key: 'ioPresence', name: 'presence', schema: ioPresence, summary: 'Someone came online or went offline', action: 'send' },
+    ...commands.map((name): MessageSpec => ({
+      key: `io${pascal(name)}Command`,
+      name,
+      schema: `Io${pascal(name)}Command`,
+      summary: `${clientCommands[name].summary} (emit with an ack)`,
+      action: 'receive',
+    })),
+    { key: 'ioAck', name: 'ack', schema: ioAck, summary: 'The acknowledgement of a command emit', action: 'send' },
   ];
 
   const ids = [...plain, ...socketIo].flatMap((m) => (typeof m.schema === 'string' ? [] : [idOf(m.schema)]));
@@ -162,23 +176,19 @@ export function asyncApiDocument(sendInput: z.ZodType) {
     },
     operations: Object.fromEntries([
       ...plain.map((m) => operation('plainWebSocket', m)),
-      ...socketIo.filter((m) => m.key !== 'ioAck' && m.key !== 'ioSend').map((m) => operation('socketIo', m)),
-      [
-        'receiveIoSend',
-        {
-          action: 'receive',
-          channel: { $ref: '#/channels/socketIo' },
-          summary: 'Send a message (emit with an ack)',
-          messages: [{ $ref: '#/channels/socketIo/messages/ioSend' }],
-          reply: { channel: { $ref: '#/channels/socketIo' }, messages: [{ $ref: '#/channels/socketIo/messages/ioAck' }] },
-        },
-      ] as [string, object],
+      ...socketIo.filter((m) => m.key !== 'ioAck' && m.action === 'send').map((m) => operation('socketIo', m)),
+      ...socketIo
+        .filter((m) => m.action === 'receive')
+        .map((m): [string, object] => {
+          const [key, op] = operation('socketIo', m);
+          return [key, { ...op, reply: { channel: { $ref: '#/channels/socketIo' }, messages: [{ $ref: '#/channels/socketIo/messages/ioAck' }] } }];
+        }),
     ]),
     components: {
       schemas: {
         ...componentSchemas(ids),
         ...Object.fromEntries(
-          Object.entries(sends).map(([id, s]) => [
+          Object.entries(commandInputs).map(([id, s]) => [
             id,
             { ...draft7(z.toJSONSchema(s.schema, { target: 'draft-7', io: 'input' })), description: s.description },
           ]),

@@ -7,24 +7,25 @@ import type { Authenticator } from '@chat/shared/auth';
 import type { Audience, Feed, MessageService } from '@chat/shared/chat';
 import type { GatewayConfig } from '@chat/shared/config';
 import { closeRedis, duplicateRedis, type RedisClient } from '@chat/shared/connections';
-import { adapterKey, createRouter, withHandledPublish, withHandledSubscriptions, type Frame } from '@chat/shared/events';
+import { adapterKey, createRouter, withHandledPublish, withHandledSubscriptions } from '@chat/shared/events';
 import type { HealthReport } from '@chat/shared/health';
 import { createLimiter, createProxyTrust } from '@chat/shared/limits';
 import type { Logger } from '@chat/shared/logger';
 import type { Metrics } from '@chat/shared/metrics';
 import { HTTP_STATUS, presentHealth, presentLiveness, presentReadiness } from '@chat/shared/presenters';
 import { createPresenceWriter } from '@chat/shared/presence';
-import { CloseCode } from './close-codes.ts';
-import { routeClusterEvents } from './cluster-events.ts';
-import { createHandshake } from './handshake.ts';
-import { ExpiryWatch } from './expiry.ts';
-import { LocalTokens } from './local-tokens.ts';
-import { createPlainWsEndpoint, PLAIN_WS_PATH } from './plain-ws.ts';
-import { createPresenceTracker } from './presence.ts';
-import { createRoutes } from './routes.ts';
-import { createSequencer } from './sequencer.ts';
-import { attachSocketIo } from './socketio.ts';
-import type { ChatServer } from './types.ts';
+import { createCommands } from './connection/commands.ts';
+import type { Connection } from './connection/connection.ts';
+import { ExpiryWatch } from './connection/expiry.ts';
+import { createHandshake } from './connection/handshake.ts';
+import { createLifecycle } from './connection/lifecycle.ts';
+import { LocalRooms } from './connection/local-rooms.ts';
+import { LocalTokens } from './connection/local-tokens.ts';
+import { createPresenceTracker } from './connection/presence.ts';
+import { createDeliveryCore } from './delivery/index.ts';
+import { createPlainWsEndpoint, PLAIN_WS_PATH } from './transports/plain-ws.ts';
+import { attachSocketIo } from './transports/socketio.ts';
+import type { ChatServer } from './transports/socketio-types.ts';
 
 export interface GatewayDeps {
   config: Pick<
@@ -56,7 +57,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   // Auto-pipelining would defer the adapter's unsubscribes past our QUIT at close.
   // On a cluster the adapter's classic (not sharded) channels work as on one node:
   // the subscriber listens on one node, and every node forwards every PUBLISH.
-  // The adapter carries presence broadcasts only; events reach this gateway through routes.ts.
+  // The adapter carries presence broadcasts only; events reach this gateway through the router (delivery/).
   const subscriber = withHandledSubscriptions(duplicateRedis(deps.redis, { enableAutoPipelining: false }), (err, command) =>
     logger.warn({ err, command }, 'redis subscriber command failed'),
   );
@@ -115,47 +116,35 @@ export function createGateway(deps: GatewayDeps): Gateway {
     logger,
     leaseMs: config.presence.leaseMs,
   });
-  const sequencer = createSequencer({ feed: deps.feed, logger, syncHead: () => routes.sync() });
-  // Bound below, once the transports it delivers to exist.
-  let onFrame: (frame: Frame, adopt: (room: string) => () => void) => void = () => {};
-  const routes = createRoutes({
-    router: createRouter(deps.redis, config.redis.prefix),
-    subscriber: routeSubscriber,
+  const local = new LocalRooms<Connection>();
+  const tokens = new LocalTokens();
+  const core = createDeliveryCore({
+    router: createRouter(deps.redis, config.redis.prefix, { subscriber: routeSubscriber }),
     // Per process, as presence's id: a restarted (or misconfigured twin) gateway never shares a channel or frame count.
     gatewayId: `${config.gatewayId}:${randomBytes(4).toString('hex')}`,
-    leaseMs: config.presence.leaseMs,
-    gapWaitMs: config.delivery.gapWaitMs,
-    pollIntervalMs: config.delivery.pollIntervalMs,
-    sequencer,
     feed: deps.feed,
-    inUse: (room) => io.of('/').adapter.rooms.has(room) || plain.hasRoom(room),
-    onFrame: (frame, adopt) => onFrame(frame, adopt),
+    local,
+    tokens,
+    timing: { gapWaitMs: config.delivery.gapWaitMs, pollIntervalMs: config.delivery.pollIntervalMs, leaseMs: config.presence.leaseMs },
     logger,
     metrics,
   });
-  const resume = {
-    feed: deps.feed,
-    sequencer,
-    routes,
-    metrics,
-    maxBacklog: config.delivery.resumeMaxBacklog,
-    pageSize: config.delivery.resumePageSize,
-  };
-  const tokens = new LocalTokens();
   const expiry = new ExpiryWatch();
-  const plain = createPlainWsEndpoint({
+  const lifecycle = createLifecycle({
     handshake,
-    messages: deps.messages,
-    presence,
-    resume,
+    feed: deps.feed,
+    core,
+    rooms: local,
     tokens,
     expiry,
-    limits: config.websocket,
+    presence,
+    commands: createCommands({ messages: deps.messages, metrics }),
+    resume: { maxBacklog: config.delivery.resumeMaxBacklog, pageSize: config.delivery.resumePageSize },
     logger,
     metrics,
   });
-  attachSocketIo(io, { handshake, messages: deps.messages, presence, resume, tokens, expiry, limits: config.socketio, logger, metrics });
-  onFrame = routeClusterEvents({ io, plain, tokens, feed: deps.feed, sequencer, logger, metrics });
+  const plain = createPlainWsEndpoint({ lifecycle, limits: config.websocket, logger });
+  attachSocketIo(io, { lifecycle, limits: config.socketio, logger });
 
   httpServer.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
     const path = (req.url ?? '').split('?')[0];
@@ -186,7 +175,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     io,
     async listen(opts) {
       await presence.start();
-      await routes.start();
+      await core.start();
       await new Promise<void>((resolve, reject) => {
         httpServer.once('error', reject);
         httpServer.listen(opts.port, opts.host, () => resolve());
@@ -195,11 +184,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
     },
     async close() {
       closing = true;
-      sequencer.stop();
-      await routes.stop();
+      await core.stop();
       expiry.stop();
       await presence.stop();
-      plain.close(CloseCode.GOING_AWAY, 'server shutting down');
+      plain.close();
       // Closing the engine drops each client's transport ("transport close"),
       // which Socket.IO clients answer by reconnecting: through nginx, elsewhere.
       await io.close();

@@ -1,17 +1,63 @@
 import { z } from 'zod';
 import { errorBodySchema, messageSchema } from '../presenters/schemas.ts';
-import { deliveredMessage, messageEventName, presenceChange, reloadEvent, resumedEvent } from './schemas.ts';
+import { deliveredMessage, presenceChange, reloadEvent, resumedEvent } from './schemas.ts';
 
 /*
- * What the gateways send to clients, as schemas: the plain-WebSocket frames
- * and the Socket.IO event payloads. The gateway's senders are typed by them,
- * docs/asyncapi.yaml is generated from them, and the gateway tests check every
- * frame and event they receive against that document.
+ * What the gateways and their clients say to each other, as schemas: one per
+ * server event and one per client command, whichever transport carries it.
+ * The gateway's senders are typed by them, docs/asyncapi.yaml is generated
+ * from them, and the gateway tests check every frame and event they receive
+ * against that document.
  */
 
 const cursor = z.string().meta({ description: 'Opaque resume cursor: reconnect with it as `since` to get what was missed' });
 
-// Plain WebSocket (`/api/ws/connect`): one JSON object per text frame, told apart by `type`.
+/** A stored message on its way to a client, with the cursor that stands for it. */
+const messageDelivery = z.object({ message: messageSchema, cursor });
+
+/**
+ * Server events both transports carry, one payload schema each. A plain
+ * WebSocket frame is `{"type": <name>, ...payload}`; Socket.IO emits `<name>`
+ * with the payload, except the seed's two message events, whose Socket.IO
+ * payload is the message itself plus its cursor (`ioMessage`). A new event is
+ * one entry here and one place in the gateway that sends it.
+ */
+export const serverEvents = {
+  message: { payload: messageDelivery, summary: 'A global or room message' },
+  direct_message: { payload: messageDelivery, summary: 'A direct message' },
+  resumed: { payload: resumedEvent.extend({ cursor }), summary: 'Live from here (after `replayed` missed messages when resuming)' },
+  reload: { payload: reloadEvent.extend({ cursor }), summary: 'Too much was missed to replay: read history over REST, then continue from `cursor`' },
+  error: {
+    payload: errorBodySchema.extend({
+      client_msg_id: z.string().optional().meta({ description: "The failed command's client_msg_id, when it had one" }),
+    }),
+    summary: 'Something the client did failed, or the connection is about to close',
+  },
+} as const;
+
+export type ServerEventName = keyof typeof serverEvents;
+export type ServerEventPayload<E extends ServerEventName> = z.input<(typeof serverEvents)[E]['payload']>;
+/** One server event, as the connection lifecycle sends it; each transport frames it its own way. */
+export type ServerEvent = { [E in ServerEventName]: { event: E; data: ServerEventPayload<E> } }[ServerEventName];
+
+/** What a command that stores or changes a message answers: the message as stored. */
+export const commandReply = z.object({ message: messageSchema });
+
+/**
+ * Client commands both transports carry: a plain-WebSocket frame `{"type":
+ * <name>, ...input}` or a Socket.IO emit of `<name>` with the input. Each is
+ * answered with its reply (a plain-WS `ack` when the frame carried a
+ * `client_msg_id`, a Socket.IO acknowledgement) or an error. The inputs are
+ * validated by the write path they call.
+ */
+export const clientCommands = {
+  message: { reply: commandReply, summary: 'Send a message' },
+} as const;
+
+export type CommandName = keyof typeof clientCommands;
+export type CommandReply = z.input<typeof commandReply>;
+
+// Plain WebSocket (`/api/ws/connect`): frames of its own, beside the server events.
 
 export const connectionFrame = z
   .object({
@@ -25,56 +71,54 @@ export const connectionFrame = z
   })
   .meta({ id: 'WsConnection', description: 'First frame of every connection' });
 
-export const messageFrame = z
-  .object({ type: messageEventName, message: messageSchema, cursor })
-  .meta({ id: 'WsMessage', description: '`message` for global and room messages, `direct_message` for direct ones' });
-
-export const ackFrame = z
-  .object({ type: z.literal('ack'), client_msg_id: z.string(), message: messageSchema })
-  .meta({ id: 'WsAck', description: 'The stored message, for a sent frame that carried a client_msg_id (also for a retry of it)' });
-
-export const errorFrame = errorBodySchema
-  .extend({
-    type: z.literal('error'),
-    client_msg_id: z.string().optional().meta({ description: "The failed frame's client_msg_id, when it had one" }),
-  })
-  .meta({ id: 'WsError', description: 'A refused frame; the connection stays open unless a close follows' });
+export const ackFrame = commandReply
+  .extend({ type: z.literal('ack'), client_msg_id: z.string() })
+  .meta({ id: 'WsAck', description: 'The stored message, for a command frame that carried a client_msg_id (also for a retry of it)' });
 
 export const pongFrame = z.object({ type: z.literal('pong'), status: z.literal('ok') }).meta({ id: 'WsPong' });
 
-export const resumedFrame = resumedEvent
-  .extend({ type: z.literal('resumed'), cursor })
-  .meta({ id: 'WsResumed', description: 'Replay after `since` is complete: `replayed` messages were sent first; live from here' });
-
-export const reloadFrame = reloadEvent
-  .extend({ type: z.literal('reload'), cursor })
-  .meta({ id: 'WsReload', description: 'Too much was missed to replay: read history over REST, then continue from `cursor`' });
-
-export type PlainServerFrame =
-  | z.input<typeof connectionFrame>
-  | z.input<typeof messageFrame>
-  | z.input<typeof ackFrame>
-  | z.input<typeof errorFrame>
-  | z.input<typeof pongFrame>
-  | z.input<typeof resumedFrame>
-  | z.input<typeof reloadFrame>;
-
 export const pingFrame = z.object({ type: z.literal('ping') }).meta({ id: 'WsPing', description: 'Answered with `pong`' });
 
+/** Every frame the plain endpoint sends. */
+export type PlainServerFrame =
+  | { [E in ServerEventName]: { type: E } & ServerEventPayload<E> }[ServerEventName]
+  | z.input<typeof connectionFrame>
+  | z.input<typeof ackFrame>
+  | z.input<typeof pongFrame>;
+
 // Socket.IO: the event name tells the payloads apart.
+
+export const ioPresence = presenceChange.meta({ id: 'IoPresence', description: 'A user came online (first socket) or went offline (last socket)' });
 
 export const ioMessage = deliveredMessage
   .extend({ id: messageSchema.shape.id, created_at: messageSchema.shape.created_at, cursor })
   .meta({ id: 'IoMessage', description: 'A stored message plus its resume cursor' });
 
-export const ioResumed = resumedEvent
-  .extend({ cursor })
-  .meta({ id: 'IoResumed', description: 'Live from here; after `replayed` missed messages when resuming' });
-export const ioReload = reloadEvent
-  .extend({ cursor })
-  .meta({ id: 'IoReload', description: 'Too much was missed to replay: read history over REST, then continue from `cursor`' });
-export const ioPresence = presenceChange.meta({ id: 'IoPresence', description: 'A user came online (first socket) or went offline (last socket)' });
+// Both transports' documented shapes of every server event, derived once (ids are global in zod's registry).
+
+/** `direct_message` -> `DirectMessage`: how the documented ids and keys name an event. */
+export const pascal = (name: string) => name.replace(/(?:^|_)(\w)/g, (_, c: string) => c.toUpperCase());
+const eventNames = Object.keys(serverEvents) as ServerEventName[];
+
+const byEvent = <T>(make: (name: ServerEventName) => T) =>
+  Object.fromEntries(eventNames.map((name) => [name, make(name)])) as Record<ServerEventName, T>;
+
+/** The plain-WebSocket frame of each server event: `type` and the payload's fields. */
+export const plainEventFrames = byEvent<z.ZodType>((name) => {
+  const { payload, summary } = serverEvents[name];
+  return z
+    .object({ type: z.literal(name) })
+    .extend(payload.shape)
+    .meta({ id: `Ws${pascal(name)}`, description: summary });
+});
+
+/** The Socket.IO payload of each server event. */
+export const ioEventPayloads = byEvent<z.ZodType>((name) => {
+  const { payload, summary } = serverEvents[name];
+  const isMessage = name === 'message' || name === 'direct_message';
+  return isMessage ? ioMessage : payload.meta({ id: `Io${pascal(name)}`, description: summary });
+});
 
 export const ioAck = z
-  .union([z.object({ ok: z.literal(true), message: messageSchema }), errorBodySchema.extend({ ok: z.literal(false) })])
-  .meta({ id: 'IoAck', description: 'The acknowledgement of a `message` emit' });
+  .union([commandReply.extend({ ok: z.literal(true) }), errorBodySchema.extend({ ok: z.literal(false) })])
+  .meta({ id: 'IoAck', description: 'The acknowledgement of a command emit' });

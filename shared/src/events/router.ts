@@ -168,8 +168,17 @@ export interface Router {
   unregister(gateway: string, rooms: readonly string[], seenG: number): Promise<void>;
   /** Renews the lease and reads the head; undefined when Redis no longer knows the gateway. */
   sync(gateway: string, leaseMs: number): Promise<RouteHead | undefined>;
+  /** Hands the gateway's frames to `onFrame` in channel order (a frame that does not parse goes to `onMalformed`); resolves once subscribed. */
+  listen(gateway: string, onFrame: (frame: Frame) => void, onMalformed?: (raw: string) => void): Promise<FrameListener>;
   /** The channel a gateway's frames arrive on. */
   channel(gateway: string): string;
+}
+
+export interface FrameListener {
+  /** Subscribes again: costs nothing if the subscription stands, mends one Redis lost. */
+  renew(): Promise<void>;
+  /** Stops listening (does not close the connection it was given). */
+  close(): Promise<void>;
 }
 
 export interface Frame {
@@ -204,7 +213,7 @@ export const routerKeys = (prefix: string) => {
 
 const numberOf = (value: unknown) => Number(value ?? 0);
 
-export function createRouter(redis: RedisClient, prefix: string): Router {
+export function createRouter(redis: RedisClient, prefix: string, opts: { subscriber?: RedisClient } = {}): Router {
   const keys = routerKeys(prefix);
   const payload = (event: string, data: unknown) => JSON.stringify({ event, data });
 
@@ -241,6 +250,29 @@ export function createRouter(redis: RedisClient, prefix: string): Router {
       if (reply === null) return undefined;
       const [next, g, held] = reply;
       return { next: numberOf(next), g: numberOf(g), held: numberOf(held) };
+    },
+    async listen(gateway, onFrame, onMalformed = () => {}) {
+      const { subscriber } = opts;
+      if (!subscriber) throw new Error('listening needs a subscriber connection');
+      const channel = `${keys.base}to:${gateway}`;
+      const onMessage = (ch: string, raw: string) => {
+        if (ch !== channel) return;
+        const frame = parseFrame(raw);
+        if (frame) onFrame(frame);
+        else onMalformed(raw);
+      };
+      subscriber.on('message', onMessage);
+      // Ready (ioredis's INFO check done) before it turns subscriber: a SUBSCRIBE
+      // sent first makes that check fail, and the channel is never heard.
+      await subscriber.ping();
+      await subscriber.subscribe(channel);
+      return {
+        renew: async () => void (await subscriber.subscribe(channel)),
+        close: () => {
+          subscriber.off('message', onMessage);
+          return Promise.resolve();
+        },
+      };
     },
     channel: (gateway) => `${keys.base}to:${gateway}`,
   };

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import type { ChatMessage } from '../model/message.ts';
 import type { ErrorBody } from '../presenters/errors.ts';
+import type { CommandName, CommandReply, ServerEventName, ServerEventPayload } from './frames.ts';
 import type {
   deliveredMessage,
   delivery,
@@ -29,17 +29,14 @@ export type InterServerEvents = {
   [E in InterServerEventName]: (payload: z.infer<(typeof interServerEvents)[E]>) => void;
 };
 
-export type Ack<T> = (result: { ok: true; message: T } | ({ ok: false } & ErrorBody)) => void;
+/** A Socket.IO command's acknowledgement: the reply, or the error. */
+export type Ack = (result: ({ ok: true } & CommandReply) | ({ ok: false } & ErrorBody)) => void;
 
-export interface ServerToClientEvents {
-  message: (message: DeliveredMessage) => void;
-  direct_message: (message: DeliveredMessage) => void;
-  resumed: (event: ResumedEvent) => void;
-  reload: (event: ReloadEvent) => void;
+/** The seed's message events carry the message itself plus its cursor on Socket.IO; every other event its payload. */
+type IoPayload<E extends ServerEventName> = E extends MessageEventName ? DeliveredMessage : ServerEventPayload<E>;
+
+export type ServerToClientEvents = { [E in ServerEventName]: (payload: IoPayload<E>) => void } & {
   presence: (change: PresenceChange) => void;
-  error: (error: ErrorBody) => void;
-}
+};
 
-export interface ClientToServerEvents {
-  message: (input: unknown, ack?: Ack<ChatMessage>) => void;
-}
+export type ClientToServerEvents = { [C in CommandName]: (input: unknown, ack?: Ack) => void };

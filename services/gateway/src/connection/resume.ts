@@ -2,8 +2,7 @@ import type { Feed } from '@chat/shared/chat';
 import type { Delivery } from '@chat/shared/events';
 import type { Metrics } from '@chat/shared/metrics';
 import type { Actor } from '@chat/shared/model';
-import type { Routes } from './routes.ts';
-import type { Sequencer } from './sequencer.ts';
+import type { DeliveryCore } from '../delivery/index.ts';
 
 /** One connection being resumed, whatever its transport. */
 export interface ResumeTarget {
@@ -20,9 +19,8 @@ export type ResumeOutcome = { kind: 'resumed'; replayed: number; seq: number } |
 
 export interface ResumeContext {
   feed: Feed;
-  sequencer: Sequencer;
-  /** Registers a connection's rooms with the router before it is accepted. */
-  routes: Pick<Routes, 'open'>;
+  /** Where this gateway's stream stands, and how to wait until it has reached a cursor. */
+  stream: Pick<DeliveryCore, 'watermark' | 'reach'>;
   /** `chat_resumes_total` by outcome and `chat_replayed_messages_total`. */
   metrics: Metrics;
   maxBacklog: number;
@@ -50,20 +48,20 @@ export async function resume(ctx: ResumeContext, actor: Actor, since: number, ta
 }
 
 async function replay(ctx: ResumeContext, actor: Actor, since: number, target: ResumeTarget): Promise<ResumeOutcome> {
-  const { feed, sequencer } = ctx;
+  const { feed, stream } = ctx;
   // This gateway may not have applied everything the cursor has seen yet;
   // going live before it has would deliver those messages a second time.
-  await sequencer.reach(since);
-  if (await feed.backlogExceeds(actor, since, sequencer.watermark, ctx.maxBacklog)) {
+  await stream.reach(since);
+  if (await feed.backlogExceeds(actor, since, stream.watermark, ctx.maxBacklog)) {
     if (!target.isOpen()) return { kind: 'closed' };
     target.goLive();
-    return { kind: 'reload', seq: sequencer.watermark };
+    return { kind: 'reload', seq: stream.watermark };
   }
   let last = since;
   let replayed = 0;
   for (;;) {
     if (!target.isOpen()) return { kind: 'closed' };
-    const upTo = sequencer.watermark;
+    const upTo = stream.watermark;
     if (last >= upTo) {
       target.goLive();
       return { kind: 'resumed', replayed, seq: upTo };

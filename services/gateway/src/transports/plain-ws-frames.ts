@@ -1,8 +1,13 @@
 import type { RawData } from 'ws';
+import { clientCommands, type CommandName } from '@chat/shared/events';
 import type { ErrorBody } from '@chat/shared/presenters';
 
 /** What a client frame asks for, once its framing has been checked. */
-export type Inbound = { type: 'ping' } | { type: 'message'; body: object; clientMsgId: string | undefined } | { type: 'invalid'; error: ErrorBody };
+export type Inbound =
+  { type: 'ping' } | { type: 'command'; name: CommandName; body: object; clientMsgId: string | undefined } | { type: 'invalid'; error: ErrorBody };
+
+const isCommand = (type: unknown): type is CommandName => typeof type === 'string' && Object.hasOwn(clientCommands, type);
+const KNOWN_TYPES = [...Object.keys(clientCommands), 'ping'].map((t) => `"${t}"`).join(' or ');
 
 const invalid = (error: string, code: ErrorBody['code'] = 'validation_failed'): Inbound => ({ type: 'invalid', error: { error, code } });
 
@@ -23,7 +28,7 @@ export function parseInbound(data: RawData, isBinary: boolean, maxBytes: number)
   if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) return invalid('frame must be a JSON object');
   const { type, client_msg_id: clientMsgId } = frame as { type?: unknown; client_msg_id?: unknown };
   if (type === 'ping') return { type: 'ping' };
-  if (type !== 'message') return invalid('unknown frame type; expected "message" or "ping"');
+  if (!isCommand(type)) return invalid(`unknown frame type; expected ${KNOWN_TYPES}`);
   // Echoed on the ack or error only when it is a string; the write path validates it.
-  return { type: 'message', body: frame, clientMsgId: typeof clientMsgId === 'string' ? clientMsgId : undefined };
+  return { type: 'command', name: type, body: frame, clientMsgId: typeof clientMsgId === 'string' ? clientMsgId : undefined };
 }

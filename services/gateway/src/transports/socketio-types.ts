@@ -1,13 +1,10 @@
 import type { Server, Socket } from 'socket.io';
-import type { TokenClaims } from '@chat/shared/auth';
 import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents } from '@chat/shared/events';
+import type { Admitted } from '../connection/connection.ts';
 
 export interface SocketData {
-  claims: TokenClaims;
-  /** Rooms to join on connect, looked up during the handshake. */
-  initialRooms: string[];
-  /** The log position to resume after, when the client sent a cursor. */
-  since: number | undefined;
+  /** What the handshake middleware established; the connection is built from it on connect. */
+  admitted: Admitted;
 }
 
 export type ChatServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;

@@ -1,7 +1,7 @@
 import type { TokenClaims } from '@chat/shared/auth';
 import type { Logger } from '@chat/shared/logger';
 import type { PresenceWriter } from '@chat/shared/presence';
-import type { ChatServer } from './types.ts';
+import type { ChatServer } from '../transports/socketio-types.ts';
 
 export interface PresenceTracker {
   start(): Promise<void>;

@@ -1,6 +1,7 @@
 /**
- * Room membership for this gateway's plain WebSocket connections, mirroring
- * what Socket.IO keeps for its own sockets.
+ * Which local connections are in which room: the one room index of the
+ * gateway, for connections of both kinds. Delivery reads it; the lifecycle
+ * (going live, closing) and membership changes write it.
  */
 export class LocalRooms<M> {
   private readonly byRoom = new Map<string, Set<M>>();
@@ -29,6 +30,10 @@ export class LocalRooms<M> {
       if (members?.size === 0) this.byRoom.delete(room);
     }
     this.byMember.delete(member);
+  }
+
+  isIn(member: M, room: string): boolean {
+    return this.byMember.get(member)?.has(room) ?? false;
   }
 
   has(room: string): boolean {

@@ -2,15 +2,13 @@ import type { Feed } from '@chat/shared/chat';
 import type { Delivery } from '@chat/shared/events';
 import type { Logger } from '@chat/shared/logger';
 
-export interface Sequencer {
+export interface Stream {
   /**
    * The log position this gateway's stream has reached: every message at or
-   * below it that is addressed to a room this gateway has registered (routes.ts)
-   * has been applied, once, in order.
+   * below it that is addressed to a room this gateway has registered
+   * (registrations.ts) has been applied, once, in order.
    */
   readonly watermark: number;
-  /** Sets what applying a delivery means (the local fan-out); call once, before start(). */
-  onDelivery(apply: (delivery: Delivery) => void): void;
   /** Starts from the log head: nothing before it concerns connections that do not exist yet. */
   start(): Promise<void>;
   /** A routed message, in the order its gateway channel brought it (log order). */
@@ -19,13 +17,12 @@ export interface Sequencer {
   run(step: () => void | Promise<void>): void;
   /** Once everything queued before this call is applied, the watermark is at least `seq`. */
   advance(seq: number): Promise<void>;
-  /** Applies, in stream order, everything the log holds above the watermark: what Redis lost. */
-  catchUp(reason: CatchUpReason): Promise<void>;
   /**
-   * Resolves once the watermark is at least `seq`: asks where routing stands
-   * (`syncHead`), and reads the log if routing has not got there yet.
+   * Applies, in stream order, everything the log holds above the watermark:
+   * what Redis lost. Resolves false if reading the log failed (logged; the
+   * stream goes on, and the next loss, sync or resume asks again).
    */
-  reach(seq: number): Promise<void>;
+  catchUp(reason: CatchUpReason): Promise<boolean>;
   stop(): void;
 }
 
@@ -43,20 +40,24 @@ type Step = { kind: 'deliver'; delivery: Delivery } | { kind: 'run'; step: () =>
  * a watermark advance) in the same order, so every connection of the gateway
  * is fed from one stream and a cursor can stand for "everything up to here".
  */
-export function createSequencer(deps: { feed: Feed; logger: Logger; syncHead: () => Promise<void> }): Sequencer {
+export function createStream(deps: {
+  feed: Feed;
+  logger: Logger;
+  /** What applying a delivery means: the local fan-out. */
+  apply: (delivery: Delivery) => void;
+}): Stream {
   const { feed, logger } = deps;
   let watermark = 0;
   const queue: Step[] = [];
   let busy = false;
   let stopped = false;
-  let queuedCatchUp: Promise<void> | undefined;
-  let applyDelivery: (delivery: Delivery) => void = () => {};
+  let queuedCatchUp: Promise<boolean> | undefined;
 
   function apply(delivery: Delivery) {
     if (delivery.seq <= watermark) return;
     watermark = delivery.seq;
     try {
-      applyDelivery(delivery);
+      deps.apply(delivery);
     } catch (error) {
       logger.error({ err: error, seq: delivery.seq }, 'applying a delivery failed');
     }
@@ -94,34 +95,38 @@ export function createSequencer(deps: { feed: Feed; logger: Logger; syncHead: ()
     pump();
   }
 
-  /** Runs `step` in stream order and resolves when it has run. */
-  const inOrder = (step: () => void | Promise<void>) =>
-    new Promise<void>((resolve) => {
-      run(async () => {
-        try {
-          await step();
-        } finally {
-          resolve();
-        }
-      }, resolve);
+  /** Runs `step` in stream order and resolves with its result when it has run (with `dropped` if the stream stopped first). */
+  const inOrder = <T>(step: () => T | Promise<T>, dropped: T) =>
+    new Promise<T>((resolve) => {
+      run(
+        async () => {
+          let result = dropped;
+          try {
+            result = await step();
+          } finally {
+            resolve(result);
+          }
+        },
+        () => resolve(dropped),
+      );
     });
 
-  async function readLog(reason: string) {
+  async function readLog(reason: string): Promise<boolean> {
     let page: Delivery[];
     do {
       try {
         page = await feed.after(watermark, CATCH_UP_PAGE);
       } catch (error) {
-        // The next lost frame, sync or resume asks again; the stream goes on meanwhile.
         logger.warn({ err: error, reason }, 'reading the message log failed');
-        return;
+        return false;
       }
       for (const delivery of page) apply(delivery);
       if (page.length > 0) logger.info({ reason, count: page.length, watermark }, 'delivered messages read from the log');
     } while (page.length === CATCH_UP_PAGE && !stopped);
+    return true;
   }
 
-  function catchUp(reason: CatchUpReason): Promise<void> {
+  function catchUp(reason: CatchUpReason): Promise<boolean> {
     // One read waiting at a time is enough: it reads up to the head as of when it runs.
     if (queuedCatchUp) return queuedCatchUp;
     let started = false;
@@ -129,7 +134,7 @@ export function createSequencer(deps: { feed: Feed; logger: Logger; syncHead: ()
       started = true;
       queuedCatchUp = undefined;
       return readLog(reason);
-    });
+    }, false);
     // The step may already have started (an idle stream runs it at once).
     if (!started) queuedCatchUp = done;
     return done;
@@ -138,10 +143,6 @@ export function createSequencer(deps: { feed: Feed; logger: Logger; syncHead: ()
   return {
     get watermark() {
       return watermark;
-    },
-
-    onDelivery(fn) {
-      applyDelivery = fn;
     },
 
     async start() {
@@ -159,17 +160,9 @@ export function createSequencer(deps: { feed: Feed; logger: Logger; syncHead: ()
     advance: (seq) =>
       inOrder(() => {
         watermark = Math.max(watermark, seq);
-      }),
+      }, undefined),
 
     catchUp,
-
-    async reach(seq) {
-      if (seq <= watermark) return;
-      await deps.syncHead();
-      if (seq <= watermark || stopped) return;
-      // Routing has not got there yet (its publisher is slow or gone): read the log.
-      await catchUp('resume');
-    },
 
     stop() {
       stopped = true;

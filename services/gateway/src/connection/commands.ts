@@ -1,0 +1,20 @@
+import type { MessageService } from '@chat/shared/chat';
+import type { CommandName, CommandReply } from '@chat/shared/events';
+import type { Metrics } from '@chat/shared/metrics';
+import type { Connection } from './connection.ts';
+
+/** Runs one client command for `conn`; the rules live in the shared package, the answer is the command's reply. */
+export type CommandHandler = (conn: Connection, input: unknown) => Promise<CommandReply>;
+
+/** One handler per command of `clientCommands` (shared/src/events/frames.ts), whichever transport it came on. */
+export type CommandHandlers = Record<CommandName, CommandHandler>;
+
+export function createCommands(deps: { messages: MessageService; metrics: Metrics }): CommandHandlers {
+  return {
+    async message(conn, input) {
+      const { message, duplicate } = await deps.messages.send(conn.claims, input);
+      if (!duplicate) deps.metrics.messagesStored.inc({ transport: conn.transport.kind });
+      return { message };
+    },
+  };
+}
