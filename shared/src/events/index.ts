@@ -1,3 +1,4 @@
+export * from './memory-router.ts';
 export * from './publisher.ts';
 export * from './rooms.ts';
 export * from './router.ts';

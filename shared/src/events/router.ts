@@ -155,9 +155,12 @@ export interface RouteHead {
   held: number;
 }
 
+/** What ROUTE did with a message: routed (and any held ones it unblocked), held for a lower seq, stale (already routed), or held_full. */
+export type RouteOutcome = 'routed' | 'held' | 'stale' | 'held_full';
+
 export interface Router {
   /** Routes a numbered message; in seq order, whatever order the calls come in. */
-  route(delivery: Delivery): Promise<void>;
+  route(delivery: Delivery): Promise<RouteOutcome>;
   /** Where routing starts when nothing says so yet (after a gateway read the log up to `seq` - 1); returns the next seq to route. */
   init(seq: number): Promise<number>;
   /** Routes an event to the gateways of `room` now; `addRoom` also registers those gateways for it. */
@@ -212,6 +215,7 @@ export const routerKeys = (prefix: string) => {
 };
 
 const numberOf = (value: unknown) => Number(value ?? 0);
+const OUTCOMES: Record<number, RouteOutcome> = { 0: 'stale', 1: 'held', 2: 'routed', 3: 'held_full' };
 
 export function createRouter(redis: RedisClient, prefix: string, opts: { subscriber?: RedisClient } = {}): Router {
   const keys = routerKeys(prefix);
@@ -219,7 +223,17 @@ export function createRouter(redis: RedisClient, prefix: string, opts: { subscri
 
   return {
     async route(delivery) {
-      await redis.eval(ROUTE, 2, keys.next, keys.held, keys.base, String(delivery.seq), delivery.rooms.join(' '), payload('deliver', delivery));
+      const code = await redis.eval(
+        ROUTE,
+        2,
+        keys.next,
+        keys.held,
+        keys.base,
+        String(delivery.seq),
+        delivery.rooms.join(' '),
+        payload('deliver', delivery),
+      );
+      return OUTCOMES[numberOf(code)] ?? 'routed';
     },
     async init(seq) {
       return numberOf(await redis.eval(INIT, 2, keys.next, keys.held, keys.base, String(seq)));
