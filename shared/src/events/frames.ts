@@ -40,22 +40,25 @@ export type ServerEventPayload<E extends ServerEventName> = z.input<(typeof serv
 /** One server event, as the connection lifecycle sends it; each transport frames it its own way. */
 export type ServerEvent = { [E in ServerEventName]: { event: E; data: ServerEventPayload<E> } }[ServerEventName];
 
-/** What a command that stores or changes a message answers: the message as stored. */
-export const commandReply = z.object({ message: messageSchema });
-
 /**
  * Client commands both transports carry: a plain-WebSocket frame `{"type":
  * <name>, ...input}` or a Socket.IO emit of `<name>` with the input. Each is
  * answered with its reply (a plain-WS `ack` when the frame carried a
  * `client_msg_id`, a Socket.IO acknowledgement) or an error. The inputs are
- * validated by the write path they call.
+ * validated by the rules the command calls; a new command is one entry here
+ * and one handler (services/gateway/src/connection/commands.ts).
  */
 export const clientCommands = {
-  message: { reply: commandReply, summary: 'Send a message' },
+  message: { reply: z.object({ message: messageSchema }), summary: 'Send a message' },
 } as const;
 
 export type CommandName = keyof typeof clientCommands;
-export type CommandReply = z.input<typeof commandReply>;
+/** What command `C` answers when it succeeds. */
+export type CommandReply<C extends CommandName = CommandName> = z.input<(typeof clientCommands)[C]['reply']>;
+
+const commandNames = Object.keys(clientCommands) as CommandName[];
+/** One schema, or the union of several. */
+const anyOf = (schemas: z.ZodObject[]) => (schemas.length === 1 ? (schemas[0] as z.ZodObject) : z.union(schemas));
 
 // Plain WebSocket (`/api/ws/connect`): frames of its own, beside the server events.
 
@@ -71,9 +74,12 @@ export const connectionFrame = z
   })
   .meta({ id: 'WsConnection', description: 'First frame of every connection' });
 
-export const ackFrame = commandReply
-  .extend({ type: z.literal('ack'), client_msg_id: z.string() })
-  .meta({ id: 'WsAck', description: 'The stored message, for a command frame that carried a client_msg_id (also for a retry of it)' });
+export const ackFrame = anyOf(
+  commandNames.map((name) => clientCommands[name].reply.extend({ type: z.literal('ack'), client_msg_id: z.string() })),
+).meta({
+  id: 'WsAck',
+  description: "A command frame that carried a client_msg_id succeeded: the command's reply (for a retry of it too)",
+});
 
 export const pongFrame = z.object({ type: z.literal('pong'), status: z.literal('ok') }).meta({ id: 'WsPong' });
 
@@ -120,5 +126,8 @@ export const ioEventPayloads = byEvent<z.ZodType>((name) => {
 });
 
 export const ioAck = z
-  .union([commandReply.extend({ ok: z.literal(true) }), errorBodySchema.extend({ ok: z.literal(false) })])
-  .meta({ id: 'IoAck', description: 'The acknowledgement of a command emit' });
+  .union([
+    ...commandNames.map((name) => clientCommands[name].reply.extend({ ok: z.literal(true) })),
+    errorBodySchema.extend({ ok: z.literal(false) }),
+  ])
+  .meta({ id: 'IoAck', description: "The acknowledgement of a command emit: the command's reply, or the error" });

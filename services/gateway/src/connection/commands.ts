@@ -3,11 +3,12 @@ import type { CommandName, CommandReply } from '@chat/shared/events';
 import type { Metrics } from '@chat/shared/metrics';
 import type { Connection } from './connection.ts';
 
-/** Runs one client command for `conn`; the rules live in the shared package, the answer is the command's reply. */
-export type CommandHandler = (conn: Connection, input: unknown) => Promise<CommandReply>;
-
-/** One handler per command of `clientCommands` (shared/src/events/frames.ts), whichever transport it came on. */
-export type CommandHandlers = Record<CommandName, CommandHandler>;
+/**
+ * One handler per command of `clientCommands` (shared/src/events/frames.ts),
+ * whichever transport it came on: the rules live in the shared package, the
+ * answer is the command's reply.
+ */
+export type CommandHandlers = { [C in CommandName]: (conn: Connection, input: unknown) => Promise<CommandReply<C>> };
 
 export function createCommands(deps: { messages: MessageService; metrics: Metrics }): CommandHandlers {
   return {
