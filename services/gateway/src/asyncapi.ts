@@ -4,6 +4,7 @@ import {
   ackFrame,
   clientCommands,
   connectionFrame,
+  declaredInput,
   ioAck,
   ioEventPayloads,
   ioPresence,
@@ -50,8 +51,13 @@ const AUTH =
 const events = Object.keys(serverEvents) as ServerEventName[];
 const commands = Object.keys(clientCommands) as CommandName[];
 
-/** The document for a gateway whose write path validates each command's input with `inputs[command]`. */
-export function asyncApiDocument(inputs: Record<CommandName, z.ZodType>) {
+/**
+ * The document for a gateway whose rules validate command inputs with
+ * `inputs[command]` (those that depend on configuration, such as the message
+ * length limit); other commands' inputs are the catalog's.
+ */
+export function asyncApiDocument(inputs: Partial<Record<CommandName, z.ZodType>>) {
+  const inputOf = (name: CommandName) => inputs[name] ?? declaredInput(name) ?? z.object({});
   // Built per call from the configured write-path schemas, so kept out of zod's global registry.
   const commandInputs = Object.fromEntries(
     commands.flatMap((name) => {
@@ -60,11 +66,11 @@ export function asyncApiDocument(inputs: Record<CommandName, z.ZodType>) {
         [
           `Ws${pascal(name)}Command`,
           {
-            schema: z.intersection(z.object({ type: z.literal(name) }), inputs[name]),
+            schema: z.intersection(z.object({ type: z.literal(name) }), inputOf(name)),
             description: `${summary}; with a \`client_msg_id\` the gateway answers \`ack\` (or \`error\` with the same id), and retries with the id do not act twice`,
           },
         ],
-        [`Io${pascal(name)}Command`, { schema: inputs[name], description: `${summary}; acknowledged with \`IoAck\` when the emit asks for an ack` }],
+        [`Io${pascal(name)}Command`, { schema: inputOf(name), description: `${summary}; acknowledged with \`IoAck\` when the emit asks for an ack` }],
       ];
     }),
   );

@@ -48,15 +48,26 @@ export type ServerEvent = { [E in ServerEventName]: { event: E; data: ServerEven
  * validated by the rules the command calls; a new command is one entry here
  * and one handler (services/gateway/src/connection/commands.ts).
  */
+interface CommandSpec {
+  /** What the command answers when it succeeds. */
+  reply: z.ZodObject;
+  summary: string;
+  /** The input's schema, for the document, when it does not depend on configuration (the gateway passes those in). */
+  input?: z.ZodType;
+}
+
 export const clientCommands = {
   message: { reply: z.object({ message: messageSchema }), summary: 'Send a message' },
-} as const;
+} as const satisfies Record<string, CommandSpec>;
 
 export type CommandName = keyof typeof clientCommands;
 /** What command `C` answers when it succeeds. */
 export type CommandReply<C extends CommandName = CommandName> = z.input<(typeof clientCommands)[C]['reply']>;
 
 const commandNames = Object.keys(clientCommands) as CommandName[];
+
+/** The input schema the catalog declares for a command, if it declares one. */
+export const declaredInput = (name: CommandName): z.ZodType | undefined => (clientCommands[name] as CommandSpec).input;
 /** One schema, or the union of several. */
 const anyOf = (schemas: z.ZodObject[]) => (schemas.length === 1 ? (schemas[0] as z.ZodObject) : z.union(schemas));
 
