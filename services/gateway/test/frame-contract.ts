@@ -14,8 +14,14 @@ export interface AsyncApiDocument {
   operations: Record<string, { action: 'send' | 'receive'; channel: Ref; messages: Ref[]; reply?: { messages: Ref[] } }>;
   components: {
     messages: Record<string, { name: string; payload: Ref }>;
-    schemas: Record<string, { properties?: { type?: { const?: string; enum?: string[] } } }>;
+    schemas: Record<string, FrameSchema>;
   };
+}
+
+/** Enough of a frame's JSON Schema to find the `type` values it accepts, also when it is a union of objects. */
+interface FrameSchema {
+  properties?: { type?: { const?: string; enum?: string[] } };
+  anyOf?: FrameSchema[];
 }
 
 export const loadAsyncApi = () => parse(readFileSync(ASYNCAPI_PATH, 'utf8')) as AsyncApiDocument;
@@ -38,8 +44,11 @@ export function frameContract(doc: AsyncApiDocument) {
 
   const plainByType = new Map<string, string>();
   for (const key of sentOn('plainWebSocket')) {
-    const type = schemaOf(key)?.properties?.type;
-    for (const value of type?.enum ?? (type?.const === undefined ? [] : [type.const])) plainByType.set(value, key);
+    const schema = schemaOf(key);
+    for (const branch of schema?.anyOf ?? [schema]) {
+      const type = branch?.properties?.type;
+      for (const value of type?.enum ?? (type?.const === undefined ? [] : [type.const])) plainByType.set(value, key);
+    }
   }
   const ioByName = new Map(sentOn('socketIo').map((key) => [doc.components.messages[key]?.name as string, key]));
   const ackKeys = Object.values(doc.operations).flatMap((op) => op.reply?.messages.map(last) ?? []);
