@@ -28,7 +28,7 @@ export const apiShape = {
   MAX_BODY_BYTES: int(64 * 1024, 1024, 10 * 1024 * 1024).meta({ description: 'Request bodies larger than this (bytes) get 413.' }),
   PASSWORD_HASH_CONCURRENCY: int(2, 1, 64).meta({ description: 'argon2 hashes running at once in one replica.' }),
   PASSWORD_HASH_QUEUE: int(64, 0, 10_000).meta({
-    description: 'Hashes waiting beyond `PASSWORD_HASH_CONCURRENCY`; more are refused with 503 `unavailable`.',
+    description: 'Hashes waiting beyond `PASSWORD_HASH_CONCURRENCY`; more are refused with 503 `busy`.',
   }),
   LOGIN_ACCOUNT_LIMIT: int(10, 0, 1_000_000_000).meta({
     description:
