@@ -183,7 +183,7 @@ export async function runLoadtest(name: Scenario, k6Args: string[]): Promise<num
       apiPorts,
       gatewayPorts,
       serviceEnv: {
-        ENVIRONMENT: process.env.ENVIRONMENT || 'development',
+        ENVIRONMENT: config.environment,
         DATABASE_URL: database.url,
         REDIS_URL: config.redisUrl,
         REDIS_PREFIX: prefix,

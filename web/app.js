@@ -2,8 +2,8 @@
 // WebSocket (/api/ws/connect) for live delivery. Everything is same-origin through
 // nginx. User-supplied text is only ever written with textContent, never innerHTML.
 // A lost socket reconnects with `since=<the last cursor seen>`, and the gateway
-// replays what was missed before going live again (services/gateway/src/plain-ws.ts).
-// Type-checked from JSDoc (web/tsconfig.json, part of `npm run typecheck`).
+// replays what was missed before going live again (docs/protocol.md#cursors-and-resume).
+// Type-checked from JSDoc (tsconfig.web.json, part of `npm run typecheck`).
 'use strict';
 
 /**

@@ -96,7 +96,7 @@ async function main(): Promise<number> {
     ...(profileDir ? { profiles: profilesMarkdown(await summarizeProfiles(profileDir), root) } : {}),
   });
   console.log(`\n${summaryTable(sections)}\n`);
-  say(`report: ${path.relative(root, mdPath)} (and loadtest/reports/latest.md)`);
+  say(`report: ${path.relative(root, mdPath)}${opts.cpuProf ? ' (profiled: latest.md left as it was)' : ' (and loadtest/reports/latest.md)'}`);
   return 0;
 }
 

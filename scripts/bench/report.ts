@@ -85,14 +85,28 @@ export function toMarkdown(report: Report): string {
 /** A run's start time as it appears in file names: 2026-12-02T13-12-03Z. */
 export const fileStamp = (isoTime: string) => isoTime.replaceAll(':', '-').replace(/\.\d+Z$/, 'Z');
 
-/** Writes bench-<timestamp>.json and .md and latest.md; returns the Markdown path. */
+/** Always a copy of the newest bench-*.md (scripts/bench/reports.test.ts checks it). */
+export const LATEST_REPORT = 'latest.md';
+
+/**
+ * The reports a run writes into loadtest/reports/: `bench-<timestamp>.json` and `.md`, and
+ * `latest.md`, a copy of that `.md`, so latest.md is always the newest bench-*.md. A run
+ * under the CPU profiler (--cpu-prof) is slower by design: it is written as
+ * `profiled-<timestamp>.json` and `.md` and leaves latest.md alone.
+ */
+export function reportFiles(report: Pick<Report, 'startedAt' | 'options'>): { json: string; md: string; latest: string | undefined } {
+  const name = `${report.options.cpuProf ? 'profiled' : 'bench'}-${fileStamp(report.startedAt)}`;
+  return { json: `${name}.json`, md: `${name}.md`, latest: report.options.cpuProf ? undefined : LATEST_REPORT };
+}
+
+/** Writes the files of reportFiles(); returns the Markdown report's path. */
 export async function writeReport(dir: string, report: Report): Promise<string> {
   await mkdir(dir, { recursive: true });
-  const stamp = fileStamp(report.startedAt);
+  const files = reportFiles(report);
   const md = toMarkdown(report);
-  const mdPath = path.join(dir, `bench-${stamp}.md`);
-  await writeFile(path.join(dir, `bench-${stamp}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  const mdPath = path.join(dir, files.md);
+  await writeFile(path.join(dir, files.json), `${JSON.stringify(report, null, 2)}\n`);
   await writeFile(mdPath, md);
-  await writeFile(path.join(dir, 'latest.md'), md);
+  if (files.latest) await writeFile(path.join(dir, files.latest), md);
   return mdPath;
 }

@@ -24,8 +24,7 @@ async function main(): Promise<number> {
   const nginxBin = await findNginx(config.nginxBin);
   await ensureDatabase(config.databaseUrl);
   // The credentials the services will use too (they read REDIS_USERNAME / REDIS_PASSWORD from the environment we pass on).
-  if (config.redisClusterNodes)
-    await checkRedisCluster(config.redisClusterNodes, { username: process.env.REDIS_USERNAME, password: process.env.REDIS_PASSWORD });
+  if (config.redisClusterNodes) await checkRedisCluster(config.redisClusterNodes, { username: config.redisUsername, password: config.redisPassword });
   else await checkRedis(config.redisUrl);
   await checkPortsFree([LB_PORT, ...apiPorts, ...gatewayPorts]);
 
@@ -38,7 +37,7 @@ async function main(): Promise<number> {
     // among them) unless told otherwise; the services refuse a missing secret otherwise.
     // With REDIS_CLUSTER_NODES the services get it, and REDIS_URL emptied (they refuse both).
     serviceEnv: {
-      ENVIRONMENT: process.env.ENVIRONMENT || 'development',
+      ENVIRONMENT: config.environment,
       DATABASE_URL: config.databaseUrl,
       ...(config.redisClusterNodes ? { REDIS_URL: '', REDIS_CLUSTER_NODES: config.redisClusterNodes } : { REDIS_URL: config.redisUrl }),
     },

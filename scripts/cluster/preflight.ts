@@ -123,7 +123,11 @@ export async function checkPortsFree(ports: number[]): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       const probe = createServer();
       probe.once('error', () =>
-        reject(new PreflightError(`port ${port} is already in use (is another cluster running?); choose other ports, see README.`)),
+        reject(
+          new PreflightError(
+            `port ${port} is already in use (is another cluster running?); choose other ports (API_BASE_PORT, GATEWAY_BASE_PORT: docs/configuration.md); 8080 is nginx.conf's.`,
+          ),
+        ),
       );
       probe.listen(port, '0.0.0.0', () => probe.close(() => resolve()));
     });

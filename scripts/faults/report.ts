@@ -2,7 +2,7 @@ import type { PhaseRow } from './phase.ts';
 
 const secs = (ms: number | undefined) => (ms === undefined ? 'never' : `${(ms / 1000).toFixed(1)} s`);
 
-/** The table as Markdown, so that a run's output can go into the README as it is. */
+/** The table as Markdown, so that a run's output can go into docs/fault-suite.md as it is. */
 export function formatTable(rows: PhaseRow[]): string {
   const header = [
     'fault',

@@ -38,8 +38,9 @@ const SUBSCRIPTIONS = new Set(['subscribe', 'psubscribe', 'ssubscribe', 'unsubsc
  * or reconnecting) commands wait in the cluster's own offline queue, for ever
  * with the default retry strategy. That would turn a Redis outage into hung
  * requests instead of the 503 a single node gives. Subscriptions are exempt:
- * the adapter subscribes once at start and must wait for the cluster however
- * long it takes, as a single node's subscriber does.
+ * a gateway's subscribers (its router channel's and the Socket.IO adapter's)
+ * subscribe once at start and must wait for the cluster however long it takes,
+ * as a single node's subscriber does.
  */
 class TimedCluster extends Cluster {
   readonly #commandTimeoutMs: number;

@@ -6,7 +6,7 @@ import type { TestApi } from './harness.ts';
 type Payloads = { [E in keyof InterServerEvents]: Parameters<InterServerEvents[E]>[0] };
 type EventName = keyof Payloads;
 
-/** One event as the router sends it to a gateway (shared/src/events/router.ts). */
+/** One event as the router sends it to a gateway (the router: shared/src/events/router/). */
 export type PublishedEvent = { [E in EventName]: { name: E; payload: Payloads[E] } }[EventName];
 
 export interface EventTap {

@@ -92,7 +92,8 @@ describe('a commit while Redis is away', () => {
       await io.inbox.next((e) => e.payload.id === during.message?.id, 'the message over io', DELIVERED_WITHIN_MS);
 
       revived = await startRedisServer(redis.port);
-      // Once the adapter has resubscribed, live delivery resumes; the outage's message is not sent again.
+      // Once the gateway has registered with the router again and resubscribed to its channel, live delivery resumes;
+      // the outage's message is not sent again.
       const after = await emitMessage(sender, { content: 'sent after Redis is back', client_msg_id: 'up-1' });
       expect(after).toMatchObject({ ok: true });
       await ws.inbox.next((f) => f.message?.id === after.message?.id, 'the later message over ws', DELIVERED_WITHIN_MS);

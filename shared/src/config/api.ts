@@ -20,25 +20,40 @@ export interface ApiConfig extends CommonConfig {
   shutdownDrainMs: number;
 }
 
-const apiShape = {
-  HOST: z.string().default('0.0.0.0'),
-  PORT: port(8080),
+/** The API's own variables (besides the database and the shared ones). */
+export const apiShape = {
+  HOST: z.string().default('0.0.0.0').meta({ description: 'Address the HTTP listener binds.' }),
+  PORT: port(8080).meta({ description: 'Port of the HTTP listener; `0` picks a free one.' }),
   ...metricsShape(9100),
-  MAX_BODY_BYTES: int(64 * 1024, 1024, 10 * 1024 * 1024),
-  PASSWORD_HASH_CONCURRENCY: int(2, 1, 64),
-  PASSWORD_HASH_QUEUE: int(64, 0, 10_000),
-  // Cluster-wide, in Redis; 0 switches a limit off. See the README's "Limits".
-  LOGIN_ACCOUNT_LIMIT: int(10, 0, 1_000_000_000),
-  LOGIN_ACCOUNT_WINDOW: duration('15m'),
-  LOGIN_ACCOUNT_LOCK: duration('15m', { allowZero: true }),
-  LOGIN_ADDRESS_LIMIT: int(100, 0, 1_000_000_000),
-  LOGIN_ADDRESS_WINDOW: duration('15m'),
-  REGISTER_ADDRESS_LIMIT: int(50, 0, 1_000_000_000),
-  REGISTER_ADDRESS_WINDOW: duration('1h'),
-  MAX_ROOMS_PER_USER: int(100, 1, 1_000_000),
-  MAX_MEMBERS_PER_ROOM: int(1000, 1, 1_000_000),
-  // Longer than nginx's upstream keepalive_timeout (4s in nginx.conf).
-  SHUTDOWN_DRAIN: duration('5s', { allowZero: true }),
+  MAX_BODY_BYTES: int(64 * 1024, 1024, 10 * 1024 * 1024).meta({ description: 'Request bodies larger than this (bytes) get 413.' }),
+  PASSWORD_HASH_CONCURRENCY: int(2, 1, 64).meta({ description: 'argon2 hashes running at once in one replica.' }),
+  PASSWORD_HASH_QUEUE: int(64, 0, 10_000).meta({
+    description: 'Hashes waiting beyond `PASSWORD_HASH_CONCURRENCY`; more are refused with 503 `busy`.',
+  }),
+  LOGIN_ACCOUNT_LIMIT: int(10, 0, 1_000_000_000).meta({
+    description:
+      'Login attempts per account name (existing or not, as typed, case folded) per `LOGIN_ACCOUNT_WINDOW`, counted in Redis before any password is hashed; beyond it the name is locked for `LOGIN_ACCOUNT_LOCK`. A successful login clears the count. `0` switches it off.',
+  }),
+  LOGIN_ACCOUNT_WINDOW: duration('15m').meta({ description: 'The window of `LOGIN_ACCOUNT_LIMIT`.' }),
+  LOGIN_ACCOUNT_LOCK: duration('15m', { allowZero: true }).meta({
+    description: 'How long an account name stays locked after `LOGIN_ACCOUNT_LIMIT`.',
+  }),
+  LOGIN_ADDRESS_LIMIT: int(100, 0, 1_000_000_000).meta({
+    description: 'Login attempts per client address per `LOGIN_ADDRESS_WINDOW` (see `TRUSTED_PROXIES`); `0` switches it off.',
+  }),
+  LOGIN_ADDRESS_WINDOW: duration('15m').meta({ description: 'The window of `LOGIN_ADDRESS_LIMIT`.' }),
+  REGISTER_ADDRESS_LIMIT: int(50, 0, 1_000_000_000).meta({
+    description: 'Registrations per client address per `REGISTER_ADDRESS_WINDOW`; `0` switches it off.',
+  }),
+  REGISTER_ADDRESS_WINDOW: duration('1h').meta({ description: 'The window of `REGISTER_ADDRESS_LIMIT`.' }),
+  MAX_ROOMS_PER_USER: int(100, 1, 1_000_000).meta({
+    description: 'Rooms one user may belong to (created or added to); beyond it, creating a room or being added answers 409 `conflict`.',
+  }),
+  MAX_MEMBERS_PER_ROOM: int(1000, 1, 1_000_000).meta({ description: 'Members one room may have; beyond it, adding answers 409 `conflict`.' }),
+  SHUTDOWN_DRAIN: duration('5s', { allowZero: true }).meta({
+    description:
+      "On SIGTERM, keep serving this long with `Connection: close` before closing, so nginx stops reusing pooled connections (longer than nginx's upstream keep-alive, 4s in nginx.conf).",
+  }),
 };
 
 /** Every variable the API reads. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { addressList, duration, int, readEnv, type Env } from './env.ts';
+import { addressList, duration, int, readEnv, type Env, type VariableMeta } from './env.ts';
 import type { RateLimit } from '../limits/rate-limits.ts';
 import type { RedisConfig } from '../redis.ts';
 
@@ -14,41 +14,86 @@ const DEVELOPMENT_ORIGINS = ['http://localhost:8080'];
 
 const environment = z.enum(['development', 'test', 'production']).default('development');
 
-const databaseShape = {
-  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' }).optional(),
-  DB_HOST: z.string().default('127.0.0.1'),
-  DB_PORT: int(5432, 1, 65_535),
+/** The variables of the PostgreSQL connection: every service and the migration command read them. */
+export const databaseShape = {
+  DATABASE_URL: z
+    .url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' })
+    .optional()
+    .meta({
+      description: 'The PostgreSQL connection; takes precedence over every `DB_*` variable below.',
+      values: '`postgres://` or `postgresql://` URL',
+      defaultText: 'built from `DB_*`',
+    } satisfies VariableMeta),
+  DB_HOST: z.string().default('127.0.0.1').meta({ description: 'PostgreSQL host, when `DATABASE_URL` is unset.' }),
+  DB_PORT: int(5432, 1, 65_535).meta({ description: 'PostgreSQL port, when `DATABASE_URL` is unset.' }),
   DB_NAME: z
     .string()
     .regex(/^[\w-]+$/)
-    .default('chat'),
-  DB_USER: z.string().default('postgres'),
-  DB_PASSWORD: z.string().default(''),
-  DB_SSLMODE: z.enum(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']).default('disable'),
-  DB_POOL_MAX: int(10, 1, 200),
-  // A pool that cannot reach PostgreSQL fails the query instead of waiting forever.
-  DB_CONNECT_TIMEOUT: duration('5s'),
+    .default('chat')
+    .meta({ description: 'Database name, when `DATABASE_URL` is unset.', values: 'letters, digits, `_` and `-`' } satisfies VariableMeta),
+  DB_USER: z.string().default('postgres').meta({ description: 'PostgreSQL role, when `DATABASE_URL` is unset.' }),
+  DB_PASSWORD: z.string().default('').meta({ description: "The role's password, when `DATABASE_URL` is unset." }),
+  DB_SSLMODE: z
+    .enum(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'])
+    .default('disable')
+    .meta({ description: "libpq's `sslmode`, when `DATABASE_URL` is unset." }),
+  DB_POOL_MAX: int(10, 1, 200).meta({ description: 'PostgreSQL connections per process.' }),
+  DB_CONNECT_TIMEOUT: duration('5s').meta({
+    description: 'A query that cannot get a PostgreSQL connection this fast fails instead of waiting for ever (503 `unavailable` on a request).',
+  }),
 };
 
-const sharedShape = {
-  ENVIRONMENT: environment,
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).default('redis://127.0.0.1:6379'),
-  // A Redis Cluster instead of REDIS_URL's single node: some or all of its nodes, to discover it from.
-  REDIS_CLUSTER_NODES: redisNodeList(),
-  // Only with REDIS_CLUSTER_NODES (a single node takes its credentials from REDIS_URL): the ACL user and its password.
-  REDIS_USERNAME: z.string().optional(),
-  REDIS_PASSWORD: z.string().optional(),
+/** The variables both services (api, gateway) read besides the database. */
+export const sharedShape = {
+  ENVIRONMENT: environment.meta({
+    description:
+      'Production makes the auth cookie `Secure`, refuses the development `JWT_SECRET` and has no default CORS origin. Setting `development` or `test` explicitly (not leaving it unset) is what allows the built-in development `JWT_SECRET`; `npm start`, the load-test runner and the tests set it.',
+  }),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .meta({ description: 'pino log level (one JSON object per line on stdout).' }),
+  REDIS_URL: z
+    .url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' })
+    .default('redis://127.0.0.1:6379')
+    .meta({
+      description:
+        'A single Redis, credentials in the URL (`redis://user:password@host:port`). Mutually exclusive with `REDIS_CLUSTER_NODES`: setting both stops start-up (an empty `REDIS_URL` counts as unset).',
+      values: '`redis://` or `rediss://` URL',
+    } satisfies VariableMeta),
+  REDIS_CLUSTER_NODES: redisNodeList().meta({
+    description:
+      'A Redis Cluster instead of `REDIS_URL`: some or all of its nodes, to discover it from (listing every master lets a process start while one is down).',
+  }),
+  REDIS_USERNAME: z.string().optional().meta({
+    description:
+      'Only with `REDIS_CLUSTER_NODES`: the ACL user for every node (a single Redis takes its credentials from `REDIS_URL`; setting this without `REDIS_CLUSTER_NODES` is a configuration error).',
+  }),
+  REDIS_PASSWORD: z.string().optional().meta({
+    description: 'Only with `REDIS_CLUSTER_NODES`: the password for every node; required with `REDIS_USERNAME`.',
+  }),
   REDIS_PREFIX: z
     .string()
     .regex(/^[\w:.-]{1,64}$/, 'letters, digits and : _ . - only, at most 64')
-    .default('chat:'),
-  JWT_SECRET: z.string().optional(),
+    .default('chat:')
+    .meta({
+      description: "Namespaces every Redis key and channel; one cluster, one prefix. It cannot hold a brace, so the hash tags stay the code's own.",
+      values: 'letters, digits and `: _ . -`, at most 64',
+    } satisfies VariableMeta),
+  JWT_SECRET: z
+    .string()
+    .optional()
+    .meta({
+      description:
+        'The HS256 signing key. Required: a missing secret stops start-up unless `ENVIRONMENT` is set explicitly to `development` or `test` (then a published development value is used); production refuses that value and anything under 32 characters, other environments anything under 16.',
+      defaultText: 'none: required',
+    } satisfies VariableMeta),
   JWT_EXPIRY_HOURS: z.coerce
     .number()
     .positive()
     .max(24 * 30)
-    .default(24),
+    .default(24)
+    .meta({ description: 'Token lifetime.', values: 'hours, fractions allowed, at most 720' } satisfies VariableMeta),
   CORS_ALLOWED_ORIGINS: z
     .string()
     .optional()
@@ -64,21 +109,38 @@ const sharedShape = {
         }
       }
       return origins;
-    }),
-  MESSAGE_MAX_LENGTH: int(2000, 1, 100_000),
-  // Peers whose X-Forwarded-For / X-Real-IP are believed; anyone else is their own socket address.
-  TRUSTED_PROXIES: addressList('127.0.0.0/8,::1'),
-  // Messages one user may send per window over REST, Socket.IO and plain WS together (0: no limit).
-  MESSAGE_RATE_LIMIT: int(100, 0, 1_000_000_000),
-  MESSAGE_RATE_WINDOW: duration('10s'),
-  // Each PostgreSQL statement of the services (not migrations): a slow or silent server answers 503, never a hang.
-  DB_QUERY_TIMEOUT: duration('5s'),
-  // A Redis that accepts connections but does not answer fails the command (503) instead of hanging it.
-  REDIS_COMMAND_TIMEOUT: duration('2s'),
-  // Below compose's health check timeout (5s), so a hung dependency reads as 503, not as no answer.
-  HEALTH_TIMEOUT: duration('2s'),
-  // How long a stopping process may take before it exits non-zero (the API adds SHUTDOWN_DRAIN).
-  SHUTDOWN_TIMEOUT: duration('10s'),
+    })
+    .meta({
+      description:
+        'Browser origins allowed by CORS, the Origins the gateways accept on both socket kinds, and the only Origins from which a `POST`/`PUT`/`PATCH`/`DELETE` authenticated by the `jwt_token` cookie alone is accepted (CSRF: other Origins, and requests without one whose `Sec-Fetch-Site` is `cross-site` or `same-site`, get 403 `forbidden`; Bearer requests and clients sending neither header are unaffected).',
+      values: 'comma-separated origins (`https://host[:port]`)',
+      defaultText: '`http://localhost:8080` outside production, none in production',
+    } satisfies VariableMeta),
+  MESSAGE_MAX_LENGTH: int(2000, 1, 100_000).meta({ description: 'Characters (code points) of message content.' }),
+  TRUSTED_PROXIES: addressList('127.0.0.0/8,::1').meta({
+    description:
+      'Peers whose `X-Forwarded-For` / `X-Real-IP` name the client, for the per-address limits (read from the right, skipping trusted hops); any other peer is its own socket address. Compose adds the private ranges its nginx connects from.',
+  }),
+  MESSAGE_RATE_LIMIT: int(100, 0, 1_000_000_000).meta({
+    description: 'Messages one user may send per `MESSAGE_RATE_WINDOW`, over REST, Socket.IO and plain WebSocket together; `0` switches it off.',
+  }),
+  MESSAGE_RATE_WINDOW: duration('10s').meta({ description: 'The window of `MESSAGE_RATE_LIMIT`.' }),
+  DB_QUERY_TIMEOUT: duration('5s').meta({
+    description:
+      "Each PostgreSQL statement of the services (the server's `statement_timeout` and the client's wait for an answer); a slower or silent server gets the request a 503 `unavailable`, never a hang. Migrations run without it.",
+  }),
+  REDIS_COMMAND_TIMEOUT: duration('2s').meta({
+    description:
+      'Each Redis command, queued ones included: a Redis that accepts connections but does not answer (or, on a cluster, no node at all) gets the request a 503 `unavailable` instead of a hang.',
+  }),
+  HEALTH_TIMEOUT: duration('2s').meta({
+    description:
+      "Each `/health` probe (PostgreSQL, Redis); a slower dependency counts as down (503). Keep it below the health check's own timeout (compose: 5s).",
+  }),
+  SHUTDOWN_TIMEOUT: duration('10s').meta({
+    description:
+      "On SIGTERM, exit non-zero if stopping takes longer; the API allows `SHUTDOWN_DRAIN` on top. Keep the sum below the orchestrator's grace period (compose: `stop_grace_period`).",
+  }),
 };
 
 export type Environment = z.output<typeof environment>;
@@ -143,7 +205,8 @@ export function redisNodeList() {
         nodes.push({ host, port });
       }
       return nodes;
-    });
+    })
+    .meta({ values: 'comma-separated `host:port` (IPv6 `[addr]:port`), each once' } satisfies VariableMeta);
 }
 
 /**

@@ -27,7 +27,7 @@ export function loadOrExit<T>(load: () => T): T {
     process.exit(1);
   }
 }
-type Shape = Record<string, z.ZodType>;
+export type Shape = Record<string, z.ZodType>;
 type Parsed<S extends Shape> = { [K in keyof S]: z.output<S[K]> };
 
 /**
@@ -58,6 +58,19 @@ export function parseDuration(text: string): number | undefined {
   return total;
 }
 
+/**
+ * What docs/configuration.md (npm run docs:config) says about a variable, attached to
+ * its schema with `.meta()`: `description` always; `values` and `defaultText` only
+ * where the schema cannot say it itself (a transform, a computed default).
+ */
+export interface VariableMeta {
+  description?: string;
+  /** The accepted values, in words. */
+  values?: string;
+  /** The default, in words. */
+  defaultText?: string;
+}
+
 export const duration = (fallback: string, opts: { allowZero?: boolean } = {}) =>
   z
     .string()
@@ -69,7 +82,8 @@ export const duration = (fallback: string, opts: { allowZero?: boolean } = {}) =
         return z.NEVER;
       }
       return ms;
-    });
+    })
+    .meta({ values: opts.allowZero ? 'duration, `0` allowed' : 'duration' } satisfies VariableMeta);
 
 export const int = (fallback: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 
@@ -93,4 +107,5 @@ export const addressList = (fallback: string) =>
         if (problem) ctx.addIssue({ code: 'custom', message: problem });
       }
       return entries;
-    });
+    })
+    .meta({ values: 'comma-separated IP addresses and CIDR ranges' } satisfies VariableMeta);

@@ -5,3 +5,4 @@ export * from './env.ts';
 export * from './gateway.ts';
 export * from './metrics.ts';
 export * from './migrate.ts';
+export * from './describe.ts';
