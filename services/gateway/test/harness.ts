@@ -43,7 +43,7 @@ export interface TestGateway {
 }
 
 /** A gateway's environment: the shared test Redis (a cluster on a cluster run) unless `env` names a Redis of its own. */
-export function gatewayEnv(prefix: string, env: Record<string, string> = {}): Record<string, string> {
+function gatewayEnv(prefix: string, env: Record<string, string> = {}): Record<string, string> {
   return withTestRedis({
     ENVIRONMENT: 'test',
     DATABASE_URL: inject('databaseUrl'),
