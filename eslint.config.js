@@ -51,6 +51,11 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      // A switch over a union names every member, so adding one to the union (an event,
+      // an error code, a frame type) points at each switch that must handle it; a
+      // `default` does not count as handling them. A switch over a plain string or
+      // number needs a `default`.
+      '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: false, requireDefaultForNonUnion: true }],
     },
   },
   { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
