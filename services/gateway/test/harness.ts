@@ -277,17 +277,6 @@ export async function watchGateway(
   };
 }
 
-/** Polls until `check` passes or `timeoutMs` runs out; for state that changes without an event to wait on. */
-export async function eventually<T>(probe: () => Promise<T>, check: (value: T) => boolean, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (check(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 /** One API and two gateways sharing a Redis prefix: the smallest cluster that crosses gateways. */
 export async function startTwoGateways(): Promise<{ api: TestApi; g1: TestGateway; g2: TestGateway; close(): Promise<void> }> {
   const api = await startApi();
