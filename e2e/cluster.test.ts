@@ -189,7 +189,10 @@ describe('clients of every kind spread over both gateways', () => {
     const sender = conns[0] as Conn;
     const content = `global ${crypto.randomUUID()}`;
     await sender.send({ content });
-    for (const c of conns) await c.inbox.next((m) => m.event === 'message' && m.message.content === content, `${c.kind} on ${c.gateway}`);
+    const got: Array<{ event: string; message: { id: string } }> = [];
+    for (const c of conns) got.push(await c.inbox.next((m) => m.event === 'message' && m.message.content === content, `${c.kind} on ${c.gateway}`));
+    expect(got).toHaveLength(conns.length);
+    expect(new Set(got.map((m) => m.message.id)).size, 'one stored message, the same for everyone').toBe(1);
   });
 
   it('delivers direct and room messages across gateways, only to their audience', async () => {
@@ -291,8 +294,9 @@ describe('replicas killed with SIGKILL', () => {
     const ws = await connectOn('gateway-1', 'ws');
     const content = `after the restart ${crypto.randomUUID()}`;
     await io.send({ content });
-    await io.inbox.next((m) => m.message.content === content, 'Socket.IO on the restarted gateway');
-    await ws.inbox.next((m) => m.message.content === content, 'plain WebSocket on the restarted gateway');
+    const viaIo = await io.inbox.next((m) => m.message.content === content, 'Socket.IO on the restarted gateway');
+    const viaWs = await ws.inbox.next((m) => m.message.content === content, 'plain WebSocket on the restarted gateway');
+    expect(viaWs.message.id, 'the same stored message on both').toBe(viaIo.message.id);
     io.close();
     ws.close();
   });

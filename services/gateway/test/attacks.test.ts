@@ -259,7 +259,10 @@ describe('hostile frames on the plain WebSocket', () => {
     client.ws.send(Buffer.from(JSON.stringify({ type: 'message', content: 'binary' })), { binary: true });
     client.ws.send(Buffer.from([0x00, 0xff, 0x10]), { binary: true });
     await client.inbox.next((f) => f.type === 'error' && client.inbox.count((g) => g.type === 'error') >= before + 2, 'two error frames');
-    errorsSeen.push(...client.inbox.items.filter((f) => f.type === 'error'));
+    const errors = client.inbox.items.filter((f) => f.type === 'error');
+    const refusal = { type: 'error', error: 'binary frames are not supported', code: 'validation_failed' };
+    expect(errors.slice(before)).toEqual([refusal, refusal]);
+    errorsSeen.push(...errors);
     await stillUsable(client);
     await neverStored('binary');
   });
