@@ -1,4 +1,5 @@
 import js from '@eslint/js';
+import vitest from '@vitest/eslint-plugin';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
@@ -68,4 +69,12 @@ export default tseslint.config(
   { files: ['web/**/*.js'], languageOptions: { sourceType: 'script', globals: globals.browser } },
   // k6 scripts: ES modules run by k6's own runtime, not Node.
   { files: ['loadtest/**/*.js'], languageOptions: { sourceType: 'module', globals: k6Globals } },
+  // Every test says what it expects: an expect (expect.poll, expect(...).rejects, ...),
+  // a helper that asserts, named expect* (expectRefused, expectNothingBut, ...), or a
+  // fast-check property (fc.assert).
+  {
+    files: ['**/*.test.ts'],
+    plugins: { vitest },
+    rules: { 'vitest/expect-expect': ['error', { assertFunctionNames: ['expect', 'expect*', 'fc.assert'] }] },
+  },
 );
