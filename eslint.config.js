@@ -1,4 +1,5 @@
 import js from '@eslint/js';
+import vitest from '@vitest/eslint-plugin';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
@@ -51,6 +52,11 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      // A switch over a union names every member, so adding one to the union (an event,
+      // an error code, a frame type) points at each switch that must handle it; a
+      // `default` does not count as handling them. A switch over a plain string or
+      // number needs a `default`.
+      '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: false, requireDefaultForNonUnion: true }],
     },
   },
   { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
@@ -63,4 +69,12 @@ export default tseslint.config(
   { files: ['web/**/*.js'], languageOptions: { sourceType: 'script', globals: globals.browser } },
   // k6 scripts: ES modules run by k6's own runtime, not Node.
   { files: ['loadtest/**/*.js'], languageOptions: { sourceType: 'module', globals: k6Globals } },
+  // Every test says what it expects: an expect (expect.poll, expect(...).rejects, ...),
+  // a helper that asserts, named expect* (expectRefused, expectNothingBut, ...), or a
+  // fast-check property (fc.assert).
+  {
+    files: ['**/*.test.ts'],
+    plugins: { vitest },
+    rules: { 'vitest/expect-expect': ['error', { assertFunctionNames: ['expect', 'expect*', 'fc.assert'] }] },
+  },
 );

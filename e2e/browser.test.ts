@@ -1,5 +1,5 @@
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { deletePrefix, uniquePrefix } from '@chat/shared/testing';
 import type { RunningCluster } from '../scripts/cluster/cluster.ts';
 import { startE2eCluster } from './fixture.ts';
@@ -55,13 +55,15 @@ async function newUser(): Promise<{ username: string; token: string }> {
 const untilLive = (page: Page) => expect.poll(() => page.textContent('#status'), { timeout: 15_000, interval: 50 }).toMatch(/ · live$/);
 
 /** Which gateway logged a plain WebSocket connection for this user (the page has one at a time). */
-async function gatewayOf(userId: string): Promise<string> {
-  for (let i = 0; i < 100; i++) {
-    const found = logs.findLast(({ name, line }) => name.startsWith('gateway') && line.includes('"client connected"') && line.includes(userId));
-    if (found) return found.name;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`no gateway logged a connection for ${userId}`);
+function gatewayOf(userId: string): Promise<string> {
+  return vi.waitFor(
+    () => {
+      const found = logs.findLast(({ name, line }) => name.startsWith('gateway') && line.includes('"client connected"') && line.includes(userId));
+      if (!found) throw new Error(`no gateway logged a connection for ${userId}`);
+      return found.name;
+    },
+    { timeout: 5_000, interval: 50 },
+  );
 }
 
 interface Frame {

@@ -1,5 +1,5 @@
 import { io as ioClient, type Socket } from 'socket.io-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { deletePrefix, Inbox, uniquePrefix } from '@chat/shared/testing';
 import type { RunningCluster } from '../scripts/cluster/cluster.ts';
@@ -93,14 +93,15 @@ interface Conn {
 }
 
 /** Which gateway logged this user's connection (each connection here has a user of its own). */
-async function gatewayOf(userId: string): Promise<string> {
-  for (let i = 0; i < 100; i++) {
-    for (const { name, line } of logs) {
-      if (name.startsWith('gateway') && line.includes('"client connected"') && line.includes(userId)) return name;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`no gateway logged a connection for ${userId}`);
+function gatewayOf(userId: string): Promise<string> {
+  return vi.waitFor(
+    () => {
+      const found = logs.find(({ name, line }) => name.startsWith('gateway') && line.includes('"client connected"') && line.includes(userId));
+      if (!found) throw new Error(`no gateway logged a connection for ${userId}`);
+      return found.name;
+    },
+    { timeout: 5_000, interval: 50 },
+  );
 }
 
 async function connect(kind: Kind): Promise<Conn> {
@@ -188,7 +189,10 @@ describe('clients of every kind spread over both gateways', () => {
     const sender = conns[0] as Conn;
     const content = `global ${crypto.randomUUID()}`;
     await sender.send({ content });
-    for (const c of conns) await c.inbox.next((m) => m.event === 'message' && m.message.content === content, `${c.kind} on ${c.gateway}`);
+    const got: Array<{ event: string; message: { id: string } }> = [];
+    for (const c of conns) got.push(await c.inbox.next((m) => m.event === 'message' && m.message.content === content, `${c.kind} on ${c.gateway}`));
+    expect(got).toHaveLength(conns.length);
+    expect(new Set(got.map((m) => m.message.id)).size, 'one stored message, the same for everyone').toBe(1);
   });
 
   it('delivers direct and room messages across gateways, only to their audience', async () => {
@@ -222,27 +226,25 @@ describe('clients of every kind spread over both gateways', () => {
 });
 
 /** Resolves with the runner's first log line matching `pattern`; the log is the only signal, so this polls it. */
-async function runnerLogged(pattern: RegExp, timeoutMs = 15_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = logs.find(({ name, line }) => name === 'cluster' && pattern.test(line));
-    if (found) return found.line;
-    if (Date.now() > deadline) throw new Error(`the runner did not log ${String(pattern)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+function runnerLogged(pattern: RegExp): Promise<string> {
+  return vi.waitFor(
+    () => {
+      const found = logs.find(({ name, line }) => name === 'cluster' && pattern.test(line));
+      if (!found) throw new Error(`the runner did not log ${String(pattern)}`);
+      return found.line;
+    },
+    { timeout: 15_000, interval: 50 },
+  );
 }
 
-async function untilOk(url: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const status = await fetch(url, { signal: AbortSignal.timeout(2_000) }).then(
+/** Until `url` answers 200 (0: no answer). */
+async function untilOk(url: string): Promise<void> {
+  const status = () =>
+    fetch(url, { signal: AbortSignal.timeout(2_000) }).then(
       (r) => r.status,
       () => 0,
     );
-    if (status === 200) return;
-    if (Date.now() > deadline) throw new Error(`${url} answered ${status}, not 200, until the deadline`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await expect.poll(status, { message: `${url} answers 200`, timeout: 15_000, interval: 100 }).toBe(200);
 }
 
 /** Opens connections of one kind until nginx places one on `gateway`; closes the others. */
@@ -292,8 +294,9 @@ describe('replicas killed with SIGKILL', () => {
     const ws = await connectOn('gateway-1', 'ws');
     const content = `after the restart ${crypto.randomUUID()}`;
     await io.send({ content });
-    await io.inbox.next((m) => m.message.content === content, 'Socket.IO on the restarted gateway');
-    await ws.inbox.next((m) => m.message.content === content, 'plain WebSocket on the restarted gateway');
+    const viaIo = await io.inbox.next((m) => m.message.content === content, 'Socket.IO on the restarted gateway');
+    const viaWs = await ws.inbox.next((m) => m.message.content === content, 'plain WebSocket on the restarted gateway');
+    expect(viaWs.message.id, 'the same stored message on both').toBe(viaIo.message.id);
     io.close();
     ws.close();
   });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { deletePrefix, uniquePrefix } from '@chat/shared/testing';
 import type { RunningCluster } from '../scripts/cluster/cluster.ts';
@@ -13,13 +13,14 @@ import { startE2eCluster } from './fixture.ts';
 // that the error log still reports the dead gateway for everyone else.
 
 let cluster: RunningCluster;
+let ports: { api: number[]; gateway: number[] };
 const prefix = uniquePrefix();
 const logs: Array<{ name: string; line: string }> = [];
 const BASE = 'http://127.0.0.1:8080';
 const WS_BASE = 'ws://127.0.0.1:8080';
 
 beforeAll(async () => {
-  ({ cluster } = await startE2eCluster({
+  ({ cluster, ports } = await startE2eCluster({
     prefix,
     // Everything the services can say, so that nothing hides below the level.
     // One user opens up to 16 sockets per round until a round meets the dead
@@ -63,12 +64,49 @@ async function hitDeadGateway(tag: string, request: (requestId: string) => Promi
   for (let round = 0; round < 8; round++) {
     const ids = Array.from({ length: 8 }, (_, i) => `${tag}-${round}-${i}`);
     for (const id of ids) await request(id);
-    await new Promise((resolve) => setTimeout(resolve, 200)); // the access log line follows the response
+    // The access log line follows the response (for a WebSocket, its close).
+    await vi.waitFor(() => expect(ids.filter((id) => accessLines(id).length === 0)).toEqual([]), { timeout: 5_000, interval: 20 });
     if (ids.some((id) => accessLines(id).some((l) => l.upstream_status.includes('502')))) return;
-    // max_fails=1 fail_timeout=2s: the dead gateway is tried again once this has passed.
+    // A sleep on purpose: after a failure nginx sends nothing to the dead gateway
+    // for fail_timeout (max_fails=1 fail_timeout=2s, scripts/cluster/cluster.ts),
+    // and shows nowhere when that ends; the next round must come after it.
     await new Promise((resolve) => setTimeout(resolve, 2_100));
   }
   throw new Error(`no ${tag} request reached the dead gateway`);
+}
+
+/**
+ * Resolves once each running process has logged a line caused after everything
+ * above: a request to each API replica directly and one through nginx (their
+ * "request completed" and access lines, found by request id), and a new
+ * connection to the surviving gateway ("client connected"). A process writes its
+ * lines in order, so all it logged before is in `logs` by then.
+ */
+async function flushLogs(survivor: string): Promise<void> {
+  const marker = `flush-${randomUUID()}`;
+  const expected: Array<[name: string, text: string]> = [];
+  for (const [i, port] of ports.api.entries()) {
+    const id = `${marker}-api-${i + 1}`;
+    expect((await fetch(`http://127.0.0.1:${port}/health`, { headers: { 'x-request-id': id } })).status).toBe(200);
+    expected.push([`api-${i + 1}`, `"reqId":"${id}"`]);
+  }
+  const viaNginx = `${marker}-nginx`;
+  expect((await fetch(`${BASE}/health`, { headers: { 'x-request-id': viaNginx } })).status).toBe(200);
+  expected.push(['nginx', `"request_id":"${viaNginx}"`]);
+  const witness = await login();
+  const port = ports.gateway[Number(survivor.split('-')[1]) - 1] as number;
+  (await openWs(`ws://127.0.0.1:${port}/api/ws/connect`, { authorization: `Bearer ${witness.token}` })).close();
+  expected.push([survivor, witness.id]);
+  await vi.waitFor(
+    () => {
+      for (const [name, text] of expected)
+        expect(
+          logs.some((l) => l.name === name && l.line.includes(text)),
+          `${name} logged ${text}`,
+        ).toBe(true);
+    },
+    { timeout: 10_000, interval: 50 },
+  );
 }
 
 it('keeps query tokens out of every log line, nginx error log included, while a gateway is down', async () => {
@@ -77,15 +115,17 @@ it('keeps query tokens out of every log line, nginx error log included, while a 
 
   // A seed-style client with its token in the query, on some gateway.
   const victim = await openWs(`${WS_BASE}/api/ws/connect?token=${user.token}`);
-  let gateway: string | undefined;
-  for (let i = 0; i < 100 && !gateway; i++) {
-    gateway = logs.findLast(({ name, line }) => name.startsWith('gateway') && line.includes('"client connected"') && line.includes(user.id))?.name;
-    if (!gateway) await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  expect(gateway).toBeDefined();
+  const gateway = await vi.waitFor(
+    () => {
+      const found = logs.findLast(({ name, line }) => name.startsWith('gateway') && line.includes('"client connected"') && line.includes(user.id));
+      if (!found) throw new Error('no gateway logged the connection');
+      return found.name;
+    },
+    { timeout: 5_000, interval: 50 },
+  );
   const closed = new Promise((resolve) => victim.once('close', resolve));
   // Killed for good (stopOne: no restart), so that requests keep finding it dead.
-  await cluster.stopOne(gateway as string, 'SIGKILL');
+  await cluster.stopOne(gateway, 'SIGKILL');
   await closed;
 
   // Requests with the token in the query meet the dead gateway: plain WebSocket
@@ -111,8 +151,8 @@ it('keeps query tokens out of every log line, nginx error log included, while a 
     })
     .toBe(true);
 
-  // Let every process write what it has, then read every line of every process.
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  // Every process still running has written what it had, then every line of every process is read.
+  await flushLogs(gateway === 'gateway-1' ? 'gateway-2' : 'gateway-1');
   expect(logs.some(({ name }) => name.startsWith('api'))).toBe(true);
   const leaks = logs.filter(({ line }) => line.includes(user.token) || line.includes(signature));
   expect(leaks).toEqual([]);

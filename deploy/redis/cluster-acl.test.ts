@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { freePorts } from '@chat/shared/testing';
 import { startApi, type TestApi } from '../../services/api/test/harness.ts';
 import { startGateway, type TestGateway } from '../../services/gateway/test/harness.ts';
@@ -117,12 +117,16 @@ describe('the compose Redis Cluster, with its ACL files and create-cluster.sh', 
     expect(roles.filter((role) => role === 'master')).toHaveLength(3);
     expect(roles.filter((role) => role === 'slave')).toHaveLength(3);
     // Replicas authenticated to their masters with the admin user's password.
-    for (let i = 0; ; i++) {
-      const links = await Promise.all(inspectors.map(async (r) => /master_link_status:(\w+)/.exec(await r.info('replication'))?.[1]));
-      if (links.filter((l) => l === 'up').length === 3) break;
-      if (i > 100) throw new Error(`replicas did not link: ${links.join(',')}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await vi.waitFor(
+      async () => {
+        const links = await Promise.all(inspectors.map(async (r) => /master_link_status:(\w+)/.exec(await r.info('replication'))?.[1]));
+        expect(
+          links.filter((l) => l === 'up'),
+          `replica links: ${links.join(',')}`,
+        ).toHaveLength(3);
+      },
+      { timeout: 15_000, interval: 100 },
+    );
     const again = await createCluster();
     expect(again.stdout).toContain('already form a cluster');
     expect(await refusals()).toEqual([]);

@@ -18,7 +18,7 @@ import { jsonParams } from './users.js';
 /** @typedef {{ recipient?: string, room_id?: string }} Audience */
 
 /** This VU's sequence numbers (module state: one per VU). */
-export const sequences = new Sequences();
+const sequences = new Sequences();
 
 /**
  * @param {string} kind

@@ -61,7 +61,7 @@ function thresholdValue(m, expression) {
  * @param {string[]} extra lines printed after the metrics
  * @returns {{ text: string, failed: string[] }}
  */
-export function textSummary(title, data, extra) {
+function textSummary(title, data, extra) {
   const lines = ['', `  ${title}`, '', '  THRESHOLDS'];
   /** @type {string[]} */
   const failed = [];

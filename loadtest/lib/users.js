@@ -12,7 +12,7 @@ import { BASE_URL } from './config.js';
  * @typedef {{ username: string, token: string, id?: string }} User
  */
 
-export const PASSWORD = 'k6-smoke-password';
+const PASSWORD = 'k6-smoke-password';
 
 /**
  * @param {string | null} token
@@ -39,7 +39,7 @@ export function checkHealth() {
  * @param {string} role
  * @param {number} index
  */
-export const usernameFor = (runId, role, index) => `k6_${runId}_${role}${index}`;
+const usernameFor = (runId, role, index) => `k6_${runId}_${role}${index}`;
 
 /** @param {string} username */
 const registerBody = (username) => JSON.stringify({ username, email: `${username}@example.test`, password: PASSWORD });

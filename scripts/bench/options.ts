@@ -28,7 +28,7 @@ export interface BenchOptions {
   };
 }
 
-export const USAGE = `usage: npm run bench -- [section ...] [--rounds=N] [--quick] [--metrics=off] [--cpu-prof]
+const USAGE = `usage: npm run bench -- [section ...] [--rounds=N] [--quick] [--metrics=off] [--cpu-prof]
   sections: ${SECTIONS.join(', ')} (default: all; "metrics" = send and fanout again with METRICS_ENABLED=false)
   --metrics=off  same as adding the "metrics" section
   --cpu-prof     API replicas and gateways run under node --cpu-prof; the report summarizes each profile (figures are slower then)`;

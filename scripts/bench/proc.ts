@@ -23,7 +23,7 @@ export function parseStat(stat: string): { comm: string; ticks: number; startTim
 }
 
 /** User plus system CPU time a process has used, seconds. */
-export async function cpuSeconds(pid: number): Promise<number> {
+async function cpuSeconds(pid: number): Promise<number> {
   return parseStat(await readFile(`/proc/${pid}/stat`, 'utf8')).ticks / CLK_TCK;
 }
 
@@ -34,27 +34,4 @@ export async function cpuShare(pid: number, ms: number): Promise<number> {
   await new Promise((resolve) => setTimeout(resolve, ms));
   const after = await cpuSeconds(pid);
   return (after - before) / ((performance.now() - t0) / 1000);
-}
-
-/** Ports a process listens on (TCP, IPv4 and IPv6), from its socket inodes and /proc/net/tcp*. */
-export async function listeningPorts(pid: number): Promise<number[]> {
-  const { readdir, readlink } = await import('node:fs/promises');
-  const inodes = new Set<string>();
-  for (const fd of await readdir(`/proc/${pid}/fd`)) {
-    try {
-      const m = /^socket:\[(\d+)\]$/.exec(await readlink(`/proc/${pid}/fd/${fd}`));
-      if (m?.[1]) inodes.add(m[1]);
-    } catch {
-      // closed meanwhile
-    }
-  }
-  const ports = new Set<number>();
-  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    const lines = (await readFile(table, 'utf8')).split('\n').slice(1);
-    for (const line of lines) {
-      const cols = line.trim().split(/\s+/);
-      if (cols[3] === '0A' && cols[9] && inodes.has(cols[9])) ports.add(parseInt(cols[1]?.split(':')[1] ?? '0', 16));
-    }
-  }
-  return [...ports];
 }

@@ -41,7 +41,7 @@ function ownerOf(url: string): string | undefined {
   return ours?.[1];
 }
 
-export function summarizeProfile(file: string, profile: CpuProfile): ProfileSummary {
+function summarizeProfile(file: string, profile: CpuProfile): ProfileSummary {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);

@@ -42,7 +42,7 @@ export function summaryTable(sections: SectionResult[]): string {
   );
 }
 
-export function toMarkdown(report: Report): string {
+function toMarkdown(report: Report): string {
   const m = report.machine;
   const la = (l: number[]) => l.map((x) => x.toFixed(2)).join(' / ');
   return [

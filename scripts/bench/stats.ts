@@ -36,12 +36,6 @@ export function spread(values: number[]): Spread {
   return { median, min: sorted[0] as number, max: sorted.at(-1) as number, values };
 }
 
-/** Spreads of each percentile over rounds. */
-export function spreadPercentiles(rounds: Percentiles[]): Record<keyof Percentiles, Spread> {
-  const of = (k: keyof Percentiles) => spread(rounds.map((r) => r[k]));
-  return { count: of('count'), p50: of('p50'), p95: of('p95'), p99: of('p99'), max: of('max') };
-}
-
 /** Wall-clock milliseconds with sub-millisecond resolution, comparable across processes on one host. */
 export const nowMs = (): number => performance.timeOrigin + performance.now();
 

@@ -8,7 +8,7 @@ import { exitOf, supervise, type Supervised } from './supervisor.ts';
 /** The load balancer's port: nginx.conf's `listen`, the one origin clients use. */
 /**
  * V8 flags of every gateway process (here, in docker-compose.yml and in
- * package.json's start:gateway; deploy.test.ts checks they agree). A gateway
+ * package.json's start:gateway; deploy/deploy.unit.test.ts checks they agree). A gateway
  * holds many idle connections: left to itself, V8 grows the young generation
  * to 64 MB semi-spaces under a connection storm and keeps it, which tripled the
  * resident memory per idle WebSocket (loadtest/README.md, idle). 4 MB costs a

@@ -10,7 +10,7 @@ export interface RestartPolicy {
 }
 
 // Docker's restart policy has the same shape; these numbers suit a developer's machine.
-export const RESTART_POLICY: RestartPolicy = { initialMs: 500, maxMs: 10_000, stableMs: 10_000 };
+const RESTART_POLICY: RestartPolicy = { initialMs: 500, maxMs: 10_000, stableMs: 10_000 };
 
 export interface Supervised {
   readonly name: string;

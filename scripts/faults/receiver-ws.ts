@@ -56,6 +56,9 @@ export function startWsReceiver(name: string, user: User, tracker: Tracker): Rec
           cursor = undefined;
         }
         break;
+      default:
+        // Other frames (pong, presence, ...) change nothing the fault suite counts.
+        break;
     }
   }
 

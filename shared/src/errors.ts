@@ -52,7 +52,6 @@ export const busy = (message: string) => new DomainError('busy', message);
 /** A cluster-wide limit refused the request; `retryAfterSeconds` is when the limit lets the next one through. */
 export const rateLimited = (message: string, retryAfterSeconds: number) =>
   new DomainError('rate_limited', message, undefined, undefined, Math.max(1, Math.ceil(retryAfterSeconds)));
-export const payloadTooLarge = (message: string) => new DomainError('payload_too_large', message);
 
 /** Runs `read` against a backing service; its failure becomes an `unavailable` error. */
 export async function orUnavailable<T>(read: () => Promise<T>, message: string): Promise<T> {

@@ -79,7 +79,7 @@ export function fanoutRows(project: FanoutSample[], bare: FanoutSample[] | undef
   ];
 }
 
-export function fanoutTable(samples: FanoutSample[]): string {
+function fanoutTable(samples: FanoutSample[]): string {
   return mdTable(
     ['run', 'round', 'messages stored', 'deliveries', 'deliveries/s', 'lost', 'p50', 'p95', 'p99', 'max'],
     samples.map((s) => [

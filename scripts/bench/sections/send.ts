@@ -68,7 +68,7 @@ export function sendRows(project: SendRun[], bare: SendRun[] | undefined, label 
   ];
 }
 
-export function sendDetail(results: { who: string; round: number; r: SendRun }[]): string {
+function sendDetail(results: { who: string; round: number; r: SendRun }[]): string {
   const lat = (p: Percentiles) => [ms(p.p50), ms(p.p95), ms(p.p99), ms(p.max)];
   return (
     mdTable(

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { inject } from 'vitest';
+import { inject, vi } from 'vitest';
 import { type ApiConfig, loadApiConfig } from '@chat/shared/config';
 import { createLogger } from '@chat/shared/logger';
 import { createMetrics, type Metrics, startMetricsServer } from '@chat/shared/metrics';
@@ -173,11 +173,13 @@ export async function sendMessage(api: TestApi, from: TestUser, body: Record<str
 }
 
 /** Polls a request until it stops answering 503 (a Redis client still reconnecting), then returns the status. */
-export async function settledStatus(request: () => Promise<Response>, timeoutMs = 10_000): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await request();
-    if (res.status !== 503 || Date.now() > deadline) return res.status;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+export function settledStatus(request: () => Promise<Response>, timeoutMs = 10_000): Promise<number> {
+  return vi.waitFor(
+    async () => {
+      const { status } = await request();
+      if (status === 503) throw new Error(`still 503 after ${timeoutMs} ms`);
+      return status;
+    },
+    { timeout: timeoutMs, interval: 50 },
+  );
 }

@@ -102,6 +102,7 @@ describe('PostgreSQL terminating the app’s connections mid-run', () => {
     const senders = Array.from({ length: 4 }, sender);
     let terminated = 0;
     for (let round = 0; round < 6; round++) {
+      // Pacing the terminations among the sends (the fault under test), not waiting for an outcome.
       await new Promise((resolve) => setTimeout(resolve, 80));
       terminated += await terminateApp();
     }

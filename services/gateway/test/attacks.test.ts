@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import { Inbox } from '@chat/shared/testing';
 import { createRoom, createUser, type TestApi, type TestUser } from '../../api/test/harness.ts';
 import {
   forgeToken,
@@ -83,31 +84,18 @@ async function neverStored(content: string) {
  */
 async function rawSocketIo(target: TestGateway, token: string) {
   const ws = new WebSocket(`${target.url.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket`);
-  const packets: string[] = [];
-  const waiters: Array<() => void> = [];
+  const packets = new Inbox<string>();
   ws.on('message', (data) => {
     const text = (data as Buffer).toString('utf8');
     if (text === '2') return void ws.send('3'); // Engine.IO ping
     packets.push(text);
-    for (const w of waiters.splice(0)) w();
   });
   const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
-  const next = async (match: (p: string) => boolean, what: string) => {
-    const deadline = Date.now() + 5_000;
-    for (;;) {
-      const found = packets.find(match);
-      if (found) return found;
-      if (Date.now() > deadline) throw new Error(`no ${what}; got ${JSON.stringify(packets)}`);
-      await new Promise<void>((resolve) => {
-        waiters.push(resolve);
-        setTimeout(resolve, 100);
-      });
-    }
-  };
+  const next = (match: (p: string) => boolean, what: string) => packets.next(match, what);
   await next((p) => p.startsWith('0'), 'Engine.IO open');
   ws.send(`40${JSON.stringify({ token })}`);
   await next((p) => p.startsWith('40'), 'Socket.IO connect');
-  return { ws, packets, closed, next };
+  return { ws, closed, next };
 }
 
 describe('forged and invalid tokens on both socket kinds', () => {
@@ -271,7 +259,10 @@ describe('hostile frames on the plain WebSocket', () => {
     client.ws.send(Buffer.from(JSON.stringify({ type: 'message', content: 'binary' })), { binary: true });
     client.ws.send(Buffer.from([0x00, 0xff, 0x10]), { binary: true });
     await client.inbox.next((f) => f.type === 'error' && client.inbox.count((g) => g.type === 'error') >= before + 2, 'two error frames');
-    errorsSeen.push(...client.inbox.items.filter((f) => f.type === 'error'));
+    const errors = client.inbox.items.filter((f) => f.type === 'error');
+    const refusal = { type: 'error', error: 'binary frames are not supported', code: 'validation_failed' };
+    expect(errors.slice(before)).toEqual([refusal, refusal]);
+    errorsSeen.push(...errors);
     await stillUsable(client);
     await neverStored('binary');
   });

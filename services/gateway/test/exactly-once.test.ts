@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createUser, startApi, type TestApi, type TestUser } from '../../api/test/harness.ts';
 import { connectIo, connectWs, emitMessage, startGateway, type TestGateway } from './harness.ts';
 
@@ -57,7 +57,7 @@ function churningReceiver(user: TestUser, kind: 'ws' | 'io', stop: () => boolean
         for (const f of c.inbox.items) onFrame(f);
         c.ws.on('message', (data) => onFrame(JSON.parse((data as Buffer).toString('utf8')) as { type: string }));
         connected();
-        await waitUntil(() => received.ids.length - before >= quota || stop());
+        await untilQuotaOrStop(() => received.ids.length - before >= quota || stop());
         c.ws.terminate();
         await c.closed;
       } else {
@@ -72,7 +72,7 @@ function churningReceiver(user: TestUser, kind: 'ws' | 'io', stop: () => boolean
           else if (e.event === 'resumed') cursor = String(e.payload.cursor);
         }
         connected();
-        await waitUntil(() => received.ids.length - before >= quota || stop());
+        await untilQuotaOrStop(() => received.ids.length - before >= quota || stop());
         c.socket.disconnect();
       }
     }
@@ -80,9 +80,8 @@ function churningReceiver(user: TestUser, kind: 'ws' | 'io', stop: () => boolean
   return { received, ready, done };
 }
 
-async function waitUntil(condition: () => boolean) {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
-}
+/** Until this connection has had its quota of messages, or the test is over. */
+const untilQuotaOrStop = (condition: () => boolean) => vi.waitUntil(condition, { timeout: 60_000, interval: 5 });
 
 describe('exactly once, in log order, across replicas and reconnects', () => {
   it('delivers every acknowledged message to every resuming receiver once', { timeout: 90_000 }, async () => {
@@ -125,7 +124,16 @@ describe('exactly once, in log order, across replicas and reconnects', () => {
     await Promise.all([...restSenders, ioSender, wsSender]);
     expect(acknowledged.size).toBe(6 * PER_SENDER);
     // Every receiver keeps churning until it holds every acknowledged message.
-    await waitUntil(() => listeners.every((l) => [...acknowledged].every((id) => l.received.ids.includes(id))));
+    await vi.waitFor(
+      () => {
+        for (const [i, l] of listeners.entries())
+          expect(
+            [...acknowledged].filter((id) => !l.received.ids.includes(id)),
+            `missing at receiver ${i}`,
+          ).toEqual([]);
+      },
+      { timeout: 60_000, interval: 20 },
+    );
     settled = true;
     await Promise.all(listeners.map((l) => l.done));
 

@@ -75,7 +75,8 @@ describe('plain WebSocket frames', () => {
     const other = await createUser(api);
     const bystander = await connectWs(gw, other.token);
     bystander.send({ type: 'message', content: 'still here?' });
-    await bystander.inbox.next((f) => f.type === 'message' && f.message?.content === 'still here?');
+    const echo = await bystander.inbox.next((f) => f.type === 'message' && f.message?.content === 'still here?');
+    expect(echo.message).toMatchObject({ sender: other.username, content: 'still here?', recipient: null, room_id: null });
     noisy.ws.close();
     bystander.ws.close();
   });

@@ -44,6 +44,7 @@ describe('plain WebSocket handshake', () => {
       body: { error: 'origin not allowed', code: 'forbidden' },
     });
     const ok = await connectWs(gw, user.token, { headers: { origin: 'http://localhost:8080' } });
+    expect(ok.inbox.items[0]).toMatchObject({ type: 'connection', status: 'connected', user_id: user.id });
     ok.ws.close();
   });
 
@@ -70,6 +71,8 @@ describe('Socket.IO handshake', () => {
     const user = await createUser(api);
     const byCookie = await connectIo(gw, undefined, { transports: ['polling'], headers: { cookie: `jwt_token=${user.token}` } });
     const byHeader = await connectIo(gw, undefined, { transports: ['polling'], headers: { authorization: `Bearer ${user.token}` } });
+    expect(byCookie.socket.connected).toBe(true);
+    expect(byHeader.socket.connected).toBe(true);
     byCookie.socket.close();
     byHeader.socket.close();
   });

@@ -43,7 +43,7 @@ export interface TestGateway {
 }
 
 /** A gateway's environment: the shared test Redis (a cluster on a cluster run) unless `env` names a Redis of its own. */
-export function gatewayEnv(prefix: string, env: Record<string, string> = {}): Record<string, string> {
+function gatewayEnv(prefix: string, env: Record<string, string> = {}): Record<string, string> {
   return withTestRedis({
     ENVIRONMENT: 'test',
     DATABASE_URL: inject('databaseUrl'),
@@ -275,17 +275,6 @@ export async function watchGateway(
     },
     close: () => watcher.ws.close(),
   };
-}
-
-/** Polls until `check` passes or `timeoutMs` runs out; for state that changes without an event to wait on. */
-export async function eventually<T>(probe: () => Promise<T>, check: (value: T) => boolean, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (check(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 /** One API and two gateways sharing a Redis prefix: the smallest cluster that crosses gateways. */

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { createRoom, createUser, sendMessage, type TestApi, type TestUser } from '../../api/test/harness.ts';
-import { connectIo, connectWs, eventually, spawnGateway, startGateway, startTwoGateways, type TestGateway } from './harness.ts';
+import { connectIo, connectWs, spawnGateway, startGateway, startTwoGateways, type TestGateway } from './harness.ts';
 
 let cluster: Awaited<ReturnType<typeof startTwoGateways>>;
 let api: TestApi;
@@ -110,21 +110,13 @@ describe('presence', () => {
     const dave = await createUser(api);
     const doomed = await spawnGateway(api.config.redis.prefix, { PRESENCE_LEASE: '2s' });
     const client = await connectWs({ url: doomed.url } as TestGateway, dave.token);
-    await eventually(
-      () => connectedUsers(dave),
-      (u) => u.connected_users.includes(dave.username),
-      5_000,
-    );
+    await expect.poll(async () => (await connectedUsers(dave)).connected_users, { timeout: 5_000 }).toContain(dave.username);
 
     doomed.kill('SIGKILL');
     await doomed.exited;
     // Nothing cleaned up after the killed process: only the 2 s lease running out can
     // remove dave, and the wait's deadline (lease plus slack for a busy machine) bounds it.
-    await eventually(
-      () => connectedUsers(dave),
-      (u) => !u.connected_users.includes(dave.username),
-      2_000 + 5_000,
-    );
+    await expect.poll(async () => (await connectedUsers(dave)).connected_users, { timeout: 2_000 + 5_000 }).not.toContain(dave.username);
     client.ws.terminate();
   });
 });
@@ -154,11 +146,7 @@ describe('graceful shutdown on SIGTERM', () => {
     const target = { url: proc.url } as TestGateway;
     const ws = await connectWs(target, user.token);
     const io = await connectIo(target, user.token);
-    await eventually(
-      () => connectedUsers(user),
-      (u) => u.connected_users.includes(user.username),
-      5_000,
-    );
+    await expect.poll(async () => (await connectedUsers(user)).connected_users, { timeout: 5_000 }).toContain(user.username);
 
     proc.kill('SIGTERM');
     expect((await ws.closed).code).toBe(1001);

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { metricSample } from '@chat/shared/testing';
 import { createUser, sendMessage, startApi, type TestApi } from '../../api/test/harness.ts';
-import { connectIo, connectWs, emitMessage, eventually, startGateway, type TestGateway } from './harness.ts';
+import { connectIo, connectWs, emitMessage, startGateway, type TestGateway } from './harness.ts';
 
 let api: TestApi;
 let gw: TestGateway;
@@ -91,12 +91,15 @@ describe('the gateway metrics endpoint', () => {
 
     for (const c of [bobIo, aliceIo]) c.socket.close();
     for (const c of [aliceWs, reloaded]) c.ws.close();
-    const after = await eventually(
-      scrape,
-      (text) =>
-        sample(text, 'chat_socket_connections', { kind: 'websocket' }) === sample(before, 'chat_socket_connections', { kind: 'websocket' }) &&
-        sample(text, 'chat_socket_connections', { kind: 'socketio' }) === sample(before, 'chat_socket_connections', { kind: 'socketio' }),
-      5_000,
+    const after = await vi.waitFor(
+      async () => {
+        const text = await scrape();
+        for (const kind of ['websocket', 'socketio']) {
+          expect(sample(text, 'chat_socket_connections', { kind }), `${kind} connections`).toBe(sample(before, 'chat_socket_connections', { kind }));
+        }
+        return text;
+      },
+      { timeout: 5_000 },
     );
     const delta = (name: string, labels: Record<string, string> = {}) => sample(after, name, labels) - sample(before, name, labels);
     expect(delta('chat_resumes_total', { outcome: 'resumed' })).toBe(1);

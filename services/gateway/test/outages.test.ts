@@ -3,7 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startRedisServer, startTcpProxy, uniquePrefix, type TcpProxy } from '@chat/shared/testing';
 import { createUser, startApi, type TestApi, type TestUser } from '../../api/test/harness.ts';
-import { connectIo, connectWs, emitMessage, eventually, refusedWs, startGateway, type TestGateway } from './harness.ts';
+import { connectIo, connectWs, emitMessage, refusedWs, startGateway, type TestGateway } from './harness.ts';
 
 // While PostgreSQL or Redis cannot be reached, a socket client's send is
 // answered with code `unavailable` (an ack on Socket.IO, an error frame on the
@@ -71,11 +71,7 @@ describe('Redis killed under a gateway', () => {
     try {
       await redis.kill();
       // The reset reaches the gateway at once; /health shows when it has.
-      await eventually(
-        () => fetch(`${gw.url}/health`).then((r) => r.status),
-        (status) => status === 503,
-        5_000,
-      );
+      await expect.poll(() => fetch(`${gw.url}/health`).then((r) => r.status), { timeout: 5_000 }).toBe(503);
       // PostgreSQL is the source of truth: a send commits and is delivered from
       // the log (see lost-publish.test.ts), so Redis being away is no reason to refuse it.
       const content = `during ${randomBytes(6).toString('hex')}`;

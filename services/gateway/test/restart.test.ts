@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createUser, startApi, type TestApi, type TestUser } from '../../api/test/harness.ts';
-import { connectIo, connectWs, eventually, spawnGateway, type GatewayProcess, type TestGateway } from './harness.ts';
+import { connectIo, connectWs, spawnGateway, type GatewayProcess, type TestGateway } from './harness.ts';
 
 // The runner and compose restart a crashed gateway under the same GATEWAY_ID, so a
 // new process must not inherit the presence its killed predecessor left in Redis.
@@ -42,11 +42,7 @@ describe('a gateway restarted under the same GATEWAY_ID after SIGKILL', () => {
     const before = { url: first.url } as TestGateway;
     const clients = [await connectWs(before, wsUser.token), await connectIo(before, ioUser.token), await connectWs(before, returning.token)];
     const ghosts = [wsUser.username, ioUser.username, returning.username];
-    await eventually(
-      () => connectedUsers(newcomer),
-      (users) => ghosts.every((u) => users.includes(u)),
-      5_000,
-    );
+    await expect.poll(() => connectedUsers(newcomer), { timeout: 5_000 }).toEqual(expect.arrayContaining(ghosts));
 
     first.kill('SIGKILL');
     await first.exited;
@@ -62,19 +58,21 @@ describe('a gateway restarted under the same GATEWAY_ID after SIGKILL', () => {
     // Nothing cleaned up after the killed process, and the new one renews a lease
     // under the same GATEWAY_ID the whole time: only the dead instance's own lease
     // running out may remove its users. The deadline is that lease plus slack.
-    const users = await eventually(
-      () => connectedUsers(newcomer),
-      (list) => ghosts.every((u) => !list.includes(u)),
-      LEASE_MS + 5_000,
+    const users = await vi.waitFor(
+      async () => {
+        const list = await connectedUsers(newcomer);
+        expect(
+          list.filter((u) => ghosts.includes(u)),
+          'ghosts still listed',
+        ).toEqual([]);
+        return list;
+      },
+      { timeout: LEASE_MS + 5_000 },
     );
     expect(users).toContain(newcomer.username);
 
     fresh.socket.close();
-    await eventually(
-      () => connectedUsers(newcomer),
-      (list) => !list.includes(newcomer.username),
-      5_000,
-    );
+    await expect.poll(() => connectedUsers(newcomer), { timeout: 5_000 }).not.toContain(newcomer.username);
     for (const client of clients) {
       if ('ws' in client) client.ws.terminate();
       else client.socket.close();

@@ -1,5 +1,5 @@
 import { io as ioClient } from 'socket.io-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { startRedisServer, uniquePrefix } from '@chat/shared/testing';
 import { createUser, settledStatus, startApi, type TestApi } from '../../api/test/harness.ts';
@@ -43,15 +43,8 @@ describe('a revoked token after Redis restarts empty', () => {
       expect(await settledStatus(() => live.fetch('/api/auth/profile', { token: kept.token }))).toBe(200);
       expect((await api.fetch('/api/auth/profile', { token: user.token })).status).toBe(401);
       // The gateway's Redis client may still be reconnecting: wait until a good token is let in.
-      for (let i = 0; ; i++) {
-        const ok = await connectIo(gw, kept.token).then(
-          (c) => (c.socket.close(), true),
-          () => false,
-        );
-        if (ok) break;
-        if (i > 100) throw new Error('the gateway never came back');
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      const liveGw = gw;
+      await vi.waitFor(async () => (await connectIo(liveGw, kept.token)).socket.close(), { timeout: 10_000, interval: 50 });
       expect(await refusedIo(gw, user.token)).toBe('token revoked');
       expect(await refusedWs(gw, user.token)).toEqual({ status: 401, body: { error: 'token revoked', code: 'unauthenticated' } });
     } finally {

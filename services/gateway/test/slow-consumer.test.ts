@@ -3,14 +3,14 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { createChatCore } from '@chat/shared/core';
 import { createLogger } from '@chat/shared/logger';
 import type { Actor } from '@chat/shared/model';
 import { Inbox } from '@chat/shared/testing';
 import { createRoom, createUser, startApi, type TestApi, type TestUser } from '../../api/test/harness.ts';
-import { connectIo, connectWs, eventually, startGateway, type IoClient, type TestGateway, type WsClient } from './harness.ts';
+import { connectIo, connectWs, startGateway, type IoClient, type TestGateway, type WsClient } from './harness.ts';
 
 /*
  * Slow consumers of both kinds. Clients that stop reading (their TCP socket is
@@ -347,11 +347,7 @@ describe('a client that stops reading', () => {
 
     // Hard: each healthy reader got every steady message once, each lane's in the
     // order it was sent, and both in the same order (the gateway's one stream).
-    await eventually(
-      () => Promise.resolve(Math.min(arrivals.ws.length, arrivals.io.length)),
-      (n) => n >= total,
-      10_000,
-    );
+    await expect.poll(() => Math.min(arrivals.ws.length, arrivals.io.length), { timeout: 10_000 }).toBeGreaterThanOrEqual(total);
     const order = { ws: arrivals.ws.map((a) => a.i), io: arrivals.io.map((a) => a.i) };
     for (const kind of ['ws', 'io'] as const) {
       expect(
@@ -375,12 +371,15 @@ describe('a client that stops reading', () => {
       // Checked at every delivery: the cap plus at most the one message that crossed it.
       expect(held, `${client.label}: bytes held at the cut`).toBeGreaterThan(CAP);
       expect(held, `${client.label}: bytes held at the cut`).toBeLessThanOrEqual(CAP + 2 * FILLER_BYTES);
-      const gone = await eventually(
-        () => Promise.resolve(logs.find('client disconnected', client.user.id)),
-        (e) => e !== undefined,
-        5_000,
+      const gone = await vi.waitFor(
+        () => {
+          const line = logs.find('client disconnected', client.user.id);
+          if (!line) throw new Error(`${client.label}: the gateway logged no "client disconnected"`);
+          return line;
+        },
+        { timeout: 5_000 },
       );
-      const cutToClosedMs = (gone?.time ?? NaN) - (cutLine?.time ?? NaN);
+      const cutToClosedMs = gone.time - (cutLine?.time ?? NaN);
       expect(cutToClosedMs, `${client.label}: from the cut to the server seeing the connection closed`).toBeLessThan(WS_CLOSE_TIMEOUT_MS / 10);
       expect(client.received - client.receivedAtPause, `${client.label}: read nothing while paused`).toBeLessThan(5);
 
@@ -402,16 +401,15 @@ describe('a client that stops reading', () => {
         drainedAfterResume: client.received - backlogBefore,
       };
     }
-    await eventually(
-      () => Promise.resolve(gw.gateway.io.engine.clientsCount),
-      (n) => n === 1,
-      5_000,
-    );
+    await expect.poll(() => gw.gateway.io.engine.clientsCount, { timeout: 5_000 }).toBe(1);
     // V8 frees the Buffers' memory in the background after a collection, so poll briefly.
-    const liveAfterCut = await eventually(
-      () => Promise.resolve(liveMemory()),
-      (m) => m.total - liveBeforePause.total < 16 * MB,
-      5_000,
+    const liveAfterCut = await vi.waitFor(
+      () => {
+        const memory = liveMemory();
+        expect(memory.total - liveBeforePause.total, 'memory still held after the cut').toBeLessThan(16 * MB);
+        return memory;
+      },
+      { timeout: 5_000 },
     );
 
     // Socket.IO's reason says the transport died under it (its pending writes fail

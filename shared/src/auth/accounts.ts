@@ -11,10 +11,10 @@ import type { RevocationList } from './revocation.ts';
 import type { IssuedToken, TokenClaims, TokenService } from './tokens.ts';
 
 /** The one answer to a registration whose username or e-mail address is taken. */
-export const REGISTRATION_CONFLICT = 'username or email is already registered';
+const REGISTRATION_CONFLICT = 'username or email is already registered';
 
 /** A token may be exchanged for a fresh one only this close to its expiry. */
-export const REFRESH_WINDOW_SECONDS = 15 * 60;
+const REFRESH_WINDOW_SECONDS = 15 * 60;
 
 export interface Session extends IssuedToken {
   user: UserRow;

@@ -5,4 +5,3 @@ export * from './csrf.ts';
 export * from './passwords.ts';
 export * from './revocation.ts';
 export * from './tokens.ts';
-export type { LimiterObserver } from './limiter.ts';

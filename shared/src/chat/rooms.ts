@@ -46,7 +46,7 @@ export interface RoomLimits {
   maxMembersPerRoom: number;
 }
 
-export const DEFAULT_ROOM_LIMITS: RoomLimits = { maxRoomsPerUser: 100, maxMembersPerRoom: 1000 };
+const DEFAULT_ROOM_LIMITS: RoomLimits = { maxRoomsPerUser: 100, maxMembersPerRoom: 1000 };
 
 export function createRoomService(deps: { db: Kysely<DB>; events: EventPublisher; limits?: RoomLimits }) {
   const { db, events } = deps;

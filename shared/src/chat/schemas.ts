@@ -13,7 +13,7 @@ export const username = z
  * but it must hold something visible, be well-formed Unicode (no lone
  * surrogates) and carry no NUL, which PostgreSQL text cannot store.
  */
-export const content = (maxLength: number) =>
+const content = (maxLength: number) =>
   z
     .string({ error: 'content must be a string' })
     .refine((s) => s.trim().length > 0, 'content must not be empty')
@@ -43,7 +43,7 @@ export const sendMessageInput = (maxLength: number) =>
       path: ['room_id'],
     });
 
-export const MAX_PAGE_SIZE = 100;
+const MAX_PAGE_SIZE = 100;
 
 /** `?limit=` of every paginated listing. */
 export const pageLimit = z.coerce

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { sql } from 'kysely';
 import pg from 'pg';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it, vi } from 'vitest';
 import { createLogger } from '../logger.ts';
 import { createDatabase } from './database.ts';
 
@@ -15,14 +15,6 @@ function capturingLogger() {
     },
   });
   return { lines, logger: createLogger({ level: 'info', service: 'test', destination }) };
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 5_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 async function terminateBackend(pid: number) {
@@ -46,9 +38,10 @@ describe('createDatabase', () => {
       const pid = rows[0]!.pid;
 
       await terminateBackend(pid);
-      await until(() => lines.some((l) => l.msg === 'idle database connection lost'), 'the pool error to be logged');
+      const lost = () => lines.find((l) => l.msg === 'idle database connection lost');
+      await expect.poll(lost, { message: 'the pool error is logged', timeout: 5_000, interval: 20 }).toBeDefined();
 
-      const logged = lines.find((l) => l.msg === 'idle database connection lost')!;
+      const logged = lost()!;
       expect(logged.level).toBe(40); // warn
       // 57P01 admin_shutdown: "terminating connection due to administrator command"
       expect(logged.err).toMatchObject({ code: '57P01', message: expect.stringContaining('terminating connection') as unknown });
@@ -68,15 +61,10 @@ describe('createDatabase', () => {
       await terminateBackend(rows[0]!.pid);
       // Nothing to log to, and nothing crashes: once the pool has dropped the
       // client (a query racing the error may fail first), a query gets a new connection.
-      let pid: number | undefined;
-      for (let i = 0; i < 50 && pid === undefined; i++) {
-        pid = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(db).then(
-          (r) => r.rows[0]!.pid,
-          () => undefined,
-        );
-        if (pid === undefined) await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      expect(pid).toBeDefined();
+      const pid = await vi.waitFor(async () => (await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(db)).rows[0]!.pid, {
+        timeout: 5_000,
+        interval: 20,
+      });
       expect(pid).not.toBe(rows[0]!.pid);
     } finally {
       await db.destroy();

@@ -40,9 +40,9 @@ export function createDatabase(
 }
 
 /** PostgreSQL's SQLSTATE for unique_violation. */
-export const UNIQUE_VIOLATION = '23505';
+const UNIQUE_VIOLATION = '23505';
 /** PostgreSQL's SQLSTATE for foreign_key_violation. */
-export const FOREIGN_KEY_VIOLATION = '23503';
+const FOREIGN_KEY_VIOLATION = '23503';
 
 export function isForeignKeyViolation(error: unknown, constraint: string): boolean {
   return (

@@ -75,14 +75,14 @@ describe('a database whose PostgreSQL is away', () => {
     await admin.connect();
     try {
       // Wait until the sleep is running, then terminate exactly that backend.
-      for (let i = 0; i < 100; i++) {
-        const { rows } = await admin.query<{ n: number }>(
-          `select count(*)::int as n from pg_stat_activity where application_name = $1 and query like '%pg_sleep%' and state = 'active'`,
-          [appName],
-        );
-        if (rows[0]!.n > 0) break;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      const running = async () =>
+        (
+          await admin.query<{ n: number }>(
+            `select count(*)::int as n from pg_stat_activity where application_name = $1 and query like '%pg_sleep%' and state = 'active'`,
+            [appName],
+          )
+        ).rows[0]!.n;
+      await expect.poll(running, { message: 'the sleep is running', timeout: 5_000, interval: 20 }).toBeGreaterThan(0);
       await admin.query('select pg_terminate_backend($1)', [before]);
     } finally {
       await admin.end();

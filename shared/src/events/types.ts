@@ -6,7 +6,6 @@ import type {
   delivery,
   interServerEvents,
   membershipChange,
-  messageEventName,
   presenceChange,
   reloadEvent,
   resumedEvent,
@@ -14,7 +13,6 @@ import type {
   userTokensRevocation,
 } from './schemas.ts';
 
-export type MessageEventName = z.infer<typeof messageEventName>;
 export type Delivery = z.infer<typeof delivery>;
 export type MembershipChange = z.infer<typeof membershipChange>;
 export type TokenRevocation = z.infer<typeof tokenRevocation>;

@@ -72,9 +72,3 @@ export function createLimiter(
     },
   };
 }
-
-/** The login rules' limits: both counted before any password is hashed. */
-export interface LoginLimits {
-  perAccount: Limiter;
-  perAddress: Limiter;
-}

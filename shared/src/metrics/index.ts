@@ -2,11 +2,6 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-export type Transport = 'rest' | 'socketio' | 'websocket';
-export type SocketKind = 'socketio' | 'websocket';
-export type ResumeOutcome = 'resumed' | 'reload' | 'closed' | 'refused';
-export type Dependency = 'postgres' | 'redis';
-
 /**
  * One service's metrics: its own registry (no prom-client globals) and every family
  * the services report. Label values are bounded: route patterns, methods, statuses,

@@ -1,4 +1,4 @@
 // Types every layer speaks (db, events, chat, transports); this module imports no other.
 export type { Actor } from './actor.ts';
-export { chatMessage, type ChatMessage, type LoggedMessage } from './message.ts';
+export { chatMessage, type ChatMessage } from './message.ts';
 export type { Page, PageResult } from './page.ts';

@@ -7,8 +7,5 @@ export const presentMessagePage = (page: PageResult<ChatMessage>) => ({ messages
 /** `{users, count, next_cursor}`. */
 export const presentUserPage = <U>(page: PageResult<U>) => ({ users: page.items, count: page.items.length, next_cursor: page.nextCursor });
 
-/** `{rooms, count}`. */
-export const presentRoomList = <R>(rooms: R[]) => ({ rooms, count: rooms.length });
-
 /** `{rooms, count, next_cursor}`: a user's rooms, a page at a time. */
 export const presentRoomPage = <R>(page: PageResult<R>) => ({ rooms: page.items, count: page.items.length, next_cursor: page.nextCursor });

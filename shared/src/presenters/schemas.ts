@@ -74,7 +74,7 @@ export const roomDetailsSchema = roomSchema
   .extend({ members: z.array(z.object({ id: uuid, username: z.string(), joined_at: timestamp })) })
   .meta({ id: 'RoomDetails' });
 
-export const memberRoomSchema = roomSchema.extend({ joined_at: timestamp }).meta({ id: 'MemberRoom', description: 'A room the user belongs to' });
+const memberRoomSchema = roomSchema.extend({ joined_at: timestamp }).meta({ id: 'MemberRoom', description: 'A room the user belongs to' });
 
 export const roomPageSchema = z
   .object({

@@ -33,7 +33,7 @@ export const params = <S extends z.ZodType>(schema: S) => validated('param', sch
  * Reads the body as JSON whatever the Content-Type says: the seed's own curl
  * examples post JSON without one, which Hono's json validator would ignore.
  */
-export async function readJson(c: Context): Promise<unknown> {
+async function readJson(c: Context): Promise<unknown> {
   const text = await c.req.text();
   if (text.trim() === '') throw invalid('request body must be a JSON object');
   try {

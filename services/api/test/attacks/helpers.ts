@@ -9,8 +9,8 @@ import { ERROR_CODES } from '@chat/shared/errors';
 export const LEAK = /\bat .+:\d+|\.ts\b|node_modules|\/work\/|\/src\/|Error:|ReplyError|SQLSTATE|syntax error at|relation "/;
 
 /** The claims the API issues (shared/src/auth/tokens.ts), for tests that forge variations of them. */
-export const ISSUER = 'chat-api';
-export const AUDIENCE = 'chat-clients';
+const ISSUER = 'chat-api';
+const AUDIENCE = 'chat-clients';
 
 export interface ForgeOptions {
   /** HS256 by default; HS512 is signed with the real secret too (algorithm confusion). */

@@ -218,11 +218,6 @@ export async function isVisibleAt(db: Executor, userId: string, seq: number): Pr
   return rows[0]?.ok === true;
 }
 
-export async function messageExists(db: Executor, id: string): Promise<boolean> {
-  const row = await db.selectFrom('messages').select('id').where('id', '=', id).executeTakeFirst();
-  return row !== undefined;
-}
-
 /** Whether message `id` exists and `userId` may see it (the same rule as listVisibleMessages). */
 export async function messageVisibleTo(db: Executor, userId: string, id: string): Promise<boolean> {
   const { rows } = await sql<{ ok: boolean }>`select exists (select 1 from messages m where m.id = ${id} and ${visibleTo(userId)}) as ok`.execute(db);

@@ -66,18 +66,6 @@ export async function listMembers(db: Executor, roomId: string) {
     .execute();
 }
 
-export async function listUserRooms(db: Executor, userId: string) {
-  return db
-    .selectFrom('room_members as rm')
-    .innerJoin('rooms as r', 'r.id', 'rm.room_id')
-    .selectAll('r')
-    .select('rm.joined_at')
-    .where('rm.user_id', '=', userId)
-    .orderBy('rm.joined_at')
-    .orderBy('r.id')
-    .execute();
-}
-
 export async function listUserRoomIds(db: Executor, userId: string): Promise<string[]> {
   const rows = await db.selectFrom('room_members').select('room_id').where('user_id', '=', userId).execute();
   return rows.map((r) => r.room_id);

@@ -30,8 +30,7 @@ describe('revocations are kept in PostgreSQL', () => {
       // The cache is rebuilt from PostgreSQL, after which Redis alone answers.
       const probe = own.resources.redis;
       const warmKey = `${own.config.redis.prefix}{revocations}:warm`;
-      for (let i = 0; i < 100 && (await probe.exists(warmKey)) === 0; i++) await new Promise((r) => setTimeout(r, 50));
-      expect(await probe.exists(warmKey)).toBe(1);
+      await expect.poll(() => probe.exists(warmKey), { message: 'the revocation cache becomes warm', timeout: 5_000, interval: 50 }).toBe(1);
       expect(await probe.exists(`${own.config.redis.prefix}{revocations}:jti:${decodeJwt(user.token).jti}`)).toBe(1);
       expect((await own.fetch('/api/auth/profile', { token: user.token })).status).toBe(401);
       expect((await own.fetch('/api/auth/profile', { token: kept.token })).status).toBe(200);
