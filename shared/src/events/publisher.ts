@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { LoggedMessage } from '../model/message.ts';
 import type { RedisClient } from '../redis.ts';
 import { rooms } from './rooms.ts';
-import { createRouter } from './router.ts';
+import { createRouter, type Router } from './router.ts';
 import type { Delivery, InterServerEvents, MembershipChange, TokenRevocation, UserTokensRevocation } from './types.ts';
 
 /** What the chat rules announce once a change is committed. */
@@ -25,6 +25,11 @@ export function deliveryFor({ seq, message, senderId, recipientId }: LoggedMessa
   return { rooms: [rooms.global], event: 'message', seq, message };
 }
 
+export interface EventPublisherOptions {
+  /** Wraps the router the events go through: the API tests record what is routed (services/api/test/events.ts). */
+  wrapRouter?: (router: Router) => Router;
+}
+
 /**
  * Routes every event to the gateways of its rooms (router.ts): messages in
  * log order, membership changes and revocations to the gateways that hold the
@@ -33,8 +38,9 @@ export function deliveryFor({ seq, message, senderId, recipientId }: LoggedMessa
  * whose routing failed is routed from the log by the gateways' watchdog; the
  * gateways read what they missed from the log.
  */
-export function createEventPublisher(redis: RedisClient, prefix: string, logger: Logger): EventPublisher {
-  const router = createRouter(redis, prefix);
+export function createEventPublisher(redis: RedisClient, prefix: string, logger: Logger, opts: EventPublisherOptions = {}): EventPublisher {
+  const redisRouter = createRouter(redis, prefix);
+  const router = opts.wrapRouter?.(redisRouter) ?? redisRouter;
   const report = (event: string) => (error: unknown) => logger.error({ err: error, event }, 'routing an event through Redis failed');
   const toUser = <E extends 'membership' | 'token_revoked' | 'user_tokens_revoked'>(
     event: E,
