@@ -1,6 +1,6 @@
 import type { Feed } from '@chat/shared/chat';
 import { DomainError } from '@chat/shared/errors';
-import { parseFrame, type Frame, type RouteHead, type Router } from '@chat/shared/events';
+import { parseFrame, type Frame, type RouteHead, type RedisRouter as Router } from '@chat/shared/events';
 import type { Logger } from '@chat/shared/logger';
 import type { Metrics } from '@chat/shared/metrics';
 import type { RedisClient } from '@chat/shared/connections';

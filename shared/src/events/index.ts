@@ -1,6 +1,6 @@
 export * from './publisher.ts';
 export * from './rooms.ts';
-export * from './router.ts';
+export * from './router/index.ts';
 export * from './safe-publish.ts';
 export * from './safe-subscribe.ts';
 export * from './schemas.ts';

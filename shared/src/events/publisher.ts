@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import type { LoggedMessage } from '../model/message.ts';
 import type { RedisClient } from '../redis.ts';
 import { rooms } from './rooms.ts';
-import { createRouter, type Router } from './router.ts';
+import { createRedisRouter } from './router/redis.ts';
+import type { Router } from './router/types.ts';
 import type { Delivery, InterServerEvents, MembershipChange, TokenRevocation, UserTokensRevocation } from './types.ts';
 
 /** What the chat rules announce once a change is committed. */
@@ -31,7 +32,7 @@ export interface EventPublisherOptions {
 }
 
 /**
- * Routes every event to the gateways of its rooms (router.ts): messages in
+ * Routes every event to the gateways of its rooms (router/): messages in
  * log order, membership changes and revocations to the gateways that hold the
  * user. Publishing is fire-and-forget: the change is already committed, and a
  * Redis outage must delay delivery, not fail the request or crash. A message
@@ -39,7 +40,7 @@ export interface EventPublisherOptions {
  * gateways read what they missed from the log.
  */
 export function createEventPublisher(redis: RedisClient, prefix: string, logger: Logger, opts: EventPublisherOptions = {}): EventPublisher {
-  const redisRouter = createRouter(redis, prefix);
+  const redisRouter = createRedisRouter(redis, prefix);
   const router = opts.wrapRouter?.(redisRouter) ?? redisRouter;
   const report = (event: string) => (error: unknown) => logger.error({ err: error, event }, 'routing an event through Redis failed');
   const toUser = <E extends 'membership' | 'token_revoked' | 'user_tokens_revoked'>(

@@ -1,0 +1,3 @@
+export * from './frame.ts';
+export * from './redis.ts';
+export * from './types.ts';
