@@ -23,7 +23,7 @@ export function createChatCore(
   config: CommonConfig,
   conn: { db: Kysely<DB>; redis: RedisClient },
   logger: Logger,
-  /** For the event publisher: the tests' view of what is routed. */
+  /** For the event publisher: the metrics its router counts into, and the tests' view of what is routed. */
   publishing: EventPublisherOptions = {},
 ) {
   const events = createEventPublisher(conn.redis, config.redis.prefix, logger, publishing);

@@ -26,7 +26,7 @@ export function buildAppDeps(
   wrapRouter?: EventPublisherOptions['wrapRouter'],
 ): AppDeps {
   const { db, redis } = resources;
-  const { events, tokens, revocations, auth, messages } = createChatCore(config, resources, logger, { wrapRouter });
+  const { events, tokens, revocations, auth, messages } = createChatCore(config, resources, logger, { metrics, wrapRouter });
   const presence = createPresenceReader(redis, config.redis.prefix);
   // Login and registration fail closed (503) while Redis is away: unlimited password
   // guessing is not an acceptable way to stay available.

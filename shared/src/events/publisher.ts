@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Metrics } from '../metrics/index.ts';
 import type { LoggedMessage } from '../model/message.ts';
 import type { RedisClient } from '../redis.ts';
 import { rooms } from './rooms.ts';
@@ -27,6 +28,8 @@ export function deliveryFor({ seq, message, senderId, recipientId }: LoggedMessa
 }
 
 export interface EventPublisherOptions {
+  /** The router counts what became of every message it routes (`chat_route_outcomes_total`). */
+  metrics?: Pick<Metrics, 'routeOutcomes'>;
   /** Wraps the router the events go through: the API tests record what is routed (services/api/test/events.ts). */
   wrapRouter?: (router: Router) => Router;
 }
@@ -40,7 +43,7 @@ export interface EventPublisherOptions {
  * gateways read what they missed from the log.
  */
 export function createEventPublisher(redis: RedisClient, prefix: string, logger: Logger, opts: EventPublisherOptions = {}): EventPublisher {
-  const redisRouter = createRedisRouter(redis, prefix);
+  const redisRouter = createRedisRouter(redis, prefix, { metrics: opts.metrics, logger });
   const router = opts.wrapRouter?.(redisRouter) ?? redisRouter;
   const report = (event: string) => (error: unknown) => logger.error({ err: error, event }, 'routing an event through Redis failed');
   const toUser = <E extends 'membership' | 'token_revoked' | 'user_tokens_revoked'>(

@@ -1,7 +1,11 @@
 import { createHash } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { Redis, type Command } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../logger.ts';
+import { createMetrics } from '../../metrics/index.ts';
 import { closeRedis, createRedisClient, duplicateRedis, keySlot, type RedisClient } from '../../redis.ts';
+import { metricSample } from '../../testing/metrics-text.ts';
 import { deletePrefix, testRedisClient, uniquePrefix } from '../../testing/redis.ts';
 import { startRedisServer, type RedisServer } from '../../testing/redis-server.ts';
 import { startTcpProxy, type TcpProxy } from '../../testing/tcp-proxy.ts';
@@ -134,6 +138,40 @@ describe('the Redis router, in Redis', () => {
       await router.route(contractMessage(1, [rooms.user('nobody')]));
       await router.control(rooms.user('nobody'), 'token_revoked', { userId: 'nobody', jti: 'j' });
       expect(await router.sync('tap', LEASE_MS)).toEqual({ next: 2, g: 0, held: 0 });
+    } finally {
+      await deletePrefix(prefix);
+    }
+  });
+
+  it('counts every outcome, and warns once when the held cap is reached, with the seq', async () => {
+    const prefix = uniquePrefix();
+    const metrics = createMetrics({ service: 'router-test', enabled: false });
+    const logs: Array<Record<string, unknown>> = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    const logger = createLogger({ level: 'info', service: 'router-test', destination });
+    const router = createRedisRouter(redis, prefix, { metrics, logger, maxHeld: 2 });
+    try {
+      const outcomes = [];
+      for (const seq of [3, 4, 5, 6]) outcomes.push(await router.route(contractMessage(seq)));
+      expect(outcomes).toEqual(['held', 'held', 'held_full', 'held_full']);
+      expect(logs.filter((l) => l.level === 40)).toEqual([expect.objectContaining({ seq: 5, maxHeld: 2 })]);
+      await router.init(1);
+      expect(await router.route(contractMessage(1))).toBe('routed');
+      expect(logs.filter((l) => l.level === 30)).toEqual([expect.objectContaining({ refused: 2 })]);
+      expect(await router.route(contractMessage(1))).toBe('stale');
+      const text = await metrics.registry.metrics();
+      const counted = (outcome: string) => metricSample(text, 'chat_route_outcomes_total', { outcome });
+      expect({ routed: counted('routed'), held: counted('held'), stale: counted('stale'), held_full: counted('held_full') }).toEqual({
+        routed: 1,
+        held: 2,
+        stale: 1,
+        held_full: 2,
+      });
     } finally {
       await deletePrefix(prefix);
     }

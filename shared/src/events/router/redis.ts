@@ -1,3 +1,5 @@
+import type { Logger } from '../../logger.ts';
+import type { Metrics } from '../../metrics/index.ts';
 import type { RedisClient } from '../../redis.ts';
 import { parseFrame } from './frame.ts';
 import { ROUTER_SCRIPTS, type RouterScript } from './scripts.ts';
@@ -39,6 +41,10 @@ export const routerKeys = (prefix: string) => {
 export interface RedisRouterOptions {
   /** A connection used only to subscribe (it turns subscriber on the first `listen`); `listen` needs it. */
   subscriber?: RedisClient;
+  /** Counts every ROUTE outcome (`chat_route_outcomes_total`). */
+  metrics?: Pick<Metrics, 'routeOutcomes'>;
+  /** Hears when the held cap is reached (and when it is not any more). */
+  logger?: Pick<Logger, 'warn' | 'info'>;
   /** Messages held in Redis at most, waiting for a lower seq (default DEFAULT_MAX_HELD); past it ROUTE answers held_full. */
   maxHeld?: number;
 }
@@ -76,6 +82,21 @@ export function createRedisRouter(redis: RedisClient, prefix: string, opts: Redi
   const scripts = scriptsOf(redis);
   const maxHeld = String(opts.maxHeld ?? DEFAULT_MAX_HELD);
   const payload = (event: string, data: unknown) => JSON.stringify({ event, data });
+  /** Messages refused since the held cap was reached (undefined: it is not), so the log says it once, not per message. */
+  let refused: number | undefined;
+
+  function counted(outcome: RouteOutcome, seq: number) {
+    opts.metrics?.routeOutcomes.inc({ outcome });
+    if (outcome === 'held_full') {
+      if (refused === undefined) {
+        opts.logger?.warn({ seq, maxHeld: Number(maxHeld) }, 'the router holds as many messages as it may; the gateways route the rest from the log');
+      }
+      refused = (refused ?? 0) + 1;
+    } else if (refused !== undefined) {
+      opts.logger?.info({ refused }, 'the router holds messages again (below its cap)');
+      refused = undefined;
+    }
+  }
 
   return {
     async route(delivery) {
@@ -90,6 +111,7 @@ export function createRedisRouter(redis: RedisClient, prefix: string, opts: Redi
       );
       const outcome = OUTCOMES[numberOf(code)];
       if (outcome === undefined) throw new Error(`ROUTE answered ${String(code)}`);
+      counted(outcome, delivery.seq);
       return outcome;
     },
     async init(seq) {
