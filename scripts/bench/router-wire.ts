@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { closeRedis, createRedisClient } from '@chat/shared/connections';
-import { createRouter, rooms, type Delivery } from '@chat/shared/events';
+import { createRedisRouter, rooms, type Delivery } from '@chat/shared/events';
 import { startRedisServer, startTcpProxy } from '@chat/shared/testing';
 
 // Bytes on the wire per routed message between a publisher and Redis:
@@ -36,8 +36,8 @@ const prefix = 'bench:';
 const room = rooms.room(randomUUID());
 
 try {
-  const setup = createRouter(direct, prefix);
-  const router = createRouter(proxied, prefix);
+  const setup = createRedisRouter(direct, prefix);
+  const router = createRedisRouter(proxied, prefix);
   let frames = 0;
   subscriber.on('message', () => frames++);
   await subscriber.ping();
