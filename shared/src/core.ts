@@ -9,7 +9,7 @@ import { createLogNumbering } from './chat/numbering.ts';
 import { createMessageService } from './chat/messages.ts';
 import type { CommonConfig } from './config/common.ts';
 import type { DB } from './db/schema.ts';
-import { createEventPublisher } from './events/publisher.ts';
+import { createEventPublisher, type EventPublisherOptions } from './events/publisher.ts';
 import { createLimiter } from './limits/rate-limits.ts';
 import type { Logger } from './logger.ts';
 import type { RedisClient } from './redis.ts';
@@ -19,8 +19,14 @@ import type { RedisClient } from './redis.ts';
  * message write path, who hears what and the log that resume reads. Built
  * once per process from its config and connections.
  */
-export function createChatCore(config: CommonConfig, conn: { db: Kysely<DB>; redis: RedisClient }, logger: Logger) {
-  const events = createEventPublisher(conn.redis, config.redis.prefix, logger);
+export function createChatCore(
+  config: CommonConfig,
+  conn: { db: Kysely<DB>; redis: RedisClient },
+  logger: Logger,
+  /** For the event publisher: the metrics its router counts into, and the tests' view of what is routed. */
+  publishing: EventPublisherOptions = {},
+) {
+  const events = createEventPublisher(conn.redis, config.redis.prefix, logger, publishing);
   const tokens = createTokenService(config.jwt);
   const numbering = createLogNumbering({ db: conn.db, events });
   // Fails open: a send already passed the fail-closed token check (REST) or

@@ -3,6 +3,7 @@ import { createRoomService, createUserDirectory } from '@chat/shared/chat';
 import type { ApiConfig } from '@chat/shared/config';
 import type { Connections } from '@chat/shared/connections';
 import { createChatCore } from '@chat/shared/core';
+import type { EventPublisherOptions } from '@chat/shared/events';
 import { createHealthCheck } from '@chat/shared/health';
 import { createLimiter, createProxyTrust } from '@chat/shared/limits';
 import type { Logger } from '@chat/shared/logger';
@@ -15,10 +16,17 @@ export type Resources = Connections;
 /**
  * Wires the use cases from config and open connections; main and the tests share it.
  * Without `metrics` the app reports into a fresh registry of its own (no globals).
+ * `wrapRouter` lets the tests see every event the app routes (services/api/test/events.ts).
  */
-export function buildAppDeps(config: ApiConfig, resources: Resources, logger: Logger, metrics: Metrics = createMetrics({ service: 'api' })): AppDeps {
+export function buildAppDeps(
+  config: ApiConfig,
+  resources: Resources,
+  logger: Logger,
+  metrics: Metrics = createMetrics({ service: 'api' }),
+  wrapRouter?: EventPublisherOptions['wrapRouter'],
+): AppDeps {
   const { db, redis } = resources;
-  const { events, tokens, revocations, auth, messages } = createChatCore(config, resources, logger);
+  const { events, tokens, revocations, auth, messages } = createChatCore(config, resources, logger, { metrics, wrapRouter });
   const presence = createPresenceReader(redis, config.redis.prefix);
   // Login and registration fail closed (503) while Redis is away: unlimited password
   // guessing is not an acceptable way to stay available.

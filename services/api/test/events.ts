@@ -1,16 +1,15 @@
-import { randomUUID } from 'node:crypto';
-import { createRouter, EVERY_ROOM, parseFrame, type InterServerEvents } from '@chat/shared/events';
-import { Inbox, testRedisClient } from '@chat/shared/testing';
+import type { InterServerEvents, Router } from '@chat/shared/events';
+import { Inbox } from '@chat/shared/testing';
 import type { TestApi } from './harness.ts';
 
 type Payloads = { [E in keyof InterServerEvents]: Parameters<InterServerEvents[E]>[0] };
 type EventName = keyof Payloads;
 
-/** One event as the router sends it to a gateway (the router: shared/src/events/router/). */
+/** One event as the router sends it to a gateway (shared/src/events/router): its name and its payload, as JSON carries it. */
 export type PublishedEvent = { [E in EventName]: { name: E; payload: Payloads[E] } }[EventName];
 
 export interface EventTap {
-  /** Everything received so far, in routing order. */
+  /** Everything routed since the tap opened, in the order the replicas routed it. */
   events: PublishedEvent[];
   /**
    * Resolves with the first event (already received or still to come) of that
@@ -20,44 +19,59 @@ export interface EventTap {
   close(): Promise<void>;
 }
 
-/** Long enough for any test file: the tap never syncs. */
-const TAP_LEASE_MS = 30 * 60_000;
+/** The open taps of each deployment (Redis prefix): replicas that share a prefix are one cluster. */
+const taps = new Map<string, Set<(event: PublishedEvent) => void>>();
 
 /**
- * Registers with the API's router as an observer of every room (`*`), the
- * way a gateway registers its rooms, and collects what is routed to it. Like
- * a starting gateway, it says where routing starts if nobody has yet: after
- * the log's head.
+ * The harness puts this around the router of every API replica it starts
+ * (startApi): each event the replica routes, a message or a control event
+ * whatever its rooms, reaches the taps open on the replica's Redis prefix, as
+ * a gateway would receive it (through JSON), and then goes on to Redis
+ * unchanged. So a test sees everything the API announces without an observer
+ * room in the production scripts.
  */
-export async function tapEvents(api: TestApi): Promise<EventTap> {
-  const redis = testRedisClient();
-  const subscriber = redis.duplicate();
-  const router = createRouter(redis, api.config.redis.prefix);
-  const id = `tap-${randomUUID()}`;
-  const inbox = new Inbox<PublishedEvent>();
-
-  subscriber.on('message', (channel: string, raw: string) => {
-    if (channel !== router.channel(id)) return;
-    const frame = parseFrame(raw);
-    if (frame) inbox.push({ name: frame.event, payload: frame.data } as PublishedEvent);
+export function recordRouting(prefix: string): (router: Router) => Router {
+  const emit = (name: EventName, data: unknown) => {
+    const listeners = taps.get(prefix);
+    if (!listeners) return;
+    const event = { name, payload: JSON.parse(JSON.stringify(data)) as unknown } as PublishedEvent;
+    for (const listener of listeners) listener(event);
+  };
+  return (router) => ({
+    ...router,
+    route(delivery) {
+      emit('deliver', delivery);
+      return router.route(delivery);
+    },
+    control(room, event, data, addRoom) {
+      emit(event, data);
+      return router.control(room, event, data, addRoom);
+    },
   });
-  await subscriber.subscribe(router.channel(id));
-  const head = await router.register(id, [EVERY_ROOM], TAP_LEASE_MS);
-  if (head.next === 0) {
-    const row = await api.resources.db.selectFrom('message_log').select('head').executeTakeFirst();
-    await router.init(Number(row?.head ?? 0) + 1);
-  }
+}
 
-  return {
+/**
+ * Collects every event the API replicas of `api`'s deployment (its Redis
+ * prefix) route from now on: this replica's and those of any other startApi
+ * with the same REDIS_PREFIX.
+ */
+export function tapEvents(api: TestApi): Promise<EventTap> {
+  const prefix = api.config.redis.prefix;
+  const inbox = new Inbox<PublishedEvent>();
+  const listener = (event: PublishedEvent) => inbox.push(event);
+  const listeners = taps.get(prefix) ?? new Set();
+  taps.set(prefix, listeners.add(listener));
+
+  return Promise.resolve({
     events: inbox.items,
     async next<E extends EventName>(name: E, match: (payload: Payloads[E]) => boolean = () => true, timeoutMs = 5_000) {
       const event = await inbox.next((e) => e.name === name && match(e.payload as Payloads[E]), `a "${name}" event`, timeoutMs);
       return event.payload as Payloads[E];
     },
-    async close() {
-      await router.unregister(id, [EVERY_ROOM], Number.MAX_SAFE_INTEGER);
-      await subscriber.quit();
-      await redis.quit();
+    close() {
+      listeners.delete(listener);
+      if (listeners.size === 0) taps.delete(prefix);
+      return Promise.resolve();
     },
-  };
+  });
 }

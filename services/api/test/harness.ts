@@ -11,6 +11,7 @@ import { buildAppDeps, type Resources } from '../src/dependencies.ts';
 import { listen } from '../src/server.ts';
 import { OPENAPI_PATH } from '../src/openapi/document.ts';
 import { openApiContract, type OpenApiDocument } from './contract.ts';
+import { recordRouting } from './events.ts';
 
 export interface TestApi {
   url: string;
@@ -86,7 +87,8 @@ export async function startApi(env: Record<string, string> = {}): Promise<TestAp
   const metrics = createMetrics({ service: 'api' });
   const resources = openConnections(config, logger, () => metrics.dependencyErrors.inc({ dependency: 'postgres' }));
   resources.redis.on('error', () => metrics.dependencyErrors.inc({ dependency: 'redis' }));
-  const app = createApp(buildAppDeps(config, resources, logger, metrics));
+  // Every event it routes also reaches the tests' taps (events.ts).
+  const app = createApp(buildAppDeps(config, resources, logger, metrics, recordRouting(config.redis.prefix)));
   const server = await listen(app, config);
   const metricsServer = await startMetricsServer(metrics.registry, config.metrics);
   const url = `http://127.0.0.1:${server.port}`;

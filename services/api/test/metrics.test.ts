@@ -67,6 +67,14 @@ describe('the API metrics endpoint', () => {
     expect(after).toContain('# TYPE chat_dependency_errors_total counter');
   });
 
+  it('counts what the router did with each message the API routed', async () => {
+    const held = async () => sample(await scrape(api.metricsUrl), 'chat_route_outcomes_total', { outcome: 'held' }) ?? 0;
+    const before = await held();
+    await sendMessage(api, user, { content: 'routed', recipient: user.username });
+    // Routed after the response (fire-and-forget); with no gateway to say where routing starts (INIT), it waits in `held`.
+    await vi.waitFor(async () => expect(await held()).toBe(before + 1));
+  });
+
   it('answers 404 for anything but GET /metrics', async () => {
     expect((await fetch(api.metricsUrl.replace('/metrics', '/'))).status).toBe(404);
   });

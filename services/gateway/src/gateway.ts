@@ -7,7 +7,7 @@ import type { Authenticator } from '@chat/shared/auth';
 import type { Audience, Feed, MessageService } from '@chat/shared/chat';
 import type { GatewayConfig } from '@chat/shared/config';
 import { closeRedis, duplicateRedis, type RedisClient } from '@chat/shared/connections';
-import { adapterKey, createRouter, withHandledPublish, withHandledSubscriptions } from '@chat/shared/events';
+import { adapterKey, createRedisRouter, withHandledPublish, withHandledSubscriptions } from '@chat/shared/events';
 import type { HealthReport } from '@chat/shared/health';
 import { createLimiter, createProxyTrust } from '@chat/shared/limits';
 import type { Logger } from '@chat/shared/logger';
@@ -119,7 +119,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const local = new LocalRooms<Connection>();
   const tokens = new LocalTokens();
   const core = createDeliveryCore({
-    router: createRouter(deps.redis, config.redis.prefix, { subscriber: routeSubscriber }),
+    router: createRedisRouter(deps.redis, config.redis.prefix, { subscriber: routeSubscriber, metrics, logger }),
     // Per process, as presence's id: a restarted (or misconfigured twin) gateway never shares a channel or frame count.
     gatewayId: `${config.gatewayId}:${randomBytes(4).toString('hex')}`,
     feed: deps.feed,

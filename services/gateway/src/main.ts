@@ -16,7 +16,7 @@ conn.redis.on('error', (err: Error) => {
   metrics.dependencyErrors.inc({ dependency: 'redis' });
   logger.warn({ err }, 'redis connection error');
 });
-const { auth, messages, audience, feed } = createChatCore(config, conn, logger);
+const { auth, messages, audience, feed } = createChatCore(config, conn, logger, { metrics });
 const health = createHealthCheck({ ...conn, timeoutMs: config.healthTimeoutMs });
 const gateway = createGateway({ config, logger, auth, messages, audience, feed, redis: conn.redis, health, metrics });
 const port = await gateway.listen(config);

@@ -107,7 +107,7 @@ export type PlainServerFrame =
 
 export const ioPresence = presenceChange.meta({ id: 'IoPresence', description: 'A user came online (first socket) or went offline (last socket)' });
 
-export const ioMessage = deliveredMessage
+const ioMessage = deliveredMessage
   .extend({ id: messageSchema.shape.id, created_at: messageSchema.shape.created_at, cursor })
   .meta({ id: 'IoMessage', description: 'A stored message plus its resume cursor' });
 

@@ -1,8 +1,10 @@
 import type { Logger } from 'pino';
+import type { Metrics } from '../metrics/index.ts';
 import type { LoggedMessage } from '../model/message.ts';
 import type { RedisClient } from '../redis.ts';
 import { rooms } from './rooms.ts';
-import { createRouter } from './router.ts';
+import { createRedisRouter } from './router/redis.ts';
+import type { Router } from './router/types.ts';
 import type { Delivery, InterServerEvents, MembershipChange, TokenRevocation, UserTokensRevocation } from './types.ts';
 
 /** What the chat rules announce once a change is committed. */
@@ -25,16 +27,24 @@ export function deliveryFor({ seq, message, senderId, recipientId }: LoggedMessa
   return { rooms: [rooms.global], event: 'message', seq, message };
 }
 
+export interface EventPublisherOptions {
+  /** The router counts what became of every message it routes (`chat_route_outcomes_total`). */
+  metrics?: Pick<Metrics, 'routeOutcomes'>;
+  /** Wraps the router the events go through: the API tests record what is routed (services/api/test/events.ts). */
+  wrapRouter?: (router: Router) => Router;
+}
+
 /**
- * Routes every event to the gateways of its rooms (router.ts): messages in
+ * Routes every event to the gateways of its rooms (router/): messages in
  * log order, membership changes and revocations to the gateways that hold the
  * user. Publishing is fire-and-forget: the change is already committed, and a
  * Redis outage must delay delivery, not fail the request or crash. A message
  * whose routing failed is routed from the log by the gateways' watchdog; the
  * gateways read what they missed from the log.
  */
-export function createEventPublisher(redis: RedisClient, prefix: string, logger: Logger): EventPublisher {
-  const router = createRouter(redis, prefix);
+export function createEventPublisher(redis: RedisClient, prefix: string, logger: Logger, opts: EventPublisherOptions = {}): EventPublisher {
+  const redisRouter = createRedisRouter(redis, prefix, { metrics: opts.metrics, logger });
+  const router = opts.wrapRouter?.(redisRouter) ?? redisRouter;
   const report = (event: string) => (error: unknown) => logger.error({ err: error, event }, 'routing an event through Redis failed');
   const toUser = <E extends 'membership' | 'token_revoked' | 'user_tokens_revoked'>(
     event: E,

@@ -46,7 +46,7 @@ export const presenceChange = z.object({
   status: z.enum(['online', 'offline']),
 });
 
-/** Events between servers (API -> gateways, gateway -> gateways), routed to the gateways of their rooms (router.ts). */
+/** Events between servers (API -> gateways, gateway -> gateways), routed to the gateways of their rooms (router/). */
 export const interServerEvents = {
   deliver: delivery,
   membership: membershipChange,

@@ -6,9 +6,8 @@ import type {
   delivery,
   interServerEvents,
   membershipChange,
+  messageEventName,
   presenceChange,
-  reloadEvent,
-  resumedEvent,
   tokenRevocation,
   userTokensRevocation,
 } from './schemas.ts';
@@ -19,8 +18,6 @@ export type TokenRevocation = z.infer<typeof tokenRevocation>;
 export type UserTokensRevocation = z.infer<typeof userTokensRevocation>;
 export type PresenceChange = z.infer<typeof presenceChange>;
 export type DeliveredMessage = z.infer<typeof deliveredMessage>;
-export type ResumedEvent = z.infer<typeof resumedEvent>;
-export type ReloadEvent = z.infer<typeof reloadEvent>;
 
 export type InterServerEventName = keyof typeof interServerEvents;
 export type InterServerEvents = {
@@ -31,7 +28,7 @@ export type InterServerEvents = {
 export type Ack = (result: ({ ok: true } & CommandReply) | ({ ok: false } & ErrorBody)) => void;
 
 /** The seed's message events carry the message itself plus its cursor on Socket.IO; every other event its payload. */
-type IoPayload<E extends ServerEventName> = E extends MessageEventName ? DeliveredMessage : ServerEventPayload<E>;
+type IoPayload<E extends ServerEventName> = E extends z.infer<typeof messageEventName> ? DeliveredMessage : ServerEventPayload<E>;
 
 export type ServerToClientEvents = { [E in ServerEventName]: (payload: IoPayload<E>) => void } & {
   presence: (change: PresenceChange) => void;

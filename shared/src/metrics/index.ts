@@ -20,6 +20,7 @@ export interface Metrics {
   clusterEventsReceived: Counter<'event'>;
   clusterEventsDelivered: Counter<'event'>;
   lostFrames: Counter;
+  routeOutcomes: Counter<'outcome'>;
   replayedMessages: Counter;
   passwordHashQueueDepth: Gauge;
   passwordHashRefusals: Counter;
@@ -75,6 +76,12 @@ export function createMetrics(opts: { service: string; enabled?: boolean }): Met
       registers,
     }),
     lostFrames: new Counter({ name: 'chat_lost_frames_total', help: 'Routed frames that never arrived (read from the log instead)', registers }),
+    routeOutcomes: new Counter({
+      name: 'chat_route_outcomes_total',
+      help: 'Messages this process routed, by outcome: routed, held (waiting for a lower seq), stale (routed before), held_full (the hold cap was reached: left to the gateways, which route it from the log)',
+      labelNames: ['outcome'],
+      registers,
+    }),
     resumes: new Counter({ name: 'chat_resumes_total', help: 'Resume attempts by outcome', labelNames: ['outcome'], registers }),
     replayedMessages: new Counter({ name: 'chat_replayed_messages_total', help: 'Messages replayed to resuming connections', registers }),
     passwordHashQueueDepth: new Gauge({ name: 'chat_password_hash_queue_depth', help: 'Password hashes waiting for a slot', registers }),

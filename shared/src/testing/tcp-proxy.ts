@@ -17,11 +17,14 @@ export interface TcpProxy {
   thaw(): void;
   /** Cuts every connection and stops listening, so new ones are refused. Like a server that is down. */
   close(): Promise<void>;
+  /** Bytes passed on so far, over every connection: client to server (`up`) and server to client (`down`). */
+  bytes(): { up: number; down: number };
 }
 
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const pairs = new Set<{ client: Socket; upstream: Socket | undefined; silent: boolean }>();
   let frozen = false;
+  const passed = { up: 0, down: 0 };
 
   const server = createServer((client) => {
     const pair: { client: Socket; upstream: Socket | undefined; silent: boolean } = { client, upstream: undefined, silent: frozen };
@@ -35,14 +38,18 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     client.on('close', drop);
     // A silent pair still reads (and discards), so the client's own close is seen.
     client.on('data', (chunk: Buffer) => {
-      if (!pair.silent) pair.upstream?.write(chunk);
+      if (pair.silent || !pair.upstream) return;
+      passed.up += chunk.length;
+      pair.upstream.write(chunk);
     });
     client.on('end', drop);
     if (pair.silent) return;
     const upstream = connect(target.port, target.host);
     pair.upstream = upstream;
     upstream.on('data', (chunk: Buffer) => {
-      if (!pair.silent) client.write(chunk);
+      if (pair.silent) return;
+      passed.down += chunk.length;
+      client.write(chunk);
     });
     // A silent network delivers no close either; only a live pair passes the server's on.
     upstream.on('error', () => (pair.silent ? undefined : drop()));
@@ -69,6 +76,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     thaw() {
       frozen = false;
     },
+    bytes: () => ({ ...passed }),
     close() {
       for (const pair of pairs) {
         pair.client.destroy();

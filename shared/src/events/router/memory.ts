@@ -1,12 +1,13 @@
-import { parseFrame, type FrameListener, type RouteHead, type Router } from './router.ts';
-import type { Delivery } from './types.ts';
-
-/** Messages held at most, as the Redis router's default cap. */
-const MAX_HELD = 10_000;
+import type { Delivery } from '../types.ts';
+import { parseFrame } from './frame.ts';
+import { DEFAULT_MAX_HELD } from './redis.ts';
+import type { FrameListener, RouteHead, RouteOutcome, Router } from './types.ts';
 
 interface Gateway {
   /** The last frame number sent to it. */
   g: number;
+  /** When its lease runs out (ms since the epoch), unless it registers or syncs before. */
+  expiresAt: number;
   /** Rooms a membership frame added for it, with that frame's number (see unregister). */
   added: Map<string, number>;
 }
@@ -22,6 +23,8 @@ export interface MemoryRouterControls {
   dropFrames(gateway: string, count: number): void;
   /** Forgets `gateway`, as Redis does when its lease runs out or Redis restarts empty. */
   forget(gateway: string): void;
+  /** Puts `raw` on the gateway's channel as it is (a frame that does not parse). */
+  sendRaw(gateway: string, raw: string): Promise<void>;
   /** While set, every call fails, as while Redis is away. */
   outage: boolean;
   /** The gateways registered for `room`. */
@@ -31,14 +34,14 @@ export interface MemoryRouterControls {
 /**
  * The router (router.ts) in one process's memory, with the Redis scripts'
  * semantics step for step: messages routed in seq order (a higher one held
- * until the lower ones are routed), a dense frame number per gateway, the
- * rooms a membership frame adds, the unregister guard. Frames arrive
+ * until the lower ones are routed), a dense frame number per gateway, leases,
+ * the rooms a membership frame adds, the unregister guard. Frames arrive
  * asynchronously and in order, as Redis pub/sub delivers them. For fast tests
  * of the gateway's delivery core, as socket.io tests its ClusterAdapter with
  * an in-memory fake; the same contract tests run against both.
  */
 export function createMemoryRouter(opts: { maxHeld?: number } = {}): Router & MemoryRouterControls {
-  const maxHeld = opts.maxHeld ?? MAX_HELD;
+  const maxHeld = opts.maxHeld ?? DEFAULT_MAX_HELD;
   let next: number | undefined;
   const held = new Map<number, Held>();
   const byRoom = new Map<string, Set<string>>();
@@ -52,6 +55,13 @@ export function createMemoryRouter(opts: { maxHeld?: number } = {}): Router & Me
     await Promise.resolve();
     if (controls.outage) throw new Error('the router is away (test outage)');
     return run();
+  }
+
+  /** The gateway while its lease runs; one whose lease ran out is forgotten, as Redis expires its hash. */
+  function alive(id: string): Gateway | undefined {
+    const gateway = gateways.get(id);
+    if (gateway && gateway.expiresAt <= Date.now()) gateways.delete(id);
+    return gateways.get(id);
   }
 
   function publish(gateway: string, raw: string) {
@@ -70,7 +80,7 @@ export function createMemoryRouter(opts: { maxHeld?: number } = {}): Router & Me
       const members = byRoom.get(room);
       for (const id of [...(members ?? [])]) {
         if (seen.has(id)) continue;
-        const gateway = gateways.get(id);
+        const gateway = alive(id);
         if (!gateway) {
           // Its lease ran out: the gateway is gone (or registers everything again when it comes back).
           members?.delete(id);
@@ -100,7 +110,7 @@ export function createMemoryRouter(opts: { maxHeld?: number } = {}): Router & Me
 
   return {
     route: (delivery: Delivery) =>
-      step(() => {
+      step((): RouteOutcome => {
         const { seq } = delivery;
         if (next !== undefined && seq < next) return 'stale';
         if (next === undefined || seq > next) {
@@ -128,15 +138,16 @@ export function createMemoryRouter(opts: { maxHeld?: number } = {}): Router & Me
           let members = byRoom.get(addRoom);
           if (!members) byRoom.set(addRoom, (members = new Set()));
           members.add(id);
-          gateways.get(id)?.added.set(addRoom, g);
+          alive(id)?.added.set(addRoom, g);
         }
       }),
 
-    register: (id, rooms) =>
+    register: (id, rooms, leaseMs) =>
       step(() => {
-        let gateway = gateways.get(id);
+        let gateway = alive(id);
         const fresh = !gateway;
-        if (!gateway) gateways.set(id, (gateway = { g: 0, added: new Map() }));
+        if (!gateway) gateways.set(id, (gateway = { g: 0, expiresAt: 0, added: new Map() }));
+        gateway.expiresAt = Date.now() + leaseMs;
         for (const room of rooms) {
           let members = byRoom.get(room);
           if (!members) byRoom.set(room, (members = new Set()));
@@ -147,7 +158,7 @@ export function createMemoryRouter(opts: { maxHeld?: number } = {}): Router & Me
 
     unregister: (id, rooms, seenG) =>
       step(() => {
-        const gateway = gateways.get(id);
+        const gateway = alive(id);
         for (const room of rooms) {
           const added = gateway?.added.get(room);
           // A membership frame the gateway had not seen when it decided added the room back: it stays.
@@ -157,10 +168,12 @@ export function createMemoryRouter(opts: { maxHeld?: number } = {}): Router & Me
         }
       }),
 
-    sync: (id) =>
+    sync: (id, leaseMs) =>
       step(() => {
-        const gateway = gateways.get(id);
-        return gateway ? headOf(gateway) : undefined;
+        const gateway = alive(id);
+        if (!gateway) return undefined;
+        gateway.expiresAt = Date.now() + leaseMs;
+        return headOf(gateway);
       }),
 
     async listen(id, onFrame, onMalformed = () => {}): Promise<FrameListener> {
@@ -182,14 +195,13 @@ export function createMemoryRouter(opts: { maxHeld?: number } = {}): Router & Me
       };
     },
 
-    channel: (id) => `memory:to:${id}`,
-
     dropFrames(id, count) {
       drops.set(id, (drops.get(id) ?? 0) + count);
     },
     forget(id) {
       gateways.delete(id);
     },
+    sendRaw: (id, raw) => step(() => void publish(id, raw)),
     get outage() {
       return controls.outage;
     },

@@ -1,0 +1,191 @@
+import type { Logger } from '../../logger.ts';
+import type { Metrics } from '../../metrics/index.ts';
+import type { RedisClient } from '../../redis.ts';
+import { parseFrame } from './frame.ts';
+import { ROUTER_SCRIPTS, type RouterScript } from './scripts.ts';
+import type { Router, RouteOutcome } from './types.ts';
+
+/*
+ * The router in Redis: one script per operation (lua/), every routing
+ * decision atomic with the registrations it reads. All its keys share the
+ * hash tag `{fanout}`, so on a Redis Cluster they live on one master. Each
+ * script declares in KEYS the keys its caller knows (next, held, the gateway's
+ * hash, the room sets it names); the ones a script finds on its way (the hashes
+ * of the gateways in a room set, the room sets of held messages) it builds
+ * from the same tagged base, so they are in the declared keys' slot.
+ *
+ * The scripts are sent once per connection: ioredis's defineCommand sends
+ * EVALSHA, and EVAL (which loads the script) on the first call on a connection
+ * or when Redis answers NOSCRIPT (a restart, SCRIPT FLUSH, a failover).
+ */
+
+/** Messages held at most by default: while no gateway runs (so none says where routing starts), Redis must not fill up. */
+export const DEFAULT_MAX_HELD = 10_000;
+
+/** The keys and channels of one deployment (Redis prefix); they share a hash tag, so a cluster keeps the keys on one master. */
+export const routerKeys = (prefix: string) => {
+  const base = `${prefix}{fanout}:`;
+  return {
+    base,
+    next: `${base}next`,
+    held: `${base}held`,
+    /** The set of the gateways registered for `room`. */
+    room: (room: string) => `${base}room:${room}`,
+    /** A gateway's hash: its frame count `g`, `a:<room>` for rooms CONTROL added, its lease as the TTL. */
+    gateway: (gateway: string) => `${base}gw:${gateway}`,
+    /** The channel a gateway's frames arrive on. */
+    channel: (gateway: string) => `${base}to:${gateway}`,
+  };
+};
+
+export interface RedisRouterOptions {
+  /** A connection used only to subscribe (it turns subscriber on the first `listen`); `listen` needs it. */
+  subscriber?: RedisClient;
+  /** Counts every ROUTE outcome (`chat_route_outcomes_total`). */
+  metrics?: Pick<Metrics, 'routeOutcomes'>;
+  /** Hears when the held cap is reached (and when it is not any more). */
+  logger?: Pick<Logger, 'warn' | 'info'>;
+  /** Messages held in Redis at most, waiting for a lower seq (default DEFAULT_MAX_HELD); past it ROUTE answers held_full. */
+  maxHeld?: number;
+}
+
+export interface RedisRouter extends Router {
+  /** The channel a gateway's frames arrive on. */
+  channel(gateway: string): string;
+}
+
+/** ROUTE's return codes, by value. */
+const OUTCOMES: readonly RouteOutcome[] = ['stale', 'held', 'routed', 'held_full'];
+
+type ScriptCall = (numberOfKeys: number, ...keysAndArgs: string[]) => Promise<unknown>;
+
+/** The scripts as commands of `redis`, defined once per client (ioredis keeps per connection whether Redis has them). */
+function scriptsOf(redis: RedisClient): Record<RouterScript, ScriptCall> {
+  const commands = redis as unknown as Record<string, ScriptCall>;
+  const calls = {} as Record<RouterScript, ScriptCall>;
+  for (const [script, lua] of Object.entries(ROUTER_SCRIPTS) as Array<[RouterScript, string]>) {
+    const name = `chatRouter_${script}`;
+    // No fixed number of keys: every call says how many of its arguments are keys.
+    if (typeof commands[name] !== 'function') redis.defineCommand(name, { lua });
+    calls[script] = (...args) => commands[name]?.(...args) ?? Promise.reject(new Error(`${name} is not defined`));
+  }
+  return calls;
+}
+
+const numberOf = (value: unknown) => Number(value ?? 0);
+
+/** Listeners per channel on each subscriber connection: a channel is unsubscribed when its last listener closes. */
+const listening = new WeakMap<RedisClient, Map<string, number>>();
+
+export function createRedisRouter(redis: RedisClient, prefix: string, opts: RedisRouterOptions = {}): RedisRouter {
+  const keys = routerKeys(prefix);
+  const scripts = scriptsOf(redis);
+  const maxHeld = String(opts.maxHeld ?? DEFAULT_MAX_HELD);
+  const payload = (event: string, data: unknown) => JSON.stringify({ event, data });
+  /** Messages refused since the held cap was reached (undefined: it is not), so the log says it once, not per message. */
+  let refused: number | undefined;
+
+  function counted(outcome: RouteOutcome, seq: number) {
+    opts.metrics?.routeOutcomes.inc({ outcome });
+    if (outcome === 'held_full') {
+      if (refused === undefined) {
+        opts.logger?.warn({ seq, maxHeld: Number(maxHeld) }, 'the router holds as many messages as it may; the gateways route the rest from the log');
+      }
+      refused = (refused ?? 0) + 1;
+    } else if (refused !== undefined) {
+      opts.logger?.info({ refused }, 'the router holds messages again (below its cap)');
+      refused = undefined;
+    }
+  }
+
+  return {
+    async route(delivery) {
+      const code = await scripts.route(
+        2 + delivery.rooms.length,
+        keys.next,
+        keys.held,
+        ...delivery.rooms.map(keys.room),
+        String(delivery.seq),
+        maxHeld,
+        payload('deliver', delivery),
+      );
+      const outcome = OUTCOMES[numberOf(code)];
+      if (outcome === undefined) throw new Error(`ROUTE answered ${String(code)}`);
+      counted(outcome, delivery.seq);
+      return outcome;
+    },
+    async init(seq) {
+      return numberOf(await scripts.init(2, keys.next, keys.held, String(seq)));
+    },
+    async control(room, event, data, addRoom) {
+      const body = payload(event, data);
+      if (addRoom) await scripts.control(3, keys.next, keys.room(room), keys.room(addRoom), body, addRoom);
+      else await scripts.control(2, keys.next, keys.room(room), body);
+    },
+    async register(gateway, rooms, leaseMs) {
+      const [next, g, fresh, held] = (await scripts.register(
+        3 + rooms.length,
+        keys.next,
+        keys.held,
+        keys.gateway(gateway),
+        ...rooms.map(keys.room),
+        gateway,
+        String(leaseMs),
+      )) as unknown[];
+      return { next: numberOf(next), g: numberOf(g), fresh: numberOf(fresh) === 1, held: numberOf(held) };
+    },
+    async unregister(gateway, rooms, seenG) {
+      if (rooms.length === 0) return;
+      await scripts.unregister(1 + rooms.length, keys.gateway(gateway), ...rooms.map(keys.room), gateway, String(seenG), ...rooms);
+    },
+    async sync(gateway, leaseMs) {
+      const reply = (await scripts.sync(3, keys.next, keys.held, keys.gateway(gateway), String(leaseMs))) as unknown[] | null;
+      if (reply === null) return undefined;
+      const [next, g, held] = reply;
+      return { next: numberOf(next), g: numberOf(g), held: numberOf(held) };
+    },
+    async listen(gateway, onFrame, onMalformed) {
+      const subscriber = opts.subscriber;
+      if (!subscriber) throw new Error('the Redis router listens only with a subscriber connection (createRedisRouter opts.subscriber)');
+      const channel = keys.channel(gateway);
+      const onMessage = (from: string, raw: string) => {
+        if (from !== channel) return;
+        const frame = parseFrame(raw);
+        if (frame) onFrame(frame);
+        else onMalformed?.(raw);
+      };
+      const counts = listening.get(subscriber) ?? new Map<string, number>();
+      listening.set(subscriber, counts);
+      counts.set(channel, (counts.get(channel) ?? 0) + 1);
+      subscriber.on('message', onMessage);
+      let closed = false;
+      const stop = async () => {
+        if (closed) return;
+        closed = true;
+        subscriber.off('message', onMessage);
+        const left = (counts.get(channel) ?? 1) - 1;
+        if (left > 0) counts.set(channel, left);
+        else {
+          counts.delete(channel);
+          await subscriber.unsubscribe(channel);
+        }
+      };
+      try {
+        // Ready (ioredis's INFO check done) before it turns subscriber: a SUBSCRIBE
+        // sent first makes that check fail, and the channel is never heard.
+        await subscriber.ping();
+        await subscriber.subscribe(channel);
+      } catch (error) {
+        await stop().catch(() => {});
+        throw error;
+      }
+      return {
+        async renew() {
+          await subscriber.subscribe(channel);
+        },
+        close: stop,
+      };
+    },
+    channel: keys.channel,
+  };
+}
