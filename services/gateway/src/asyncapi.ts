@@ -75,42 +75,37 @@ export function asyncApiDocument(inputs: Partial<Record<CommandName, z.ZodType>>
     }),
   );
 
-  const plain: MessageSpec[] = [
-    { key: 'wsConnection', name: 'connection', schema: connectionFrame, summary: 'Connected (first frame)', action: 'send' },
-    ...events.map((name): MessageSpec => ({
-      key: `ws${pascal(name)}`,
+  /** Every server event, as one transport frames it (`ws` or `io`). */
+  const eventSpecs = (prefix: 'ws' | 'io', schemaOf: (name: ServerEventName) => z.ZodType) =>
+    events.map((name): MessageSpec => ({
+      key: `${prefix}${pascal(name)}`,
       name,
-      schema: plainEventFrames[name],
+      schema: schemaOf(name),
       summary: serverEvents[name].summary,
       action: 'send',
-    })),
+    }));
+  /** Every client command, as one transport receives it; its schema is among the command inputs above. */
+  const commandSpecs = (prefix: 'ws' | 'io', suffix = '') =>
+    commands.map((name): MessageSpec => ({
+      key: `${prefix}${pascal(name)}Command`,
+      name,
+      schema: `${prefix === 'ws' ? 'Ws' : 'Io'}${pascal(name)}Command`,
+      summary: `${clientCommands[name].summary}${suffix}`,
+      action: 'receive',
+    }));
+
+  const plain: MessageSpec[] = [
+    { key: 'wsConnection', name: 'connection', schema: connectionFrame, summary: 'Connected (first frame)', action: 'send' },
+    ...eventSpecs('ws', (name) => plainEventFrames[name]),
     { key: 'wsAck', name: 'ack', schema: ackFrame, summary: 'A command with a client_msg_id succeeded', action: 'send' },
     { key: 'wsPong', name: 'pong', schema: pongFrame, summary: 'Answer to ping', action: 'send' },
-    ...commands.map((name): MessageSpec => ({
-      key: `ws${pascal(name)}Command`,
-      name,
-      schema: `Ws${pascal(name)}Command`,
-      summary: clientCommands[name].summary,
-      action: 'receive',
-    })),
+    ...commandSpecs('ws'),
     { key: 'wsPing', name: 'ping', schema: pingFrame, summary: 'Application-level ping', action: 'receive' },
   ];
   const socketIo: MessageSpec[] = [
-    ...events.map((name): MessageSpec => ({
-      key: `io${pascal(name)}`,
-      name,
-      schema: ioEventPayloads[name],
-      summary: serverEvents[name].summary,
-      action: 'send',
-    })),
+    ...eventSpecs('io', (name) => ioEventPayloads[name]),
     { key: 'ioPresence', name: 'presence', schema: ioPresence, summary: 'Someone came online or went offline', action: 'send' },
-    ...commands.map((name): MessageSpec => ({
-      key: `io${pascal(name)}Command`,
-      name,
-      schema: `Io${pascal(name)}Command`,
-      summary: `${clientCommands[name].summary} (emit with an ack)`,
-      action: 'receive',
-    })),
+    ...commandSpecs('io', ' (emit with an ack)'),
     { key: 'ioAck', name: 'ack', schema: ioAck, summary: 'The acknowledgement of a command emit', action: 'send' },
   ];
 
