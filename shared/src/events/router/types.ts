@@ -7,7 +7,7 @@ import type { Delivery, InterServerEventName, InterServerEvents } from '../types
  * gateway receives what its own connections need and not the cluster's whole
  * traffic. Messages are routed in log order: one that arrives ahead of a lower
  * seq is held until the lower one is routed (or a gateway's watchdog routes it
- * from the log: services/gateway/src/routes.ts). So each gateway's channel
+ * from the log: services/gateway/src/delivery/upkeep.ts). So each gateway's channel
  * carries its messages in seq order, and a frame's per-gateway number `g`
  * (dense per gateway) shows a lost frame.
  *
