@@ -76,7 +76,7 @@ export function createLifecycle(deps: LifecycleDeps): Lifecycle {
   const refused = (error: unknown, cursor = false): Admission => ({ ok: false, error: toClientError(error, logger), cursor });
 
   function join(conn: Connection) {
-    for (const room of conn.rooms) rooms.join(conn, room);
+    rooms.joinAll(conn);
     conn.live = true;
   }
 

@@ -101,7 +101,7 @@ export async function startCore(router: MemoryRouter, log: ReturnType<typeof cre
       const conn = new RecordingConnection(userId, [rooms.user(userId), ...joins]);
       await core.open(conn.rooms, (release) => conn.whenClosed(release));
       tokens.add(conn);
-      for (const room of conn.rooms) local.join(conn, room);
+      local.joinAll(conn);
       conn.live = true;
       return conn;
     },

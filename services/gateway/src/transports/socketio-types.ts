@@ -3,8 +3,8 @@ import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents } fr
 import type { Admitted } from '../connection/connection.ts';
 
 export interface SocketData {
-  /** What the handshake middleware established; the connection is built from it on connect. */
-  admitted: Admitted;
+  /** What the handshake middleware established, until the connection is built from it on connect. */
+  admitted?: Admitted;
 }
 
 export type ChatServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;

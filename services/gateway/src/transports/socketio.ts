@@ -5,7 +5,7 @@ import { INTERNAL_ERROR } from '@chat/shared/presenters';
 import { Connection, type Admitted, type Transport } from '../connection/connection.ts';
 import type { CommandResult, Lifecycle } from '../connection/lifecycle.ts';
 import { SerialQueue } from '../connection/serial.ts';
-import { EngineOutbox } from './slow-consumer.ts';
+import { cutOff, packetBytes, type EngineSocket } from './slow-consumer.ts';
 import type { ChatServer, ChatSocket } from './socketio-types.ts';
 
 /** Anything that emits to Socket.IO clients: a socket, or a broadcast to some. */
@@ -28,13 +28,15 @@ const untyped = (emitter: object) => emitter as Emitter;
 class IoConnection extends Connection {
   readonly transport: IoTransport;
   readonly socket: ChatSocket;
-  readonly #outbox: EngineOutbox;
+  /** Bytes Engine.IO queued for the client since its queue last emptied (-Infinity once cut off). */
+  #unsent = 0;
+  /** Packets queued since then. */
+  #queued = 0;
 
-  constructor(transport: IoTransport, socket: ChatSocket, admitted: Admitted, queue: SerialQueue, outbox: EngineOutbox) {
+  constructor(transport: IoTransport, socket: ChatSocket, admitted: Admitted, queue: SerialQueue) {
     super(admitted, queue);
     this.transport = transport;
     this.socket = socket;
-    this.#outbox = outbox;
   }
 
   isOpen(): boolean {
@@ -45,8 +47,25 @@ class IoConnection extends Connection {
     emit(untyped(this.socket), event);
   }
 
+  /**
+   * Resolves once Engine.IO has handed everything queued to the transport, or
+   * the socket is gone. Engine.IO emits `drain` only when it flushes a
+   * non-empty buffer, so with nothing queued since the last one (a page that
+   * went out in one flush, while the transport is still writing it) this does
+   * not wait: no drain would come until the next heartbeat.
+   */
   drained(): Promise<void> {
-    return this.#outbox.drained();
+    const socket = this.socket;
+    return new Promise<void>((resolve) => {
+      if (socket.disconnected || this.#queued === 0) return void setImmediate(resolve);
+      const done = () => {
+        socket.conn.off('drain', done);
+        socket.off('disconnect', done);
+        resolve();
+      };
+      socket.conn.on('drain', done);
+      socket.once('disconnect', done);
+    });
   }
 
   /** Socket.IO has no close codes: an `error` event sent before says why, when the client can act on it. */
@@ -58,14 +77,34 @@ class IoConnection extends Connection {
   greet(cursor: string | undefined): void {
     if (cursor !== undefined) this.send({ event: 'resumed', data: { cursor, replayed: 0 } });
   }
+
+  /** Engine.IO handed its queue to the transport. */
+  emptied(): void {
+    this.#queued = 0;
+    if (this.#unsent !== Number.NEGATIVE_INFINITY) this.#unsent = 0;
+  }
+
+  /** Engine.IO queued a packet: a client that lets more than the cap pile up is cut off (slow-consumer.ts). */
+  queued(packet: { data?: unknown }): void {
+    this.#queued++;
+    this.#unsent += packetBytes(packet);
+    if (this.#unsent <= this.transport.maxBufferedBytes) return;
+    this.transport.logger.warn({ userId: this.claims.id, unsent: this.#unsent }, 'cut off a client too slow to read');
+    this.#unsent = Number.NEGATIVE_INFINITY; // once
+    cutOff(this.socket.conn);
+  }
 }
 
 class IoTransport implements Transport {
   readonly kind = 'socketio';
   readonly #io: ChatServer;
+  readonly maxBufferedBytes: number;
+  readonly logger: Logger;
 
-  constructor(io: ChatServer) {
+  constructor(io: ChatServer, maxBufferedBytes: number, logger: Logger) {
     this.#io = io;
+    this.maxBufferedBytes = maxBufferedBytes;
+    this.logger = logger;
   }
 
   /** Every socket is in the room of its own id: one broadcast to those encodes the packet once for all. */
@@ -88,14 +127,42 @@ const answer = (socket: ChatSocket, ack: unknown) => (result: CommandResult) => 
 };
 
 /**
+ * The connection of each socket and of its Engine.IO session, for listeners
+ * that every connection shares (`this` is the emitter): an idle connection
+ * should cost little more than Socket.IO's own socket.
+ */
+const connectionOf = new WeakMap<ChatSocket | EngineSocket, IoConnection>();
+
+function onDrain(this: EngineSocket) {
+  connectionOf.get(this)?.emptied();
+}
+
+function onPacket(this: EngineSocket, packet: { data?: unknown }) {
+  connectionOf.get(this)?.queued(packet);
+}
+
+/**
  * Socket.IO, a codec over the connection lifecycle: the handshake is a
  * middleware (a refusal is a `connect_error` carrying the error's code), each
  * client command an event with an acknowledgement.
  */
 export function attachSocketIo(io: ChatServer, deps: { lifecycle: Lifecycle; limits: GatewayConfig['socketio']; logger: Logger }) {
   const { lifecycle, limits, logger } = deps;
-  const transport = new IoTransport(io);
+  const transport = new IoTransport(io, limits.maxBufferedBytes, logger);
   const onTaskError = (error: unknown) => logger.error({ err: error }, 'a socket.io task failed');
+
+  // One listener per command and one for the close, shared by every socket.
+  const commandListeners = COMMANDS.map((name) => {
+    function onCommand(this: ChatSocket, input: unknown, ack?: unknown) {
+      const conn = connectionOf.get(this);
+      if (conn) lifecycle.command(conn, name, input, answer(this, ack));
+    }
+    return [name, onCommand] as const;
+  });
+  function onDisconnect(this: ChatSocket, reason: string) {
+    const conn = connectionOf.get(this);
+    if (conn) lifecycle.closed(conn, { reason });
+  }
 
   io.use((socket, next) => {
     const auth = socket.handshake.auth as { token?: unknown; since?: unknown } | undefined;
@@ -124,10 +191,17 @@ export function attachSocketIo(io: ChatServer, deps: { lifecycle: Lifecycle; lim
   });
 
   io.on('connection', (socket) => {
-    const queue = new SerialQueue(limits.maxQueuedMessages, onTaskError);
-    const conn = new IoConnection(transport, socket, socket.data.admitted, queue, new EngineOutbox(socket, limits.maxBufferedBytes, logger));
-    for (const name of COMMANDS) socket.on(name, (input: unknown, ack?: unknown) => lifecycle.command(conn, name, input, answer(socket, ack)));
-    socket.on('disconnect', (reason) => lifecycle.closed(conn, { reason }));
+    const { admitted } = socket.data;
+    if (!admitted) return void socket.disconnect(true); // not through the middleware: cannot happen
+    // The connection holds what the handshake established from here on.
+    delete socket.data.admitted;
+    const conn = new IoConnection(transport, socket, admitted, new SerialQueue(limits.maxQueuedMessages, onTaskError));
+    connectionOf.set(socket, conn);
+    connectionOf.set(socket.conn, conn);
+    socket.conn.on('drain', onDrain);
+    socket.conn.on('packetCreate', onPacket);
+    for (const [name, listener] of commandListeners) socket.on(name, listener);
+    socket.on('disconnect', onDisconnect);
     lifecycle.accept(conn);
   });
 }
