@@ -1,6 +1,6 @@
 import type { Logger } from '../../logger.ts';
 import type { Metrics } from '../../metrics/index.ts';
-import type { RedisClient } from '../../redis.ts';
+import { isCluster, type RedisClient } from '../../redis.ts';
 import { parseFrame } from './frame.ts';
 import { ROUTER_SCRIPTS, type RouterScript } from './scripts.ts';
 import type { Router, RouteOutcome } from './types.ts';
@@ -59,7 +59,16 @@ const OUTCOMES: readonly RouteOutcome[] = ['stale', 'held', 'routed', 'held_full
 
 type ScriptCall = (numberOfKeys: number, ...keysAndArgs: string[]) => Promise<unknown>;
 
-/** The scripts as commands of `redis`, defined once per client (ioredis keeps per connection whether Redis has them). */
+/**
+ * The scripts as commands of `redis`, defined once per client (ioredis keeps
+ * per connection whether Redis has them). On a Redis Cluster each call goes
+ * out as a pipeline of its own, which ioredis sends to the master of its keys:
+ * auto-pipelining would group a script call by its first argument, the number
+ * of keys, and a batch that mixed it with commands for another master would
+ * fail as a whole ("All keys in the pipeline should belong to the same slots
+ * allocation group", ioredis#2109). Cluster pipelines load the scripts
+ * (SCRIPT LOAD) before they send EVALSHA.
+ */
 function scriptsOf(redis: RedisClient): Record<RouterScript, ScriptCall> {
   const commands = redis as unknown as Record<string, ScriptCall>;
   const calls = {} as Record<RouterScript, ScriptCall>;
@@ -67,7 +76,17 @@ function scriptsOf(redis: RedisClient): Record<RouterScript, ScriptCall> {
     const name = `chatRouter_${script}`;
     // No fixed number of keys: every call says how many of its arguments are keys.
     if (typeof commands[name] !== 'function') redis.defineCommand(name, { lua });
-    calls[script] = (...args) => commands[name]?.(...args) ?? Promise.reject(new Error(`${name} is not defined`));
+    calls[script] = isCluster(redis)
+      ? async (...args) => {
+          const pipeline = redis.pipeline() as unknown as Record<string, (...a: unknown[]) => unknown> & {
+            exec(): Promise<Array<[Error | null, unknown]> | null>;
+          };
+          pipeline[name]?.(...args);
+          const [[error, result] = [new Error(`${name} was not sent`), undefined]] = (await pipeline.exec()) ?? [];
+          if (error) throw error;
+          return result;
+        }
+      : (...args) => commands[name]?.(...args) ?? Promise.reject(new Error(`${name} is not defined`));
   }
   return calls;
 }
