@@ -42,7 +42,7 @@ export interface TestApi {
  * (the code path runs) but set far above what a test file does; the limit tests
  * set small ones through `env`.
  */
-export const GENEROUS_LIMITS: Record<string, string> = {
+const GENEROUS_LIMITS: Record<string, string> = {
   LOGIN_ACCOUNT_LIMIT: '100000',
   LOGIN_ADDRESS_LIMIT: '100000',
   REGISTER_ADDRESS_LIMIT: '100000',
@@ -56,21 +56,24 @@ export const GENEROUS_LIMITS: Record<string, string> = {
  * on the shared test Redis (a cluster on a cluster run) unless `env` names a Redis of its own.
  */
 export function testConfig(env: Record<string, string> = {}): ApiConfig {
-  return loadApiConfig(
-    withTestRedis({
-      ENVIRONMENT: 'test',
-      DATABASE_URL: inject('databaseUrl'),
-      REDIS_PREFIX: uniquePrefix(),
-      JWT_SECRET: 'test-secret-that-is-long-enough-for-hs256',
-      LOG_LEVEL: 'info',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      METRICS_PORT: '0',
-      METRICS_HOST: '127.0.0.1',
-      ...GENEROUS_LIMITS,
-      ...env,
-    }),
-  );
+  return loadApiConfig(testEnv(env));
+}
+
+/** A service's test environment: this run's database, a fresh Redis prefix on the shared test Redis unless `env` names others. */
+export function testEnv(env: Record<string, string> = {}): Record<string, string> {
+  return withTestRedis({
+    ENVIRONMENT: 'test',
+    DATABASE_URL: inject('databaseUrl'),
+    REDIS_PREFIX: uniquePrefix(),
+    JWT_SECRET: 'test-secret-that-is-long-enough-for-hs256',
+    LOG_LEVEL: 'info',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    METRICS_PORT: '0',
+    METRICS_HOST: '127.0.0.1',
+    ...GENEROUS_LIMITS,
+    ...env,
+  });
 }
 
 /** Starts the real app on a random port against the run's PostgreSQL database and real Redis. */

@@ -1,15 +1,15 @@
 import { Writable } from 'node:stream';
 import { io as ioClient, type Socket } from 'socket.io-client';
 import { WebSocket, type ClientOptions } from 'ws';
-import { afterEach, expect, inject } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import { loadGatewayConfig, type GatewayConfig } from '@chat/shared/config';
 import { closeConnections, openConnections } from '@chat/shared/connections';
 import { createChatCore } from '@chat/shared/core';
 import { createHealthCheck } from '@chat/shared/health';
 import { createLogger } from '@chat/shared/logger';
 import { createMetrics, type Metrics, startMetricsServer } from '@chat/shared/metrics';
-import { Inbox, withTestRedis } from '@chat/shared/testing';
-import { GENEROUS_LIMITS, startApi, type TestApi } from '../../api/test/harness.ts';
+import { Inbox } from '@chat/shared/testing';
+import { startApi, testEnv, type TestApi } from '../../api/test/harness.ts';
 import { createGateway, type Gateway } from '../src/gateway.ts';
 import { GATEWAY_NODE_FLAGS } from '../../../scripts/cluster/cluster.ts';
 import { frameContract, loadAsyncApi } from './frame-contract.ts';
@@ -44,19 +44,7 @@ export interface TestGateway {
 
 /** A gateway's environment: the shared test Redis (a cluster on a cluster run) unless `env` names a Redis of its own. */
 function gatewayEnv(prefix: string, env: Record<string, string> = {}): Record<string, string> {
-  return withTestRedis({
-    ENVIRONMENT: 'test',
-    DATABASE_URL: inject('databaseUrl'),
-    REDIS_PREFIX: prefix,
-    JWT_SECRET: 'test-secret-that-is-long-enough-for-hs256',
-    LOG_LEVEL: 'debug',
-    PORT: '0',
-    HOST: '127.0.0.1',
-    METRICS_PORT: '0',
-    METRICS_HOST: '127.0.0.1',
-    ...GENEROUS_LIMITS,
-    ...env,
-  });
+  return testEnv({ REDIS_PREFIX: prefix, LOG_LEVEL: 'debug', ...env });
 }
 
 /** Starts a real gateway on a random port, sharing Redis prefix (the cluster) with the given API. */
