@@ -1,18 +1,19 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { accessSync, constants, createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { loadClusterConfig, loadOrExit } from '@chat/shared/config';
 import { createTestDatabase, deletePrefix, freePort } from '@chat/shared/testing';
 import { LB_PORT, startCluster, type RunningCluster } from '../scripts/cluster/cluster.ts';
 import { checkPortsFree, checkRedis, ensureDatabase, findNginx } from '../scripts/cluster/preflight.ts';
 
-// Runs one k6 script against a cluster (`npm run loadtest -- <name>`,
-// `npm run loadtest:smoke`). With BASE_URL set, against that cluster; otherwise
-// against a local one started here (2 API replicas, 2 gateways, nginx on :8080)
-// on a fresh database and Redis prefix, removed again afterwards, so runs leave
-// nothing behind. Exits with k6's code (99: a threshold failed).
+// Runs one load scenario against a cluster (`npm run loadtest -- <name>`,
+// `npm run loadtest:smoke`): on the project's Node load driver (loadtest/node/,
+// built from the bench's clients), or with `--k6` the k6 script with the user's
+// own k6. With BASE_URL set, against that cluster; otherwise against a local one
+// started here (2 API replicas, 2 gateways, nginx on :8080) on a fresh database
+// and Redis prefix, removed again afterwards, so runs leave nothing behind. Exits
+// with the scenario's code (99: a threshold failed, for both drivers).
 
 export const SCENARIOS = ['smoke', 'ramp', 'spike', 'soak', 'reconnect-storm'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
@@ -22,7 +23,41 @@ export const isScenario = (name: string): name is Scenario => (SCENARIOS as read
 const root = path.resolve(import.meta.dirname, '..');
 const resultsDir = path.join(root, 'loadtest', 'results');
 
-export const scenarioScript = (name: Scenario) => path.join(root, 'loadtest', name === 'smoke' ? 'smoke.js' : `scenarios/${name}.js`);
+const k6Script = (name: Scenario) => path.join(root, 'loadtest', name === 'smoke' ? 'smoke.js' : `scenarios/${name}.js`);
+
+/** The scenarios the Node load driver has; the others run on k6 only (`--k6`). */
+const NODE_SCENARIOS: Partial<Record<Scenario, string>> = {
+  smoke: path.join(root, 'loadtest', 'node', 'smoke.ts'),
+  ramp: path.join(root, 'loadtest', 'node', 'ramp.ts'),
+};
+
+const K6_MISSING = [
+  'k6 not found: K6_BIN is not set and there is no `k6` on PATH.',
+  'The project neither builds nor downloads k6 (its licence, AGPL-3.0, is not one the project takes in).',
+  'Install k6 1.x yourself (https://grafana.com/docs/k6/latest/set-up/) and put it on PATH, or set K6_BIN to its path.',
+  "Without --k6, smoke and ramp run on the project's Node load driver.",
+];
+
+/** The user's own k6: `$K6_BIN`, else `k6` on PATH; undefined when there is none. Never built or downloaded here. */
+function findK6(): string | undefined {
+  const executable = (file: string) => {
+    try {
+      accessSync(file, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (process.env.K6_BIN) {
+    if (!executable(process.env.K6_BIN)) throw new Error(`K6_BIN=${process.env.K6_BIN} is not an executable file`);
+    return process.env.K6_BIN;
+  }
+  return (process.env.PATH ?? '')
+    .split(path.delimiter)
+    .filter(Boolean)
+    .map((dir) => path.join(dir, 'k6'))
+    .find(executable);
+}
 
 /**
  * The load scenarios play hundreds of clients from one address with a few dozen
@@ -40,11 +75,6 @@ const LOAD_LIMITS_OFF: Record<string, string> = {
   HANDSHAKE_ADDRESS_LIMIT: '0',
 };
 
-async function k6Binary(): Promise<string> {
-  const { stdout } = await promisify(execFile)('bash', [path.join(root, 'scripts/install-k6.sh')], { maxBuffer: 1 << 20 });
-  return stdout.trim().split('\n').at(-1) ?? 'k6';
-}
-
 /**
  * nginx guards each client address (nginx.conf: 200 requests/s with a burst of
  * 400 on /api/ and /api/ws/connect, 2000 open connections). From one address the
@@ -55,19 +85,25 @@ async function k6Binary(): Promise<string> {
  */
 const LOCAL_IPS = '127.0.0.1-127.0.0.32';
 
-function runK6(
-  k6: string,
-  script: string,
-  env: Record<string, string>,
-  k6Args: string[],
-  childEnv: NodeJS.ProcessEnv = process.env,
-): Promise<number> {
-  const envArgs = Object.entries(env).flatMap(([name, value]) => ['-e', `${name}=${value}`]);
+/** What runs the scenario: a command and its arguments, given the cluster's addresses. */
+type Command = (env: Record<string, string>) => { bin: string; args: string[] };
+
+const k6Command =
+  (k6: string, script: string, k6Args: string[]): Command =>
+  (env) => ({ bin: k6, args: ['run', '--quiet', ...Object.entries(env).flatMap(([n, v]) => ['-e', `${n}=${v}`]), ...k6Args, script] });
+
+/** The Node scenario takes the addresses from its environment and `-e NAME=value` arguments. */
+const nodeCommand =
+  (script: string, args: string[]): Command =>
+  () => ({ bin: process.execPath, args: [script, ...args] });
+
+function runCommand(command: Command, env: Record<string, string>, childEnv: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const { bin, args } = command(env);
   return new Promise((resolve, reject) => {
-    // cwd = the repository root: handleSummary() writes loadtest/results/... relative to it.
-    const child = spawn(k6, ['run', '--quiet', ...envArgs, ...k6Args, script], { stdio: 'inherit', cwd: root, env: childEnv });
-    // Ctrl-C reaches k6 from the terminal (same process group): it stops, prints its
-    // summary and exits, and the cluster is removed below. SIGTERM (CI) is passed on.
+    // cwd = the repository root: k6's handleSummary() writes loadtest/results/... relative to it.
+    const child = spawn(bin, args, { stdio: 'inherit', cwd: root, env: { ...childEnv, ...env } });
+    // Ctrl-C reaches the scenario from the terminal (same process group): it stops
+    // and exits, and the cluster is removed below. SIGTERM (CI) is passed on.
     const onSigint = () => {};
     const onSigterm = () => child.kill('SIGTERM');
     process.on('SIGINT', onSigint);
@@ -145,19 +181,41 @@ function clusterOutput(name: Scenario, log: (line: string) => void) {
   };
 }
 
-/** Runs scenario `name` (k6 args after it are passed to `k6 run`) and resolves with k6's exit code. */
-export async function runLoadtest(name: Scenario, k6Args: string[]): Promise<number> {
+/**
+ * Runs scenario `name` and resolves with its exit code. `--k6` among `args` runs
+ * the k6 script with the user's own k6 (the other arguments go to `k6 run`);
+ * otherwise the Node scenario runs, taking `-e NAME=value` arguments.
+ */
+export async function runLoadtest(name: Scenario, args: string[]): Promise<number> {
   const log = (line: string) => console.log(`${name.padEnd(10)} | ${line}`);
-  const script = scenarioScript(name);
-  const k6 = await k6Binary();
-  log(`k6: ${k6}`);
+  const useK6 = args.includes('--k6');
+  const rest = args.filter((a) => a !== '--k6');
+  let command: Command;
+  if (useK6) {
+    const k6 = findK6();
+    if (!k6) {
+      for (const line of K6_MISSING) log(line);
+      return 2;
+    }
+    const version = spawnSync(k6, ['version'], { encoding: 'utf8' });
+    log(`k6: ${k6} (${(version.stdout || version.stderr || '').trim().split('\n')[0] ?? '?'})`);
+    command = k6Command(k6, k6Script(name), rest);
+  } else {
+    const script = NODE_SCENARIOS[name];
+    if (!script) {
+      log(`${name} exists only as a k6 script (${path.relative(root, k6Script(name))}): run it with your own k6, npm run loadtest -- ${name} --k6`);
+      return 2;
+    }
+    log(`Node load driver: ${path.relative(root, script)}`);
+    command = nodeCommand(script, rest);
+  }
   mkdirSync(resultsDir, { recursive: true });
 
   if (process.env.BASE_URL) {
     const env: Record<string, string> = { BASE_URL: process.env.BASE_URL };
     if (process.env.GATEWAY_URL) env.GATEWAY_URL = process.env.GATEWAY_URL;
     if (process.env.GATEWAY_URLS) env.GATEWAY_URLS = process.env.GATEWAY_URLS;
-    return runK6(k6, script, env, k6Args);
+    return runCommand(command, env);
   }
 
   const config = loadOrExit(() => loadClusterConfig(process.env));
@@ -193,11 +251,12 @@ export async function runLoadtest(name: Scenario, k6Args: string[]): Promise<num
       output: output.output,
     });
     const gateways = gatewayPorts.map((p) => `http://127.0.0.1:${p}`);
-    log(`cluster up on ${cluster.url} in ${((Date.now() - started) / 1000).toFixed(1)} s (gateways ${gateways.join(', ')}); running k6`);
-    const childEnv = name === 'smoke' ? process.env : { ...process.env, K6_LOCAL_IPS: process.env.K6_LOCAL_IPS || LOCAL_IPS };
-    if (childEnv.K6_LOCAL_IPS) log(`k6 VUs connect from ${childEnv.K6_LOCAL_IPS} (K6_LOCAL_IPS)`);
-    const k6Env = { BASE_URL: cluster.url, GATEWAY_URL: gateways[0] ?? cluster.url, GATEWAY_URLS: gateways.join(',') };
-    return await runK6(k6, script, k6Env, k6Args, childEnv);
+    log(`cluster up on ${cluster.url} in ${((Date.now() - started) / 1000).toFixed(1)} s (gateways ${gateways.join(', ')})`);
+    // The Node driver spreads its clients over loopback addresses itself (loadtest/node/common.ts).
+    const childEnv = !useK6 || name === 'smoke' ? process.env : { ...process.env, K6_LOCAL_IPS: process.env.K6_LOCAL_IPS || LOCAL_IPS };
+    if (useK6 && childEnv.K6_LOCAL_IPS) log(`k6 VUs connect from ${childEnv.K6_LOCAL_IPS} (K6_LOCAL_IPS)`);
+    const env = { BASE_URL: cluster.url, GATEWAY_URL: gateways[0] ?? cluster.url, GATEWAY_URLS: gateways.join(',') };
+    return await runCommand(command, env, childEnv);
   } finally {
     await cluster?.stop();
     await database.drop();
@@ -208,8 +267,8 @@ export async function runLoadtest(name: Scenario, k6Args: string[]): Promise<num
 }
 
 /** The command-line entry of run.ts and run-smoke.ts: exits with the code. */
-export function main(name: Scenario, k6Args: string[]): void {
-  runLoadtest(name, k6Args).then(
+export function main(name: Scenario, args: string[]): void {
+  runLoadtest(name, args).then(
     (code) => process.exit(code),
     (error: unknown) => {
       console.log(`${name.padEnd(10)} | failed: ${error instanceof Error ? error.message : String(error)}`);

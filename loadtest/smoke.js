@@ -1,7 +1,9 @@
 // k6 smoke test of the whole cluster through nginx: REST in, both socket kinds out.
+// For users with their own k6 (the project does not install it); CI runs the same
+// smoke on the project's Node load driver (loadtest/node/smoke.ts).
 //
-//   scripts/install-k6.sh                       # builds/prints the pinned k6
-//   $(scripts/install-k6.sh) run loadtest/smoke.js
+//   npm run loadtest:smoke -- --k6              # own cluster, k6 from PATH or K6_BIN
+//   k6 run loadtest/smoke.js                    # against http://localhost:8080
 //   BASE_URL=http://localhost:8080 DURATION_SECONDS=10 k6 run loadtest/smoke.js
 //
 // What runs (see loadtest/README.md):
@@ -13,7 +15,7 @@
 // The listeners connect first and stay until the senders are done, so every client
 // must see messages; thresholds fail the run otherwise.
 //
-// Written for k6 v1.x (pinned in scripts/install-k6.sh): `k6/websockets` is the
+// Written for k6 v1.x (last run with v1.8.1): `k6/websockets` is the
 // stable, browser-like WebSocket module (it replaced k6/experimental/websockets).
 // The protocol clients, user setup and message helpers are shared with the load
 // scenarios (loadtest/lib/).

@@ -3,9 +3,11 @@
 // Reports the knee: the highest step at which send and delivery latency (p95)
 // stayed under KNEE_LATENCY_MS, errors under KNEE_ERROR_RATE, listeners got at
 // least 99% of what was sent and the senders kept up (90% of the target rate).
+// For users with their own k6; CI runs the same scenario, with the same
+// thresholds, on the project's Node load driver (loadtest/node/ramp.ts).
 //
-//   npm run loadtest -- ramp                              # own cluster, 60 s
-//   DURATION_SECONDS=30 RAMP_MAX_RATE=300 npm run loadtest -- ramp
+//   npm run loadtest -- ramp --k6                         # own cluster, 60 s, your own k6
+//   DURATION_SECONDS=30 RAMP_MAX_RATE=300 npm run loadtest -- ramp --k6
 //   k6 run -e BASE_URL=http://localhost:8080 loadtest/scenarios/ramp.js
 //
 // Steps: RAMP_STEPS equal steps over DURATION_SECONDS, from RAMP_START_RATE to

@@ -7,8 +7,8 @@
 // message may be missing or come twice across the reconnect (ids and per-sender
 // sequence numbers are tracked per client).
 //
-//   npm run loadtest -- reconnect-storm           # own cluster; GATEWAY_URL = gateway-1
-//   BASE_URL=http://localhost:8080 GATEWAY_URL=http://127.0.0.1:3100 npm run loadtest -- reconnect-storm
+//   npm run loadtest -- reconnect-storm --k6      # own cluster; GATEWAY_URL = gateway-1
+//   BASE_URL=http://localhost:8080 GATEWAY_URL=http://127.0.0.1:3100 npm run loadtest -- reconnect-storm --k6
 //
 // Without GATEWAY_URL (or GATEWAY_URLS) the clients go through nginx and spread
 // over every gateway. See loadtest/README.md.

@@ -3,8 +3,8 @@
 // while plain-WS and Socket.IO listeners, all members of the room and each the
 // recipient of some direct messages, count what they get. Not in CI.
 //
-//   npm run loadtest -- soak                          # own cluster, 10 minutes
-//   DURATION_SECONDS=60 npm run loadtest -- soak
+//   npm run loadtest -- soak --k6                     # own cluster, 10 minutes
+//   DURATION_SECONDS=60 npm run loadtest -- soak --k6
 //   k6 run -e BASE_URL=http://localhost:8080 loadtest/scenarios/soak.js
 //
 // See loadtest/README.md.

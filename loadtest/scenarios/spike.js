@@ -2,8 +2,8 @@
 // CONNECT_SECONDS through nginx, then BURST_MESSAGES global messages are POSTed
 // as fast as BURST_SENDERS senders can, and every client must receive every one.
 //
-//   npm run loadtest -- spike                      # own cluster: 1000 clients, 50 messages
-//   CLIENTS=300 npm run loadtest -- spike
+//   npm run loadtest -- spike --k6                 # own cluster: 1000 clients, 50 messages
+//   CLIENTS=300 npm run loadtest -- spike --k6
 //   k6 run -e BASE_URL=http://localhost:8080 loadtest/scenarios/spike.js
 //
 // Each VU holds CLIENTS_PER_VU clients (k6's WebSocket is event-driven, so one VU

@@ -13,7 +13,10 @@ export interface OpenLoopResult {
 /**
  * Sends `rate` messages a second for `durationMs`, on the wall clock's schedule
  * (open loop: a slow answer does not delay the next send), round robin over
- * `senders`; then waits up to `answerTimeoutMs` for outstanding answers.
+ * `senders`; then waits up to `answerTimeoutMs` for outstanding answers. With
+ * `answerTimeoutMs: 0` it returns as soon as the last message is sent (back-to-back
+ * calls keep the schedule going); `ok` and `failed` then count only what was
+ * answered by then, and callers follow each send through `Sender.send`'s `done`.
  */
 export async function openLoop(
   senders: Sender[],
@@ -37,10 +40,11 @@ export async function openLoop(
     // setTimeout cannot wait less than ~1 ms; at high rates a tick sends a small batch.
     await sleep(Math.max(0, Math.min(wait, 50)));
   }
-  const deadline = Date.now() + (opts.answerTimeoutMs ?? 10_000);
+  const answerTimeoutMs = opts.answerTimeoutMs ?? 10_000;
+  const deadline = Date.now() + answerTimeoutMs;
   while (Date.now() < deadline && senders.some((s) => s.counts().pending > 0)) await sleep(20);
   // Plain-WS error frames trail the send; give them a moment.
-  if (senders.some((s) => s.kind === 'ws')) await sleep(200);
+  if (answerTimeoutMs > 0 && senders.some((s) => s.kind === 'ws')) await sleep(200);
   const after = senders.map((s) => s.counts());
   const diff = (f: 'ok' | 'failed') => after.reduce((sum, a, i) => sum + a[f] - (before[i]?.[f] ?? 0), 0);
   return { scheduled: total, ok: diff('ok'), failed: diff('failed'), maxLagMs };

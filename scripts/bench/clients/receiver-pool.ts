@@ -4,20 +4,35 @@ import type { ReceiverSpec, TagStats } from './receivers.ts';
 
 export type { ReceiverSpec, TagStats };
 
+/** How the receivers' connects went. */
+export interface ConnectResult {
+  live: number;
+  failed: number;
+  /** The first few errors. */
+  errors: string[];
+}
+
 /** The bench's handle on a receivers.ts child process. */
 export interface ReceiverPool {
   readonly size: number;
-  /** Waits until `expected` deliveries of `tag` arrived or `timeoutMs` passed, then returns (and forgets) its numbers. */
-  settle(tag: string, expected: number, timeoutMs: number): Promise<TagStats>;
+  readonly connected: ConnectResult;
+  /**
+   * Waits until `expected` deliveries of `tag` arrived or `timeoutMs` passed, then
+   * returns (and forgets) its numbers; with `samples`, every latency too.
+   */
+  settle(tag: string, expected: number, timeoutMs: number, opts?: { samples?: boolean }): Promise<TagStats>;
   drops(): Promise<number>;
   close(): Promise<void>;
 }
 
-export async function startReceivers(specs: ReceiverSpec[]): Promise<ReceiverPool> {
+/** Connects every receiver; throws if one did not connect, unless `tolerateFailures` (then see `connected`). */
+export async function startReceivers(specs: ReceiverSpec[], opts: { tolerateFailures?: boolean } = {}): Promise<ReceiverPool> {
   const worker: Worker = await startWorker(new URL('./receivers.ts', import.meta.url).pathname);
+  let connected: ConnectResult;
   try {
-    const r = await worker.call<{ live: number; failed: number; errors: string[] }>({ cmd: 'connect', receivers: specs, concurrency: 50 });
-    if (r.failed > 0) throw new Error(`${r.failed} of ${specs.length} receivers did not connect: ${r.errors.join('; ')}`);
+    connected = await worker.call<ConnectResult>({ cmd: 'connect', receivers: specs, concurrency: 50 });
+    if (connected.failed > 0 && !opts.tolerateFailures)
+      throw new Error(`${connected.failed} of ${specs.length} receivers did not connect: ${connected.errors.join('; ')}`);
   } catch (error) {
     await worker.stop();
     throw error;
@@ -26,10 +41,11 @@ export async function startReceivers(specs: ReceiverSpec[]): Promise<ReceiverPoo
   await sleep(300);
   return {
     size: specs.length,
-    async settle(tag, expected, timeoutMs) {
+    connected,
+    async settle(tag, expected, timeoutMs, settleOpts = {}) {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline && (await worker.call<number>({ cmd: 'count', tag })) < expected) await sleep(100);
-      return worker.call<TagStats>({ cmd: 'stats', tag });
+      return worker.call<TagStats>({ cmd: 'stats', tag, samples: settleOpts.samples === true });
     },
     drops: () => worker.call<number>({ cmd: 'drops' }),
     async close() {

@@ -24,6 +24,10 @@ export interface TagStats {
   distinctPerReceiver: number[];
   /** Mean size of the plain-WebSocket frames that carried this tag. */
   wsFrameBytes: number;
+  /** Messages of this tag without the stored message's fields (id, sender, content, created_at, recipient, room_id); the bare relay's always. */
+  malformed: number;
+  /** Every latency, in arrival order, when asked for (`stats` with `samples: true`). */
+  samples?: number[];
 }
 
 interface Record_ {
@@ -31,6 +35,7 @@ interface Record_ {
   seen: Set<number>[];
   wsBytes: number;
   wsFrames: number;
+  malformed: number;
 }
 
 const records = new Map<string, Record_>();
@@ -41,17 +46,23 @@ let closing = false;
 function recordFor(tag: string): Record_ {
   let r = records.get(tag);
   if (!r) {
-    r = { latencies: [], seen: [], wsBytes: 0, wsFrames: 0 };
+    r = { latencies: [], seen: [], wsBytes: 0, wsFrames: 0, malformed: 0 };
     records.set(tag, r);
   }
   return r;
 }
 
-function onContent(index: number, content: unknown, at: number, wsBytes: number) {
-  const parsed = parseBenchContent(content);
+type Message = Record<string, unknown>;
+
+const wellFormed = (m: Message) =>
+  typeof m.id === 'string' && typeof m.sender === 'string' && typeof m.created_at === 'string' && 'recipient' in m && 'room_id' in m;
+
+function onMessage(index: number, message: Message, at: number, wsBytes: number) {
+  const parsed = parseBenchContent(message.content);
   if (!parsed) return;
   const r = recordFor(parsed.tag);
   r.latencies.push(at - parsed.sentAt);
+  if (!wellFormed(message)) r.malformed++;
   (r.seen[index] ??= new Set()).add(parsed.seq);
   if (wsBytes > 0) {
     r.wsBytes += wsBytes;
@@ -72,11 +83,11 @@ function connectWs(index: number, spec: ReceiverSpec): Promise<void> {
     });
     ws.on('message', (data: Buffer) => {
       const at = nowMs();
-      const frame = JSON.parse(data.toString()) as { type?: string; message?: { content?: unknown } };
+      const frame = JSON.parse(data.toString()) as { type?: string; message?: Message };
       if (frame.type === 'connection' && !live) {
         live = true;
         resolve();
-      } else if (frame.message) onContent(index, frame.message.content, at, data.length);
+      } else if (frame.message) onMessage(index, frame.message, at, data.length);
     });
     ws.on('error', (e) => {
       if (!live) reject(e);
@@ -99,7 +110,7 @@ function connectSio(index: number, spec: ReceiverSpec): Promise<void> {
     });
     socket.on('connect', () => resolve());
     socket.on('connect_error', (e) => reject(e));
-    socket.on('message', (m: { content?: unknown }) => onContent(index, m.content, nowMs(), 0));
+    socket.on('message', (m: Message) => onMessage(index, m, nowMs(), 0));
     socket.on('disconnect', () => {
       if (!closing) drops++;
     });
@@ -129,13 +140,15 @@ async function connectAll(specs: ReceiverSpec[], concurrency: number): Promise<{
   return { live, failed: specs.length - live, errors };
 }
 
-function stats(tag: string): TagStats {
-  const r = records.get(tag) ?? { latencies: [], seen: [], wsBytes: 0, wsFrames: 0 };
+function stats(tag: string, samples: boolean): TagStats {
+  const r = records.get(tag) ?? { latencies: [], seen: [], wsBytes: 0, wsFrames: 0, malformed: 0 };
   return {
     latency: percentiles(r.latencies),
     received: r.latencies.length,
     distinctPerReceiver: Array.from({ length: closers.length }, (_, i) => r.seen[i]?.size ?? 0),
     wsFrameBytes: r.wsFrames > 0 ? r.wsBytes / r.wsFrames : Number.NaN,
+    malformed: r.malformed,
+    ...(samples ? { samples: r.latencies } : {}),
   };
 }
 
@@ -146,7 +159,7 @@ serveWorker({}, async (req) => {
     case 'count':
       return records.get(String(req.tag))?.latencies.length ?? 0;
     case 'stats': {
-      const s = stats(String(req.tag));
+      const s = stats(String(req.tag), req.samples === true);
       records.delete(String(req.tag));
       return s;
     }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { io } from 'socket.io-client';
 import { WebSocket } from 'ws';
 import { createPoster } from './http.ts';
@@ -7,25 +8,31 @@ export type SenderKind = 'rest' | 'ws' | 'sio';
 /** A connected client that sends global messages without waiting for one to finish before the next. */
 export interface Sender {
   kind: SenderKind | 'bare-ws';
-  send(content: string): void;
+  /**
+   * `done` hears whether this message was stored (2xx, ack ok) once that is known;
+   * the seed-style plain-WS sender never knows (success is silent), so it never calls it.
+   */
+  send(content: string, done?: (ok: boolean) => void): void;
   /** Stored (2xx, ack ok, or a plain-WS frame that drew no error frame), failed, still unanswered. */
   counts(): { ok: number; failed: number; pending: number };
   close(): void;
 }
 
-export function restSender(url: string, token: string, senderId: string, localAddress: string): Sender {
+export function restSender(url: string, token: string, senderId: string, localAddress?: string): Sender {
   const poster = createPoster({ url, token, senderId, localAddress });
   let ok = 0;
   let failed = 0;
   let pending = 0;
   return {
     kind: 'rest',
-    send(content) {
+    send(content, done) {
       pending++;
       void poster.post(JSON.stringify({ content })).then((status) => {
         pending--;
-        if (status >= 200 && status < 300) ok++;
+        const stored = status >= 200 && status < 300;
+        if (stored) ok++;
         else failed++;
+        done?.(stored);
       });
     },
     counts: () => ({ ok, failed, pending }),
@@ -61,6 +68,57 @@ export async function wsSender(url: string, bare = false): Promise<Sender> {
   };
 }
 
+/**
+ * Plain WS with a `client_msg_id` per message, so each send is answered: an `ack`
+ * frame when stored, an `error` frame naming the id otherwise (30 s without
+ * either counts as failed). Waits for the gateway's `connection` frame first.
+ */
+export async function ackedWsSender(url: string): Promise<Sender> {
+  const ws = await new Promise<WebSocket>((resolve, reject) => {
+    const socket = new WebSocket(url, { perMessageDeflate: false });
+    socket.once('message', () => resolve(socket));
+    socket.once('error', reject);
+    socket.once('close', (code) => reject(new Error(`closed with ${code} before the connection frame`)));
+  });
+  const prefix = randomUUID();
+  const waiting = new Map<string, (stored: boolean) => void>();
+  let next = 0;
+  let ok = 0;
+  let failed = 0;
+  const settle = (id: string, stored: boolean) => {
+    const answer = waiting.get(id);
+    waiting.delete(id);
+    answer?.(stored);
+  };
+  ws.on('message', (data: Buffer) => {
+    const frame = JSON.parse(data.toString()) as { type?: string; client_msg_id?: unknown };
+    if (typeof frame.client_msg_id !== 'string') return;
+    if (frame.type === 'ack') settle(frame.client_msg_id, true);
+    else if (frame.type === 'error') settle(frame.client_msg_id, false);
+  });
+  // An error is followed by 'close', which fails whatever is still unanswered.
+  ws.on('error', () => undefined);
+  ws.on('close', () => {
+    for (const id of [...waiting.keys()]) settle(id, false);
+  });
+  return {
+    kind: 'ws',
+    send(content, done) {
+      const id = `${prefix}-${next++}`;
+      const timer = setTimeout(() => settle(id, false), 30_000);
+      waiting.set(id, (stored) => {
+        clearTimeout(timer);
+        if (stored) ok++;
+        else failed++;
+        done?.(stored);
+      });
+      ws.send(JSON.stringify({ type: 'message', content, client_msg_id: id }));
+    },
+    counts: () => ({ ok, failed, pending: waiting.size }),
+    close: () => ws.close(),
+  };
+}
+
 export async function sioSender(origin: string, token: string): Promise<Sender> {
   const socket = io(origin, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
   await new Promise<void>((resolve, reject) => {
@@ -72,12 +130,14 @@ export async function sioSender(origin: string, token: string): Promise<Sender> 
   let pending = 0;
   return {
     kind: 'sio',
-    send(content) {
+    send(content, done) {
       pending++;
       socket.timeout(30_000).emit('message', { content }, (err: Error | null, ack?: { ok: boolean }) => {
         pending--;
-        if (!err && ack?.ok) ok++;
+        const stored = !err && ack?.ok === true;
+        if (stored) ok++;
         else failed++;
+        done?.(stored);
       });
     },
     counts: () => ({ ok, failed, pending }),
