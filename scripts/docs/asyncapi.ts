@@ -1,11 +1,11 @@
 // Writes docs/asyncapi.yaml from the gateway's frame schemas (services/gateway/src/asyncapi.ts).
 // `--check` only compares, and exits 1 when the committed file is stale.
-import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { sendMessageInput } from '@chat/shared/chat';
 import { loadGatewayConfig } from '@chat/shared/config';
 import { asyncApiDocument } from '../../services/gateway/src/asyncapi.ts';
+import { writeOrCheck } from './generated.ts';
 
 export const ASYNCAPI_FILE = path.resolve(import.meta.dirname, '../../docs/asyncapi.yaml');
 
@@ -16,16 +16,4 @@ export function renderAsyncApi(): string {
   return header + stringify(asyncApiDocument({ message: sendMessageInput(chat.maxMessageLength) }), { lineWidth: 0 });
 }
 
-if (import.meta.main) {
-  const rendered = renderAsyncApi();
-  if (process.argv.includes('--check')) {
-    const committed = await readFile(ASYNCAPI_FILE, 'utf8').catch(() => '');
-    if (committed !== rendered) {
-      console.error('docs/asyncapi.yaml is stale: run npm run docs:asyncapi');
-      process.exit(1);
-    }
-  } else {
-    await writeFile(ASYNCAPI_FILE, rendered);
-    console.log(`wrote ${path.relative(process.cwd(), ASYNCAPI_FILE)}`);
-  }
-}
+if (import.meta.main) await writeOrCheck(ASYNCAPI_FILE, renderAsyncApi(), 'npm run docs:asyncapi');

@@ -1,9 +1,9 @@
 // Writes docs/configuration.md from the zod configuration schemas (shared/src/config/,
 // their `.meta()` descriptions included). `--check` only compares, and exits 1 when
 // the committed file is stale.
-import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describeConfig, type ConfigSection } from '@chat/shared/config';
+import { writeOrCheck } from './generated.ts';
 
 export const CONFIGURATION_FILE = path.resolve(import.meta.dirname, '../../docs/configuration.md');
 
@@ -48,16 +48,4 @@ export function renderConfiguration(): string {
   ].join('\n');
 }
 
-if (import.meta.main) {
-  const rendered = renderConfiguration();
-  if (process.argv.includes('--check')) {
-    const committed = await readFile(CONFIGURATION_FILE, 'utf8').catch(() => '');
-    if (committed !== rendered) {
-      console.error('docs/configuration.md is stale: run npm run docs:config');
-      process.exit(1);
-    }
-  } else {
-    await writeFile(CONFIGURATION_FILE, rendered);
-    console.log(`wrote ${path.relative(process.cwd(), CONFIGURATION_FILE)}`);
-  }
-}
+if (import.meta.main) await writeOrCheck(CONFIGURATION_FILE, renderConfiguration(), 'npm run docs:config');
