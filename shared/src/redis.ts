@@ -95,6 +95,37 @@ export function createRedisClient(config: Pick<RedisConfig, 'url' | 'cluster' | 
   );
 }
 
+/** A Lua script as a command of one client: call it with its keys and its arguments. */
+export type RedisScript = (keys: readonly string[], args: ReadonlyArray<string | number>) => Promise<unknown>;
+
+/**
+ * Defines `lua` as the command `name` of `redis` (once per client; ioredis
+ * sends EVALSHA, and EVAL the first time on a connection or when Redis answers
+ * NOSCRIPT). On a Redis Cluster each call goes out as a pipeline of its own,
+ * which ioredis sends to the master of its keys: auto-pipelining groups a
+ * script call by its first argument (the number of keys, or the script's
+ * text, never a key), and a batch that mixed it with commands for another
+ * master would fail as a whole ("All keys in the pipeline should belong to the
+ * same slots allocation group", ioredis#2109).
+ */
+export function defineScript(redis: RedisClient, name: string, lua: string): RedisScript {
+  const commands = redis as unknown as Record<string, ((...args: Array<string | number>) => Promise<unknown>) | undefined>;
+  // No fixed number of keys: every call says how many of its arguments are keys.
+  if (typeof commands[name] !== 'function') redis.defineCommand(name, { lua });
+  if (!isCluster(redis)) {
+    return (keys, args) => commands[name]?.(keys.length, ...keys, ...args) ?? Promise.reject(new Error(`${name} is not defined`));
+  }
+  return async (keys, args) => {
+    const pipeline = redis.pipeline() as unknown as Record<string, ((...args: Array<string | number>) => unknown) | undefined> & {
+      exec(): Promise<Array<[Error | null, unknown]> | null>;
+    };
+    pipeline[name]?.(keys.length, ...keys, ...args);
+    const [[error, result] = [new Error(`${name} was not sent`), undefined]] = (await pipeline.exec()) ?? [];
+    if (error) throw error;
+    return result;
+  };
+}
+
 /** Another connection with the same target and options (a subscriber needs one of its own). */
 export function duplicateRedis(redis: RedisClient, overrides: { enableAutoPipelining?: boolean } = {}): RedisClient {
   return isCluster(redis) ? redis.duplicate([], overrides) : redis.duplicate(overrides);

@@ -4,7 +4,7 @@ import { findTokenStatus, insertRevocation, listLiveRevocations, purgeExpiredRev
 import type { DB } from '../db/schema.ts';
 import { orUnavailable, unauthenticated } from '../errors.ts';
 import type { Logger } from '../logger.ts';
-import type { RedisClient } from '../redis.ts';
+import { defineScript, type RedisClient } from '../redis.ts';
 
 /** The parts of a token that revocation looks at. */
 export interface RevocableToken {
@@ -85,6 +85,8 @@ export function createRevocationList(deps: {
   const { warm: warmKey, warming: warmingKey, token: tokenKey, user: userKey } = revocationKeys(deps.prefix);
   const cutoffSeconds = (at: Date) => Math.floor(at.getTime() / 1000);
   const cutoffTtl = maxTokenLifetimeSeconds + 60;
+  const raise = defineScript(redis, 'chatRevocations_raise', RAISE);
+  const finishWarming = defineScript(redis, 'chatRevocations_finishWarming', FINISH_WARMING);
 
   let rebuilding: Promise<void> | undefined;
 
@@ -114,7 +116,7 @@ export function createRevocationList(deps: {
       }
       await pipeline.exec();
     }
-    await redis.eval(FINISH_WARMING, 2, warmingKey, warmKey, lease);
+    await finishWarming([warmingKey, warmKey], [lease]);
   }
 
   function startRebuild() {
@@ -141,7 +143,7 @@ export function createRevocationList(deps: {
       const at = await raiseTokensValidAfter(db, userId, new Date(now()));
       if (!at) throw unauthenticated('user no longer exists');
       const seconds = cutoffSeconds(at);
-      await orUnavailable(() => redis.eval(RAISE, 1, userKey(userId), String(seconds), String(cutoffTtl)), CANNOT_REVOKE);
+      await orUnavailable(() => raise([userKey(userId)], [String(seconds), String(cutoffTtl)]), CANNOT_REVOKE);
       return seconds;
     },
 

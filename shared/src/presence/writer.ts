@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { RedisClient } from '../redis.ts';
+import { defineScript, type RedisClient } from '../redis.ts';
 import { presenceKeys } from './keys.ts';
 
 /**
@@ -44,8 +44,9 @@ export function createPresenceWriter(redis: RedisClient, opts: { prefix: string;
   const id = `${opts.gatewayId}:${randomBytes(4).toString('hex')}`;
   const own = keys.gateway(id);
 
+  const count = defineScript(redis, 'chatPresence_count', COUNT_SCRIPT);
   const change = async (userId: string, delta: 1 | -1) => {
-    const total = await redis.eval(COUNT_SCRIPT, 2, keys.gateways, own, userId, delta, Date.now(), keys.gatewayPrefix);
+    const total = await count([keys.gateways, own], [userId, delta, Date.now(), keys.gatewayPrefix]);
     return Number(total);
   };
 

@@ -55,7 +55,7 @@ async function count<T>(list: T[], n: number): Promise<T[]> {
 }
 
 describe('the Redis router, in Redis', () => {
-  it('shares auto-pipelines with other commands: on a cluster, ioredis groups a call by the slot of its first argument', async () => {
+  it('shares auto-pipelines with other commands (defineScript): on a cluster, ioredis groups a call by its first argument', async () => {
     const prefix = uniquePrefix();
     const router = createRedisRouter(redis, prefix);
     // In one tick, as the services mix them: router calls with 3 to 10 keys beside reads of keys on every master.

@@ -1,6 +1,6 @@
 import type { Logger } from '../../logger.ts';
 import type { Metrics } from '../../metrics/index.ts';
-import { isCluster, type RedisClient } from '../../redis.ts';
+import { defineScript, type RedisClient, type RedisScript } from '../../redis.ts';
 import { parseFrame } from './frame.ts';
 import { ROUTER_SCRIPTS, type RouterScript } from './scripts.ts';
 import type { Router, RouteOutcome } from './types.ts';
@@ -57,38 +57,13 @@ export interface RedisRouter extends Router {
 /** ROUTE's return codes, by value. */
 const OUTCOMES: readonly RouteOutcome[] = ['stale', 'held', 'routed', 'held_full'];
 
-type ScriptCall = (numberOfKeys: number, ...keysAndArgs: string[]) => Promise<unknown>;
-
-/**
- * The scripts as commands of `redis`, defined once per client (ioredis keeps
- * per connection whether Redis has them). On a Redis Cluster each call goes
- * out as a pipeline of its own, which ioredis sends to the master of its keys:
- * auto-pipelining would group a script call by its first argument, the number
- * of keys, and a batch that mixed it with commands for another master would
- * fail as a whole ("All keys in the pipeline should belong to the same slots
- * allocation group", ioredis#2109). Cluster pipelines load the scripts
- * (SCRIPT LOAD) before they send EVALSHA.
- */
-function scriptsOf(redis: RedisClient): Record<RouterScript, ScriptCall> {
-  const commands = redis as unknown as Record<string, ScriptCall>;
-  const calls = {} as Record<RouterScript, ScriptCall>;
-  for (const [script, lua] of Object.entries(ROUTER_SCRIPTS) as Array<[RouterScript, string]>) {
-    const name = `chatRouter_${script}`;
-    // No fixed number of keys: every call says how many of its arguments are keys.
-    if (typeof commands[name] !== 'function') redis.defineCommand(name, { lua });
-    calls[script] = isCluster(redis)
-      ? async (...args) => {
-          const pipeline = redis.pipeline() as unknown as Record<string, (...a: unknown[]) => unknown> & {
-            exec(): Promise<Array<[Error | null, unknown]> | null>;
-          };
-          pipeline[name]?.(...args);
-          const [[error, result] = [new Error(`${name} was not sent`), undefined]] = (await pipeline.exec()) ?? [];
-          if (error) throw error;
-          return result;
-        }
-      : (...args) => commands[name]?.(...args) ?? Promise.reject(new Error(`${name} is not defined`));
-  }
-  return calls;
+/** The scripts as commands of `redis` (defineScript: EVALSHA, and on a cluster a pipeline per call). */
+function scriptsOf(redis: RedisClient): Record<RouterScript, RedisScript> {
+  const entries = Object.entries(ROUTER_SCRIPTS) as Array<[RouterScript, string]>;
+  return Object.fromEntries(entries.map(([script, lua]) => [script, defineScript(redis, `chatRouter_${script}`, lua)])) as Record<
+    RouterScript,
+    RedisScript
+  >;
 }
 
 const numberOf = (value: unknown) => Number(value ?? 0);
@@ -120,13 +95,8 @@ export function createRedisRouter(redis: RedisClient, prefix: string, opts: Redi
   return {
     async route(delivery) {
       const code = await scripts.route(
-        2 + delivery.rooms.length,
-        keys.next,
-        keys.held,
-        ...delivery.rooms.map(keys.room),
-        String(delivery.seq),
-        maxHeld,
-        payload('deliver', delivery),
+        [keys.next, keys.held, ...delivery.rooms.map(keys.room)],
+        [String(delivery.seq), maxHeld, payload('deliver', delivery)],
       );
       const outcome = OUTCOMES[numberOf(code)];
       if (outcome === undefined) throw new Error(`ROUTE answered ${String(code)}`);
@@ -134,31 +104,26 @@ export function createRedisRouter(redis: RedisClient, prefix: string, opts: Redi
       return outcome;
     },
     async init(seq) {
-      return numberOf(await scripts.init(2, keys.next, keys.held, String(seq)));
+      return numberOf(await scripts.init([keys.next, keys.held], [String(seq)]));
     },
     async control(room, event, data, addRoom) {
       const body = payload(event, data);
-      if (addRoom) await scripts.control(3, keys.next, keys.room(room), keys.room(addRoom), body, addRoom);
-      else await scripts.control(2, keys.next, keys.room(room), body);
+      if (addRoom) await scripts.control([keys.next, keys.room(room), keys.room(addRoom)], [body, addRoom]);
+      else await scripts.control([keys.next, keys.room(room)], [body]);
     },
     async register(gateway, rooms, leaseMs) {
       const [next, g, fresh, held] = (await scripts.register(
-        3 + rooms.length,
-        keys.next,
-        keys.held,
-        keys.gateway(gateway),
-        ...rooms.map(keys.room),
-        gateway,
-        String(leaseMs),
+        [keys.next, keys.held, keys.gateway(gateway), ...rooms.map(keys.room)],
+        [gateway, String(leaseMs)],
       )) as unknown[];
       return { next: numberOf(next), g: numberOf(g), fresh: numberOf(fresh) === 1, held: numberOf(held) };
     },
     async unregister(gateway, rooms, seenG) {
       if (rooms.length === 0) return;
-      await scripts.unregister(1 + rooms.length, keys.gateway(gateway), ...rooms.map(keys.room), gateway, String(seenG), ...rooms);
+      await scripts.unregister([keys.gateway(gateway), ...rooms.map(keys.room)], [gateway, String(seenG), ...rooms]);
     },
     async sync(gateway, leaseMs) {
-      const reply = (await scripts.sync(3, keys.next, keys.held, keys.gateway(gateway), String(leaseMs))) as unknown[] | null;
+      const reply = (await scripts.sync([keys.next, keys.held, keys.gateway(gateway)], [String(leaseMs)])) as unknown[] | null;
       if (reply === null) return undefined;
       const [next, g, held] = reply;
       return { next: numberOf(next), g: numberOf(g), held: numberOf(held) };
