@@ -52,6 +52,9 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+/** See listen(); nginx.conf's `listen ... backlog=` is the same, for the same reason. */
+const LISTEN_BACKLOG = 4096;
+
 export function createGateway(deps: GatewayDeps): Gateway {
   const { config, logger, metrics } = deps;
   // Auto-pipelining would defer the adapter's unsubscribes past our QUIT at close.
@@ -178,7 +181,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
       await core.start();
       await new Promise<void>((resolve, reject) => {
         httpServer.once('error', reject);
-        httpServer.listen(opts.port, opts.host, () => resolve());
+        // When a gateway dies, its clients reconnect to the others all at once
+        // (thousands within a second). Node's default accept backlog (511) would
+        // overflow: the kernel drops the excess SYNs, nginx's retries back off
+        // past its connect timeout and it marks this healthy gateway as failed.
+        // The kernel caps the value at net.core.somaxconn.
+        httpServer.listen({ port: opts.port, host: opts.host, backlog: LISTEN_BACKLOG }, () => resolve());
       });
       return (httpServer.address() as AddressInfo).port;
     },
