@@ -58,6 +58,11 @@ export interface BenchCluster {
   gatewayMetricsPort(n: number): number | undefined;
   /** SIGTERM to one gateway; the runner starts it again; resolves once the new one is healthy. */
   restartGateway(n: number): Promise<void>;
+  /** `signal` to one gateway as a crash would; the runner starts it again. */
+  killGateway(n: number, signal: NodeJS.Signals): void;
+  nginxPids(): Promise<number[]>;
+  /** nginx's gateway upstream at `ports` (bare servers), or back at the gateways without; see RunningCluster. */
+  routeGateways(ports?: number[]): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -162,6 +167,9 @@ export async function startBenchCluster(
       await healthy(`http://127.0.0.1:${gatewayPorts[n - 1]}/health`, 30_000);
       while (opts.metricsEnabled && !metricsPorts.has(name) && Date.now() < deadline) await sleep(50);
     },
+    killGateway: (n, signal) => cluster.kill(`gateway-${n}`, signal),
+    nginxPids: () => cluster.nginxPids(),
+    routeGateways: (ports) => cluster.routeGateways(ports),
     async stop() {
       await cluster.stop();
       await new Promise((resolve) => log.end(resolve));

@@ -5,6 +5,7 @@ import { describeMachine } from './machine.ts';
 import { parseOptions, type SectionName } from './options.ts';
 import { profilesMarkdown, summarizeProfiles } from './profile.ts';
 import { fileStamp, summaryTable, writeReport } from './report.ts';
+import { runDoor } from './sections/door.ts';
 import { runFanout } from './sections/fanout.ts';
 import { runHistory } from './sections/history.ts';
 import { runIdle } from './sections/idle.ts';
@@ -29,6 +30,7 @@ const RUNNERS: Record<Exclude<SectionName, 'metrics'>, Runner> = {
   fanout: runFanout,
   targeting: runTargeting,
   idle: runIdle,
+  door: runDoor,
   history: runHistory,
 };
 

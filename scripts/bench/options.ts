@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 
-export const SECTIONS = ['send', 'latency', 'fanout', 'targeting', 'idle', 'history', 'metrics'] as const;
+export const SECTIONS = ['send', 'latency', 'fanout', 'targeting', 'idle', 'door', 'history', 'metrics'] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
 /** Sizes and durations of one run; --quick shrinks all of them so the whole run fits in a CI minute. */
@@ -14,6 +14,7 @@ export interface BenchOptions {
   latency: { rates: number[]; senders: number; receiversPerKind: number; warmupMs: number; durationMs: number; lossTimeoutMs: number };
   fanout: { receiversPerKind: number; rate: number; durationMs: number };
   idle: { steps: number[]; cpuWindowMs: number; holdMs: number; connectConcurrency: number; users: number };
+  door: { rateConnections: number; capacityPerKind: number; concurrency: number; holdMs: number; stormTimeoutMs: number; users: number };
   history: {
     messages: number;
     users: number;
@@ -69,6 +70,9 @@ export function parseOptions(argv: string[]): BenchOptions {
     idle: quick
       ? { steps: [500], cpuWindowMs: 1_000, holdMs: 1_000, connectConcurrency: 100, users: 20 }
       : { steps: [1_000, 5_000, 10_000, 15_000], cpuWindowMs: 10_000, holdMs: 60_000, connectConcurrency: 200, users: 100 },
+    door: quick
+      ? { rateConnections: 500, capacityPerKind: 1_000, concurrency: 100, holdMs: 1_000, stormTimeoutMs: 30_000, users: 20 }
+      : { rateConnections: 5_000, capacityPerKind: 8_000, concurrency: 200, holdMs: 30_000, stormTimeoutMs: 60_000, users: 200 },
     history: quick
       ? {
           messages: 100_000,

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -41,6 +41,14 @@ export interface RunningCluster {
   stopOne(name: string, signal?: NodeJS.Signals): Promise<number | null>;
   /** SIGTERM to every child, SIGKILL to any still running after the grace period; nothing restarts. Safe to call twice. */
   stop(): Promise<void>;
+  /** nginx's master and worker processes, master first (for the benchmark's memory figures). */
+  nginxPids(): Promise<number[]>;
+  /**
+   * Points nginx's gateway upstream at `ports` (a benchmark's bare servers behind the
+   * same nginx) and reloads it; without ports, back at the gateways. Resolves once
+   * nginx's old workers have exited, so every later connection sees the new list.
+   */
+  routeGateways(ports?: number[]): Promise<void>;
 }
 
 const GRACE_MS = 12_000;
@@ -89,8 +97,9 @@ export async function startCluster(spec: ClusterSpec): Promise<RunningCluster> {
   await symlink(path.join(spec.root, 'nginx.conf'), path.join(prefix, 'nginx.conf'));
   await symlink(path.join(spec.root, 'web'), path.join(prefix, 'web'));
   const servers = (ports: number[]) => ports.map((p) => `server 127.0.0.1:${p} max_fails=1 fail_timeout=2s;\n`).join('');
+  const gatewayUpstreams = (ports: number[]) => writeFile(path.join(prefix, 'upstreams', 'gateway.conf'), servers(ports));
   await writeFile(path.join(prefix, 'upstreams', 'api.conf'), servers(spec.apiPorts));
-  await writeFile(path.join(prefix, 'upstreams', 'gateway.conf'), servers(spec.gatewayPorts));
+  await gatewayUpstreams(spec.gatewayPorts);
 
   // Until every replica and nginx answered once, an exit means a broken set-up
   // (a port taken, bad configuration) that restarting would only repeat: start-up
@@ -155,6 +164,11 @@ export async function startCluster(spec: ClusterSpec): Promise<RunningCluster> {
     throw error;
   }
 
+  const nginxPids = async () => {
+    const master = Number((await readFile(path.join(prefix, 'nginx.pid'), 'utf8')).trim());
+    return [master, ...(await childPids(master))];
+  };
+
   return {
     url: `http://127.0.0.1:${LB_PORT}`,
     names: [...children.keys()],
@@ -162,5 +176,26 @@ export async function startCluster(spec: ClusterSpec): Promise<RunningCluster> {
     kill: (name, signal) => void child(name).kill(signal),
     stopOne: stopChild,
     stop,
+    nginxPids,
+    async routeGateways(ports = spec.gatewayPorts) {
+      await gatewayUpstreams(ports);
+      const [master, ...before] = await nginxPids();
+      process.kill(master as number, 'SIGHUP');
+      // A reload starts new workers with the new configuration and lets the old ones
+      // finish their connections; the callers close theirs before switching.
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        const now = await childPids(master as number);
+        if (now.length >= before.length && !now.some((pid) => before.includes(pid))) return;
+        if (Date.now() > deadline) throw new Error('nginx did not finish reloading in 15 s');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
   };
+}
+
+/** A process's children, from /proc (empty once it has exited). */
+async function childPids(pid: number): Promise<number[]> {
+  const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
+  return text.split(' ').filter(Boolean).map(Number);
 }

@@ -4,8 +4,11 @@ import { serveWorker } from '../worker.ts';
 import { loopback } from '../users.ts';
 
 // A child process that opens many idle connections of one kind to one server
-// and keeps them (answering heartbeats) until told to close. Its memory and
-// file descriptors are its own, apart from the server being measured.
+// (directly or through nginx) and keeps them, answering heartbeats, until told
+// to close. Its memory and file descriptors are its own, apart from the servers
+// being measured. With `reconnect`, a connection the server drops is opened again
+// the way socket.io-client does by default (delays from 1 s doubling to 5 s,
+// each +-50%), so a killed gateway turns into a reconnect storm to measure.
 
 interface OpenRequest {
   kind: 'ws' | 'sio';
@@ -15,55 +18,127 @@ interface OpenRequest {
   /** Total open connections wanted after this call. */
   total: number;
   concurrency: number;
-  /** First loopback source address; each address carries 1000 connections. */
+  /** First loopback source address. */
   addressOffset: number;
+  /** Connections per source address (default 1000; 1 = every client from an address of its own). */
+  perAddress?: number;
+  /** ws: the connection counts as up at the server's first frame (the gateway's greeting), not at the upgrade. */
+  greeting?: boolean;
+  /** Open again what the server drops (see above). */
+  reconnect?: boolean;
 }
 
+const RECONNECT = { initialMs: 1_000, maxMs: 5_000, jitter: 0.5 };
+const reconnectDelay = (attempt: number) =>
+  Math.min(RECONNECT.maxMs, RECONNECT.initialMs * 2 ** attempt) * (1 - RECONNECT.jitter + 2 * RECONNECT.jitter * Math.random());
+
 const closers: (() => void)[] = [];
+let live = 0;
 let dropped = 0;
+/** Reconnect attempts that failed (refused, reset or answered with an error). */
+let refused = 0;
+let reopened = 0;
+/** Date.now() of the first drop and of the latest successful reopen. */
+let firstDropAt: number | undefined;
+let lastReopenAt: number | undefined;
 let closing = false;
+
+function noteDrop() {
+  live--;
+  dropped++;
+  firstDropAt ??= Date.now();
+}
+
+function noteReopen() {
+  live++;
+  reopened++;
+  lastReopenAt = Date.now();
+}
+
+function openWs(req: OpenRequest, url: string, localAddress: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let attempt = 0;
+    let first = true;
+    let current: WebSocket | undefined;
+    closers.push(() => current?.terminate());
+    const connect = () => {
+      const ws = new WebSocket(url, { localAddress, perMessageDeflate: false });
+      current = ws;
+      let up = false;
+      const onUp = () => {
+        if (up) return;
+        up = true;
+        attempt = 0;
+        if (first) {
+          first = false;
+          live++;
+          resolve();
+        } else noteReopen();
+      };
+      ws.on('open', () => {
+        if (!req.greeting) onUp();
+      });
+      ws.once('message', onUp);
+      ws.on('error', () => undefined);
+      ws.on('close', () => {
+        if (closing) return;
+        if (up) noteDrop();
+        else if (first) {
+          first = false;
+          closers.pop();
+          return reject(new Error('closed before it was up'));
+        } else refused++;
+        if (req.reconnect) setTimeout(connect, reconnectDelay(attempt++));
+      });
+    };
+    connect();
+  });
+}
+
+function openSio(req: OpenRequest, token: string, localAddress: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    // socket.io-client's types omit it, but the engine passes localAddress on to the ws transport.
+    const socket: Socket = io(req.url, {
+      auth: { token },
+      transports: ['websocket'],
+      reconnection: req.reconnect ?? false,
+      reconnectionDelay: RECONNECT.initialMs,
+      reconnectionDelayMax: RECONNECT.maxMs,
+      randomizationFactor: RECONNECT.jitter,
+      forceNew: true,
+      ...{ localAddress },
+    });
+    let first = true;
+    socket.on('connect', () => {
+      if (first) {
+        first = false;
+        live++;
+        closers.push(() => socket.disconnect());
+        resolve();
+      } else noteReopen();
+    });
+    socket.on('connect_error', (error) => {
+      if (!first) {
+        refused++;
+        return;
+      }
+      first = false;
+      socket.disconnect();
+      reject(error);
+    });
+    socket.on('disconnect', (reason) => {
+      if (closing) return;
+      noteDrop();
+      // The server's own disconnect is not retried by socket.io-client; a client that wants to stay does.
+      if (req.reconnect && reason === 'io server disconnect') socket.connect();
+    });
+  });
+}
 
 function openOne(req: OpenRequest, i: number): Promise<void> {
   const token = req.tokens[i % req.tokens.length] as string;
-  const localAddress = loopback(req.addressOffset + Math.floor(i / 1000));
-  return new Promise((resolve, reject) => {
-    if (req.kind === 'ws') {
-      const ws = new WebSocket(req.url.replace('{token}', encodeURIComponent(token)), { localAddress, perMessageDeflate: false });
-      const gateway = req.url.includes('/api/ws/connect');
-      let live = false;
-      const up = () => {
-        live = true;
-        closers.push(() => ws.terminate());
-        resolve();
-      };
-      ws.on('open', () => {
-        if (!gateway) up();
-      });
-      // The gateway's first frame says the connection is authenticated and in its rooms.
-      ws.once('message', () => {
-        if (gateway && !live) up();
-      });
-      ws.on('error', (e) => {
-        if (!live) reject(e);
-      });
-      ws.on('close', () => {
-        if (live && !closing) dropped++;
-      });
-    } else {
-      // socket.io-client's types omit it, but the engine passes localAddress on to the ws transport.
-      const socket: Socket = io(req.url, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true, ...{ localAddress } });
-      let live = false;
-      socket.once('connect', () => {
-        live = true;
-        closers.push(() => socket.disconnect());
-        resolve();
-      });
-      socket.once('connect_error', reject);
-      socket.on('disconnect', () => {
-        if (live && !closing) dropped++;
-      });
-    }
-  });
+  const localAddress = loopback(req.addressOffset + Math.floor(i / (req.perAddress ?? 1000)));
+  return req.kind === 'ws' ? openWs(req, req.url.replace('{token}', encodeURIComponent(token)), localAddress) : openSio(req, token, localAddress);
 }
 
 async function openMany(req: OpenRequest): Promise<{ opened: number; failed: number; ms: number; errors: string[] }> {
@@ -94,10 +169,12 @@ serveWorker({}, async (req) => {
     case 'open':
       return openMany(req as unknown as OpenRequest);
     case 'status':
-      return { open: closers.length - dropped, dropped };
+      return { open: live, dropped, refused, reopened, firstDropAt, lastReopenAt };
     case 'close':
       closing = true;
       for (const close of closers.splice(0)) close();
+      live = 0;
+      // A closed client stays closed: the bench starts a new one for its next run.
       return null;
     default:
       throw new Error(`unknown command ${String(req.cmd)}`);

@@ -94,6 +94,7 @@ async function runOne(ctx: BenchContext, kind: Kind, target: Target, round: numb
         total: n,
         concurrency: o.connectConcurrency,
         addressOffset: 20 + (runIndex % 8) * 20,
+        greeting: kind === 'ws' && target === 'gateway',
       });
       const connectCpu = cpuBetween(cpuBefore, await sampleCpu());
       if (opened.failed > 0) ctx.say(`idle ${kind} ${target}: ${opened.failed} connections failed (${opened.errors.join('; ')})`);
