@@ -4,6 +4,7 @@ import type { CommandName, CommandReply, ServerEventName, ServerEventPayload } f
 import type {
   deliveredMessage,
   delivery,
+  ephemeralEvents,
   interServerEvents,
   membershipChange,
   messageEventName,
@@ -18,6 +19,9 @@ export type TokenRevocation = z.infer<typeof tokenRevocation>;
 export type UserTokensRevocation = z.infer<typeof userTokensRevocation>;
 export type PresenceChange = z.infer<typeof presenceChange>;
 export type DeliveredMessage = z.infer<typeof deliveredMessage>;
+
+export type EphemeralEventName = keyof typeof ephemeralEvents;
+export type EphemeralPayload<E extends EphemeralEventName = EphemeralEventName> = z.infer<(typeof ephemeralEvents)[E]>;
 
 export type InterServerEventName = keyof typeof interServerEvents;
 export type InterServerEvents = {

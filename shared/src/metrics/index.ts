@@ -19,6 +19,8 @@ export interface Metrics {
   resumes: Counter<'outcome'>;
   clusterEventsReceived: Counter<'event'>;
   clusterEventsDelivered: Counter<'event'>;
+  ephemeralRouted: Counter<'event'>;
+  ephemeralRoutedFrames: Counter<'event'>;
   lostFrames: Counter;
   routeOutcomes: Counter<'outcome'>;
   replayedMessages: Counter;
@@ -72,6 +74,18 @@ export function createMetrics(opts: { service: string; enabled?: boolean }): Met
     clusterEventsDelivered: new Counter({
       name: 'chat_cluster_events_delivered_total',
       help: 'Cluster events that reached at least one local connection, by event',
+      labelNames: ['event'],
+      registers,
+    }),
+    ephemeralRouted: new Counter({
+      name: 'chat_ephemeral_routed_total',
+      help: "Ephemeral events this process routed, by event (presence: one per user's first connection or last disconnection in the cluster)",
+      labelNames: ['event'],
+      registers,
+    }),
+    ephemeralRoutedFrames: new Counter({
+      name: 'chat_ephemeral_routed_frames_total',
+      help: "Frames the router sent for them, by event: one per gateway holding a connection in the event's rooms, so bounded by the user's contacts, never by the cluster",
       labelNames: ['event'],
       registers,
     }),

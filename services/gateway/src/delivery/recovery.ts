@@ -114,11 +114,10 @@ export function createRecovery(deps: {
 
   return {
     async start() {
-      listener = await router.listen(
-        gateway,
-        (frame) => intake.take(frame),
-        () => logger.warn({ gateway }, 'dropped a malformed routed frame'),
-      );
+      listener = await router.listen(gateway, {
+        frame: (frame) => intake.take(frame),
+        malformed: () => logger.warn({ gateway }, 'dropped a malformed routed frame'),
+      });
       await stream.start();
       await recover('start');
     },
