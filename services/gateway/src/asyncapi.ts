@@ -7,7 +7,6 @@ import {
   declaredInput,
   ioAck,
   ioEventPayloads,
-  ioPresence,
   pascal,
   pingFrame,
   plainEventFrames,
@@ -104,7 +103,6 @@ export function asyncApiDocument(inputs: Partial<Record<CommandName, z.ZodType>>
   ];
   const socketIo: MessageSpec[] = [
     ...eventSpecs('io', (name) => ioEventPayloads[name]),
-    { key: 'ioPresence', name: 'presence', schema: ioPresence, summary: 'Someone came online or went offline', action: 'send' },
     ...commandSpecs('io', ' (emit with an ack)'),
     { key: 'ioAck', name: 'ack', schema: ioAck, summary: 'The acknowledgement of a command emit', action: 'send' },
   ];

@@ -21,6 +21,7 @@ import { createHandshake } from './connection/handshake.ts';
 import { createLifecycle } from './connection/lifecycle.ts';
 import { LocalRooms } from './connection/local-rooms.ts';
 import { LocalTokens } from './connection/local-tokens.ts';
+import { EphemeralOutbox } from './connection/outbox.ts';
 import { createPresenceTracker } from './connection/presence.ts';
 import { createDeliveryCore } from './delivery/index.ts';
 import { createPlainWsEndpoint, PLAIN_WS_PATH } from './transports/plain-ws.ts';
@@ -118,6 +119,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
   });
   const local = new LocalRooms<Connection>();
   const tokens = new LocalTokens();
+  // Ephemeral events for local connections, sent coalesced once per PRESENCE_FLUSH_INTERVAL by one ticker.
+  const outbox = new EphemeralOutbox({ intervalMs: config.presence.flushMs, metrics });
   const core = createDeliveryCore({
     router: createRedisRouter(deps.redis, config.redis.prefix, { subscriber: routeSubscriber, metrics, logger }),
     // Per process, as presence's id: a restarted (or misconfigured twin) gateway never shares a channel or frame count.
@@ -125,6 +128,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     feed: deps.feed,
     local,
     tokens,
+    outbox,
     timing: { gapWaitMs: config.delivery.gapWaitMs, pollIntervalMs: config.delivery.pollIntervalMs, leaseMs: config.presence.leaseMs },
     logger,
     metrics,
@@ -176,6 +180,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     async listen(opts) {
       await presence.start();
       await core.start();
+      outbox.start();
       await new Promise<void>((resolve, reject) => {
         httpServer.once('error', reject);
         httpServer.listen(opts.port, opts.host, () => resolve());
@@ -185,6 +190,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     async close() {
       closing = true;
       await core.stop();
+      outbox.stop();
       expiry.stop();
       await presence.stop();
       plain.close();

@@ -27,6 +27,11 @@ export const serverEvents = {
   direct_message: { payload: messageDelivery, summary: 'A direct message' },
   resumed: { payload: resumedEvent.extend({ cursor }), summary: 'Live from here (after `replayed` missed messages when resuming)' },
   reload: { payload: reloadEvent.extend({ cursor }), summary: 'Too much was missed to replay: read history over REST, then continue from `cursor`' },
+  presence: {
+    payload: presenceChange,
+    summary:
+      'A user came online (first connection in the cluster) or went offline (last one): their latest status, at most one per user per PRESENCE_FLUSH_INTERVAL',
+  },
   error: {
     payload: errorBodySchema.extend({
       client_msg_id: z.string().optional().meta({ description: "The failed command's client_msg_id, when it had one" }),
@@ -104,8 +109,6 @@ export type PlainServerFrame =
   | z.input<typeof pongFrame>;
 
 // Socket.IO: the event name tells the payloads apart.
-
-export const ioPresence = presenceChange.meta({ id: 'IoPresence', description: 'A user came online (first socket) or went offline (last socket)' });
 
 const ioMessage = deliveredMessage
   .extend({ id: messageSchema.shape.id, created_at: messageSchema.shape.created_at, cursor })

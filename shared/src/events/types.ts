@@ -34,8 +34,6 @@ export type Ack = (result: ({ ok: true } & CommandReply) | ({ ok: false } & Erro
 /** The seed's message events carry the message itself plus its cursor on Socket.IO; every other event its payload. */
 type IoPayload<E extends ServerEventName> = E extends z.infer<typeof messageEventName> ? DeliveredMessage : ServerEventPayload<E>;
 
-export type ServerToClientEvents = { [E in ServerEventName]: (payload: IoPayload<E>) => void } & {
-  presence: (change: PresenceChange) => void;
-};
+export type ServerToClientEvents = { [E in ServerEventName]: (payload: IoPayload<E>) => void };
 
 export type ClientToServerEvents = { [C in CommandName]: (input: unknown, ack?: Ack) => void };

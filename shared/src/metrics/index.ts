@@ -21,6 +21,8 @@ export interface Metrics {
   clusterEventsDelivered: Counter<'event'>;
   ephemeralRouted: Counter<'event'>;
   ephemeralRoutedFrames: Counter<'event'>;
+  ephemeralSent: Counter<'event' | 'kind'>;
+  ephemeralCoalesced: Counter<'event'>;
   lostFrames: Counter;
   routeOutcomes: Counter<'outcome'>;
   replayedMessages: Counter;
@@ -86,6 +88,18 @@ export function createMetrics(opts: { service: string; enabled?: boolean }): Met
     ephemeralRoutedFrames: new Counter({
       name: 'chat_ephemeral_routed_frames_total',
       help: "Frames the router sent for them, by event: one per gateway holding a connection in the event's rooms, so bounded by the user's contacts, never by the cluster",
+      labelNames: ['event'],
+      registers,
+    }),
+    ephemeralSent: new Counter({
+      name: 'chat_ephemeral_sent_total',
+      help: 'Ephemeral events (presence) sent to local connections after coalescing, by event and socket kind: one per connection and change',
+      labelNames: ['event', 'kind'],
+      registers,
+    }),
+    ephemeralCoalesced: new Counter({
+      name: 'chat_ephemeral_coalesced_total',
+      help: "Ephemeral changes never sent because a later one for the same connection and key replaced them before the connection's flush, by event",
       labelNames: ['event'],
       registers,
     }),
