@@ -7,7 +7,7 @@ import { createDatabase } from './db/database.ts';
 import type { DB } from './db/schema.ts';
 import { createEventPublisher } from './events/publisher.ts';
 import { rooms } from './events/rooms.ts';
-import { createRedisRouter, parseFrame, routerKeys, type Frame } from './events/router/index.ts';
+import { createRedisRouter, parseEphemeralFrame, parseFrame, routerKeys, type EphemeralFrame, type Frame } from './events/router/index.ts';
 import type { Delivery } from './events/types.ts';
 import { withHandledSubscriptions } from './events/safe-subscribe.ts';
 import { createLimiter } from './limits/rate-limits.ts';
@@ -206,13 +206,17 @@ describe('on a Redis Cluster', () => {
     await limiter.reset('alice');
     await limiter.consume('alice');
 
-    // Events: the router's scripts (register, init, control, route, sync, unregister) and the frames on a gateway's channel, in order.
+    // Events: the router's scripts (register, init, control, ephemeral, route, sync, unregister) and the frames on a gateway's channel, in order.
     const router = createRedisRouter(client, prefix);
     const subscriber = withHandledSubscriptions(duplicateRedis(client, { enableAutoPipelining: false }), () => {});
     const received: Frame[] = [];
+    const ephemeral: EphemeralFrame[] = [];
     subscriber.on('message', (from: string, raw: string) => {
-      const frame = from === router.channel('gw-test') ? parseFrame(raw) : undefined;
+      if (from !== router.channel('gw-test')) return;
+      const frame = parseFrame(raw);
       if (frame) received.push(frame);
+      const unnumbered = parseEphemeralFrame(raw);
+      if (unnumbered) ephemeral.push(unnumbered);
     });
     await subscriber.subscribe(router.channel('gw-test'));
     const head = await router.register('gw-test', [rooms.user(user.id), rooms.global], 30_000);
@@ -220,6 +224,8 @@ describe('on a Redis Cluster', () => {
     expect(await router.init(41)).toBe(41);
     const events = createEventPublisher(client, prefix, logger);
     for (let i = 0; i < 20; i++) events.tokenRevoked({ userId: user.id, jti: `jti-${i}` });
+    const change = { user_id: 'u9', username: 'nine', status: 'online' as const };
+    expect(await router.ephemeral([rooms.user(user.id), rooms.presence('u9')], 'presence', change)).toBe(1);
     // Out of order: 42 waits in Redis for 41, then both go out in log order.
     const message = (seq: number): Delivery => ({
       rooms: [rooms.global],
@@ -231,6 +237,7 @@ describe('on a Redis Cluster', () => {
     await router.route(message(41));
     await expect.poll(() => received.length, { message: 'frames on the channel', timeout: 5_000, interval: 20 }).toBeGreaterThanOrEqual(22);
     expect(received.map((f) => f.g)).toEqual(Array.from({ length: 22 }, (_, i) => i + 1));
+    expect(ephemeral).toEqual([{ rooms: [rooms.user(user.id)], event: 'presence', data: change }]);
     expect(received.slice(0, 20).map((f) => (f.data as { jti: string }).jti)).toEqual(Array.from({ length: 20 }, (_, i) => `jti-${i}`));
     expect(received.slice(20).map((f) => (f.data as Delivery).seq)).toEqual([41, 42]);
     expect(await router.sync('gw-test', 30_000)).toEqual({ next: 43, g: 22, held: 0 });

@@ -218,7 +218,7 @@ function idleDetail(runs: IdleRun[], ctx: BenchContext): string {
   return (
     `One server process per run: gateway 1 restarted fresh by the runner (its own port, not nginx), or a bare \`ws\` / \`socket.io\` server (baselines/idle-*.ts) in a child process. ` +
     `Clients in a separate process (clients/idle-client.ts), ${o.connectConcurrency} connects in flight, 1000 connections per loopback source address, ` +
-    `${o.users} users shared by the connections (one user per connection would make every Socket.IO connect broadcast \`presence\` to every Socket.IO client: O(n^2) frames). ` +
+    `${o.users} users shared by the connections (kept from when every Socket.IO connect broadcast \`presence\` to every Socket.IO client; presence now goes to contacts only, and these users have none). ` +
     `RSS from /proc/<pid>/status, heap from the gateway's nodejs_heap_size_used_bytes (bare: process.memoryUsage().heapUsed), both as (value - empty) / connections; ` +
     `CPU from /proc/<pid>/stat over ${o.cpuWindowMs / 1000} s. Heartbeats at defaults: gateway WEBSOCKET_PING_PERIOD 54s / WEBSOCKET_PONG_WAIT 60s, SOCKETIO_PING_INTERVAL 25s / SOCKETIO_PING_TIMEOUT 20s; bare ws sends no pings, bare socket.io uses the same 25s/20s.\n\n` +
     mdTable(

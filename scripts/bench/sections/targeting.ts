@@ -12,7 +12,7 @@ import { createUsers, loopback, type BenchUser } from '../users.ts';
 
 const USERS_PER_GATEWAY = 20;
 const ROOMS_PER_GATEWAY = 4;
-/** Control frames (membership, presence is not routed) a gateway may get besides its addressed events. */
+/** Control frames (membership) a gateway may get besides its addressed events; presence is counted under its own event, not `deliver`. */
 const CONTROL_ALLOWANCE = 5;
 
 type Traffic = 'direct' | 'room' | 'global';

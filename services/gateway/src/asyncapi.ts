@@ -7,7 +7,6 @@ import {
   declaredInput,
   ioAck,
   ioEventPayloads,
-  ioPresence,
   pascal,
   pingFrame,
   plainEventFrames,
@@ -104,7 +103,6 @@ export function asyncApiDocument(inputs: Partial<Record<CommandName, z.ZodType>>
   ];
   const socketIo: MessageSpec[] = [
     ...eventSpecs('io', (name) => ioEventPayloads[name]),
-    { key: 'ioPresence', name: 'presence', schema: ioPresence, summary: 'Someone came online or went offline', action: 'send' },
     ...commandSpecs('io', ' (emit with an ack)'),
     { key: 'ioAck', name: 'ack', schema: ioAck, summary: 'The acknowledgement of a command emit', action: 'send' },
   ];
@@ -135,6 +133,7 @@ export function asyncApiDocument(inputs: Partial<Record<CommandName, z.ZodType>>
       description: [
         "Real-time delivery of the chat cluster, over two protocols on the same gateways behind nginx: a plain WebSocket speaking the seed's JSON frames, and Socket.IO.",
         "Every message is delivered to each of a user's connections once and in order. Each carries a `cursor`; a client that reconnects with its last cursor as `since` gets what it missed (then `resumed`), or `reload` when too much was missed.",
+        'Presence (`presence`) is ephemeral: never stored or replayed, sent only to connections that share a conversation with the user or watch them (`presence_watch`), at most one per user per PRESENCE_FLUSH_INTERVAL and connection.',
         `Error codes (\`code\` of every error): ${ERROR_CODES.map((c) => `\`${c}\``).join(', ')}.`,
       ].join('\n\n'),
     },

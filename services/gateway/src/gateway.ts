@@ -13,7 +13,7 @@ import { createLimiter, createProxyTrust } from '@chat/shared/limits';
 import type { Logger } from '@chat/shared/logger';
 import type { Metrics } from '@chat/shared/metrics';
 import { HTTP_STATUS, presentHealth, presentLiveness, presentReadiness } from '@chat/shared/presenters';
-import { createPresenceWriter } from '@chat/shared/presence';
+import { createPresenceReader, createPresenceWriter } from '@chat/shared/presence';
 import { createCommands } from './connection/commands.ts';
 import type { Connection } from './connection/connection.ts';
 import { ExpiryWatch } from './connection/expiry.ts';
@@ -21,7 +21,8 @@ import { createHandshake } from './connection/handshake.ts';
 import { createLifecycle } from './connection/lifecycle.ts';
 import { LocalRooms } from './connection/local-rooms.ts';
 import { LocalTokens } from './connection/local-tokens.ts';
-import { createPresenceTracker } from './connection/presence.ts';
+import { EphemeralOutbox } from './connection/outbox.ts';
+import { createPresenceTracker, createPresenceWatch } from './connection/presence.ts';
 import { createDeliveryCore } from './delivery/index.ts';
 import { createPlainWsEndpoint, PLAIN_WS_PATH } from './transports/plain-ws.ts';
 import { attachSocketIo } from './transports/socketio.ts';
@@ -38,7 +39,7 @@ export interface GatewayDeps {
   audience: Audience;
   /** The message log: catch-up after lost publishes, and resume. */
   feed: Feed;
-  /** Publishes for the adapter and presence; the adapter subscribes on a duplicate. A single node or a cluster. */
+  /** The router, presence and the adapter; the subscribers are duplicates. A single node or a cluster. */
   redis: RedisClient;
   health: () => Promise<HealthReport>;
   /** This replica's Prometheus families; served on their own port by main.ts. */
@@ -60,7 +61,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
   // Auto-pipelining would defer the adapter's unsubscribes past our QUIT at close.
   // On a cluster the adapter's classic (not sharded) channels work as on one node:
   // the subscriber listens on one node, and every node forwards every PUBLISH.
-  // The adapter carries presence broadcasts only; events reach this gateway through the router (delivery/).
+  // Nothing is broadcast through the adapter any more: events, presence included, reach
+  // this gateway through the router (delivery/), and each gateway sends to its own sockets.
   const subscriber = withHandledSubscriptions(duplicateRedis(deps.redis, { enableAutoPipelining: false }), (err, command) =>
     logger.warn({ err, command }, 'redis subscriber command failed'),
   );
@@ -113,21 +115,26 @@ export function createGateway(deps: GatewayDeps): Gateway {
     res.writeHead(HTTP_STATUS.forbidden, { 'content-type': 'application/json' }).end(JSON.stringify({ error: refusal, code: 'forbidden' }));
   });
 
+  const router = createRedisRouter(deps.redis, config.redis.prefix, { subscriber: routeSubscriber, metrics, logger });
   const presence = createPresenceTracker({
     writer: createPresenceWriter(deps.redis, { prefix: config.redis.prefix, gatewayId: config.gatewayId, leaseMs: config.presence.leaseMs }),
-    io,
+    audience: deps.audience,
+    router,
     logger,
     leaseMs: config.presence.leaseMs,
   });
   const local = new LocalRooms<Connection>();
   const tokens = new LocalTokens();
+  // Presence changes for local connections, sent coalesced once per PRESENCE_FLUSH_INTERVAL by one ticker.
+  const outbox = new EphemeralOutbox({ intervalMs: config.presence.flushMs, metrics });
   const core = createDeliveryCore({
-    router: createRedisRouter(deps.redis, config.redis.prefix, { subscriber: routeSubscriber, metrics, logger }),
+    router,
     // Per process, as presence's id: a restarted (or misconfigured twin) gateway never shares a channel or frame count.
     gatewayId: `${config.gatewayId}:${randomBytes(4).toString('hex')}`,
     feed: deps.feed,
     local,
     tokens,
+    outbox,
     timing: { gapWaitMs: config.delivery.gapWaitMs, pollIntervalMs: config.delivery.pollIntervalMs, leaseMs: config.presence.leaseMs },
     logger,
     metrics,
@@ -141,7 +148,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
     tokens,
     expiry,
     presence,
-    commands: createCommands({ messages: deps.messages, metrics }),
+    commands: createCommands({
+      messages: deps.messages,
+      watchPresence: createPresenceWatch({ core, local, reader: createPresenceReader(deps.redis, config.redis.prefix) }),
+      metrics,
+    }),
     resume: { maxBacklog: config.delivery.resumeMaxBacklog, pageSize: config.delivery.resumePageSize },
     logger,
     metrics,
@@ -179,6 +190,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     async listen(opts) {
       await presence.start();
       await core.start();
+      outbox.start();
       await new Promise<void>((resolve, reject) => {
         httpServer.once('error', reject);
         // When a gateway dies, its clients reconnect to the others all at once
@@ -193,6 +205,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     async close() {
       closing = true;
       await core.stop();
+      outbox.stop();
       expiry.stop();
       await presence.stop();
       plain.close();

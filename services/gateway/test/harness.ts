@@ -201,14 +201,16 @@ export async function connectIo(
   return { socket, inbox, disconnected };
 }
 
-/** Sends over Socket.IO and resolves with the acknowledgement. */
-export async function emitMessage(
-  client: IoClient,
-  body: unknown,
-): Promise<{ ok: boolean; message?: { id: string }; error?: string; code?: string }> {
-  const ack = (await client.socket.timeout(5_000).emitWithAck('message', body)) as { ok: boolean; message?: { id: string } };
+/** Emits a command over Socket.IO and resolves with its acknowledgement, checked against docs/asyncapi.yaml. */
+export async function emitCommand<A extends { ok: boolean }>(client: IoClient, name: string, body: unknown): Promise<A> {
+  const ack = (await client.socket.timeout(5_000).emitWithAck(name, body)) as A;
   checkContract(contract.ioAck(ack));
   return ack;
+}
+
+/** Sends over Socket.IO and resolves with the acknowledgement. */
+export function emitMessage(client: IoClient, body: unknown): Promise<{ ok: boolean; message?: { id: string }; error?: string; code?: string }> {
+  return emitCommand(client, 'message', body);
 }
 
 export interface GatewayProcess {

@@ -76,8 +76,12 @@ describe('logout', () => {
 });
 
 describe('presence', () => {
-  it('counts connections across gateways and announces first and last only', async () => {
+  it('counts connections across gateways and announces first and last only, to those who share a room', async () => {
     const [watcher, bob, eve] = await Promise.all([createUser(api), createUser(api), createUser(api)]);
+    const room = await createRoom(api, watcher, 'presence');
+    for (const member of [bob, eve]) {
+      expect((await api.fetch(`/api/rooms/${room.id}/members/${member.id}`, { method: 'POST', token: watcher.token })).status).toBe(201);
+    }
     const watch = await connectIo(g1, watcher.token);
     const statusOf = (user: TestUser) =>
       watch.inbox.items.filter((e) => e.event === 'presence' && e.payload.user_id === user.id).map((e) => e.payload.status);
@@ -87,8 +91,8 @@ describe('presence', () => {
     const second = await connectIo(g1, bob.token);
     expect((await connectedUsers(watcher)).connected_users).toContain(bob.username);
 
-    // eve's announcement is published after bob's second connection was counted,
-    // so a second "online" for bob would already be here.
+    // eve's announcement is published after bob's second connection was counted, and
+    // bob's first was already sent: a second "online" for bob would be here by then.
     const eveWs = await connectWs(g1, eve.token);
     await watch.inbox.next((e) => e.event === 'presence' && e.payload.user_id === eve.id);
     expect(statusOf(bob)).toEqual(['online']);

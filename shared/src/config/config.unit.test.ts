@@ -320,7 +320,7 @@ describe('loadGatewayConfig', () => {
         maxQueuedMessages: 64,
       },
       socketio: { pingIntervalMs: 25_000, pingTimeoutMs: 20_000, maxQueuedMessages: 64, maxBufferedBytes: 4 * 1024 * 1024 },
-      presence: { leaseMs: 30_000 },
+      presence: { leaseMs: 30_000, flushMs: 1_000 },
       delivery: { gapWaitMs: 50, pollIntervalMs: 1_000, resumeMaxBacklog: 10_000, resumePageSize: 200 },
       healthTimeoutMs: 2_000,
       shutdownTimeoutMs: 10_000,

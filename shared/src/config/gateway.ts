@@ -32,7 +32,11 @@ export interface GatewayConfig extends CommonConfig {
     /** A connection with more than this queued for it and unsent is terminated as too slow. */
     maxBufferedBytes: number;
   };
-  presence: { leaseMs: number };
+  presence: {
+    leaseMs: number;
+    /** How often each connection is sent the presence changes collected for it (at most one per user per interval). */
+    flushMs: number;
+  };
   /** New connections (either socket kind) per user, and handshakes per client address. */
   connectionLimits: { perUser: RateLimit; perAddress: RateLimit };
   delivery: {
@@ -84,6 +88,10 @@ export const gatewayShape = {
   }),
   PRESENCE_LEASE: duration('30s').meta({
     description: 'A gateway that dies without cleaning up stops counting in presence, and stops being routed events, after this.',
+  }),
+  PRESENCE_FLUSH_INTERVAL: duration('1s').meta({
+    description:
+      "How often a gateway sends each of its connections the presence changes of their contacts and watched users collected since the last time: at most one `presence` per user per interval, the user's latest status.",
   }),
   DELIVERY_GAP_WAIT: duration('50ms').meta({
     description:
@@ -142,7 +150,7 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
       maxQueuedMessages: v.CONNECTION_MAX_QUEUED_MESSAGES,
       maxBufferedBytes: v.WEBSOCKET_MAX_BUFFERED_BYTES,
     },
-    presence: { leaseMs: v.PRESENCE_LEASE },
+    presence: { leaseMs: v.PRESENCE_LEASE, flushMs: v.PRESENCE_FLUSH_INTERVAL },
     connectionLimits: {
       perUser: { points: v.CONNECT_USER_LIMIT, windowMs: v.CONNECT_USER_WINDOW },
       perAddress: { points: v.HANDSHAKE_ADDRESS_LIMIT, windowMs: v.HANDSHAKE_ADDRESS_WINDOW },

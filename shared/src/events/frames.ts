@@ -27,6 +27,11 @@ export const serverEvents = {
   direct_message: { payload: messageDelivery, summary: 'A direct message' },
   resumed: { payload: resumedEvent.extend({ cursor }), summary: 'Live from here (after `replayed` missed messages when resuming)' },
   reload: { payload: reloadEvent.extend({ cursor }), summary: 'Too much was missed to replay: read history over REST, then continue from `cursor`' },
+  presence: {
+    payload: presenceChange,
+    summary:
+      'A user who shares a conversation with this connection (a room, a direct conversation) or whom it watches (`presence_watch`) came online (first connection in the cluster) or went offline (last one): their latest status, at most one per user per PRESENCE_FLUSH_INTERVAL',
+  },
   error: {
     payload: errorBodySchema.extend({
       client_msg_id: z.string().optional().meta({ description: "The failed command's client_msg_id, when it had one" }),
@@ -56,8 +61,31 @@ interface CommandSpec {
   input?: z.ZodType;
 }
 
+/** Users one connection may watch at most (`presence_watch`). */
+export const PRESENCE_WATCH_MAX = 200;
+
+const userIds = z.array(z.string());
+
 export const clientCommands = {
   message: { reply: z.object({ message: messageSchema }), summary: 'Send a message' },
+  presence_watch: {
+    input: z.object({
+      user_ids: z
+        .array(z.uuid())
+        .max(PRESENCE_WATCH_MAX)
+        .meta({
+          description: `The users whose presence this connection wants from now on, at most ${PRESENCE_WATCH_MAX}; replaces the earlier list (\`[]\` stops watching)`,
+        }),
+      client_msg_id: z.string().optional().meta({
+        description: 'Plain WebSocket: the reply comes as an `ack` carrying it (without one, no reply); repeating the command changes nothing',
+      }),
+    }),
+    reply: z.object({
+      user_ids: userIds.meta({ description: 'The users watched now, without repeats' }),
+      online: userIds.meta({ description: 'Those of them online right now; later changes arrive as `presence`' }),
+    }),
+    summary: "Watch users' presence (besides the contacts, whose changes come anyway)",
+  },
 } as const satisfies Record<string, CommandSpec>;
 
 export type CommandName = keyof typeof clientCommands;
@@ -104,8 +132,6 @@ export type PlainServerFrame =
   | z.input<typeof pongFrame>;
 
 // Socket.IO: the event name tells the payloads apart.
-
-export const ioPresence = presenceChange.meta({ id: 'IoPresence', description: 'A user came online (first socket) or went offline (last socket)' });
 
 const ioMessage = deliveredMessage
   .extend({ id: messageSchema.shape.id, created_at: messageSchema.shape.created_at, cursor })

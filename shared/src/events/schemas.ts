@@ -40,6 +40,7 @@ export const tokenRevocation = z.object({ userId: z.string(), jti: z.string() })
 /** "Log out everywhere": the user's sockets whose token was issued (`iat`) at or before `issuedNotAfter` are disconnected. */
 export const userTokensRevocation = z.object({ userId: z.string(), issuedNotAfter: z.number().int() });
 
+/** A user's first connection in the cluster (`online`) or last disconnection (`offline`). */
 export const presenceChange = z.object({
   user_id: z.string(),
   username: z.string(),
@@ -52,4 +53,14 @@ export const interServerEvents = {
   membership: membershipChange,
   token_revoked: tokenRevocation,
   user_tokens_revoked: userTokensRevocation,
+} as const;
+
+/**
+ * Ephemeral events: never stored, never replayed, sent by the router without a
+ * number to the gateways of a set of rooms (router/types.ts `ephemeral`), and
+ * by each gateway, coalesced, to its connections in those rooms as the server
+ * event of the same name (frames.ts). A lost one stays lost.
+ */
+export const ephemeralEvents = {
+  presence: presenceChange,
 } as const;

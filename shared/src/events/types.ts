@@ -4,6 +4,7 @@ import type { CommandName, CommandReply, ServerEventName, ServerEventPayload } f
 import type {
   deliveredMessage,
   delivery,
+  ephemeralEvents,
   interServerEvents,
   membershipChange,
   messageEventName,
@@ -19,6 +20,9 @@ export type UserTokensRevocation = z.infer<typeof userTokensRevocation>;
 export type PresenceChange = z.infer<typeof presenceChange>;
 export type DeliveredMessage = z.infer<typeof deliveredMessage>;
 
+export type EphemeralEventName = keyof typeof ephemeralEvents;
+export type EphemeralPayload<E extends EphemeralEventName = EphemeralEventName> = z.infer<(typeof ephemeralEvents)[E]>;
+
 export type InterServerEventName = keyof typeof interServerEvents;
 export type InterServerEvents = {
   [E in InterServerEventName]: (payload: z.infer<(typeof interServerEvents)[E]>) => void;
@@ -30,8 +34,6 @@ export type Ack = (result: ({ ok: true } & CommandReply) | ({ ok: false } & Erro
 /** The seed's message events carry the message itself plus its cursor on Socket.IO; every other event its payload. */
 type IoPayload<E extends ServerEventName> = E extends z.infer<typeof messageEventName> ? DeliveredMessage : ServerEventPayload<E>;
 
-export type ServerToClientEvents = { [E in ServerEventName]: (payload: IoPayload<E>) => void } & {
-  presence: (change: PresenceChange) => void;
-};
+export type ServerToClientEvents = { [E in ServerEventName]: (payload: IoPayload<E>) => void };
 
 export type ClientToServerEvents = { [C in CommandName]: (input: unknown, ack?: Ack) => void };

@@ -19,6 +19,10 @@ export interface Metrics {
   resumes: Counter<'outcome'>;
   clusterEventsReceived: Counter<'event'>;
   clusterEventsDelivered: Counter<'event'>;
+  ephemeralRouted: Counter<'event'>;
+  ephemeralRoutedFrames: Counter<'event'>;
+  ephemeralSent: Counter<'event' | 'kind'>;
+  ephemeralCoalesced: Counter<'event'>;
   lostFrames: Counter;
   routeOutcomes: Counter<'outcome'>;
   replayedMessages: Counter;
@@ -72,6 +76,30 @@ export function createMetrics(opts: { service: string; enabled?: boolean }): Met
     clusterEventsDelivered: new Counter({
       name: 'chat_cluster_events_delivered_total',
       help: 'Cluster events that reached at least one local connection, by event',
+      labelNames: ['event'],
+      registers,
+    }),
+    ephemeralRouted: new Counter({
+      name: 'chat_ephemeral_routed_total',
+      help: "Ephemeral events this process routed, by event (presence: one per user's first connection or last disconnection in the cluster)",
+      labelNames: ['event'],
+      registers,
+    }),
+    ephemeralRoutedFrames: new Counter({
+      name: 'chat_ephemeral_routed_frames_total',
+      help: "Frames the router sent for them, by event: one per gateway holding a connection in the event's rooms, so bounded by the user's contacts, never by the cluster",
+      labelNames: ['event'],
+      registers,
+    }),
+    ephemeralSent: new Counter({
+      name: 'chat_ephemeral_sent_total',
+      help: 'Ephemeral events (presence) sent to local connections after coalescing, by event and socket kind: one per connection and change',
+      labelNames: ['event', 'kind'],
+      registers,
+    }),
+    ephemeralCoalesced: new Counter({
+      name: 'chat_ephemeral_coalesced_total',
+      help: "Ephemeral changes never sent because a later one for the same connection and key replaced them before the connection's flush, by event",
       labelNames: ['event'],
       registers,
     }),

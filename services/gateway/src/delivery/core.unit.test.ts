@@ -136,4 +136,35 @@ describe("the gateway's delivery core", () => {
     await gw.core.reach(unrouted.seq);
     expect(gw.core.watermark).toBe(unrouted.seq);
   });
+
+  it('hands an ephemeral event to the outbox for the local connections in its rooms only, outside the numbered stream', async () => {
+    const { router, start, send } = bench();
+    const gw = await start();
+    const inRoom = await gw.connect('u1', [R1]);
+    const partner = await gw.connect('u2', []);
+    const elsewhere = await gw.connect('u3', [rooms.room('r2')]);
+    const change = { user_id: 'u9', username: 'nine', status: 'online' as const };
+    expect(await router.ephemeral([R1, rooms.user('u2'), rooms.user('nobody')], 'presence', change)).toBe(1);
+    await expect.poll(() => gw.outbox.waiting).toBe(2);
+    gw.outbox.flush();
+    const presence = (conn: typeof inRoom) => conn.events.filter((e) => e.event === 'presence').map((e) => e.data);
+    expect(presence(inRoom)).toEqual([change]);
+    expect(presence(partner)).toEqual([change]);
+    expect(presence(elsewhere)).toEqual([]);
+    // No number: the next message is no gap, and nothing is read from the log.
+    await send([R1], 'after it');
+    await expect.poll(() => inRoom.contents).toEqual(['after it']);
+    expect((await gw.metrics.lostFrames.get()).values[0]?.value ?? 0).toBe(0);
+  });
+
+  it('drops an ephemeral event it does not know or whose payload does not match its schema', async () => {
+    const { router, start, send } = bench();
+    const gw = await start();
+    const conn = await gw.connect('u1', [R1]);
+    await router.sendRaw('gw-1', `e|${R1}|${JSON.stringify({ event: 'presence', data: { user_id: 'u9', status: 'away' } })}`);
+    await router.sendRaw('gw-1', `e|${R1}|${JSON.stringify({ event: 'typing', data: {} })}`);
+    await send([R1], 'a barrier');
+    await expect.poll(() => conn.contents).toEqual(['a barrier']);
+    expect(gw.outbox.waiting).toBe(0);
+  });
 });

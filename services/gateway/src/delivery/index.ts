@@ -5,7 +5,9 @@ import type { Metrics } from '@chat/shared/metrics';
 import type { Connection } from '../connection/connection.ts';
 import type { LocalRooms } from '../connection/local-rooms.ts';
 import type { LocalTokens } from '../connection/local-tokens.ts';
+import type { EphemeralOutbox } from '../connection/outbox.ts';
 import { createDispatch } from './dispatch.ts';
+import { createEphemeralDispatch } from './ephemeral.ts';
 import { createLocalFanout } from './fanout.ts';
 import { createIntake } from './intake.ts';
 import { createRecovery } from './recovery.ts';
@@ -17,8 +19,9 @@ import { createUpkeep } from './upkeep.ts';
 /**
  * This gateway's side of targeted fan-out (shared/src/events/router): the
  * rooms it registers, the frames that arrive on its channel in log order, and
- * the one ordered stream that applies them to its connections. The
- * connection lifecycle sees only this.
+ * the one ordered stream that applies them to its connections; ephemeral
+ * frames (presence) go to the outbox as they arrive. The connection lifecycle
+ * sees only this.
  */
 export interface DeliveryCore {
   start(): Promise<void>;
@@ -40,6 +43,8 @@ export interface DeliveryDeps {
   local: LocalRooms<Connection>;
   /** The gateway's connections by user: membership changes and revocations find them there. */
   tokens: LocalTokens;
+  /** Where ephemeral events (presence) for local connections go, to be coalesced and sent. */
+  outbox: Pick<EphemeralOutbox, 'add'>;
   /** DELIVERY_GAP_WAIT, DELIVERY_POLL_INTERVAL and the presence lease (the router's lease on this gateway). */
   timing: { gapWaitMs: number; pollIntervalMs: number; leaseMs: number };
   logger: Logger;
@@ -48,13 +53,14 @@ export interface DeliveryDeps {
 
 /** Wires the delivery core's parts, each of which gets what it needs at construction: nothing is bound late. */
 export function createDeliveryCore(deps: DeliveryDeps): DeliveryCore {
-  const { router, gatewayId, feed, local, tokens, timing, logger, metrics } = deps;
+  const { router, gatewayId, feed, local, tokens, outbox, timing, logger, metrics } = deps;
   const registered = new RoomSet();
   const fanout = createLocalFanout({ rooms: local, feed, metrics });
   const stream = createStream({ feed, logger, apply: (d) => fanout.deliver(d) });
   const dispatch = createDispatch({ stream, fanout, local, tokens, registered, feed, logger, metrics });
   const intake = createIntake({ stream, dispatch, gapWaitMs: timing.gapWaitMs, logger, metrics });
-  const recovery = createRecovery({ router, gatewayId, leaseMs: timing.leaseMs, stream, intake, rooms: registered, logger });
+  const ephemeral = createEphemeralDispatch({ local, outbox, logger, metrics });
+  const recovery = createRecovery({ router, gatewayId, leaseMs: timing.leaseMs, stream, intake, ephemeral, rooms: registered, logger });
   const registrations = createRegistrations({ rooms: registered, recovery });
   const upkeep = createUpkeep({
     router,

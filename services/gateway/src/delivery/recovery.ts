@@ -1,4 +1,4 @@
-import type { FrameListener, RouteHead, Router } from '@chat/shared/events';
+import type { EphemeralFrame, FrameListener, RouteHead, Router } from '@chat/shared/events';
 import type { Logger } from '@chat/shared/logger';
 import type { Intake } from './intake.ts';
 import type { RoomSet } from './room-set.ts';
@@ -29,6 +29,8 @@ export function createRecovery(deps: {
   leaseMs: number;
   stream: Stream;
   intake: Intake;
+  /** Where ephemeral frames go, as they arrive: not numbered, so never held back or checked for loss. */
+  ephemeral: (frame: EphemeralFrame) => void;
   rooms: RoomSet;
   logger: Logger;
 }): Recovery {
@@ -114,11 +116,11 @@ export function createRecovery(deps: {
 
   return {
     async start() {
-      listener = await router.listen(
-        gateway,
-        (frame) => intake.take(frame),
-        () => logger.warn({ gateway }, 'dropped a malformed routed frame'),
-      );
+      listener = await router.listen(gateway, {
+        frame: (frame) => intake.take(frame),
+        ephemeral: deps.ephemeral,
+        malformed: () => logger.warn({ gateway }, 'dropped a malformed routed frame'),
+      });
       await stream.start();
       await recover('start');
     },

@@ -5,6 +5,7 @@ import { createMetrics } from '@chat/shared/metrics';
 import { Connection, type Transport } from '../connection/connection.ts';
 import { LocalRooms } from '../connection/local-rooms.ts';
 import { LocalTokens } from '../connection/local-tokens.ts';
+import { EphemeralOutbox } from '../connection/outbox.ts';
 import { SerialQueue } from '../connection/serial.ts';
 import { createDeliveryCore, type DeliveryCore } from './index.ts';
 
@@ -81,12 +82,15 @@ export async function startCore(router: MemoryRouter, log: ReturnType<typeof cre
   const local = new LocalRooms<Connection>();
   const tokens = new LocalTokens();
   const metrics = createMetrics({ service: 'test', enabled: false });
+  // Not started: a test flushes it when it wants the ephemeral events sent.
+  const outbox = new EphemeralOutbox({ intervalMs: 1_000, metrics });
   const core: DeliveryCore = createDeliveryCore({
     router,
     gatewayId,
     feed: log.feed,
     local,
     tokens,
+    outbox,
     timing: { gapWaitMs: 20, pollIntervalMs: 10, leaseMs: 60_000 },
     logger: createLogger({ level: 'silent', service: 'test' }),
     metrics,
@@ -95,6 +99,7 @@ export async function startCore(router: MemoryRouter, log: ReturnType<typeof cre
   return {
     core,
     local,
+    outbox,
     metrics,
     /** Opens a connection of `userId` in `joins` the way the lifecycle does: rooms routed here first, then live. */
     async connect(userId: string, joins: string[]): Promise<RecordingConnection> {

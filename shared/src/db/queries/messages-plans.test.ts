@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../testing/database.ts';
 import { createDatabase } from '../database.ts';
 import type { DB } from '../schema.ts';
-import { historyQueries } from './messages.ts';
+import { directPartnersQuery, historyQueries } from './messages.ts';
 
 /**
  * The history reads must stay index-driven whatever the table holds: no plan
@@ -223,5 +223,33 @@ describe('history reads are index-driven', () => {
         }
       }
     }
+  });
+});
+
+describe('the audience of a presence change is index-driven', () => {
+  /** The partners as a plain (unindexed) reading of the rule: everyone the user sent a direct message to or got one from, not themselves. */
+  const partnersOf = async (user: string) => {
+    const { rows } = await sql<{ partner: string }>`
+      select distinct case when sender_id = ${user} then recipient_id else sender_id end as partner
+      from messages where recipient_id is not null and (sender_id = ${user} or recipient_id = ${user}) and sender_id <> recipient_id`.execute(db);
+    return rows.map((row) => row.partner).sort();
+  };
+
+  it("lists a user's direct-message partners in one index probe per partner, not one per message", async () => {
+    // The seed's users each have a few partners (some on either side of their id) and many more direct messages with them, some to themselves.
+    let above = 0;
+    let below = 0;
+    for (const user of users) {
+      const expected = await partnersOf(user);
+      const { rows } = await db.executeQuery(directPartnersQuery(db, user));
+      expect(rows.map((row) => row.partner).sort()).toEqual(expected);
+      above += expected.filter((partner) => partner > user).length;
+      below += expected.filter((partner) => partner < user).length;
+      // One probe per partner on each side, one that finds nothing at the end of each, and the self-pair.
+      await expectIndexDriven(directPartnersQuery(db, user), 2 * expected.length + 4);
+    }
+    expect({ above: above > USERS, below: below > USERS }).toEqual({ above: true, below: true });
+    // Not vacuous: the messages of the pairs far outnumber the probes.
+    expect(await ownDirect(users[0]!)).toBeGreaterThan(10 * (await partnersOf(users[0]!)).length);
   });
 });

@@ -333,3 +333,42 @@ export async function countVisibleAfter(db: Executor, userId: string, afterSeq: 
   const { rows } = await db.executeQuery(historyQueries.countVisibleAfter(db, userId, afterSeq, upToSeq, limit));
   return rows[0]?.n ?? 0;
 }
+
+/**
+ * Everyone `userId` has exchanged a direct message with (not themselves), in
+ * one index probe per partner: a skip scan over each side of the unordered
+ * pair, `messages_dm_pair_idx` for the partners whose id is above the user's
+ * and `messages_dm_pair_high_idx` for those below. The cost is the user's
+ * partners, not their messages.
+ */
+export function directPartnersQuery(db: Executor, userId: string): CompiledQuery<{ partner: string }> {
+  const pair = { low: sql`least(m.sender_id, m.recipient_id)`, high: sql`greatest(m.sender_id, m.recipient_id)` };
+  return sql<{ partner: string }>`
+    with recursive above(partner) as (
+      (select ${pair.high} from messages m
+        where m.recipient_id is not null and ${pair.low} = ${userId}
+        order by ${pair.low}, ${pair.high} limit 1)
+      union all
+      select (select ${pair.high} from messages m
+        where m.recipient_id is not null and ${pair.low} = ${userId} and ${pair.high} > above.partner
+        order by ${pair.low}, ${pair.high} limit 1)
+      from above where above.partner is not null
+    ), below(partner) as (
+      (select ${pair.low} from messages m
+        where m.recipient_id is not null and ${pair.high} = ${userId} and ${pair.low} < ${userId}
+        order by ${pair.high}, ${pair.low} limit 1)
+      union all
+      select (select ${pair.low} from messages m
+        where m.recipient_id is not null and ${pair.high} = ${userId} and ${pair.low} > below.partner and ${pair.low} < ${userId}
+        order by ${pair.high}, ${pair.low} limit 1)
+      from below where below.partner is not null
+    )
+    select partner from above where partner is not null and partner <> ${userId}
+    union all
+    select partner from below where partner is not null`.compile(db);
+}
+
+export async function listDirectPartners(db: Executor, userId: string): Promise<string[]> {
+  const { rows } = await db.executeQuery(directPartnersQuery(db, userId));
+  return rows.map((row) => row.partner);
+}

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
 import { rooms } from '../rooms.ts';
 import type { Delivery } from '../types.ts';
-import type { Frame, FrameListener, Router } from './types.ts';
+import { EPHEMERAL_ROOMS_PER_CALL } from './redis.ts';
+import type { EphemeralFrame, Frame, FrameListener, Router } from './types.ts';
 
 /**
  * What every Router must do, through the interface alone (types.ts), so that
@@ -48,19 +49,30 @@ const until = (done: () => boolean, what: string) =>
 /** The frames each gateway receives, through `listen`. */
 function receiver(router: Router) {
   const got = new Map<string, Frame[]>();
+  const ephemeral = new Map<string, EphemeralFrame[]>();
+  /** Both kinds in channel order, as `g<n>` and `e:<event>`. */
+  const order = new Map<string, string[]>();
   const malformed = new Map<string, string[]>();
   const listeners: FrameListener[] = [];
   return {
     async listen(...gateways: string[]) {
       for (const gateway of gateways) {
         got.set(gateway, []);
+        ephemeral.set(gateway, []);
+        order.set(gateway, []);
         malformed.set(gateway, []);
         listeners.push(
-          await router.listen(
-            gateway,
-            (frame) => got.get(gateway)?.push(frame),
-            (raw) => malformed.get(gateway)?.push(raw),
-          ),
+          await router.listen(gateway, {
+            frame: (frame) => {
+              got.get(gateway)?.push(frame);
+              order.get(gateway)?.push(`g${frame.g}`);
+            },
+            ephemeral: (frame) => {
+              ephemeral.get(gateway)?.push(frame);
+              order.get(gateway)?.push(`e:${frame.event}`);
+            },
+            malformed: (raw) => malformed.get(gateway)?.push(raw),
+          }),
         );
       }
     },
@@ -69,6 +81,12 @@ function receiver(router: Router) {
       await until(() => (got.get(gateway)?.length ?? 0) >= n, `${n} frames for ${gateway} (got ${got.get(gateway)?.length})`);
       return got.get(gateway) as Frame[];
     },
+    /** The gateway's ephemeral frames once it has at least `n`. */
+    async ephemeral(gateway: string, n: number): Promise<EphemeralFrame[]> {
+      await until(() => (ephemeral.get(gateway)?.length ?? 0) >= n, `${n} ephemeral frames for ${gateway} (got ${ephemeral.get(gateway)?.length})`);
+      return ephemeral.get(gateway) as EphemeralFrame[];
+    },
+    order: (gateway: string) => order.get(gateway) ?? [],
     malformed: (gateway: string) => malformed.get(gateway) ?? [],
     close: () => Promise.all(listeners.map((l) => l.close())),
   };
@@ -224,6 +242,51 @@ export function routerContract(name: string, make: () => Promise<RouterUnderTest
         expect((await router.sync('a', LEASE_MS))?.g).toBe(2);
       }));
 
+    it('sends an ephemeral event to the gateways of any of its rooms now, once each, naming only their rooms, without a number', () =>
+      withRouter(async ({ router }, rx) => {
+        await rx.listen('a', 'b', 'c', 'gone');
+        await router.register('a', [rooms.global, rooms.room('r1'), rooms.user('u1')], LEASE_MS);
+        await router.register('b', [rooms.global, rooms.user('u2')], LEASE_MS);
+        await router.register('c', [rooms.global], LEASE_MS);
+        await router.register('gone', [rooms.room('r1')], 50);
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        // Before routing starts too: an ephemeral event is never held.
+        const change = { user_id: 'u9', username: 'nine', status: 'online' as const };
+        const audience = [rooms.room('r1'), rooms.user('u1'), rooms.user('u2'), rooms.user('nobody'), rooms.room('r1')];
+        expect(await router.ephemeral(audience, 'presence', change)).toBe(2);
+        expect(await rx.ephemeral('a', 1)).toEqual([{ rooms: [rooms.room('r1'), rooms.user('u1')], event: 'presence', data: change }]);
+        expect(await rx.ephemeral('b', 1)).toEqual([{ rooms: [rooms.user('u2')], event: 'presence', data: change }]);
+        // Not numbered: no count moves, so no gateway's loss check sees it.
+        expect(await router.sync('a', LEASE_MS)).toEqual({ next: 0, g: 0, held: 0 });
+        expect(await router.sync('b', LEASE_MS)).toEqual({ next: 0, g: 0, held: 0 });
+        // Numbered frames go on from 1, and both kinds keep their channel order.
+        await router.init(1);
+        await router.route(contractMessage(1, [rooms.room('r1')]));
+        await router.ephemeral([rooms.room('r1')], 'presence', { ...change, status: 'offline' });
+        await router.route(contractMessage(2, [rooms.room('r1')]));
+        expect((await rx.frames('a', 2)).map((f) => f.g)).toEqual([1, 2]);
+        await rx.ephemeral('a', 2);
+        expect(rx.order('a')).toEqual(['e:presence', 'g1', 'e:presence', 'g2']);
+        // A gateway whose lease ran out got nothing and was dropped from the room.
+        expect(rx.order('gone')).toEqual([]);
+        expect(rx.order('c')).toEqual([]);
+        // Nobody registered for any of the rooms: nothing, anywhere.
+        expect(await router.ephemeral([rooms.user('nobody')], 'presence', change)).toBe(0);
+      }));
+
+    it(`sends an audience of more than ${EPHEMERAL_ROOMS_PER_CALL} rooms in parts, each part once per gateway`, () =>
+      withRouter(async ({ router }, rx) => {
+        await rx.listen('a', 'b');
+        const many = Array.from({ length: EPHEMERAL_ROOMS_PER_CALL + 10 }, (_, i) => rooms.user(`u${i}`));
+        await router.register('a', [many[0] as string, many[1] as string, many.at(-1) as string], LEASE_MS);
+        await router.register('b', [many[2] as string], LEASE_MS);
+        const change = { user_id: 'u', username: 'many', status: 'online' as const };
+        expect(await router.ephemeral(many, 'presence', change)).toBe(3);
+        const frames = await rx.ephemeral('a', 2);
+        expect(frames.map((f) => f.rooms).sort()).toEqual([[many[0], many[1]], [many.at(-1)]].sort());
+        expect((await rx.ephemeral('b', 1)).map((f) => f.rooms)).toEqual([[many[2]]]);
+      }));
+
     it("adds the room for the user's gateways in the same step as routing the join, and keeps it against an unregister decided before", () =>
       withRouter(async ({ router }, rx) => {
         await rx.listen('a', 'b');
@@ -318,7 +381,7 @@ export function routerContract(name: string, make: () => Promise<RouterUnderTest
         await router.register('b', [rooms.user('u2')], LEASE_MS);
         await router.init(1);
         const early: Frame[] = [];
-        const closing = await router.listen('a', (frame) => early.push(frame));
+        const closing = await router.listen('a', { frame: (frame) => early.push(frame) });
         await router.route(contractMessage(1));
         await router.route(contractMessage(2, [rooms.user('u2')]));
         await rx.frames('a', 1);
@@ -327,7 +390,7 @@ export function routerContract(name: string, make: () => Promise<RouterUnderTest
         expect(seqs(early)).toEqual([1]);
         await closing.close();
         const renewed: Frame[] = [];
-        const renewing = await router.listen('a', (frame) => renewed.push(frame));
+        const renewing = await router.listen('a', { frame: (frame) => renewed.push(frame) });
         await renewing.renew();
         await renewing.renew();
         await router.route(contractMessage(3));
@@ -350,7 +413,7 @@ export function routerContract(name: string, make: () => Promise<RouterUnderTest
         await router.init(1);
         await router.route(contractMessage(1));
         await rx.frames('a', 1);
-        const bad = ['not a frame', '1|2|not json', '2|3|{"data":1}'];
+        const bad = ['not a frame', '1|2|not json', '2|3|{"data":1}', 'e|room:x|not json', 'e||{"event":"presence","data":{}}', 'e|room:x'];
         for (const raw of bad) await t.sendRaw('a', raw);
         await router.route(contractMessage(2));
         expect(seqs(await rx.frames('a', 2))).toEqual([1, 2]);

@@ -1,6 +1,6 @@
 import type { Delivery } from '../types.ts';
-import { parseFrame } from './frame.ts';
-import { DEFAULT_MAX_HELD } from './redis.ts';
+import { hearFrame } from './frame.ts';
+import { DEFAULT_MAX_HELD, EPHEMERAL_ROOMS_PER_CALL } from './redis.ts';
 import type { FrameListener, RouteHead, RouteOutcome, Router } from './types.ts';
 
 interface Gateway {
@@ -19,7 +19,7 @@ interface Held {
 
 /** What a test may do to an in-memory router that Redis does to the real one. */
 export interface MemoryRouterControls {
-  /** The next `count` frames for `gateway` are numbered but never arrive (a lost publish, a dropped subscription). */
+  /** The next `count` frames for `gateway` (numbered or ephemeral) are sent but never arrive (a lost publish, a dropped subscription). */
   dropFrames(gateway: string, count: number): void;
   /** Forgets `gateway`, as Redis does when its lease runs out or Redis restarts empty. */
   forget(gateway: string): void;
@@ -130,6 +130,32 @@ export function createMemoryRouter(opts: { maxHeld?: number } = {}): Router & Me
         return drain(seq);
       }),
 
+    ephemeral: (rooms, event, data) =>
+      step(() => {
+        const unique = [...new Set(rooms)];
+        let sent = 0;
+        // In parts, as the Redis router calls its script: a gateway in rooms of several parts gets one frame per part.
+        for (let at = 0; at < unique.length; at += EPHEMERAL_ROOMS_PER_CALL) {
+          const roomsOf = new Map<string, string[]>();
+          for (const room of unique.slice(at, at + EPHEMERAL_ROOMS_PER_CALL)) {
+            const members = byRoom.get(room);
+            for (const id of [...(members ?? [])]) {
+              if (!alive(id)) {
+                members?.delete(id);
+                continue;
+              }
+              const list = roomsOf.get(id);
+              if (list) list.push(room);
+              else roomsOf.set(id, [room]);
+            }
+          }
+          // Not numbered: no gateway's g moves.
+          for (const [id, list] of roomsOf) publish(id, `e|${list.join(' ')}|${payloadOf(event, data)}`);
+          sent += roomsOf.size;
+        }
+        return sent;
+      }),
+
     control: (room, event, data, addRoom = '') =>
       step(() => {
         const reached = deliver([room], payloadOf(event, data), next ?? 0);
@@ -176,12 +202,8 @@ export function createMemoryRouter(opts: { maxHeld?: number } = {}): Router & Me
         return headOf(gateway);
       }),
 
-    async listen(id, onFrame, onMalformed = () => {}): Promise<FrameListener> {
-      const hear = (raw: string) => {
-        const frame = parseFrame(raw);
-        if (frame) onFrame(frame);
-        else onMalformed(raw);
-      };
+    async listen(id, handlers): Promise<FrameListener> {
+      const hear = (raw: string) => hearFrame(raw, handlers);
       let set = listeners.get(id);
       if (!set) listeners.set(id, (set = new Set()));
       set.add(hear);

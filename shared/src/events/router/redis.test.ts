@@ -98,6 +98,7 @@ describe('the Redis router, in Redis', () => {
       await router.route(contractMessage(1, [rooms.user('u1'), rooms.global]));
       await router.control(rooms.user('u1'), 'membership', { action: 'join', userId: 'u1', roomId: 'r1', logHead: 0 }, rooms.room('r1'));
       await router.control(rooms.user('u1'), 'token_revoked', { userId: 'u1', jti: 'j' });
+      await router.ephemeral([rooms.room('r1'), rooms.presence('u2')], 'presence', { user_id: 'u2', username: 'b', status: 'online' });
       await router.unregister('a', [rooms.room('r1'), rooms.global], 99);
       await router.sync('a', LEASE_MS);
       const room = keys.room;
@@ -107,6 +108,7 @@ describe('the Redis router, in Redis', () => {
         { script: 'route', keys: [keys.next, keys.held, room(rooms.user('u1')), room(rooms.global)] },
         { script: 'control', keys: [keys.next, room(rooms.user('u1')), room(rooms.room('r1'))] },
         { script: 'control', keys: [keys.next, room(rooms.user('u1'))] },
+        { script: 'ephemeral', keys: [room(rooms.room('r1')), room(rooms.presence('u2'))] },
         { script: 'unregister', keys: [keys.gateway('a'), room(rooms.room('r1')), room(rooms.global)] },
         { script: 'sync', keys: [keys.next, keys.held, keys.gateway('a')] },
       ]);
@@ -192,7 +194,7 @@ describe('the Redis router, in Redis', () => {
   });
 
   it('listens only with a subscriber connection of its own', async () => {
-    await expect(createRedisRouter(redis, uniquePrefix()).listen('a', () => {})).rejects.toThrow(/subscriber/);
+    await expect(createRedisRouter(redis, uniquePrefix()).listen('a', { frame: () => {} })).rejects.toThrow(/subscriber/);
   });
 });
 
@@ -224,7 +226,7 @@ describe('the Redis router on a Redis of its own', () => {
     const listener = new Redis(server.url);
     const router = createRedisRouter(client, prefix, { subscriber: listener });
     const frames: Frame[] = [];
-    const listening = await router.listen('a', (frame) => frames.push(frame));
+    const listening = await router.listen('a', { frame: (frame) => frames.push(frame) });
     await router.register('a', [room], LEASE_MS);
     await router.init(1);
     const done = async () => {

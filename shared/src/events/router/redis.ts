@@ -1,7 +1,7 @@
 import type { Logger } from '../../logger.ts';
 import type { Metrics } from '../../metrics/index.ts';
 import { defineScript, type RedisClient, type RedisScript } from '../../redis.ts';
-import { parseFrame } from './frame.ts';
+import { hearFrame } from './frame.ts';
 import { ROUTER_SCRIPTS, type RouterScript } from './scripts.ts';
 import type { Router, RouteOutcome } from './types.ts';
 
@@ -22,6 +22,12 @@ import type { Router, RouteOutcome } from './types.ts';
 /** Messages held at most by default: while no gateway runs (so none says where routing starts), Redis must not fill up. */
 export const DEFAULT_MAX_HELD = 10_000;
 
+/**
+ * Rooms per EPHEMERAL call at most: a larger audience (a user with thousands
+ * of contacts) goes out in several calls, so no one call holds Redis long.
+ */
+export const EPHEMERAL_ROOMS_PER_CALL = 1_000;
+
 /** The keys and channels of one deployment (Redis prefix); they share a hash tag, so a cluster keeps the keys on one master. */
 export const routerKeys = (prefix: string) => {
   const base = `${prefix}{fanout}:`;
@@ -41,8 +47,8 @@ export const routerKeys = (prefix: string) => {
 export interface RedisRouterOptions {
   /** A connection used only to subscribe (it turns subscriber on the first `listen`); `listen` needs it. */
   subscriber?: RedisClient;
-  /** Counts every ROUTE outcome (`chat_route_outcomes_total`). */
-  metrics?: Pick<Metrics, 'routeOutcomes'>;
+  /** Counts every ROUTE outcome (`chat_route_outcomes_total`), and the ephemeral events routed and the frames they took when given those families. */
+  metrics?: Pick<Metrics, 'routeOutcomes'> & Partial<Pick<Metrics, 'ephemeralRouted' | 'ephemeralRoutedFrames'>>;
   /** Hears when the held cap is reached (and when it is not any more). */
   logger?: Pick<Logger, 'warn' | 'info'>;
   /** Messages held in Redis at most, waiting for a lower seq (default DEFAULT_MAX_HELD); past it ROUTE answers held_full. */
@@ -111,6 +117,19 @@ export function createRedisRouter(redis: RedisClient, prefix: string, opts: Redi
       if (addRoom) await scripts.control([keys.next, keys.room(room), keys.room(addRoom)], [body, addRoom]);
       else await scripts.control([keys.next, keys.room(room)], [body]);
     },
+    async ephemeral(rooms, event, data) {
+      const body = payload(event, data);
+      const unique = [...new Set(rooms)];
+      const calls: Array<Promise<unknown>> = [];
+      for (let at = 0; at < unique.length; at += EPHEMERAL_ROOMS_PER_CALL) {
+        const part = unique.slice(at, at + EPHEMERAL_ROOMS_PER_CALL);
+        calls.push(scripts.ephemeral(part.map(keys.room), [body, ...part]));
+      }
+      const frames = (await Promise.all(calls)).reduce<number>((sum, sent) => sum + numberOf(sent), 0);
+      opts.metrics?.ephemeralRouted?.inc({ event });
+      opts.metrics?.ephemeralRoutedFrames?.inc({ event }, frames);
+      return frames;
+    },
     async register(gateway, rooms, leaseMs) {
       const [next, g, fresh, held] = (await scripts.register(
         [keys.next, keys.held, keys.gateway(gateway), ...rooms.map(keys.room)],
@@ -128,15 +147,12 @@ export function createRedisRouter(redis: RedisClient, prefix: string, opts: Redi
       const [next, g, held] = reply;
       return { next: numberOf(next), g: numberOf(g), held: numberOf(held) };
     },
-    async listen(gateway, onFrame, onMalformed) {
+    async listen(gateway, handlers) {
       const subscriber = opts.subscriber;
       if (!subscriber) throw new Error('the Redis router listens only with a subscriber connection (createRedisRouter opts.subscriber)');
       const channel = keys.channel(gateway);
       const onMessage = (from: string, raw: string) => {
-        if (from !== channel) return;
-        const frame = parseFrame(raw);
-        if (frame) onFrame(frame);
-        else onMalformed?.(raw);
+        if (from === channel) hearFrame(raw, handlers);
       };
       const counts = listening.get(subscriber) ?? new Map<string, number>();
       listening.set(subscriber, counts);

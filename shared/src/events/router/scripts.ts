@@ -19,6 +19,7 @@ export const ROUTER_SCRIPTS = {
   route: withHelpers('route', 'deliver', 'drain'),
   init: withHelpers('init', 'deliver', 'drain'),
   control: withHelpers('control', 'deliver'),
+  ephemeral: withHelpers('ephemeral'),
   register: withHelpers('register'),
   unregister: withHelpers('unregister'),
   sync: withHelpers('sync'),
