@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { ConfigError, loadClusterConfig } from '@chat/shared/config';
 import { LB_PORT, startCluster } from './cluster.ts';
-import { checkPortsFree, checkRedis, checkRedisCluster, ensureDatabase, findNginx, PreflightError } from './preflight.ts';
+import { checkPortsFree, checkRedis, checkRedisCluster, descriptorWarning, ensureDatabase, findNginx, PreflightError } from './preflight.ts';
 
 // `npm start`: the whole cluster on this machine, until Ctrl-C or SIGTERM.
 
@@ -27,6 +27,8 @@ async function main(): Promise<number> {
   if (config.redisClusterNodes) await checkRedisCluster(config.redisClusterNodes, { username: config.redisUsername, password: config.redisPassword });
   else await checkRedis(config.redisUrl);
   await checkPortsFree([LB_PORT, ...apiPorts, ...gatewayPorts]);
+  const descriptors = await descriptorWarning();
+  if (descriptors) print('cluster', `warning: ${descriptors}`);
 
   const cluster = await startCluster({
     root: path.resolve(import.meta.dirname, '../..'),

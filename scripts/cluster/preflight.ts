@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { access, constants } from 'node:fs/promises';
+import { access, constants, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
@@ -132,4 +132,30 @@ export async function checkPortsFree(ports: number[]): Promise<void> {
       probe.listen(port, '0.0.0.0', () => probe.close(() => resolve()));
     });
   }
+}
+
+/** Sockets the shipped nginx.conf is sized for (deploy/README.md#capacity). */
+const SOCKETS_SIZED_FOR = 16_000;
+
+/** The soft and hard open-file limits in a /proc/<pid>/limits text, or undefined if it has none. */
+export function parseOpenFileLimit(limits: string): { soft: number; hard: number } | undefined {
+  const m = /^Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/m.exec(limits);
+  if (!m) return undefined;
+  const value = (s: string | undefined) => (s === 'unlimited' ? Number.POSITIVE_INFINITY : Number(s));
+  return { soft: value(m[1]), hard: value(m[2]) };
+}
+
+/**
+ * A warning when the open-file limit the replicas inherit holds fewer sockets
+ * than nginx.conf is sized for: each gateway holds one descriptor per socket, and
+ * a gateway left alone after a peer died takes all of them. Not an error: a
+ * developer's cluster with a few hundred sockets runs fine under 1024.
+ */
+export async function descriptorWarning(): Promise<string | undefined> {
+  const limit = parseOpenFileLimit(await readFile('/proc/self/limits', 'utf8').catch(() => ''));
+  if (!limit || limit.soft >= SOCKETS_SIZED_FOR) return undefined;
+  return (
+    `open-file limit ${limit.soft} (hard ${limit.hard}): a gateway holds at most about that many sockets; ` +
+    `run \`ulimit -n ${Math.min(20_000, limit.hard)}\` first for more (deploy/README.md#capacity)`
+  );
 }
