@@ -80,7 +80,14 @@ async function waitHealthy(url: string, deadline: number): Promise<void> {
  * directory.
  */
 export async function startCluster(spec: ClusterSpec): Promise<RunningCluster> {
-  const env = { ...process.env, ...spec.serviceEnv };
+  // Node's compile cache keeps the services' compiled code (type-stripped
+  // TypeScript included) on disk: a replica restarted after a crash loads its
+  // modules in about a third of the time (0.55 s against 1.5 s here), which is
+  // how long a killed gateway's clients all wait on the survivors. Outside the
+  // clone, per user (a cache another user wrote cannot be reused); Node checks
+  // every entry against its source, so a stale one is never used.
+  const compileCache = path.join(tmpdir(), `chat-node-compile-cache-${process.getuid?.() ?? 'user'}`);
+  const env = { NODE_COMPILE_CACHE: compileCache, ...process.env, ...spec.serviceEnv };
   const node = process.execPath;
 
   const migrate = run('migrate', node, ['shared/src/db/migrate-cli.ts'], env, spec);
