@@ -27,6 +27,7 @@ interface Service {
   deploy?: { resources?: { limits?: { memory?: string } } };
   profiles?: string[];
   restart?: string;
+  ulimits?: { nofile?: { soft: number; hard: number } };
 }
 
 let services: Record<string, Service>;
@@ -259,6 +260,40 @@ describe('docker-compose.yml credentials and limits (least privilege)', () => {
       const limit = service.mem_limit ?? service.deploy?.resources?.limits?.memory;
       expect(limit, `${name} has no memory limit`).toMatch(/^\d+(\.\d+)?[kmg]b?$/i);
     }
+  });
+});
+
+/** What deploy/README.md#capacity promises on the reference machine: 2 cores, so 2 workers. */
+const CAPACITY = { sockets: 16_000, workers: 2, nginxKiBPerSocket: 22 };
+
+describe('nginx.conf and compose: sized for 16,000 sockets (deploy/README.md#capacity)', () => {
+  let conf: string;
+  const directive = (name: string) => {
+    const m = new RegExp(`^\\s*${name}\\s+([^;]+);`, 'm').exec(conf);
+    if (!m?.[1]) throw new Error(`nginx.conf has no ${name}`);
+    return m[1].trim();
+  };
+  beforeAll(async () => {
+    conf = await read('nginx.conf');
+  });
+
+  it('holds the sockets with two connections each (client and upstream) and a descriptor limit above that', () => {
+    const connections = Number(directive('worker_connections'));
+    expect((CAPACITY.workers * connections) / 2).toBeGreaterThanOrEqual(CAPACITY.sockets);
+    expect(Number(directive('worker_rlimit_nofile'))).toBeGreaterThan(connections);
+  });
+
+  it('spreads connections evenly over the workers and queues a reconnect storm', () => {
+    const listen = directive('listen').split(/\s+/);
+    expect(listen).toContain('reuseport');
+    expect(Number(listen.find((w) => w.startsWith('backlog='))?.slice('backlog='.length))).toBeGreaterThanOrEqual(4096);
+  });
+
+  it('gives the nginx container the descriptors and the memory for them', () => {
+    const nginx = services.nginx;
+    expect(nginx?.ulimits?.nofile?.hard ?? 0).toBeGreaterThanOrEqual(Number(directive('worker_rlimit_nofile')));
+    const mib = Number(/^(\d+)m$/i.exec(nginx?.mem_limit ?? '')?.[1]);
+    expect(mib * 1024).toBeGreaterThanOrEqual(CAPACITY.sockets * CAPACITY.nginxKiBPerSocket);
   });
 });
 
