@@ -6,6 +6,7 @@ import { parse, YAMLMap, type CollectionTag } from 'yaml';
 import { API_VARIABLES, DATABASE_VARIABLES, GATEWAY_VARIABLES, loadApiConfig, loadGatewayConfig, type Env } from '@chat/shared/config';
 import { createMetrics } from '@chat/shared/metrics';
 import { GATEWAY_NODE_FLAGS } from '../scripts/cluster/cluster.ts';
+import { WEB_ROOT } from '../services/api/src/routes/page/routes.ts';
 
 // No Docker engine runs where the tests do, so the compose stack is checked
 // statically: everything it names must exist and agree with the code and nginx.
@@ -134,6 +135,13 @@ describe('docker-compose.yml', () => {
     expect(conf).toContain('include upstreams/api.conf;');
     expect(conf).toContain('include upstreams/gateway.conf;');
     expect(await readdir(path.join(root, 'deploy/compose/upstreams'))).toEqual(expect.arrayContaining(['api.conf', 'gateway.conf']));
+  });
+
+  it('gives nginx no web/: the API replicas serve the page, and nginx proxies / to them', async () => {
+    expect((services.nginx?.volumes ?? []).filter((v) => v.startsWith('./web'))).toEqual([]);
+    const conf = await read('nginx.conf');
+    expect(conf).not.toMatch(/^\s*(root|alias|try_files)\s/m);
+    expect(/location \/ \{[^}]*proxy_pass http:\/\/chat_api;/.exec(conf)).not.toBeNull();
   });
 });
 
@@ -477,6 +485,16 @@ describe('deploy/Dockerfile', () => {
     expect(dockerfile).toMatch(/npm ci --omit=dev/);
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/^FROM \$\{NODE_IMAGE\}|^ARG NODE_IMAGE=node:24/m);
+  });
+
+  it('holds web/ beside services/, where the API looks for the page it serves', async () => {
+    const dockerfile = await read('deploy/Dockerfile');
+    expect(dockerfile).toMatch(/^COPY services\/ services\/$/m);
+    expect(dockerfile).toMatch(/^COPY web\/ web\/$/m);
+    // The API finds it from its own file, so web/ must sit where it sits in the repository.
+    expect(path.relative(root, WEB_ROOT)).toBe('web');
+    const ignored = (await read('.dockerignore')).split('\n').map((line) => line.trim());
+    expect(ignored.filter((line) => /^(\*\*\/)?web(\/.*)?$/.test(line))).toEqual([]);
   });
 });
 

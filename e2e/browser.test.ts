@@ -1,3 +1,5 @@
+import { tmpdir, userInfo } from 'node:os';
+import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { deletePrefix, uniquePrefix } from '@chat/shared/testing';
@@ -15,7 +17,8 @@ const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 const BASE = 'http://127.0.0.1:8080';
 /** The page's origin: the one the README gives, and allowed by the gateways' default CORS_ALLOWED_ORIGINS outside production. */
 const PAGE = 'http://localhost:8080';
-const SCREENSHOT = '/tmp/page-resume.png';
+/** Per user: a file another user's run left in /tmp (sticky) could not be overwritten. */
+const SCREENSHOT = path.join(tmpdir(), `page-resume-${userInfo().username}.png`);
 const RESUME_MAX_BACKLOG = 8;
 
 let cluster: RunningCluster;

@@ -79,6 +79,37 @@ describe("the seed README's curl scenarios through nginx", () => {
     expect(await page.text()).toContain('<!doctype html>');
     expect(await (await fetch(`${BASE}/health`)).json()).toMatchObject({ status: 'healthy', database: 'connected', redis: 'connected' });
   });
+
+  it("serves the page from the API replicas with the API's security headers, each once, and nginx's request id", async () => {
+    for (const [route, type] of [
+      ['/', 'text/html; charset=utf-8'],
+      ['/app.js', 'text/javascript; charset=utf-8'],
+      ['/style.css', 'text/css; charset=utf-8'],
+    ] as const) {
+      const res = await fetch(`${BASE}${route}`, { headers: { 'x-request-id': `page-${route.length}` } });
+      expect(res.status, route).toBe(200);
+      expect(res.headers.get('content-type'), route).toBe(type);
+      // A header sent twice would read as "a, b" here.
+      expect(res.headers.get('x-request-id'), route).toBe(`page-${route.length}`);
+      expect(res.headers.get('x-content-type-options'), route).toBe('nosniff');
+      expect(res.headers.get('referrer-policy'), route).toBe('no-referrer');
+      expect(res.headers.get('content-security-policy'), route).toBe(
+        "default-src 'self'; connect-src 'self' ws://127.0.0.1:8080 wss://127.0.0.1:8080; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+      );
+    }
+    // Anything else is the API's JSON 404.
+    const missing = await fetch(`${BASE}/nowhere.html`);
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toEqual({ error: 'not found', code: 'not_found' });
+  });
+
+  it("publishes only /health of the API's paths outside /api/, and no metrics", async () => {
+    for (const route of ['/health/live', '/health/ready', '/metrics']) {
+      const res = await fetch(`${BASE}${route}`);
+      expect(res.status, route).toBe(404);
+      expect(await res.json(), route).toEqual({ error: 'not found', code: 'not_found' });
+    }
+  });
 });
 
 type Kind = 'io-polling' | 'io-websocket' | 'ws';

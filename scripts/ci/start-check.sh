@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The README's `npm start`, as a new user runs it: whatever Node is first on PATH
 # (the machine's own, 20 here), the cluster must come up behind nginx on :8080,
-# keep /metrics private, serve the API description, and stop cleanly on Ctrl-C.
-# (/health/live and /health/ready are for orchestrators on each replica; nginx
-# publishes only /health.)
+# serve the web page, keep /metrics private, serve the API description, and stop
+# cleanly on Ctrl-C. (/health/live and /health/ready are for orchestrators on each
+# replica; nginx publishes only /health.)
 # Uses a database and a Redis prefix of its own, and removes both.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -49,8 +49,11 @@ check() {
   [ "$got" = "$2" ] || fail=yes
 }
 check /health 200
+check / 200
+check /app.js 200
 check /api/openapi.json 200
 check /metrics 404
+check /health/ready 404
 grep -m1 'npm scripts\|ready: http' "$log" | sed 's/^/start-check: /' || true
 
 stop

@@ -19,7 +19,7 @@ export const GATEWAY_NODE_FLAGS = ['--max-semi-space-size=4'];
 export const LB_PORT = 8080;
 
 export interface ClusterSpec {
-  /** The repository root (holds nginx.conf, web/, services/). */
+  /** The repository root (holds nginx.conf and services/; the API serves web/ from there itself). */
   root: string;
   nginxBin: string;
   apiPorts: number[];
@@ -97,12 +97,13 @@ export async function startCluster(spec: ClusterSpec): Promise<RunningCluster> {
   // nginx resolves includes against the directory of the config file it opened
   // and everything else against -p, so both point at this prefix.
   const prefix = await mkdtemp(path.join(tmpdir(), 'chat-cluster-'));
-  // mkdtemp makes it 0700; nginx started as root serves files from worker
-  // processes running as an unprivileged user, which must be able to enter it.
+  // mkdtemp makes it 0700; nginx started as root runs its workers as an
+  // unprivileged user, which must be able to enter it to reach the temp dirs
+  // (proxy_temp, client_body_temp) nginx makes here. Workers read nothing from
+  // the repository (a clone in a 0700 folder is fine): the API serves web/.
   await chmod(prefix, 0o755);
   await mkdir(path.join(prefix, 'upstreams'));
   await symlink(path.join(spec.root, 'nginx.conf'), path.join(prefix, 'nginx.conf'));
-  await symlink(path.join(spec.root, 'web'), path.join(prefix, 'web'));
   const servers = (ports: number[]) => ports.map((p) => `server 127.0.0.1:${p} max_fails=1 fail_timeout=2s;\n`).join('');
   const gatewayUpstreams = (ports: number[]) => writeFile(path.join(prefix, 'upstreams', 'gateway.conf'), servers(ports));
   await writeFile(path.join(prefix, 'upstreams', 'api.conf'), servers(spec.apiPorts));

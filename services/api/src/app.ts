@@ -18,6 +18,7 @@ import { registerOpenApi } from './openapi/document.ts';
 import { authRoutes } from './routes/auth/routes.ts';
 import { healthRoutes } from './routes/health/routes.ts';
 import { messageRoutes } from './routes/messages/routes.ts';
+import { pageRoutes } from './routes/page/routes.ts';
 import { presenceRoutes } from './routes/presence/routes.ts';
 import { roomRoutes } from './routes/rooms/routes.ts';
 import { userRoutes } from './routes/users/routes.ts';
@@ -35,6 +36,8 @@ export interface AppDeps {
   draining: () => boolean;
   /** This replica's Prometheus families; served on their own port by main.ts, not through this app. */
   metrics: Metrics;
+  /** The directory of the web page (the repository's web/), served on `/` by routes/page. */
+  webRoot: string;
 }
 
 export function createApp(deps: AppDeps) {
@@ -76,6 +79,7 @@ export function createApp(deps: AppDeps) {
   app.route('/api/users', userRoutes({ users: deps.users, rooms: deps.rooms }));
   app.route('/api/rooms', roomRoutes({ rooms: deps.rooms }));
   app.route('/api/ws', presenceRoutes({ users: deps.users }));
+  app.route('/', pageRoutes({ root: deps.webRoot }));
   registerOpenApi(app);
 
   app.onError(onError);

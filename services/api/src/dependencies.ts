@@ -10,6 +10,7 @@ import type { Logger } from '@chat/shared/logger';
 import { createMetrics, type Metrics } from '@chat/shared/metrics';
 import { createPresenceReader } from '@chat/shared/presence';
 import type { AppDeps } from './app.ts';
+import { WEB_ROOT } from './routes/page/routes.ts';
 
 export type Resources = Connections;
 
@@ -66,5 +67,6 @@ export function buildAppDeps(
     health: createHealthCheck({ db, redis, timeoutMs: config.healthTimeoutMs }),
     metrics,
     draining: () => false,
+    webRoot: WEB_ROOT,
   };
 }

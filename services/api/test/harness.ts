@@ -5,7 +5,7 @@ import { type ApiConfig, loadApiConfig } from '@chat/shared/config';
 import { createLogger } from '@chat/shared/logger';
 import { createMetrics, type Metrics, startMetricsServer } from '@chat/shared/metrics';
 import { deletePrefix, uniquePrefix, withTestRedis } from '@chat/shared/testing';
-import { createApp } from '../src/app.ts';
+import { type AppDeps, createApp } from '../src/app.ts';
 import { closeConnections, openConnections } from '@chat/shared/connections';
 import { buildAppDeps, type Resources } from '../src/dependencies.ts';
 import { listen } from '../src/server.ts';
@@ -76,8 +76,11 @@ export function testEnv(env: Record<string, string> = {}): Record<string, string
   });
 }
 
-/** Starts the real app on a random port against the run's PostgreSQL database and real Redis. */
-export async function startApi(env: Record<string, string> = {}): Promise<TestApi> {
+/**
+ * Starts the real app on a random port against the run's PostgreSQL database and real Redis.
+ * `deps` replaces some of what main would wire (e.g. `webRoot`, to serve a directory of the test's own).
+ */
+export async function startApi(env: Record<string, string> = {}, deps: Partial<AppDeps> = {}): Promise<TestApi> {
   const config = testConfig(env);
   const logs: Array<Record<string, unknown>> = [];
   const destination = new Writable({
@@ -91,7 +94,7 @@ export async function startApi(env: Record<string, string> = {}): Promise<TestAp
   const resources = openConnections(config, logger, () => metrics.dependencyErrors.inc({ dependency: 'postgres' }));
   resources.redis.on('error', () => metrics.dependencyErrors.inc({ dependency: 'redis' }));
   // Every event it routes also reaches the tests' taps (events.ts).
-  const app = createApp(buildAppDeps(config, resources, logger, metrics, recordRouting(config.redis.prefix)));
+  const app = createApp({ ...buildAppDeps(config, resources, logger, metrics, recordRouting(config.redis.prefix)), ...deps });
   const server = await listen(app, config);
   const metricsServer = await startMetricsServer(metrics.registry, config.metrics);
   const url = `http://127.0.0.1:${server.port}`;

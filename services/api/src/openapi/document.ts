@@ -20,6 +20,7 @@ const options: Partial<GenerateSpecOptions> = {
       { name: 'users', description: 'The user directory' },
       { name: 'presence', description: 'Who is connected' },
       { name: 'health', description: 'For load balancers and orchestrators' },
+      { name: 'page', description: 'The web page: the static files of web/, served as they are' },
       { name: 'meta', description: 'This document' },
     ],
     components: {
