@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Executor } from '../database.ts';
 import type { RoomRow } from '../schema.ts';
+import { isUuid } from './uuid.ts';
 
 export async function insertRoom(db: Executor, room: { name: string; description: string; createdBy: string }): Promise<RoomRow> {
   return db
@@ -66,9 +67,26 @@ export async function listMembers(db: Executor, roomId: string) {
     .execute();
 }
 
-export async function listUserRoomIds(db: Executor, userId: string): Promise<string[]> {
-  const rows = await db.selectFrom('room_members').select('room_id').where('user_id', '=', userId).execute();
-  return rows.map((r) => r.room_id);
+/**
+ * The rooms of several users in one round trip (room_members_user_idx), as
+ * user id -> room ids; a user in no room is absent. One array parameter, so the
+ * statement text is the same for any number of users (one prepared statement).
+ */
+export async function listRoomIdsOfUsers(db: Executor, userIds: readonly string[]): Promise<Map<string, string[]>> {
+  const byUser = new Map<string, string[]>();
+  const valid = userIds.filter(isUuid);
+  if (valid.length === 0) return byUser;
+  const rows = await db
+    .selectFrom('room_members')
+    .select(['user_id', 'room_id'])
+    .where(sql<boolean>`user_id = any(${valid}::uuid[])`)
+    .execute();
+  for (const { user_id, room_id } of rows) {
+    const list = byUser.get(user_id);
+    if (list) list.push(room_id);
+    else byUser.set(user_id, [room_id]);
+  }
+  return byUser;
 }
 
 /**
