@@ -49,6 +49,8 @@ export interface SoakMinute {
   scheduled: number;
   stored: number;
   failed: number;
+  /** Failed sends by HTTP status (0: no answer, a network error or the 30 s timeout). */
+  failedBy: Record<string, number>;
   /** Deliveries some receiver should have had (direct to it, or global) and never got within the settle timeout. */
   lost: number;
   deliveries: number;
@@ -65,7 +67,14 @@ interface Ledger {
   globals: number;
   /** Direct messages stored, per receiver. */
   direct: Uint32Array;
+  failedBy: Record<string, number>;
 }
+
+/** "502: 3, 0: 1": failed sends by status. */
+const statuses = (by: Record<string, number>) =>
+  Object.entries(by)
+    .map(([status, n]) => `${status}: ${n}`)
+    .join(', ');
 
 const SERVICES = ['api-1', 'api-2', 'gateway-1', 'gateway-2'] as const;
 
@@ -103,6 +112,7 @@ function directSender(
         } else {
           failed++;
           ledger.failed++;
+          ledger.failedBy[status] = (ledger.failedBy[status] ?? 0) + 1;
         }
       });
     },
@@ -176,7 +186,8 @@ async function settleMinute(
   const got = await pool.settle(tag, expected, 20_000);
   let lost = 0;
   for (let i = 0; i < receivers; i++) lost += Math.max(0, (ledger.direct[i] ?? 0) + ledger.globals - (got.distinctPerReceiver[i] ?? 0));
-  return { stored: ledger.stored, failed: ledger.failed + ledger.pending, lost, deliveries: got.received, latency: got.latency };
+  const failedBy = { ...ledger.failedBy, ...(ledger.pending > 0 ? { unanswered: ledger.pending } : {}) };
+  return { stored: ledger.stored, failed: ledger.failed + ledger.pending, failedBy, lost, deliveries: got.received, latency: got.latency };
 }
 
 function receiverSpecsViaNginx(users: BenchUser[], lbUrl: string): ReceiverSpec[] {
@@ -219,7 +230,7 @@ export async function runSoak(ctx: BenchContext): Promise<SectionResult> {
     const run = Math.random().toString(36).slice(2, 6);
     for (let minute = 1; minute <= o.minutes; minute++) {
       const tag = `soak-${run}-${minute}`;
-      const ledger: Ledger = { pending: 0, stored: 0, failed: 0, globals: 0, direct: new Uint32Array(o.receivers) };
+      const ledger: Ledger = { pending: 0, stored: 0, failed: 0, globals: 0, direct: new Uint32Array(o.receivers), failedBy: {} };
       ledgers.set(tag, ledger);
       // Back to back, so the send schedule runs on across minutes; answers are followed through the ledger.
       const sent = await openLoop(senders, { rate: o.rate, durationMs: MINUTE_MS, tag, answerTimeoutMs: 0 });
@@ -238,7 +249,7 @@ export async function runSoak(ctx: BenchContext): Promise<SectionResult> {
           const m: SoakMinute = { minute, scheduled: sent.scheduled, maxLagMs: sent.maxLagMs, ...settled, ...(churned ? { churn: churned } : {}) };
           minutes.push(m);
           ctx.say(
-            `soak minute ${minute}: stored ${m.stored}/${m.scheduled}, failed ${m.failed}, lost ${m.lost}, ${num(m.deliveries)} deliveries p50 ${ms(m.latency.p50)} p99 ${ms(m.latency.p99)}` +
+            `soak minute ${minute}: stored ${m.stored}/${m.scheduled}, failed ${m.failed}${m.failed > 0 ? ` (${statuses(m.failedBy)})` : ''}, lost ${m.lost}, ${num(m.deliveries)} deliveries p50 ${ms(m.latency.p50)} p99 ${ms(m.latency.p99)}` +
               (churned
                 ? `; churn reopened ${churned.reopened} (resumed ${churned.resumed}), failed ${churned.failed}${churned.errors.length ? ` (${churned.errors.join('; ')})` : ''}`
                 : ''),
@@ -351,7 +362,7 @@ function soakDetail(ctx: BenchContext, samples: MemorySample[], minutes: SoakMin
       minutes.map((m) => [
         String(m.minute),
         `${num(m.stored)}/${num(m.scheduled)}`,
-        num(m.failed),
+        m.failed > 0 ? `${num(m.failed)} (${statuses(m.failedBy)})` : '0',
         num(m.lost),
         num(m.deliveries),
         ms(m.latency.p50),
