@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parse, YAMLMap, type CollectionTag } from 'yaml';
 import { API_VARIABLES, DATABASE_VARIABLES, GATEWAY_VARIABLES, loadApiConfig, loadGatewayConfig, type Env } from '@chat/shared/config';
 import { createMetrics } from '@chat/shared/metrics';
-import { GATEWAY_NODE_FLAGS } from '../scripts/cluster/cluster.ts';
+import { API_NODE_FLAGS, GATEWAY_NODE_FLAGS } from '../scripts/cluster/cluster.ts';
 import { WEB_ROOT } from '../services/api/src/routes/page/routes.ts';
 
 // No Docker engine runs where the tests do, so the compose stack is checked
@@ -89,6 +89,15 @@ describe('docker-compose.yml', () => {
     const flagsOf = (command: string[]) => command.slice(1, command.indexOf(ROLES.gateway?.file as string));
     for (const [name, service] of servicesOf('gateway')) expect(flagsOf(service.command ?? []), name).toEqual(GATEWAY_NODE_FLAGS);
     expect(flagsOf((scripts['start:gateway'] ?? '').split(' '))).toEqual(GATEWAY_NODE_FLAGS);
+  });
+
+  it("starts every API replica with the same V8 flags as the local runner, npm run start:api and the image's CMD", async () => {
+    const file = ROLES.api?.file as string;
+    const flagsOf = (command: string[]) => command.slice(1, command.indexOf(file));
+    for (const [name, service] of servicesOf('api')) expect(flagsOf(service.command ?? []), name).toEqual(API_NODE_FLAGS);
+    expect(flagsOf((scripts['start:api'] ?? '').split(' '))).toEqual(API_NODE_FLAGS);
+    const cmd = /^CMD (\[.*\])$/m.exec(await read('deploy/Dockerfile'))?.[1];
+    expect(flagsOf(JSON.parse(cmd ?? '[]') as string[]), 'deploy/Dockerfile CMD').toEqual(API_NODE_FLAGS);
   });
 
   it('matches the nginx upstream includes: every replica listed once, on the port it listens on', async () => {

@@ -52,6 +52,10 @@ export interface BenchCluster {
   gatewayPorts: number[];
   metricsEnabled: boolean;
   logPath: string;
+  /** Pid of `api-<n>` (1-based). */
+  apiPid(n: number): number;
+  /** Port of `api-<n>`'s Prometheus listener, once it said so in its log. */
+  apiMetricsPort(n: number): number | undefined;
   /** Pid of `gateway-<n>` (1-based). */
   gatewayPid(n: number): number;
   /** Port of `gateway-<n>`'s Prometheus listener, once it said so in its log. */
@@ -109,7 +113,7 @@ export async function startBenchCluster(
   const metricsPorts = new Map<string, number>();
   const output = (name: string, line: string) => {
     log.write(`${name.padEnd(10)} | ${line}\n`);
-    if (name.startsWith('gateway-') && line.includes('metrics listening')) {
+    if ((name.startsWith('gateway-') || name.startsWith('api-')) && line.includes('metrics listening')) {
       const port = (JSON.parse(line) as { port?: unknown }).port;
       if (typeof port === 'number') metricsPorts.set(name, port);
     }
@@ -141,17 +145,20 @@ export async function startBenchCluster(
     log.end();
     throw error;
   }
-  const pidOf = (n: number) => {
-    const pid = cluster.pid(`gateway-${n}`);
-    if (pid === undefined) throw new Error(`gateway-${n} is not running`);
+  const pidOfName = (name: string) => {
+    const pid = cluster.pid(name);
+    if (pid === undefined) throw new Error(`${name} is not running`);
     return pid;
   };
+  const pidOf = (n: number) => pidOfName(`gateway-${n}`);
   return {
     lbUrl: cluster.url,
     apiPorts,
     gatewayPorts,
     metricsEnabled: opts.metricsEnabled,
     logPath,
+    apiPid: (n) => pidOfName(`api-${n}`),
+    apiMetricsPort: (n) => metricsPorts.get(`api-${n}`),
     gatewayPid: pidOf,
     gatewayMetricsPort: (n) => metricsPorts.get(`gateway-${n}`),
     async restartGateway(n) {

@@ -12,6 +12,7 @@ import { runIdle } from './sections/idle.ts';
 import { runLatency } from './sections/latency.ts';
 import { runMetrics } from './sections/metrics.ts';
 import { runSend } from './sections/send.ts';
+import { runSoak } from './sections/soak.ts';
 import { runTargeting } from './sections/targeting.ts';
 import type { BenchContext, SectionResult } from './types.ts';
 import { killAllWorkers } from './worker.ts';
@@ -32,6 +33,7 @@ const RUNNERS: Record<Exclude<SectionName, 'metrics'>, Runner> = {
   idle: runIdle,
   door: runDoor,
   history: runHistory,
+  soak: runSoak,
 };
 
 async function main(): Promise<number> {

@@ -35,3 +35,17 @@ export async function cpuShare(pid: number, ms: number): Promise<number> {
   const after = await cpuSeconds(pid);
   return (after - before) / ((performance.now() - t0) / 1000);
 }
+
+/** The memory lines of /proc/<pid>/status, bytes: resident total, its anonymous (heap, malloc, stacks) and file-backed (code, mapped files) parts; and the thread count. */
+export interface MemStatus {
+  rss: number;
+  anon: number;
+  file: number;
+  threads: number;
+}
+
+export async function memStatus(pid: number): Promise<MemStatus> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status)?.[1] ?? Number.NaN) * 1024;
+  return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile'), threads: Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? Number.NaN) };
+}

@@ -16,6 +16,17 @@ import { exitOf, supervise, type Supervised } from './supervisor.ts';
  */
 export const GATEWAY_NODE_FLAGS = ['--max-semi-space-size=4'];
 
+/**
+ * V8 flags of every API process (here, in docker-compose.yml, in package.json's
+ * start:api and in deploy/Dockerfile's CMD; deploy/deploy.unit.test.ts checks they
+ * agree). Under a steady stream of requests V8 grows the young generation to two
+ * 64 MB semi-spaces and keeps them: about 120 MB of resident memory that the heap
+ * "used" figure never shows, most of the RSS an API replica has beyond its heap
+ * (npm run bench -- soak; docs/operations.md#memory). 8 MB semi-spaces cost no
+ * measurable CPU at 75-150 requests/s per replica.
+ */
+export const API_NODE_FLAGS = ['--max-semi-space-size=8'];
+
 export const LB_PORT = 8080;
 
 export interface ClusterSpec {
@@ -129,7 +140,7 @@ export async function startCluster(spec: ClusterSpec): Promise<RunningCluster> {
   };
   spec.apiPorts.forEach((port, i) => {
     // Replicas share this host, so each takes a free metrics port (the default ones would clash).
-    add(`api-${i + 1}`, node, ['services/api/src/main.ts'], { ...env, PORT: String(port), METRICS_PORT: '0' });
+    add(`api-${i + 1}`, node, [...API_NODE_FLAGS, 'services/api/src/main.ts'], { ...env, PORT: String(port), METRICS_PORT: '0' });
   });
   spec.gatewayPorts.forEach((port, i) => {
     const name = `gateway-${i + 1}`;

@@ -12,6 +12,14 @@ export interface ConnectResult {
   errors: string[];
 }
 
+/** How one `churn` went: reopened (of them, with a resume cursor) and failed. */
+export interface ChurnResult {
+  reopened: number;
+  resumed: number;
+  failed: number;
+  errors: string[];
+}
+
 /** The bench's handle on a receivers.ts child process. */
 export interface ReceiverPool {
   readonly size: number;
@@ -22,6 +30,8 @@ export interface ReceiverPool {
    */
   settle(tag: string, expected: number, timeoutMs: number, opts?: { samples?: boolean }): Promise<TagStats>;
   drops(): Promise<number>;
+  /** Closes `count` receivers picked at random and opens them again, resuming from their last cursors. */
+  churn(count: number): Promise<ChurnResult>;
   close(): Promise<void>;
 }
 
@@ -48,6 +58,7 @@ export async function startReceivers(specs: ReceiverSpec[], opts: { tolerateFail
       return worker.call<TagStats>({ cmd: 'stats', tag, samples: settleOpts.samples === true });
     },
     drops: () => worker.call<number>({ cmd: 'drops' }),
+    churn: (count) => worker.call<ChurnResult>({ cmd: 'churn', count, concurrency: 20 }),
     async close() {
       await worker.call({ cmd: 'close' }).catch(() => undefined);
       await worker.stop();

@@ -39,7 +39,6 @@ interface Record_ {
 }
 
 const records = new Map<string, Record_>();
-const closers: (() => void)[] = [];
 let drops = 0;
 let closing = false;
 
@@ -70,12 +69,29 @@ function onMessage(index: number, message: Message, at: number, wsBytes: number)
   }
 }
 
-function connectWs(index: number, spec: ReceiverSpec): Promise<void> {
+/** One receiver: what it was opened with, the cursor of the last frame that carried one, how to close it. */
+interface Slot {
+  spec: ReceiverSpec;
+  cursor?: string;
+  /** Closes the current connection on purpose (not a drop). */
+  close: () => void;
+}
+
+const slots: Slot[] = [];
+
+function noteCursor(slot: Slot, cursor: unknown) {
+  if (typeof cursor === 'string' && cursor !== '') slot.cursor = cursor;
+}
+
+/** Opens receiver `index` (again, with `since` = its last cursor, when `resume`). */
+function connectWs(index: number, slot: Slot, resume = false): Promise<void> {
+  const { spec } = slot;
+  const since = resume && slot.cursor ? `&since=${encodeURIComponent(slot.cursor)}` : '';
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(spec.url, { ...(spec.localAddress ? { localAddress: spec.localAddress } : {}), perMessageDeflate: false });
+    const ws = new WebSocket(spec.url + since, { ...(spec.localAddress ? { localAddress: spec.localAddress } : {}), perMessageDeflate: false });
     let live = false;
     ws.on('open', () => {
-      // The bare server says nothing on open; the gateway's `connection` frame means "in my rooms now".
+      // The bare server says nothing on open; the gateway's first frame (`connection`, or a replay when resuming) means "in my rooms now".
       if (!spec.url.includes('/api/ws/connect')) {
         live = true;
         resolve();
@@ -83,26 +99,34 @@ function connectWs(index: number, spec: ReceiverSpec): Promise<void> {
     });
     ws.on('message', (data: Buffer) => {
       const at = nowMs();
-      const frame = JSON.parse(data.toString()) as { type?: string; message?: Message };
-      if (frame.type === 'connection' && !live) {
+      const frame = JSON.parse(data.toString()) as { type?: string; message?: Message; cursor?: unknown };
+      noteCursor(slot, frame.cursor);
+      if (!live) {
         live = true;
         resolve();
-      } else if (frame.message) onMessage(index, frame.message, at, data.length);
+      }
+      if (frame.message) onMessage(index, frame.message, at, data.length);
     });
     ws.on('error', (e) => {
       if (!live) reject(e);
     });
-    ws.on('close', () => {
-      if (live && !closing) drops++;
+    ws.on('close', (code) => {
+      if (!live) reject(new Error(`closed with ${code} before the first frame`));
+      else if (!closing && !purposely) drops++;
     });
-    closers.push(() => ws.terminate());
+    let purposely = false;
+    slot.close = () => {
+      purposely = true;
+      ws.terminate();
+    };
   });
 }
 
-function connectSio(index: number, spec: ReceiverSpec): Promise<void> {
+function connectSio(index: number, slot: Slot, resume = false): Promise<void> {
+  const { spec } = slot;
   return new Promise((resolve, reject) => {
     const socket: Socket = io(spec.url, {
-      auth: { token: spec.token },
+      auth: { token: spec.token, ...(resume && slot.cursor ? { since: slot.cursor } : {}) },
       transports: ['websocket'],
       reconnection: false,
       forceNew: true,
@@ -110,16 +134,60 @@ function connectSio(index: number, spec: ReceiverSpec): Promise<void> {
     });
     socket.on('connect', () => resolve());
     socket.on('connect_error', (e) => reject(e));
-    socket.on('message', (m: Message) => onMessage(index, m, nowMs(), 0));
+    for (const event of ['message', 'direct_message']) {
+      socket.on(event, (m: Message) => {
+        noteCursor(slot, m.cursor);
+        onMessage(index, m, nowMs(), 0);
+      });
+    }
+    for (const event of ['resumed', 'reload']) socket.on(event, (d: { cursor?: unknown }) => noteCursor(slot, d.cursor));
     socket.on('disconnect', () => {
-      if (!closing) drops++;
+      if (!closing && !purposely) drops++;
     });
-    closers.push(() => socket.disconnect());
+    let purposely = false;
+    slot.close = () => {
+      purposely = true;
+      socket.disconnect();
+    };
   });
 }
 
+const open = (index: number, slot: Slot, resume = false) =>
+  slot.spec.kind === 'ws' ? connectWs(index, slot, resume) : connectSio(index, slot, resume);
+
+/**
+ * Closes `count` receivers picked at random and opens each again at once, resuming
+ * from its last cursor where it has one (what it missed in between is replayed),
+ * `concurrency` at a time.
+ */
+async function churn(count: number, concurrency: number): Promise<{ reopened: number; resumed: number; failed: number; errors: string[] }> {
+  const picked = new Set<number>();
+  while (picked.size < Math.min(count, slots.length)) picked.add(Math.floor(Math.random() * slots.length));
+  const queue = [...picked];
+  let reopened = 0;
+  let resumed = 0;
+  const errors: string[] = [];
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
+      for (let i = queue.pop(); i !== undefined; i = queue.pop()) {
+        const slot = slots[i] as Slot;
+        slot.close();
+        const resuming = slot.cursor !== undefined;
+        try {
+          await open(i, slot, true);
+          reopened++;
+          if (resuming) resumed++;
+        } catch (e) {
+          if (errors.length < 5) errors.push(e instanceof Error ? e.message : String(e));
+        }
+      }
+    }),
+  );
+  return { reopened, resumed, failed: picked.size - reopened, errors };
+}
+
 async function connectAll(specs: ReceiverSpec[], concurrency: number): Promise<{ live: number; failed: number; errors: string[] }> {
-  const base = closers.length;
+  const base = slots.length;
   let next = 0;
   let live = 0;
   const errors: string[] = [];
@@ -128,8 +196,10 @@ async function connectAll(specs: ReceiverSpec[], concurrency: number): Promise<{
       while (next < specs.length) {
         const i = next++;
         const spec = specs[i] as ReceiverSpec;
+        const slot: Slot = { spec, close: () => undefined };
+        slots[base + i] = slot;
         try {
-          await (spec.kind === 'ws' ? connectWs(base + i, spec) : connectSio(base + i, spec));
+          await open(base + i, slot);
           live++;
         } catch (e) {
           if (errors.length < 5) errors.push(e instanceof Error ? e.message : String(e));
@@ -145,7 +215,7 @@ function stats(tag: string, samples: boolean): TagStats {
   return {
     latency: percentiles(r.latencies),
     received: r.latencies.length,
-    distinctPerReceiver: Array.from({ length: closers.length }, (_, i) => r.seen[i]?.size ?? 0),
+    distinctPerReceiver: Array.from({ length: slots.length }, (_, i) => r.seen[i]?.size ?? 0),
     wsFrameBytes: r.wsFrames > 0 ? r.wsBytes / r.wsFrames : Number.NaN,
     malformed: r.malformed,
     ...(samples ? { samples: r.latencies } : {}),
@@ -165,9 +235,11 @@ serveWorker({}, async (req) => {
     }
     case 'drops':
       return drops;
+    case 'churn':
+      return churn(Number(req.count ?? 0), Number(req.concurrency ?? 20));
     case 'close':
       closing = true;
-      for (const close of closers.splice(0)) close();
+      for (const slot of slots.splice(0)) slot.close();
       return null;
     default:
       throw new Error(`unknown command ${String(req.cmd)}`);

@@ -1,0 +1,19 @@
+import { describe, expect, it } from 'vitest';
+import { parseOptions, SECTIONS } from './options.ts';
+
+describe('bench options', () => {
+  it('runs every section but the 30-minute soak when none is named', () => {
+    const { sections } = parseOptions([]);
+    expect(sections).not.toContain('soak');
+    expect(sections).toEqual(SECTIONS.filter((s) => s !== 'soak'));
+  });
+
+  it('runs the soak when named: 30 minutes, 2 with --quick, or --soak-minutes', () => {
+    expect(parseOptions(['soak']).sections).toEqual(['soak']);
+    expect(parseOptions(['soak']).soak).toMatchObject({ minutes: 30, rate: 300, receivers: 2_000, referenceMinute: 5 });
+    expect(parseOptions(['soak', '--quick']).soak).toMatchObject({ minutes: 2, referenceMinute: 1 });
+    expect(parseOptions(['soak', '--soak-minutes=8']).soak).toMatchObject({ minutes: 8, referenceMinute: 5 });
+    expect(parseOptions(['soak', '--soak-minutes=3']).soak.referenceMinute).toBe(3);
+    expect(() => parseOptions(['soak', '--soak-minutes=0'])).toThrow(/--soak-minutes/);
+  });
+});
