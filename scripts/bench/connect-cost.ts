@@ -1,17 +1,4 @@
-import { fork, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { open } from 'node:fs/promises';
-import path from 'node:path';
-import { loadGatewayConfig } from '@chat/shared/config';
-import { closeConnections, openConnections } from '@chat/shared/connections';
-import { createChatCore } from '@chat/shared/core';
-import { createHealthCheck } from '@chat/shared/health';
-import { createLogger } from '@chat/shared/logger';
-import { createMetrics } from '@chat/shared/metrics';
-import { createTestDatabase, deletePrefix } from '@chat/shared/testing';
-import { createGateway } from '../../services/gateway/src/gateway.ts';
-import { ADMIN_URL, JWT_SECRET, REDIS_URL } from './cluster.ts';
-import { createUsers } from './users.ts';
+import { startProbeGateway } from './probe-gateway.ts';
 
 // The gateway's own CPU per connect and per disconnect, measured exactly: one
 // gateway in this process (logging at info to /dev/null, metrics on), a child
@@ -30,58 +17,26 @@ if ((kind !== 'ws' && kind !== 'sio') || ![count, userCount, roundCount].every((
 }
 const n = Number(count);
 
-const database = await createTestDatabase({ adminUrl: ADMIN_URL, prefix: 'chat_connect_cost', migrate: true });
-const prefix = `connect-cost:${randomBytes(4).toString('hex')}:`;
-const config = loadGatewayConfig({
-  ENVIRONMENT: 'test',
-  DATABASE_URL: database.url,
-  REDIS_URL,
-  REDIS_PREFIX: prefix,
-  JWT_SECRET,
-  LOG_LEVEL: 'info',
-  PORT: '0',
-  CONNECT_USER_LIMIT: '0',
-  HANDSHAKE_ADDRESS_LIMIT: '0',
-});
-const tokens = (await createUsers(database.url, Number(userCount), 'cost')).map((u) => u.token);
-
-// As in production, every connect and disconnect is logged, here to nowhere.
-const devNull = await open('/dev/null', 'w');
-const logger = createLogger({ level: 'info', service: 'gateway', destination: devNull.createWriteStream() });
-const conn = openConnections(config, logger, () => {});
-const metrics = createMetrics({ service: 'gateway', enabled: true });
-const core = createChatCore(config, conn, logger, { metrics });
-const gateway = createGateway({ config, logger, ...core, redis: conn.redis, health: createHealthCheck(conn), metrics });
-const port = await gateway.listen({ host: '127.0.0.1', port: 0 });
-
-async function hold(connections: number): Promise<ChildProcess> {
-  const child = fork(path.join(import.meta.dirname, 'clients/hold-connections.ts'), [
-    kind,
-    String(port),
-    String(connections),
-    JSON.stringify(tokens),
-  ]);
-  await new Promise<void>((resolve) => child.once('message', () => resolve()));
-  return child;
-}
+// As in production, every connect and disconnect is logged (here to /dev/null), and metrics are on.
+const probe = await startProbeGateway({ label: 'connect_cost', users: Number(userCount), logLevel: 'info', metrics: true });
 
 const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // A first round warms up what is compiled or cached lazily.
-(await hold(200)).kill();
+(await probe.hold(kind, 200)).kill();
 await sleep(1_000);
 const rounds: { connectUs: number; disconnectUs: number }[] = [];
 for (let r = 0; r < Number(roundCount); r++) {
   const start = process.cpuUsage();
-  const clients = await hold(n);
+  const clients = await probe.hold(kind, n);
   const opened = process.cpuUsage(start);
   const closing = process.cpuUsage();
   clients.kill('SIGKILL');
   // Until every disconnect was handled: the gateway's own gauge is back to 0.
   for (;;) {
     await sleep(100);
-    const text = await metrics.registry.getSingleMetricAsString('chat_socket_connections');
+    const text = await probe.metrics.registry.getSingleMetricAsString('chat_socket_connections');
     if (!/} [1-9]/.test(text)) break;
   }
   const closed = process.cpuUsage(closing);
@@ -100,7 +55,4 @@ console.log(
   }),
 );
 
-await gateway.close();
-await closeConnections(conn);
-await devNull.close();
-await Promise.all([database.drop(), deletePrefix(prefix, REDIS_URL)]);
+await probe.stop();
