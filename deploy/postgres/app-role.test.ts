@@ -81,7 +81,7 @@ afterAll(async () => {
 });
 
 describe('deploy/postgres/app-role.sql', () => {
-  it('lets the real API do everything as the application role: accounts, rooms, messages (sequence_messages), logout', async () => {
+  it('lets the real API do everything as the application role: accounts, rooms, messages (store_message, sequence_messages), logout', async () => {
     api = await startApi({ DATABASE_URL: urlFor(appRole, appPassword) });
     await api.resources.redis.ping(); // the rate limiters refuse requests until Redis is ready
     const alice = await createUser(api).catch((error: unknown) => {

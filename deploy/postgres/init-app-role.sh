@@ -5,7 +5,7 @@
 # gateways connect as, with only what they need:
 #   - CONNECT on the database, USAGE (not CREATE) on schema public;
 #   - SELECT, INSERT, UPDATE, DELETE on tables, USAGE and SELECT on sequences
-#     and EXECUTE on functions (sequence_messages) that the owner creates, by
+#     and EXECUTE on functions (sequence_messages, store_message) that the owner creates, by
 #     default privileges: every later migration's tables are covered without a
 #     grant of its own, and no migration needs to know the role.
 # No DDL, no TRUNCATE, no REFERENCES or TRIGGER, no other database.

@@ -2,7 +2,14 @@ import type { Kysely } from 'kysely';
 import type { z } from 'zod';
 import { isForeignKeyViolation, isUniqueViolation } from '../db/database.ts';
 import type { DB } from '../db/schema.ts';
-import { findMessageByClientKey, insertMessage, listDirectMessages, listVisibleMessages, type MessageTarget } from '../db/queries/messages.ts';
+import {
+  findMessageByClientKey,
+  listDirectMessages,
+  listVisibleMessages,
+  storeMessage,
+  type MessageTarget,
+  type StoredMessage,
+} from '../db/queries/messages.ts';
 import { findRoom } from '../db/queries/rooms.ts';
 import { forbidden, invalid, notFound, unauthenticated } from '../errors.ts';
 import type { Limiter } from '../limits/rate-limits.ts';
@@ -67,9 +74,13 @@ export function createMessageService(deps: {
       const earlier = await original(actor, key);
       if (earlier) return { message: earlier, duplicate: true };
 
-      let message: ChatMessage | undefined;
+      let stored: StoredMessage | undefined;
       try {
-        message = await insertMessage(db, { sender_id: actor.id, target: targetOf(input), content: input.content, client_msg_id: key });
+        stored = await storeMessage(
+          db,
+          { sender_id: actor.id, target: targetOf(input), content: input.content, client_msg_id: key },
+          numbering.inCommit,
+        );
       } catch (error) {
         // A concurrent duplicate won the race; its row stands, ours rolled back.
         const winner = isUniqueViolation(error, 'messages_client_msg_key') ? await original(actor, key) : undefined;
@@ -78,11 +89,18 @@ export function createMessageService(deps: {
         if (isForeignKeyViolation(error, 'messages_sender_id_fkey')) throw unauthenticated('user no longer exists');
         throw error;
       }
-      if (!message) throw await whyRefused(input.room_id);
-      // Only after the commit: numbering and announcing a message that could
-      // still roll back would deliver what does not exist. The message is stored
-      // either way; if numbering fails now, a gateway numbers it within seconds.
-      await numbering.numberPending().catch((error: unknown) => logger.warn({ err: error }, 'numbering a stored message failed; the log sweep will'));
+      if (!stored) throw await whyRefused(input.room_id);
+      // Only after the commit: announcing a message that could still roll back
+      // would deliver what does not exist.
+      numbering.announce(stored.numbered);
+      // The log was busy, so the message committed without its number: it is
+      // stored either way; if numbering fails now, a gateway numbers it within seconds.
+      if (stored.pending) {
+        await numbering
+          .numberPending()
+          .catch((error: unknown) => logger.warn({ err: error }, 'numbering a stored message failed; the log sweep will'));
+      }
+      const { message } = stored;
       return { message, duplicate: false };
     },
 

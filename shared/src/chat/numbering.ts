@@ -2,11 +2,19 @@ import type { Kysely } from 'kysely';
 import { hasStalePending, numberPending as numberPendingRows } from '../db/queries/messages.ts';
 import type { DB } from '../db/schema.ts';
 import type { EventPublisher } from '../events/publisher.ts';
+import type { LoggedMessage } from '../model/message.ts';
 
 /** Numbers per batch; a larger backlog takes several batches. */
 const BATCH = 1_000;
 
 export interface LogNumbering {
+  /**
+   * How many pending messages a send may number in its own commit when the
+   * log lock is free (storeMessage); 0 leaves every send to `numberPending`.
+   */
+  readonly inCommit: number;
+  /** Announces, once and in log order, messages a send's own commit numbered. */
+  announce(numbered: readonly LoggedMessage[]): void;
   /**
    * Numbers every stored message still without a seq and announces each,
    * once, in log order. Resolves after a batch that started after the call,
@@ -56,6 +64,10 @@ export function createLogNumbering(deps: { db: Kysely<DB>; events: EventPublishe
   }
 
   return {
+    inCommit: BATCH,
+    announce(numbered) {
+      for (const logged of numbered) deps.events.messageCreated(logged);
+    },
     numberPending,
     async numberStale(ageMs) {
       if (await hasStalePending(deps.db, ageMs)) await numberPending();

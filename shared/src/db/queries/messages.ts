@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { sql, type CompiledQuery, type RawBuilder } from 'kysely';
 import type { ChatMessage, LoggedMessage } from '../../model/message.ts';
 import type { Page, PageResult } from '../../model/page.ts';
@@ -105,6 +106,8 @@ async function paginate(db: Executor, query: CompiledQuery<ViewRow>, page: Page)
 }
 
 type LogRow = ViewRow & { seq: string; sender_id: string; recipient_id: string | null };
+/** A row `store_message` returns: its new message may still be without a seq. */
+type StoredRow = Omit<LogRow, 'seq'> & { seq: string | null };
 
 const toLogged = (row: LogRow): LoggedMessage => ({
   seq: Number(row.seq),
@@ -121,41 +124,43 @@ const logColumns = sql`m.id, m.seq, m.sender_id, m.recipient_id, m.room_id, m.co
 /** Where a message goes: everyone, one user (by lower-cased username or by id), or one room. */
 export type MessageTarget = { kind: 'global' } | { kind: 'user'; username: string } | { kind: 'user'; id: string } | { kind: 'room'; roomId: string };
 
+/** What `storeMessage` did: the message as clients see it, and what its commit numbered in the log. */
+export interface StoredMessage {
+  message: ChatMessage;
+  /** The messages this commit numbered, in log order: the new one among them unless `pending`. */
+  numbered: LoggedMessage[];
+  /** The new message committed without a seq: the caller numbers it (`numberPending`). */
+  pending: boolean;
+}
+
 /**
- * Stores a message, not yet numbered in the log (see `numberPending`), in one
- * statement that also checks its target: the recipient exists, or the sender
- * is a member of the room (the membership row share-locked until the commit,
- * so a concurrent removal waits for it). One round trip, no transaction.
- * Undefined when the target check failed; the caller asks why, off the hot path.
+ * Stores a message in one statement that also checks its target (the
+ * recipient exists, or the sender is a member of the room, the membership row
+ * share-locked until the commit, so a concurrent removal waits for it), and,
+ * when the log lock is free, numbers it in the same commit together with up
+ * to `numberUpTo` pending messages (the `store_message` function of its
+ * migration). One round trip, no transaction. Undefined when the target check
+ * failed; the caller asks why, off the hot path.
  */
-export async function insertMessage(
+export async function storeMessage(
   db: Executor,
   message: { sender_id: string; target: MessageTarget; content: string; client_msg_id: string | null },
-): Promise<ChatMessage | undefined> {
+  numberUpTo: number,
+): Promise<StoredMessage | undefined> {
   const { target } = message;
-  const recipient =
-    target.kind !== 'user'
-      ? sql`select null::uuid as id`
-      : 'id' in target
-        ? sql`select id from users where id = ${target.id}`
-        : sql`select id from users where lower(username) = ${target.username}`;
-  const allowed =
-    target.kind === 'room'
-      ? sql`exists (select 1 from room_members where room_id = ${target.roomId} and user_id = ${message.sender_id} for share)`
-      : sql`true`;
-  const { rows } = await sql<ViewRow>`
-    with m as (
-      insert into messages (sender_id, recipient_id, room_id, content, client_msg_id)
-      select ${message.sender_id}, r.id, ${target.kind === 'room' ? target.roomId : null}::uuid, ${message.content}, ${message.client_msg_id}
-      from (${recipient}) r
-      where ${allowed}
-      returning *
-    )
-    select m.id, m.room_id, m.content, m.created_at,
-      (select username from users where id = m.sender_id) as sender,
-      (select username from users where id = m.recipient_id) as recipient
-    from m`.execute(db);
-  return rows[0] && toChatMessage(rows[0]);
+  // The id is chosen here so the new row can be told from the others the commit numbered.
+  const id = randomUUID();
+  const recipientId = target.kind === 'user' && 'id' in target ? target.id : null;
+  const recipientName = target.kind === 'user' && 'username' in target ? target.username : null;
+  const roomId = target.kind === 'room' ? target.roomId : null;
+  const { rows } = await sql<StoredRow>`
+    select ${logColumns}
+    from store_message(${id}, ${message.sender_id}, ${recipientId}, ${recipientName}, ${roomId},
+      ${message.content}, ${message.client_msg_id}, ${numberUpTo}) m
+    order by m.seq nulls last`.execute(db);
+  const own = rows.find((row) => row.id === id);
+  if (!own) return undefined;
+  return { message: toChatMessage(own), numbered: rows.filter((row): row is LogRow => row.seq !== null).map(toLogged), pending: own.seq === null };
 }
 
 /**

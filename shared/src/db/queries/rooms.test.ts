@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createDatabase } from '../database.ts';
-import { insertMessage } from './messages.ts';
+import { storeMessage } from './messages.ts';
 import { deleteMember, insertMember, insertRoom } from './rooms.ts';
 import { insertUser } from './users.ts';
 
@@ -22,8 +22,12 @@ describe('sending to a room while being removed from it', () => {
 
     // The send's statement, run in a transaction held open so the test can look in between.
     const send = await db.startTransaction().execute();
-    const stored = await insertMessage(send, { sender_id: member.id, target: { kind: 'room', roomId: room.id }, content: 'hi', client_msg_id: null });
-    expect(stored?.room_id).toBe(room.id);
+    const stored = await storeMessage(
+      send,
+      { sender_id: member.id, target: { kind: 'room', roomId: room.id }, content: 'hi', client_msg_id: null },
+      0,
+    );
+    expect(stored?.message.room_id).toBe(room.id);
     const removal = deleteMember(db, room.id, member.id);
 
     // Wait until PostgreSQL reports the DELETE as blocked on that lock.
@@ -43,7 +47,7 @@ describe('sending to a room while being removed from it', () => {
     const [owner, outsider] = await Promise.all([createUser(), createUser()]);
     const room = await insertRoom(db, { name: 'closed', description: '', createdBy: owner.id });
     expect(
-      await insertMessage(db, { sender_id: outsider.id, target: { kind: 'room', roomId: room.id }, content: 'hi', client_msg_id: null }),
+      await storeMessage(db, { sender_id: outsider.id, target: { kind: 'room', roomId: room.id }, content: 'hi', client_msg_id: null }, 1_000),
     ).toBeUndefined();
   });
 });
