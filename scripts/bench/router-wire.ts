@@ -56,6 +56,8 @@ try {
       room_id: room.slice('room:'.length),
       content: 'x'.repeat(contentBytes),
       created_at: new Date().toISOString(),
+      edited_at: null,
+      deleted_at: null,
     },
   });
 

@@ -57,6 +57,7 @@ export function createChatCore(
       db: conn.db,
       numbering,
       maxMessageLength: config.chat.maxMessageLength,
+      editWindowMs: config.chat.editWindowMs,
       logger,
       rateLimit: messageLimit,
     }),

@@ -231,7 +231,16 @@ describe('on a Redis Cluster', () => {
       rooms: [rooms.global],
       event: 'message',
       seq,
-      message: { id: randomUUID(), sender: 'a', recipient: null, room_id: null, content: `#${seq}`, created_at: new Date().toISOString() },
+      message: {
+        id: randomUUID(),
+        sender: 'a',
+        recipient: null,
+        room_id: null,
+        content: `#${seq}`,
+        created_at: new Date().toISOString(),
+        edited_at: null,
+        deleted_at: null,
+      },
     });
     await router.route(message(42));
     await router.route(message(41));

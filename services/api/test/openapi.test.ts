@@ -104,7 +104,16 @@ describe('GET /api/openapi.json', () => {
 describe('the contract check the harness applies', () => {
   it('refuses undocumented statuses, bodies that do not match, and non-error bodies on unrouted paths', () => {
     const contract = openApiContract(api.openapi);
-    const message = { id: randomUUID(), sender: 'a', recipient: null, room_id: null, content: 'hi', created_at: new Date().toISOString() };
+    const message = {
+      id: randomUUID(),
+      sender: 'a',
+      recipient: null,
+      room_id: null,
+      content: 'hi',
+      created_at: new Date().toISOString(),
+      edited_at: null,
+      deleted_at: null,
+    };
     expect(contract.problems('POST', '/api/messages', 201, message)).toEqual([]);
     expect(contract.problems('POST', '/api/messages', 202, message)).toEqual(['POST /api/messages 202: status not documented']);
     expect(contract.problems('POST', '/api/messages', 201, { ...message, created_at: 'yesterday' }).join()).toMatch(

@@ -64,7 +64,16 @@ describe('docs/asyncapi.yaml', () => {
 
 describe('the frame check the gateway harness applies', () => {
   const contract = frameContract(doc);
-  const message = { id: crypto.randomUUID(), sender: 'a', recipient: null, room_id: null, content: 'hi', created_at: new Date().toISOString() };
+  const message = {
+    id: crypto.randomUUID(),
+    sender: 'a',
+    recipient: null,
+    room_id: null,
+    content: 'hi',
+    created_at: new Date().toISOString(),
+    edited_at: null,
+    deleted_at: null,
+  };
 
   it('accepts conforming frames and refuses unknown types, missing fields and wrong values', () => {
     expect(contract.wsFrame({ type: 'direct_message', message, cursor: 'm1.1.x' })).toEqual([]);

@@ -266,7 +266,7 @@ describe('a client that stops reading', () => {
 
     // The write path in-process, as the API would call it, with room for the large fillers.
     const core = createChatCore(
-      { ...api.config, chat: { maxMessageLength: FILLER_BYTES } },
+      { ...api.config, chat: { ...api.config.chat, maxMessageLength: FILLER_BYTES } },
       api.resources,
       createLogger({ level: 'silent', service: 'test' }),
     );

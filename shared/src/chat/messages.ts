@@ -3,6 +3,9 @@ import type { z } from 'zod';
 import { isForeignKeyViolation, isUniqueViolation } from '../db/database.ts';
 import type { DB } from '../db/schema.ts';
 import {
+  changeMessage,
+  findChangeable,
+  findMessage,
   findMessageByClientKey,
   listDirectMessages,
   listVisibleMessages,
@@ -11,7 +14,7 @@ import {
   type StoredMessage,
 } from '../db/queries/messages.ts';
 import { findRoom } from '../db/queries/rooms.ts';
-import { forbidden, invalid, notFound, unauthenticated } from '../errors.ts';
+import { conflict, forbidden, invalid, notFound, unauthenticated } from '../errors.ts';
 import type { Limiter } from '../limits/rate-limits.ts';
 import type { Logger } from '../logger.ts';
 import type { Actor, ChatMessage, Page, PageResult } from '../model/index.ts';
@@ -19,7 +22,7 @@ import { parseInput } from '../validation.ts';
 import { findUsersByNameOrId, isSameUser, userRef } from './lookup.ts';
 import type { LogNumbering } from './numbering.ts';
 import { pageOrWhy } from './pages.ts';
-import { clientMsgId, sendMessageInput } from './schemas.ts';
+import { clientMsgId, editMessageInput, id, sendMessageInput } from './schemas.ts';
 
 export interface SendResult {
   message: ChatMessage;
@@ -36,6 +39,22 @@ export interface MessageService {
   send(actor: Actor, input: unknown, opts?: { idempotencyKey?: string | undefined }): Promise<SendResult>;
   /** What `send` accepts, with the configured length limit: the API documents its body with it. */
   readonly inputSchema: z.ZodType;
+  /**
+   * Edits a message: only its sender, within MESSAGE_EDIT_WINDOW, with
+   * content under the rules of a send (and counted as a send). The edit takes
+   * its own position in the log and reaches the message's audience as
+   * `message_updated`. Returns the message as it is now.
+   */
+  edit(actor: Actor, messageId: string, input: unknown): Promise<ChatMessage>;
+  /** What `edit` accepts. */
+  readonly editSchema: z.ZodType;
+  /**
+   * Deletes a message: its sender, or for a room message the room's creator.
+   * The content is erased and a tombstone (`deleted_at`, empty content) keeps
+   * its place; the deletion reaches the audience as `message_deleted`.
+   * Deleting a deleted message answers its tombstone again.
+   */
+  remove(actor: Actor, messageId: string): Promise<ChatMessage>;
   listVisible(actor: Actor, page: Page): Promise<PageResult<ChatMessage>>;
   /** `user1` and `user2` are usernames or ids; the actor must be one of them. */
   listBetween(actor: Actor, user1: string, user2: string, page: Page): Promise<PageResult<ChatMessage>>;
@@ -48,9 +67,33 @@ export function createMessageService(deps: {
   logger: Logger;
   /** MESSAGE_RATE_LIMIT per user, shared by every transport and replica; none in tests that build the service bare. */
   rateLimit?: Limiter;
+  /** MESSAGE_EDIT_WINDOW: how long after sending its sender may edit a message; 0 for always. */
+  editWindowMs?: number;
 }): MessageService {
   const { db, numbering, logger } = deps;
   const sendSchema = sendMessageInput(deps.maxMessageLength);
+  const editSchema = editMessageInput(deps.maxMessageLength);
+  const messageId = id('message id');
+
+  /**
+   * After the commit of a write, and only then: announcing what could still
+   * roll back would deliver what does not exist. An entry that committed
+   * without its number (the log was busy) is stored either way; if numbering
+   * fails now, a gateway numbers it within seconds.
+   */
+  async function settle(stored: StoredMessage) {
+    numbering.announce(stored.numbered);
+    if (stored.pending) {
+      await numbering.numberPending().catch((error: unknown) => logger.warn({ err: error }, 'numbering a stored entry failed; the log sweep will'));
+    }
+  }
+
+  /** Message `raw` if `actor` may see it; 404 (never 403) otherwise, so ids reveal nothing. */
+  async function changeable(actor: Actor, raw: string) {
+    const found = await findChangeable(db, actor.id, parseInput(messageId, raw, 'invalid message id'));
+    if (!found) throw notFound('message');
+    return found;
+  }
 
   /** The original of a retried send, if the sender's key already stored one. */
   const original = async (actor: Actor, key: string | null) => (key === null ? undefined : await findMessageByClientKey(db, actor.id, key));
@@ -90,18 +133,43 @@ export function createMessageService(deps: {
         throw error;
       }
       if (!stored) throw await whyRefused(input.room_id);
-      // Only after the commit: announcing a message that could still roll back
-      // would deliver what does not exist.
-      numbering.announce(stored.numbered);
-      // The log was busy, so the message committed without its number: it is
-      // stored either way; if numbering fails now, a gateway numbers it within seconds.
-      if (stored.pending) {
-        await numbering
-          .numberPending()
-          .catch((error: unknown) => logger.warn({ err: error }, 'numbering a stored message failed; the log sweep will'));
+      await settle(stored);
+      return { message: stored.message, duplicate: false };
+    },
+
+    editSchema,
+    async edit(actor, messageId, raw) {
+      const found = await changeable(actor, messageId);
+      if (!isSameUser(actor, found.senderId)) throw forbidden('you can only edit your own messages');
+      if (found.deleted) throw conflict('the message was deleted');
+      const windowMs = deps.editWindowMs ?? 0;
+      if (windowMs > 0 && Date.now() - found.createdAt.getTime() > windowMs) {
+        throw forbidden(`messages can only be edited within ${Math.round(windowMs / 1000)} s of sending`);
       }
-      const { message } = stored;
-      return { message, duplicate: false };
+      const { content } = parseInput(editSchema, raw, 'invalid edit');
+      // Edits count as sends.
+      await deps.rateLimit?.consume(actor.id);
+      const stored = await changeMessage(db, { messageId: found.id, kind: 'updated', content }, numbering.inCommit);
+      // Deleted between the check and the change.
+      if (!stored) throw conflict('the message was deleted');
+      await settle(stored);
+      return stored.message;
+    },
+
+    async remove(actor, messageId) {
+      const found = await changeable(actor, messageId);
+      if (!isSameUser(actor, found.senderId) && found.roomCreatorId !== actor.id) {
+        throw forbidden("only the sender, or the room's creator, can delete a message");
+      }
+      const stored = found.deleted ? undefined : await changeMessage(db, { messageId: found.id, kind: 'deleted' }, numbering.inCommit);
+      if (stored) {
+        await settle(stored);
+        return stored.message;
+      }
+      // Already deleted (now or by a concurrent request): the tombstone, as the first answer gave it.
+      const tombstone = await findMessage(db, found.id);
+      if (!tombstone) throw notFound('message');
+      return tombstone;
     },
 
     async listVisible(actor, page) {

@@ -43,6 +43,9 @@ export const sendMessageInput = (maxLength: number) =>
       path: ['room_id'],
     });
 
+/** One schema for every transport's "edit a message" request: the new content, under the same rules as a send. */
+export const editMessageInput = (maxLength: number) => z.object({ content: content(maxLength) });
+
 const MAX_PAGE_SIZE = 100;
 
 /** `?limit=` of every paginated listing. */

@@ -117,6 +117,9 @@ export const sharedShape = {
       defaultText: '`http://localhost:8080` outside production, none in production',
     } satisfies VariableMeta),
   MESSAGE_MAX_LENGTH: int(2000, 1, 100_000).meta({ description: 'Characters (code points) of message content.' }),
+  MESSAGE_EDIT_WINDOW: duration('0', { allowZero: true }).meta({
+    description: 'How long after sending a message its sender may still edit it; `0` means no limit. Deleting is never limited.',
+  }),
   TRUSTED_PROXIES: addressList('127.0.0.0/8,::1').meta({
     description:
       'Peers whose `X-Forwarded-For` / `X-Real-IP` name the client, for the per-address limits (read from the right, skipping trusted hops); any other peer is its own socket address. Compose adds the private ranges its nginx connects from.',
@@ -165,7 +168,7 @@ export interface CommonConfig {
   redis: RedisConfig;
   jwt: { secret: string; expiryHours: number };
   corsOrigins: string[];
-  chat: { maxMessageLength: number };
+  chat: { maxMessageLength: number; editWindowMs: number };
   /** TRUSTED_PROXIES: IPs and CIDR ranges allowed to name the client's address. */
   trustedProxies: string[];
   /** Messages per user over every transport; counted in the one write path. */
@@ -275,7 +278,7 @@ export function readCommonConfig(env: Env, problems: string[]): CommonConfig {
     redis: { url: v.REDIS_URL, cluster: readRedisCluster(env, v, problems), prefix: v.REDIS_PREFIX, commandTimeoutMs: v.REDIS_COMMAND_TIMEOUT },
     jwt: { secret: secret ?? '', expiryHours: v.JWT_EXPIRY_HOURS },
     corsOrigins: v.CORS_ALLOWED_ORIGINS ?? (v.ENVIRONMENT === 'production' ? [] : DEVELOPMENT_ORIGINS),
-    chat: { maxMessageLength: v.MESSAGE_MAX_LENGTH },
+    chat: { maxMessageLength: v.MESSAGE_MAX_LENGTH, editWindowMs: v.MESSAGE_EDIT_WINDOW },
     trustedProxies: v.TRUSTED_PROXIES,
     messageRateLimit: { points: v.MESSAGE_RATE_LIMIT, windowMs: v.MESSAGE_RATE_WINDOW },
     healthTimeoutMs: v.HEALTH_TIMEOUT,

@@ -36,6 +36,22 @@ export interface MessagesTable {
   room_id: string | null;
   content: string;
   created_at: CreatedAt;
+  /** Set by the last edit (the message-changes migration). */
+  edited_at: ColumnType<Date | null, never, never>;
+  /** Set by the deletion, which also erased the content. */
+  deleted_at: ColumnType<Date | null, never, never>;
+}
+
+/** An edit or deletion of a message: its own position in the log (the message-changes migration). */
+export interface MessageChangesTable {
+  id: string;
+  message_id: string;
+  kind: 'updated' | 'deleted';
+  sender_id: string;
+  recipient_id: string | null;
+  room_id: string | null;
+  seq: ColumnType<string | null, never, never>;
+  created_at: CreatedAt;
 }
 
 /** One row: the last seq handed out. Locked by each insert until its commit. */
@@ -59,6 +75,7 @@ export interface DB {
   rooms: RoomsTable;
   room_members: RoomMembersTable;
   messages: MessagesTable;
+  message_changes: MessageChangesTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -25,6 +25,15 @@ const messageDelivery = z.object({ message: messageSchema, cursor });
 export const serverEvents = {
   message: { payload: messageDelivery, summary: 'A global or room message' },
   direct_message: { payload: messageDelivery, summary: 'A direct message' },
+  message_updated: {
+    payload: messageDelivery,
+    summary: 'A message this connection may see was edited: the message as it is now (`edited_at` set), in log order after the message itself',
+  },
+  message_deleted: {
+    payload: messageDelivery,
+    summary:
+      'A message this connection may see was deleted: its tombstone (`deleted_at` set, `content` empty), in log order after the message itself',
+  },
   resumed: { payload: resumedEvent.extend({ cursor }), summary: 'Live from here (after `replayed` missed messages when resuming)' },
   reload: { payload: reloadEvent.extend({ cursor }), summary: 'Too much was missed to replay: read history over REST, then continue from `cursor`' },
   presence: {

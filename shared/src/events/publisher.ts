@@ -19,12 +19,14 @@ export interface EventPublisher {
 export const adapterKey = (prefix: string) => `${prefix}socket.io`;
 
 /** Maps a committed message to its rooms and event name (docs/architecture.md#room-addressing). */
-export function deliveryFor({ seq, message, senderId, recipientId }: LoggedMessage): Delivery {
-  if (message.room_id !== null) return { rooms: [rooms.room(message.room_id)], event: 'message', seq, message };
+export function deliveryFor({ seq, kind, message, senderId, recipientId }: LoggedMessage): Delivery {
+  // A change goes to exactly the audience of its message.
+  const changed = kind === 'updated' ? 'message_updated' : kind === 'deleted' ? 'message_deleted' : undefined;
+  if (message.room_id !== null) return { rooms: [rooms.room(message.room_id)], event: changed ?? 'message', seq, message };
   if (recipientId !== null) {
-    return { rooms: [...new Set([rooms.user(recipientId), rooms.user(senderId)])], event: 'direct_message', seq, message };
+    return { rooms: [...new Set([rooms.user(recipientId), rooms.user(senderId)])], event: changed ?? 'direct_message', seq, message };
   }
-  return { rooms: [rooms.global], event: 'message', seq, message };
+  return { rooms: [rooms.global], event: changed ?? 'message', seq, message };
 }
 
 export interface EventPublisherOptions {

@@ -9,10 +9,13 @@ import { chatMessage } from '../model/message.ts';
 
 export const messageEventName = z.enum(['message', 'direct_message']);
 
-/** A committed message, its position in the log and the rooms that should see it. */
+/** The client event of each kind of log entry: a new message (the seed's two events), an edit, a deletion. */
+const logEventName = z.enum([...messageEventName.options, 'message_updated', 'message_deleted']);
+
+/** A committed log entry (a message, or a change to one with the message as it is now), its position in the log and the rooms that should see it. */
 export const delivery = z.object({
   rooms: z.array(z.string()).min(1),
-  event: messageEventName,
+  event: logEventName,
   seq: z.number().int().positive(),
   message: chatMessage,
 });

@@ -13,13 +13,21 @@ export const chatMessage = z.object({
   room_id: z.string().nullable(),
   content: z.string(),
   created_at: z.string(),
+  /** When the sender last edited it; null if never. */
+  edited_at: z.string().nullable(),
+  /** When it was deleted (its content is then empty); null while it stands. */
+  deleted_at: z.string().nullable(),
 });
 
 export type ChatMessage = z.infer<typeof chatMessage>;
 
-/** A stored message with its position in the commit-ordered log and its audience. */
+/** What a log entry records: a new message, or a change to one (messages_changes migration). */
+export type LogEntryKind = 'created' | 'updated' | 'deleted';
+
+/** A log entry (a stored message, or a change to one, with the message as it is now), its position in the commit-ordered log and its audience. */
 export interface LoggedMessage {
   seq: number;
+  kind: LogEntryKind;
   senderId: string;
   recipientId: string | null;
   message: ChatMessage;

@@ -8,7 +8,16 @@ const delivery = (seq: number): Delivery => ({
   rooms: ['global'],
   event: 'message',
   seq,
-  message: { id: `m${seq}`, sender: 'a', recipient: null, room_id: null, content: `#${seq}`, created_at: new Date(0).toISOString() },
+  message: {
+    id: `m${seq}`,
+    sender: 'a',
+    recipient: null,
+    room_id: null,
+    content: `#${seq}`,
+    created_at: new Date(0).toISOString(),
+    edited_at: null,
+    deleted_at: null,
+  },
 });
 
 /** A log holding `committed` (what PostgreSQL would answer); only what the stream needs of a Feed. */

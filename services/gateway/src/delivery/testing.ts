@@ -32,7 +32,16 @@ export function createMemoryLog() {
     /** Commits a message to `to` (rooms) and returns it, numbered; routing it is up to the caller. */
     commit(to: string[], content: string): Delivery {
       const seq = (entries.at(-1)?.seq ?? 0) + 1;
-      const message = { id: `m${seq}`, sender: 's', recipient: null, room_id: null, content, created_at: new Date().toISOString() };
+      const message = {
+        id: `m${seq}`,
+        sender: 's',
+        recipient: null,
+        room_id: null,
+        content,
+        created_at: new Date().toISOString(),
+        edited_at: null,
+        deleted_at: null,
+      };
       const delivery: Delivery = { rooms: to, event: 'message', seq, message };
       entries.push(delivery);
       return delivery;

@@ -144,6 +144,8 @@ const asChat = (w: World, m: Stored): ChatMessage => ({
   room_id: m.room === null ? null : w.rooms[m.room]!,
   content: `message ${m.seq}`,
   created_at: m.created_at.toISOString(),
+  edited_at: null,
+  deleted_at: null,
 });
 
 /** Follows the cursor to the end, checking every page's shape on the way. */

@@ -1,10 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type CompiledQuery, type RawBuilder } from 'kysely';
-import type { ChatMessage, LoggedMessage } from '../../model/message.ts';
+import type { ChatMessage, LogEntryKind, LoggedMessage } from '../../model/message.ts';
 import type { Page, PageResult } from '../../model/page.ts';
 import type { Executor } from '../database.ts';
 
-type ViewRow = { id: string; sender: string; recipient: string | null; room_id: string | null; content: string; created_at: Date };
+type ViewRow = {
+  id: string;
+  sender: string;
+  recipient: string | null;
+  room_id: string | null;
+  content: string;
+  created_at: Date;
+  edited_at: Date | null;
+  deleted_at: Date | null;
+};
 
 /** Exactly the client-visible fields, whatever else the row carries. */
 const toChatMessage = (row: ViewRow): ChatMessage => ({
@@ -14,7 +23,18 @@ const toChatMessage = (row: ViewRow): ChatMessage => ({
   room_id: row.room_id,
   content: row.content,
   created_at: row.created_at.toISOString(),
+  edited_at: row.edited_at?.toISOString() ?? null,
+  deleted_at: row.deleted_at?.toISOString() ?? null,
 });
+
+/** A message as clients see it (ViewRow), for rows of `messages m`. */
+const viewColumns = sql`m.id, m.room_id, m.content, m.created_at, m.edited_at, m.deleted_at,
+  (select username from users where id = m.sender_id) as sender,
+  (select username from users where id = m.recipient_id) as recipient`;
+
+/** The relation a read goes through: messages (history), or the log of messages and their changes (`log_entries`, replay). */
+type Source = 'messages' | 'log_entries';
+const from = (source: Source) => sql.table(source);
 
 /*
  * Every read of "what a user may see" below is a union of audiences, each an
@@ -36,18 +56,18 @@ const toChatMessage = (row: ViewRow): ChatMessage => ({
  * rows per room. (Without one, a full page per room, as the worst case.)
  */
 
-/** The direct audiences, `columns` of each (rows of `messages m`) that satisfy `tail` (a condition, then an order and a limit). */
-const directAudiences = (userId: string, columns: RawBuilder<unknown>, tail: RawBuilder<unknown>) => sql`
-  (select ${columns} from messages m where m.recipient_id is null and m.room_id is null and ${tail})
+/** The direct audiences, `columns` of each (rows `m` of `source`) that satisfy `tail` (a condition, then an order and a limit). */
+const directAudiences = (userId: string, columns: RawBuilder<unknown>, tail: RawBuilder<unknown>, source: Source = 'messages') => sql`
+  (select ${columns} from ${from(source)} m where m.recipient_id is null and m.room_id is null and ${tail})
   union all
-  (select ${columns} from messages m where m.sender_id = ${userId} and m.recipient_id is not null and ${tail})
+  (select ${columns} from ${from(source)} m where m.sender_id = ${userId} and m.recipient_id is not null and ${tail})
   union all
-  (select ${columns} from messages m where m.recipient_id = ${userId} and m.sender_id <> ${userId} and ${tail})`;
+  (select ${columns} from ${from(source)} m where m.recipient_id = ${userId} and m.sender_id <> ${userId} and ${tail})`;
 
-/** For each room the user is in, `columns` of its rows (`messages m`) that satisfy `tail`. */
-const eachRoom = (userId: string, columns: RawBuilder<unknown>, tail: RawBuilder<unknown>) => sql`
+/** For each room the user is in, `columns` of its rows (`m` of `source`) that satisfy `tail`. */
+const eachRoom = (userId: string, columns: RawBuilder<unknown>, tail: RawBuilder<unknown>, source: Source = 'messages') => sql`
   select ${columns} from room_members rm
-  cross join lateral (select ${columns} from messages m where m.room_id = rm.room_id and ${tail}) m
+  cross join lateral (select ${columns} from ${from(source)} m where m.room_id = rm.room_id and ${tail}) m
   where rm.user_id = ${userId}`;
 
 /** The sample's share of each room: `take` over the user's rooms, rounded up. */
@@ -87,9 +107,7 @@ function historyPage(
       : sql`with cursor as materialized (select created_at, id from messages m where m.id = ${page.before} and ${visibleTo(viewer)})`;
   const older = page.before === undefined ? sql`true` : sql`(m.created_at, m.id) < (select created_at, id from cursor)`;
   return sql<ViewRow>`${cursor}
-    select m.id, m.room_id, m.content, m.created_at,
-      (select username from users where id = m.sender_id) as sender,
-      (select username from users where id = m.recipient_id) as recipient
+    select ${viewColumns}
     from (${candidates(older, take)}) m
     order by m.created_at desc, m.id desc
     limit ${take}`.compile(db);
@@ -105,31 +123,45 @@ async function paginate(db: Executor, query: CompiledQuery<ViewRow>, page: Page)
   return { items, nextCursor: more ? (items.at(-1)?.id ?? null) : null };
 }
 
-type LogRow = ViewRow & { seq: string; sender_id: string; recipient_id: string | null };
-/** A row `store_message` returns: its new message may still be without a seq. */
-type StoredRow = Omit<LogRow, 'seq'> & { seq: string | null };
+type LogRow = ViewRow & { entry_id: string; seq: string; kind: LogEntryKind; sender_id: string; recipient_id: string | null };
+/** A row a writer returns: its own entry may still be without a seq. */
+type WrittenRow = Omit<LogRow, 'seq'> & { seq: string | null };
 
 const toLogged = (row: LogRow): LoggedMessage => ({
   seq: Number(row.seq),
+  kind: row.kind,
   senderId: row.sender_id,
   recipientId: row.recipient_id,
   message: toChatMessage(row),
 });
 
-/** The columns every log read returns, for rows of `messages` aliased `m`. */
-const logColumns = sql`m.id, m.seq, m.sender_id, m.recipient_id, m.room_id, m.content, m.created_at,
-  (select username from users where id = m.sender_id) as sender,
-  (select username from users where id = m.recipient_id) as recipient`;
+/** The columns every log read returns: a log entry `e` (log_entries, or a writer's rows) and its message `m`. */
+const entryColumns = sql`e.entry_id, e.seq, e.kind, m.sender_id, m.recipient_id, ${viewColumns}`;
+
+/** Each entry `e` of a page already cut to size with its message `m`, looked up by id one at a time. */
+const withMessage = sql`cross join lateral (select * from messages m where m.id = e.message_id) m`;
+
+/** The rows `e` a writer function returns (entry_id, seq, kind, message), each with its message as `m`. */
+const written = (call: RawBuilder<unknown>) => sql<WrittenRow>`
+  select ${entryColumns} from ${call} e cross join lateral (select (e.message).*) m
+  order by e.seq nulls last`;
+
+/** What a writer's commit did: its own entry (`id`) and the entries it numbered. */
+function writeResult(rows: WrittenRow[], id: string): StoredMessage | undefined {
+  const own = rows.find((row) => row.entry_id === id);
+  if (!own) return undefined;
+  return { message: toChatMessage(own), numbered: rows.filter((row): row is LogRow => row.seq !== null).map(toLogged), pending: own.seq === null };
+}
 
 /** Where a message goes: everyone, one user (by lower-cased username or by id), or one room. */
 export type MessageTarget = { kind: 'global' } | { kind: 'user'; username: string } | { kind: 'user'; id: string } | { kind: 'room'; roomId: string };
 
-/** What `storeMessage` did: the message as clients see it, and what its commit numbered in the log. */
+/** What `storeMessage` or `changeMessage` did: the message as clients see it now, and what the commit numbered in the log. */
 export interface StoredMessage {
   message: ChatMessage;
-  /** The messages this commit numbered, in log order: the new one among them unless `pending`. */
+  /** The log entries this commit numbered, in log order: the write's own among them unless `pending`. */
   numbered: LoggedMessage[];
-  /** The new message committed without a seq: the caller numbers it (`numberPending`). */
+  /** The write's own entry committed without a seq: the caller numbers it (`numberPending`). */
   pending: boolean;
 }
 
@@ -153,14 +185,29 @@ export async function storeMessage(
   const recipientId = target.kind === 'user' && 'id' in target ? target.id : null;
   const recipientName = target.kind === 'user' && 'username' in target ? target.username : null;
   const roomId = target.kind === 'room' ? target.roomId : null;
-  const { rows } = await sql<StoredRow>`
-    select ${logColumns}
-    from store_message(${id}, ${message.sender_id}, ${recipientId}, ${recipientName}, ${roomId},
-      ${message.content}, ${message.client_msg_id}, ${numberUpTo}) m
-    order by m.seq nulls last`.execute(db);
-  const own = rows.find((row) => row.id === id);
-  if (!own) return undefined;
-  return { message: toChatMessage(own), numbered: rows.filter((row): row is LogRow => row.seq !== null).map(toLogged), pending: own.seq === null };
+  const { rows } = await written(
+    sql`store_message(${id}, ${message.sender_id}, ${recipientId}, ${recipientName}, ${roomId}, ${message.content}, ${message.client_msg_id}, ${numberUpTo})`,
+  ).execute(db);
+  return writeResult(rows, id);
+}
+
+/**
+ * Edits (`updated`, with the new content) or deletes (`deleted`: the content
+ * erased) a message that is not deleted, and logs the change: its own position
+ * in the log, numbered in the same commit when the log lock is free, like
+ * storeMessage (the `change_message` function of the message-changes
+ * migration). Undefined when there is no such message or it is deleted.
+ * Who may change it is the caller's rule.
+ */
+export async function changeMessage(
+  db: Executor,
+  change: { messageId: string; kind: 'updated'; content: string } | { messageId: string; kind: 'deleted' },
+  numberUpTo: number,
+): Promise<StoredMessage | undefined> {
+  const id = randomUUID();
+  const content = change.kind === 'updated' ? change.content : null;
+  const { rows } = await written(sql`change_message(${id}, ${change.messageId}, ${change.kind}, ${content}, ${numberUpTo})`).execute(db);
+  return writeResult(rows, id);
 }
 
 /**
@@ -170,9 +217,8 @@ export async function storeMessage(
  * locks: the batch commits on return.
  */
 export async function numberPending(db: Executor, maxRows: number): Promise<LoggedMessage[]> {
-  const { rows } = await sql<LogRow>`
-    select ${logColumns} from sequence_messages(${maxRows}) m order by m.seq`.execute(db);
-  return rows.map(toLogged);
+  const { rows } = await written(sql`sequence_log(${maxRows})`).execute(db);
+  return rows.filter((row): row is LogRow => row.seq !== null).map(toLogged);
 }
 
 /** Whether a message has waited longer than `ageMs` for its number: its sender died before numbering it. */
@@ -186,7 +232,7 @@ export async function hasStalePending(db: Executor, ageMs: number): Promise<bool
 
 export async function findMessageByClientKey(db: Executor, senderId: string, clientMsgId: string): Promise<ChatMessage | undefined> {
   const { rows } = await sql<ViewRow>`
-    select ${logColumns} from messages m where m.sender_id = ${senderId} and m.client_msg_id = ${clientMsgId}`.execute(db);
+    select ${viewColumns} from messages m where m.sender_id = ${senderId} and m.client_msg_id = ${clientMsgId}`.execute(db);
   return rows[0] && toChatMessage(rows[0]);
 }
 
@@ -196,31 +242,55 @@ export async function logHead(db: Executor): Promise<number> {
   return Number(row?.head ?? 0);
 }
 
-/** Every committed message after `afterSeq`, in log order: what a gateway missed. */
+/** Every committed log entry after `afterSeq`, in log order: what a gateway missed. */
 export async function logAfter(db: Executor, afterSeq: number, limit: number): Promise<LoggedMessage[]> {
   const { rows } = await sql<LogRow>`
-    select ${logColumns} from messages m where m.seq > ${afterSeq} order by m.seq limit ${limit}`.execute(db);
+    select ${entryColumns} from (select * from log_entries where seq > ${afterSeq} order by seq limit ${limit}) e
+    ${withMessage}
+    order by e.seq`.execute(db);
   return rows.map(toLogged);
 }
 
-/** One room's messages in (afterSeq, upToSeq], in log order (messages_room_seq_idx). */
+/** One room's log entries in (afterSeq, upToSeq], in log order (the room seq indexes). */
 export async function roomLogAfter(db: Executor, roomId: string, afterSeq: number, upToSeq: number, limit: number): Promise<LoggedMessage[]> {
   const { rows } = await sql<LogRow>`
-    select ${logColumns} from messages m
-    where m.room_id = ${roomId} and m.seq > ${afterSeq} and m.seq <= ${upToSeq} order by m.seq limit ${limit}`.execute(db);
+    select ${entryColumns}
+    from (select * from log_entries where room_id = ${roomId} and seq > ${afterSeq} and seq <= ${upToSeq} order by seq limit ${limit}) e
+    ${withMessage}
+    order by e.seq`.execute(db);
   return rows.map(toLogged);
 }
 
-/** Whether `userId` may see the message at `seq` (false when there is none). */
+/** Whether `userId` may see the log entry at `seq` (false when there is none). */
 export async function isVisibleAt(db: Executor, userId: string, seq: number): Promise<boolean> {
   const { rows } = await sql<{ ok: boolean }>`
     select exists (
-      select 1 from messages m where m.seq = ${seq} and (
+      select 1 from log_entries m where m.seq = ${seq} and (
         (m.recipient_id is null and m.room_id is null)
         or m.sender_id = ${userId} or m.recipient_id = ${userId}
         or m.room_id in (select room_id from room_members where user_id = ${userId}))
     ) as ok`.execute(db);
   return rows[0]?.ok === true;
+}
+
+/** What the rules of a change read about message `id`, if `userId` may see it: who sent it, who created its room, whether it stands. */
+export async function findChangeable(
+  db: Executor,
+  userId: string,
+  id: string,
+): Promise<{ id: string; senderId: string; roomCreatorId: string | null; createdAt: Date; deleted: boolean } | undefined> {
+  const { rows } = await sql<{ id: string; sender_id: string; room_creator: string | null; created_at: Date; deleted: boolean }>`
+    select m.id, m.sender_id, r.created_by as room_creator, m.created_at, m.deleted_at is not null as deleted
+    from messages m left join rooms r on r.id = m.room_id
+    where m.id = ${id} and ${visibleTo(userId)}`.execute(db);
+  const row = rows[0];
+  return row && { id: row.id, senderId: row.sender_id, roomCreatorId: row.room_creator, createdAt: row.created_at, deleted: row.deleted };
+}
+
+/** The message `id` as clients see it (no visibility check: the caller made one). */
+export async function findMessage(db: Executor, id: string): Promise<ChatMessage | undefined> {
+  const { rows } = await sql<ViewRow>`select ${viewColumns} from messages m where m.id = ${id}`.execute(db);
+  return rows[0] && toChatMessage(rows[0]);
 }
 
 /** Whether message `id` exists and `userId` may see it (the same rule as listVisibleMessages). */
@@ -277,21 +347,30 @@ export const historyQueries = {
     );
   },
 
-  /** What `userId` may see in (afterSeq, upToSeq], in log order, at most `limit`: what a resuming connection missed. */
+  /** The log entries `userId` may see in (afterSeq, upToSeq], in log order, at most `limit`: what a resuming connection missed. */
   visibleAfter(db: Executor, userId: string, afterSeq: number, upToSeq: number, limit: number): CompiledQuery<LogRow> {
     const range = sql`m.seq > ${afterSeq} and m.seq <= ${upToSeq}`;
     return sql<LogRow>`
-      with direct as materialized (${directAudiences(userId, sql`m.*`, sql`${range} order by m.seq limit ${limit}`)}),
-      sampled as materialized (${eachRoom(userId, sql`m.seq`, sql`${range} order by m.seq limit ${perRoom(userId, limit)}`)}),
+      with direct as materialized (${directAudiences(userId, sql`m.*`, sql`${range} order by m.seq limit ${limit}`, 'log_entries')}),
+      sampled as materialized (${eachRoom(userId, sql`m.seq`, sql`${range} order by m.seq limit ${perRoom(userId, limit)}`, 'log_entries')}),
       bound as materialized (
         select seq from (select seq from direct union all select seq from sampled) b order by seq offset ${limit - 1} limit 1
       )
-      select ${logColumns} from (
-        select * from direct
-        union all
-        ${eachRoom(userId, sql`m.*`, sql`${range} and m.seq <= coalesce((select seq from bound), ${upToSeq}) order by m.seq limit ${limit}`)}
-      ) m
-      order by m.seq limit ${limit}`.compile(db);
+      select ${entryColumns} from (
+        select * from (
+          select * from direct
+          union all
+          ${eachRoom(
+            userId,
+            sql`m.*`,
+            sql`${range} and m.seq <= coalesce((select seq from bound), ${upToSeq}) order by m.seq limit ${limit}`,
+            'log_entries',
+          )}
+        ) v
+        order by v.seq limit ${limit}
+      ) e
+      ${withMessage}
+      order by e.seq`.compile(db);
   },
 
   /**
@@ -304,9 +383,9 @@ export const historyQueries = {
     return sql<{ n: number }>`
       select count(*)::int as n from (
         select seq from (
-          ${directAudiences(userId, sql`m.seq`, first)}
+          ${directAudiences(userId, sql`m.seq`, first, 'log_entries')}
           union all
-          ${eachRoom(userId, sql`m.seq`, first)}
+          ${eachRoom(userId, sql`m.seq`, first, 'log_entries')}
         ) v
         limit ${limit}
       ) c`.compile(db);

@@ -32,7 +32,16 @@ export const contractMessage = (seq: number, to: string[] = [rooms.global]): Del
   rooms: to,
   event: 'message',
   seq,
-  message: { id: randomUUID(), sender: 'a', recipient: null, room_id: null, content: `#${seq}`, created_at: new Date(0).toISOString() },
+  message: {
+    id: randomUUID(),
+    sender: 'a',
+    recipient: null,
+    room_id: null,
+    content: `#${seq}`,
+    created_at: new Date(0).toISOString(),
+    edited_at: null,
+    deleted_at: null,
+  },
 });
 
 const seqs = (frames: Frame[]) => frames.map((f) => (f.data as Delivery).seq);

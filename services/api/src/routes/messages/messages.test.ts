@@ -67,6 +67,8 @@ describe('POST /api/messages', () => {
       room_id: null,
       content: 'hello everyone',
       created_at: expect.stringMatching(ISO) as string,
+      edited_at: null,
+      deleted_at: null,
     });
     const stored = await api.resources.db.selectFrom('messages').selectAll().where('id', '=', message.id).executeTakeFirstOrThrow();
     expect(stored).toMatchObject({ sender_id: alice.id, recipient_id: null, room_id: null, content: 'hello everyone' });

@@ -6,7 +6,7 @@ import { messagePageSchema, messageSchema, presentMessagePage } from '@chat/shar
 import type { AppEnv } from '../../env.ts';
 import { params, query, rawBody } from '../../middleware/validate.ts';
 import { ALWAYS, AUTHENTICATED, errors, json, parameter, UNSAFE } from '../../openapi/responses.ts';
-import { betweenParams } from './schema.ts';
+import { betweenParams, messageParams } from './schema.ts';
 
 const tags = ['messages'];
 
@@ -55,6 +55,36 @@ export function messageRoutes(deps: { messages: MessageService; metrics: Metrics
       }),
       query(pageQuery),
       async (c) => c.json(presentMessagePage(await messages.listVisible(c.get('claims'), c.req.valid('query')))),
+    )
+    .patch(
+      '/:id',
+      describeRoute({
+        tags,
+        summary: 'Edit a message',
+        description:
+          "Only its sender, within `MESSAGE_EDIT_WINDOW` (no limit by default); the content follows the rules of a send, and the edit counts against `MESSAGE_RATE_LIMIT`. The message's audience receives `message_updated` over both socket kinds, in log order after the message. A message the caller cannot see is 404.",
+        ...AUTHENTICATED,
+        responses: {
+          200: json(messageSchema, 'The message as it is now, `edited_at` set'),
+          ...errors(400, 401, 404, 409, 429, ...UNSAFE, ...ALWAYS),
+        },
+      }),
+      params(messageParams),
+      rawBody(messages.editSchema),
+      async (c) => c.json(await messages.edit(c.get('claims'), c.req.valid('param').id, c.req.valid('json'))),
+    )
+    .delete(
+      '/:id',
+      describeRoute({
+        tags,
+        summary: 'Delete a message',
+        description:
+          "Its sender, or for a room message the room's creator. The content is erased from the database; history keeps a tombstone in its place (`deleted_at` set, `content` empty). The audience receives `message_deleted` over both socket kinds. Deleting it again answers the same tombstone. A message the caller cannot see is 404.",
+        ...AUTHENTICATED,
+        responses: { 200: json(messageSchema, 'The tombstone'), ...errors(400, 401, 404, ...UNSAFE, ...ALWAYS) },
+      }),
+      params(messageParams),
+      async (c) => c.json(await messages.remove(c.get('claims'), c.req.valid('param').id)),
     )
     .get(
       '/between/:user1/:user2',

@@ -4,3 +4,5 @@ import { id, username } from '@chat/shared/chat';
 const userRef = z.union([username, id('user')], { error: 'must be a username or a user id' });
 
 export const betweenParams = z.object({ user1: userRef, user2: userRef });
+
+export const messageParams = z.object({ id: id('message id') });

@@ -1,0 +1,152 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ChatMessage } from '@chat/shared/model';
+import { tapEvents, type EventTap } from '../../../test/events.ts';
+import { createRoom, createUser, sendMessage, startApi, type TestApi, type TestUser } from '../../../test/harness.ts';
+
+// PATCH and DELETE /api/messages/{id}: who may change a message, what is
+// stored, and the change's own position in the log, routed to the message's
+// audience.
+
+let api: TestApi;
+let tap: EventTap;
+beforeAll(async () => {
+  api = await startApi();
+  tap = await tapEvents(api);
+});
+afterAll(async () => {
+  await tap.close();
+  await api.close();
+});
+
+const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+const patch = (as: TestUser, id: string, json: unknown) => api.fetch(`/api/messages/${id}`, { method: 'PATCH', token: as.token, json });
+const remove = (as: TestUser, id: string) => api.fetch(`/api/messages/${id}`, { method: 'DELETE', token: as.token });
+
+/** The seq the router carried a message's entry of this event at. */
+const routedSeq = async (event: string, id: string) => (await tap.next('deliver', (d) => d.event === event && d.message.id === id, 5_000)).seq;
+
+async function stored(id: string) {
+  return api.resources.db.selectFrom('messages').select(['content', 'edited_at', 'deleted_at']).where('id', '=', id).executeTakeFirstOrThrow();
+}
+
+describe('PATCH /api/messages/{id}', () => {
+  it('lets the sender edit: 200 with edited_at, and the edit is logged after the message, to its audience', async () => {
+    const [alice, bob] = await Promise.all([createUser(api), createUser(api)]);
+    const sent = await sendMessage(api, alice, { content: 'first words', recipient: bob.username });
+    const res = await patch(alice, sent.id, { content: 'better words' });
+    expect(res.status).toBe(200);
+    const edited = (await res.json()) as ChatMessage;
+    expect(edited).toEqual({ ...sent, content: 'better words', edited_at: expect.stringMatching(ISO) as string });
+    expect((await stored(sent.id)).content).toBe('better words');
+
+    const update = await tap.next('deliver', (d) => d.event === 'message_updated' && d.message.id === sent.id, 5_000);
+    expect(update.message).toEqual(edited);
+    expect([...update.rooms].sort()).toEqual([`user:${alice.id}`, `user:${bob.id}`].sort());
+    expect(update.seq).toBeGreaterThan(await routedSeq('direct_message', sent.id));
+
+    // History shows the message as it is now, in its place.
+    const page = (await (await api.fetch(`/api/messages/between/${alice.username}/${bob.username}`, { token: bob.token })).json()) as {
+      messages: ChatMessage[];
+    };
+    expect(page.messages).toEqual([edited]);
+  });
+
+  it('refuses anyone but the sender (403), and hides messages the caller cannot see (404)', async () => {
+    const [alice, bob, carol] = await Promise.all([createUser(api), createUser(api), createUser(api)]);
+    const global = await sendMessage(api, alice, { content: 'global' });
+    expect((await patch(bob, global.id, { content: 'hijack' })).status).toBe(403);
+    const dm = await sendMessage(api, alice, { content: 'private', recipient: bob.username });
+    const outsider = await patch(carol, dm.id, { content: 'hijack' });
+    expect(outsider.status).toBe(404);
+    expect(await outsider.json()).toMatchObject({ code: 'not_found' });
+    expect((await stored(dm.id)).content).toBe('private');
+    expect((await patch(alice, '00000000-0000-4000-8000-000000000000', { content: 'x' })).status).toBe(404);
+  });
+
+  it('validates like a send: a bad id, empty or oversized content, no body', async () => {
+    const alice = await createUser(api);
+    const sent = await sendMessage(api, alice, { content: 'keep me' });
+    expect((await patch(alice, 'not-an-id', { content: 'x' })).status).toBe(400);
+    expect((await patch(alice, sent.id, { content: '   ' })).status).toBe(400);
+    expect((await patch(alice, sent.id, { content: 'x'.repeat(2_001) })).status).toBe(400);
+    expect((await patch(alice, sent.id, {})).status).toBe(400);
+    expect((await stored(sent.id)).content).toBe('keep me');
+  });
+
+  it('refuses to edit a deleted message (409)', async () => {
+    const alice = await createUser(api);
+    const sent = await sendMessage(api, alice, { content: 'gone soon' });
+    expect((await remove(alice, sent.id)).status).toBe(200);
+    const res = await patch(alice, sent.id, { content: 'back' });
+    expect(res.status).toBe(409);
+    expect(await res.json()).toMatchObject({ code: 'conflict' });
+  });
+});
+
+describe('DELETE /api/messages/{id}', () => {
+  it('erases the content, keeps a tombstone in history, logs the deletion; a second DELETE answers the same tombstone', async () => {
+    const [alice, bob] = await Promise.all([createUser(api), createUser(api)]);
+    const room = await createRoom(api, alice, 'deletions');
+    expect((await api.fetch(`/api/rooms/${room.id}/members/${bob.id}`, { method: 'POST', token: alice.token })).status).toBe(201);
+    const sent = await sendMessage(api, bob, { content: 'secret plans', room_id: room.id });
+
+    const res = await remove(bob, sent.id);
+    expect(res.status).toBe(200);
+    const tombstone = (await res.json()) as ChatMessage;
+    expect(tombstone).toEqual({ ...sent, content: '', deleted_at: expect.stringMatching(ISO) as string });
+    // Erased, not hidden.
+    expect(await stored(sent.id)).toMatchObject({ content: '', deleted_at: expect.any(Date) as Date });
+
+    const deletion = await tap.next('deliver', (d) => d.event === 'message_deleted' && d.message.id === sent.id, 5_000);
+    expect(deletion).toMatchObject({ rooms: [`room:${room.id}`], message: tombstone });
+    expect(deletion.seq).toBeGreaterThan(await routedSeq('message', sent.id));
+
+    const again = await remove(bob, sent.id);
+    expect(again.status).toBe(200);
+    expect(await again.json()).toEqual(tombstone);
+    expect(tap.events.filter((e) => e.name === 'deliver' && e.payload.event === 'message_deleted' && e.payload.message.id === sent.id)).toHaveLength(
+      1,
+    );
+
+    const history = (await (await api.fetch(`/api/rooms/${room.id}/messages`, { token: alice.token })).json()) as { messages: ChatMessage[] };
+    expect(history.messages).toEqual([tombstone]);
+  });
+
+  it("lets the room's creator delete a member's message, and no other member", async () => {
+    const [owner, member, other] = await Promise.all([createUser(api), createUser(api), createUser(api)]);
+    const room = await createRoom(api, owner, 'moderated');
+    for (const user of [member, other]) {
+      expect((await api.fetch(`/api/rooms/${room.id}/members/${user.id}`, { method: 'POST', token: owner.token })).status).toBe(201);
+    }
+    const first = await sendMessage(api, member, { content: 'spam', room_id: room.id });
+    expect((await remove(other, first.id)).status).toBe(403);
+    expect((await remove(owner, first.id)).status).toBe(200);
+    // The creator may delete, not edit.
+    const second = await sendMessage(api, member, { content: 'more', room_id: room.id });
+    expect((await patch(owner, second.id, { content: 'edited by owner' })).status).toBe(403);
+  });
+
+  it("refuses a global message's deletion to anyone but its sender", async () => {
+    const [alice, bob] = await Promise.all([createUser(api), createUser(api)]);
+    const sent = await sendMessage(api, alice, { content: 'mine' });
+    expect((await remove(bob, sent.id)).status).toBe(403);
+    expect((await stored(sent.id)).content).toBe('mine');
+  });
+});
+
+describe('MESSAGE_EDIT_WINDOW', () => {
+  it('refuses edits after the window, and never refuses a deletion', async () => {
+    const windowed = await startApi({ MESSAGE_EDIT_WINDOW: '50ms' });
+    try {
+      const alice = await createUser(windowed);
+      const sent = await sendMessage(windowed, alice, { content: 'quick' });
+      const call = (method: string, json?: unknown) =>
+        windowed.fetch(`/api/messages/${sent.id}`, { method, token: alice.token, ...(json ? { json } : {}) });
+      await expect.poll(async () => (await call('PATCH', { content: 'too late' })).status, { timeout: 5_000 }).toBe(403);
+      expect((await call('DELETE')).status).toBe(200);
+    } finally {
+      await windowed.close();
+    }
+  });
+});

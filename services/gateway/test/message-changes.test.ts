@@ -1,0 +1,103 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRoom, createUser, sendMessage, type TestUser } from '../../api/test/harness.ts';
+import { connectIo, connectWs, CURSOR, startTwoGateways, type IoClient, type WsClient } from './harness.ts';
+
+// Edits and deletions ride the one log: live to exactly the message's
+// audience on both socket kinds, and replayed on resume, after the message,
+// once each.
+
+let cluster: Awaited<ReturnType<typeof startTwoGateways>>;
+beforeAll(async () => {
+  cluster = await startTwoGateways();
+});
+afterAll(() => cluster.close());
+
+const LOG_EVENTS = new Set(['message', 'direct_message', 'message_updated', 'message_deleted']);
+
+/** [event, message id, content] of every log event a client got, in arrival order. */
+const wsLog = (c: WsClient) => c.inbox.items.filter((f) => LOG_EVENTS.has(f.type)).map((f) => [f.type, f.message?.id, f.message?.content] as const);
+const ioLog = (c: IoClient) =>
+  c.inbox.items
+    .filter((e) => LOG_EVENTS.has(e.event))
+    .map((e) => {
+      // The seed's two events carry the message itself; the others carry {message, cursor}.
+      const message = (e.event === 'message' || e.event === 'direct_message' ? e.payload : e.payload.message) as { id: string; content: string };
+      return [e.event, message.id, message.content] as const;
+    });
+
+const edit = (as: TestUser, id: string, content: string) =>
+  cluster.api.fetch(`/api/messages/${id}`, { method: 'PATCH', token: as.token, json: { content } });
+const remove = (as: TestUser, id: string) => cluster.api.fetch(`/api/messages/${id}`, { method: 'DELETE', token: as.token });
+
+describe('edits and deletions over the sockets', () => {
+  it('reach the members of a room on both kinds and both gateways as message_updated and message_deleted, and no one else', async () => {
+    const { api, g1, g2 } = cluster;
+    const [alice, bob, carol] = await Promise.all([createUser(api), createUser(api), createUser(api)]);
+    const room = await createRoom(api, alice, 'changes');
+    expect((await api.fetch(`/api/rooms/${room.id}/members/${bob.id}`, { method: 'POST', token: alice.token })).status).toBe(201);
+    const bobWs = await connectWs(g1, bob.token);
+    const bobIo = await connectIo(g2, bob.token);
+    const carolWs = await connectWs(g2, carol.token);
+
+    const sent = await sendMessage(api, alice, { content: 'draft', room_id: room.id });
+    expect((await edit(alice, sent.id, 'final')).status).toBe(200);
+    expect((await remove(alice, sent.id)).status).toBe(200);
+
+    const updated = await bobWs.inbox.next((f) => f.type === 'message_updated', 'message_updated over ws');
+    expect(updated).toMatchObject({
+      message: { id: sent.id, content: 'final', edited_at: expect.any(String) as string },
+      cursor: expect.stringMatching(CURSOR) as string,
+    });
+    await bobWs.inbox.next((f) => f.type === 'message_deleted', 'message_deleted over ws');
+    await bobIo.inbox.next((e) => e.event === 'message_deleted', 'message_deleted over io');
+    const expected = [
+      ['message', sent.id, 'draft'],
+      ['message_updated', sent.id, 'final'],
+      ['message_deleted', sent.id, ''],
+    ];
+    expect(wsLog(bobWs)).toEqual(expected);
+    expect(ioLog(bobIo)).toEqual(expected);
+
+    // Carol is in no room with Alice: a global message she does get comes after, and nothing of the room before it.
+    const marker = await sendMessage(api, alice, { content: 'global marker' });
+    await carolWs.inbox.next((f) => f.message?.id === marker.id, 'the marker');
+    expect(wsLog(carolWs)).toEqual([['message', marker.id, 'global marker']]);
+    for (const c of [bobWs, carolWs]) c.ws.close();
+    bobIo.socket.close();
+  });
+
+  it('are replayed on resume after the message they change, once each, with the message as it is now', async () => {
+    const { api, g1, g2 } = cluster;
+    const [alice, bob] = await Promise.all([createUser(api), createUser(api)]);
+    const first = await connectWs(g1, bob.token);
+    const since = String(first.inbox.items[0]?.cursor);
+    first.ws.terminate();
+    await first.closed;
+
+    // A live connection of Alice's sees the same entries: once it has the deletion, all of them are in the log.
+    const watcher = await connectWs(g2, alice.token);
+    const kept = await sendMessage(api, alice, { content: 'kept', recipient: bob.username });
+    const gone = await sendMessage(api, alice, { content: 'gone', recipient: bob.username });
+    expect((await edit(alice, kept.id, 'kept, edited')).status).toBe(200);
+    expect((await remove(alice, gone.id)).status).toBe(200);
+    await watcher.inbox.next((f) => f.type === 'message_deleted' && f.message?.id === gone.id, "the deletion on Alice's side");
+    watcher.ws.close();
+
+    const ws = await connectWs(g2, bob.token, { since });
+    const resumed = await ws.inbox.next((f) => f.type === 'resumed', 'the resumed frame');
+    expect(resumed.replayed).toBe(4);
+    // A replayed entry carries the message as it is now: the edit is already in the first copy.
+    expect(wsLog(ws)).toEqual([
+      ['direct_message', kept.id, 'kept, edited'],
+      ['direct_message', gone.id, ''],
+      ['message_updated', kept.id, 'kept, edited'],
+      ['message_deleted', gone.id, ''],
+    ]);
+
+    const io = await connectIo(g1, bob.token, { since });
+    await io.inbox.next((e) => e.event === 'resumed', 'the resumed event');
+    expect(ioLog(io)).toEqual(wsLog(ws));
+    ws.ws.close();
+    io.socket.close();
+  });
+});
