@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRoom, createUser, sendMessage, type TestUser } from '../../api/test/harness.ts';
-import { connectIo, connectWs, CURSOR, startTwoGateways, type IoClient, type WsClient } from './harness.ts';
+import { connectIo, connectWs, CURSOR, emitCommand, startTwoGateways, type IoClient, type WsClient } from './harness.ts';
 
 // Edits and deletions ride the one log: live to exactly the message's
 // audience on both socket kinds, and replayed on resume, after the message,
@@ -99,5 +99,44 @@ describe('edits and deletions over the sockets', () => {
     expect(ioLog(io)).toEqual(wsLog(ws));
     ws.ws.close();
     io.socket.close();
+  });
+
+  it('are commands on both kinds: edit and delete acknowledged, refusals as errors, retries with the same client_msg_id change nothing', async () => {
+    const { api, g1, g2 } = cluster;
+    const [alice, bob] = await Promise.all([createUser(api), createUser(api)]);
+    const ws = await connectWs(g1, alice.token);
+    const io = await connectIo(g2, alice.token);
+    const bobIo = await connectIo(g1, bob.token);
+    const sent = await sendMessage(api, alice, { content: 'original', recipient: bob.username });
+
+    ws.send({ type: 'edit', id: sent.id, content: 'over ws', client_msg_id: 'edit-1' });
+    const ack = await ws.inbox.next((f) => f.type === 'ack' && f.client_msg_id === 'edit-1', 'the edit ack');
+    expect(ack.message).toMatchObject({ id: sent.id, content: 'over ws', edited_at: expect.any(String) as string });
+    // The same key again: the message as it is now, no second edit.
+    ws.send({ type: 'edit', id: sent.id, content: 'over ws', client_msg_id: 'edit-1' });
+    await ws.inbox.next((f) => f.type === 'ack' && f.client_msg_id === 'edit-1' && f !== ack, 'the retried edit ack');
+
+    const edited = await emitCommand<{ ok: boolean; message?: { content: string } }>(io, 'edit', { id: sent.id, content: 'over io' });
+    expect(edited).toMatchObject({ ok: true, message: { content: 'over io' } });
+    // Bob may not edit Alice's message; a bad id is a validation error.
+    expect(await emitCommand(bobIo, 'edit', { id: sent.id, content: 'hijack' })).toMatchObject({ ok: false, code: 'forbidden' });
+    expect(await emitCommand(bobIo, 'delete', { id: 'nope' })).toMatchObject({ ok: false, code: 'validation_failed' });
+    ws.send({ type: 'delete', id: sent.id, client_msg_id: 'del-1' });
+    const deleted = await ws.inbox.next((f) => f.type === 'ack' && f.client_msg_id === 'del-1', 'the delete ack');
+    expect(deleted.message).toMatchObject({ id: sent.id, content: '', deleted_at: expect.any(String) as string });
+    ws.send({ type: 'edit', id: sent.id, content: 'too late', client_msg_id: 'edit-2' });
+    expect(await ws.inbox.next((f) => f.type === 'error' && f.client_msg_id === 'edit-2', 'the refused edit')).toMatchObject({ code: 'conflict' });
+
+    // Bob saw each change once, in order, the retry not at all.
+    await expect
+      .poll(() => ioLog(bobIo).filter(([event]) => event !== 'message' && event !== 'direct_message'), { timeout: 5_000 })
+      .toEqual([
+        ['message_updated', sent.id, 'over ws'],
+        ['message_updated', sent.id, 'over io'],
+        ['message_deleted', sent.id, ''],
+      ]);
+    ws.ws.close();
+    io.socket.close();
+    bobIo.socket.close();
   });
 });

@@ -5,6 +5,7 @@ import type { DB } from '../db/schema.ts';
 import {
   changeMessage,
   findChangeable,
+  findChangeByClientKey,
   findMessage,
   findMessageByClientKey,
   listDirectMessages,
@@ -22,7 +23,7 @@ import { parseInput } from '../validation.ts';
 import { findUsersByNameOrId, isSameUser, userRef } from './lookup.ts';
 import type { LogNumbering } from './numbering.ts';
 import { pageOrWhy } from './pages.ts';
-import { clientMsgId, editMessageInput, id, sendMessageInput } from './schemas.ts';
+import { clientMsgId, deleteMessageInput, editMessageInput, id, sendMessageInput } from './schemas.ts';
 
 export interface SendResult {
   message: ChatMessage;
@@ -45,7 +46,7 @@ export interface MessageService {
    * its own position in the log and reaches the message's audience as
    * `message_updated`. Returns the message as it is now.
    */
-  edit(actor: Actor, messageId: string, input: unknown): Promise<ChatMessage>;
+  edit(actor: Actor, messageId: unknown, input: unknown, opts?: { idempotencyKey?: string | undefined }): Promise<ChatMessage>;
   /** What `edit` accepts. */
   readonly editSchema: z.ZodType;
   /**
@@ -53,8 +54,12 @@ export interface MessageService {
    * The content is erased and a tombstone (`deleted_at`, empty content) keeps
    * its place; the deletion reaches the audience as `message_deleted`.
    * Deleting a deleted message answers its tombstone again.
+   *
+   * Both take an idempotency key like `send` (REST `Idempotency-Key`, socket
+   * `client_msg_id`): a retry answers the message as it is now and changes
+   * nothing; the same key for another message is a 409.
    */
-  remove(actor: Actor, messageId: string): Promise<ChatMessage>;
+  remove(actor: Actor, messageId: unknown, input?: unknown, opts?: { idempotencyKey?: string | undefined }): Promise<ChatMessage>;
   listVisible(actor: Actor, page: Page): Promise<PageResult<ChatMessage>>;
   /** `user1` and `user2` are usernames or ids; the actor must be one of them. */
   listBetween(actor: Actor, user1: string, user2: string, page: Page): Promise<PageResult<ChatMessage>>;
@@ -88,8 +93,38 @@ export function createMessageService(deps: {
     }
   }
 
+  /** The message as it is now. */
+  async function current(id: string) {
+    const message = await findMessage(db, id);
+    if (!message) throw notFound('message');
+    return message;
+  }
+
+  /** The answer to a retried change: the message as it is now, if `key` already changed it. */
+  async function repeated(actor: Actor, key: string | null, id: string) {
+    const earlier = key === null ? undefined : await findChangeByClientKey(db, actor.id, key);
+    if (!earlier) return undefined;
+    if (earlier.messageId !== id) throw conflict('this idempotency key was already used for a change to another message');
+    return current(id);
+  }
+
+  /** Logs a change by `actor`; undefined when the message was deleted meanwhile. A concurrent retry with the same key answers as a retry. */
+  async function change(actor: Actor, key: string | null, id: string, what: { kind: 'updated'; content: string } | { kind: 'deleted' }) {
+    let stored: StoredMessage | undefined;
+    try {
+      stored = await changeMessage(db, { ...what, messageId: id, actorId: actor.id, clientKey: key }, numbering.inCommit);
+    } catch (error) {
+      const winner = isUniqueViolation(error, 'message_changes_client_key') ? await repeated(actor, key, id) : undefined;
+      if (winner) return winner;
+      throw error;
+    }
+    if (!stored) return undefined;
+    await settle(stored);
+    return stored.message;
+  }
+
   /** Message `raw` if `actor` may see it; 404 (never 403) otherwise, so ids reveal nothing. */
-  async function changeable(actor: Actor, raw: string) {
+  async function changeable(actor: Actor, raw: unknown) {
     const found = await findChangeable(db, actor.id, parseInput(messageId, raw, 'invalid message id'));
     if (!found) throw notFound('message');
     return found;
@@ -138,38 +173,38 @@ export function createMessageService(deps: {
     },
 
     editSchema,
-    async edit(actor, messageId, raw) {
-      const found = await changeable(actor, messageId);
+    async edit(actor, rawId, raw, opts = {}) {
+      const input = parseInput(editSchema, raw, 'invalid edit');
+      // Edits count as sends, per attempt (a retried key counts too).
+      await deps.rateLimit?.consume(actor.id);
+      const key = idempotencyKey(opts.idempotencyKey, input.client_msg_id);
+      const found = await changeable(actor, rawId);
+      const earlier = await repeated(actor, key, found.id);
+      if (earlier) return earlier;
       if (!isSameUser(actor, found.senderId)) throw forbidden('you can only edit your own messages');
       if (found.deleted) throw conflict('the message was deleted');
       const windowMs = deps.editWindowMs ?? 0;
       if (windowMs > 0 && Date.now() - found.createdAt.getTime() > windowMs) {
         throw forbidden(`messages can only be edited within ${Math.round(windowMs / 1000)} s of sending`);
       }
-      const { content } = parseInput(editSchema, raw, 'invalid edit');
-      // Edits count as sends.
-      await deps.rateLimit?.consume(actor.id);
-      const stored = await changeMessage(db, { messageId: found.id, kind: 'updated', content }, numbering.inCommit);
-      // Deleted between the check and the change.
+      const stored = await change(actor, key, found.id, { kind: 'updated', content: input.content });
       if (!stored) throw conflict('the message was deleted');
-      await settle(stored);
-      return stored.message;
+      return stored;
     },
 
-    async remove(actor, messageId) {
-      const found = await changeable(actor, messageId);
+    async remove(actor, rawId, raw = {}, opts = {}) {
+      const input = parseInput(deleteMessageInput, raw, 'invalid deletion');
+      const key = idempotencyKey(opts.idempotencyKey, input.client_msg_id);
+      const found = await changeable(actor, rawId);
+      const earlier = await repeated(actor, key, found.id);
+      if (earlier) return earlier;
       if (!isSameUser(actor, found.senderId) && found.roomCreatorId !== actor.id) {
         throw forbidden("only the sender, or the room's creator, can delete a message");
       }
-      const stored = found.deleted ? undefined : await changeMessage(db, { messageId: found.id, kind: 'deleted' }, numbering.inCommit);
-      if (stored) {
-        await settle(stored);
-        return stored.message;
-      }
+      const stored = found.deleted ? undefined : await change(actor, key, found.id, { kind: 'deleted' });
+      if (stored) return stored;
       // Already deleted (now or by a concurrent request): the tombstone, as the first answer gave it.
-      const tombstone = await findMessage(db, found.id);
-      if (!tombstone) throw notFound('message');
-      return tombstone;
+      return current(found.id);
     },
 
     async listVisible(actor, page) {

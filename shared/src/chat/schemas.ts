@@ -44,7 +44,13 @@ export const sendMessageInput = (maxLength: number) =>
     });
 
 /** One schema for every transport's "edit a message" request: the new content, under the same rules as a send. */
-export const editMessageInput = (maxLength: number) => z.object({ content: content(maxLength) });
+export const editMessageInput = (maxLength: number) => z.object({ content: content(maxLength), client_msg_id: clientMsgId.nullish() });
+
+/** The socket `edit` command as documented: the message's id beside the edit. */
+export const editCommandInput = (maxLength: number) => editMessageInput(maxLength).extend({ id: z.uuid() });
+
+/** What a "delete a message" request may carry besides the id: its idempotency key (sockets). */
+export const deleteMessageInput = z.object({ client_msg_id: clientMsgId.nullish() });
 
 const MAX_PAGE_SIZE = 100;
 

@@ -51,6 +51,8 @@ export interface MessageChangesTable {
   recipient_id: string | null;
   room_id: string | null;
   seq: ColumnType<string | null, never, never>;
+  actor_id: string;
+  client_key: string | null;
   created_at: CreatedAt;
 }
 

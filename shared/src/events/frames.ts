@@ -75,8 +75,23 @@ export const PRESENCE_WATCH_MAX = 200;
 
 const userIds = z.array(z.string());
 
+const messageId = z.uuid().meta({ description: 'The message to change' });
+const commandKey = z.string().optional().meta({
+  description:
+    'Plain WebSocket: the reply comes as an `ack` carrying it (without one, no reply); a retry with it changes nothing and gets the message as it is now',
+});
+
 export const clientCommands = {
   message: { reply: z.object({ message: messageSchema }), summary: 'Send a message' },
+  edit: {
+    reply: z.object({ message: messageSchema }),
+    summary: 'Edit one of your messages (as `PATCH /api/messages/{id}`): `{id, content}`; the reply is the message with `edited_at` set',
+  },
+  delete: {
+    input: z.object({ id: messageId, client_msg_id: commandKey }),
+    reply: z.object({ message: messageSchema }),
+    summary: 'Delete a message, yours or one in a room you created (as `DELETE /api/messages/{id}`): `{id}`; the reply is the tombstone',
+  },
   presence_watch: {
     input: z.object({
       user_ids: z

@@ -11,14 +11,16 @@ let alice: TestUser;
 let bob: TestUser;
 let mallory: TestUser;
 let room: { id: string };
+let secretDm: { id: string };
+let secretRoom: { id: string };
 beforeAll(async () => {
   api = await startApi();
   await api.resources.redis.ping(); // the rate limiters refuse requests until Redis is ready
   [alice, bob, mallory] = await Promise.all([createUser(api), createUser(api), createUser(api)]);
   room = await createRoom(api, alice, 'private');
   expect((await api.fetch(`/api/rooms/${room.id}/members/${bob.id}`, { method: 'POST', token: alice.token })).status).toBe(201);
-  await sendMessage(api, alice, { content: 'secret dm', recipient: bob.username });
-  await sendMessage(api, alice, { content: 'secret room', room_id: room.id });
+  secretDm = await sendMessage(api, alice, { content: 'secret dm', recipient: bob.username });
+  secretRoom = await sendMessage(api, alice, { content: 'secret room', room_id: room.id });
 });
 afterAll(async () => api.close());
 
@@ -150,5 +152,38 @@ describe('sender spoofing over REST', () => {
     expect(res.status).toBeLessThan(500);
     if (res.status === 201) expect(((await res.json()) as { sender: string }).sender).toBe(mallory.username);
     else await expectRefused(res, res.status);
+  });
+});
+
+describe("changing other people's messages over REST", () => {
+  const change = (as: TestUser, id: string, method: 'PATCH' | 'DELETE') =>
+    api.fetch(`/api/messages/${id}`, { method, token: as.token, ...(method === 'PATCH' ? { json: { content: 'defaced' } } : {}) });
+  /** The message as its rightful readers see it, unchanged. */
+  const intact = async (id: string, content: string) => {
+    const feed = (await (await api.fetch('/api/messages?limit=100', { token: alice.token })).json()) as {
+      messages: Array<{ id: string; content: string; edited_at: string | null; deleted_at: string | null }>;
+    };
+    expect(feed.messages.find((m) => m.id === id)).toMatchObject({ content, edited_at: null, deleted_at: null });
+  };
+
+  it.each(['PATCH', 'DELETE'] as const)('answers %s of a direct message between others 404, as if it did not exist', async (method) => {
+    await expectRefused(await change(mallory, secretDm.id, method), 404, 'not_found');
+    await intact(secretDm.id, 'secret dm');
+  });
+
+  it.each(['PATCH', 'DELETE'] as const)('answers %s of a message in a room one is not in 404', async (method) => {
+    await expectRefused(await change(mallory, secretRoom.id, method), 404, 'not_found');
+    await intact(secretRoom.id, 'secret room');
+  });
+
+  it("refuses editing a message one can see but did not send (403), and a member deleting another member's room message", async () => {
+    const global = await sendMessage(api, alice, { content: 'global, mine' });
+    await expectRefused(await change(mallory, global.id, 'PATCH'), 403, 'forbidden');
+    await expectRefused(await change(mallory, global.id, 'DELETE'), 403, 'forbidden');
+    await intact(global.id, 'global, mine');
+    // Bob is a member of Alice's room, not its creator.
+    await expectRefused(await change(bob, secretRoom.id, 'PATCH'), 403, 'forbidden');
+    await expectRefused(await change(bob, secretRoom.id, 'DELETE'), 403, 'forbidden');
+    await intact(secretRoom.id, 'secret room');
   });
 });

@@ -11,6 +11,9 @@ import type { PresenceWatch } from './presence.ts';
  */
 export type CommandHandlers = { [C in CommandName]: (conn: Connection, input: unknown) => Promise<CommandReply<C>> };
 
+/** The `id` a change command names (the rules validate it). */
+const idOf = (input: unknown) => (typeof input === 'object' && input !== null ? (input as { id?: unknown }).id : undefined);
+
 export function createCommands(deps: { messages: MessageService; watchPresence: PresenceWatch; metrics: Metrics }): CommandHandlers {
   return {
     async message(conn, input) {
@@ -18,6 +21,8 @@ export function createCommands(deps: { messages: MessageService; watchPresence: 
       if (!duplicate) deps.metrics.messagesStored.inc({ transport: conn.transport.kind });
       return { message };
     },
+    edit: async (conn, input) => ({ message: await deps.messages.edit(conn.claims, idOf(input), input) }),
+    delete: async (conn, input) => ({ message: await deps.messages.remove(conn.claims, idOf(input), input) }),
     presence_watch: (conn, input) => deps.watchPresence(conn, input),
   };
 }

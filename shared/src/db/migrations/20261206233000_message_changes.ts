@@ -40,8 +40,12 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('recipient_id', 'uuid')
     .addColumn('room_id', 'uuid')
     .addColumn('seq', 'bigint')
+    // Who made the change, and their idempotency key for it (REST Idempotency-Key, socket client_msg_id).
+    .addColumn('actor_id', 'uuid', (c) => c.notNull().references('users.id').onDelete('cascade'))
+    .addColumn('client_key', 'text', (c) => c.check(sql`char_length(client_key) between 1 and 128`))
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`clock_timestamp()`))
     .execute();
+  await sql`create unique index message_changes_client_key on message_changes (actor_id, client_key) where client_key is not null`.execute(db);
   await sql`create unique index message_changes_seq_key on message_changes (seq)`.execute(db);
   await sql`create index message_changes_unsequenced_idx on message_changes (created_at, id) where seq is null`.execute(db);
   await sql`create index message_changes_message_idx on message_changes (message_id)`.execute(db);
@@ -135,7 +139,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   // An edit (p_kind 'updated', p_content the new text) or a deletion ('deleted':
   // the content erased) of a message not deleted yet; nothing when there is none.
   await sql`
-    create function change_message(p_change_id uuid, p_message_id uuid, p_kind text, p_content text, number_up_to integer)
+    create function change_message(
+      p_change_id uuid, p_message_id uuid, p_kind text, p_content text, p_actor uuid, p_client_key text, number_up_to integer
+    )
     returns table(entry_id uuid, seq bigint, kind text, message messages)
     language plpgsql volatile as $$
     declare
@@ -150,8 +156,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       if not found then
         return;
       end if;
-      insert into message_changes (id, message_id, kind, sender_id, recipient_id, room_id)
-      values (p_change_id, p_message_id, p_kind, changed.sender_id, changed.recipient_id, changed.room_id);
+      insert into message_changes (id, message_id, kind, sender_id, recipient_id, room_id, actor_id, client_key)
+      values (p_change_id, p_message_id, p_kind, changed.sender_id, changed.recipient_id, changed.room_id, p_actor, p_client_key);
       if number_up_to > 0 and pg_try_advisory_xact_lock(7238462001) then
         return query select * from sequence_log(number_up_to);
       end if;
@@ -162,7 +168,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
-  await sql`drop function change_message(uuid, uuid, text, text, integer)`.execute(db);
+  await sql`drop function change_message(uuid, uuid, text, text, uuid, text, integer)`.execute(db);
   await sql`drop function store_message(uuid, uuid, uuid, text, uuid, text, text, integer)`.execute(db);
   // The earlier store_message, numbering messages only (migration 20261206230000).
   await sql`

@@ -201,13 +201,26 @@ export async function storeMessage(
  */
 export async function changeMessage(
   db: Executor,
-  change: { messageId: string; kind: 'updated'; content: string } | { messageId: string; kind: 'deleted' },
+  change: ({ kind: 'updated'; content: string } | { kind: 'deleted' }) & { messageId: string; actorId: string; clientKey: string | null },
   numberUpTo: number,
 ): Promise<StoredMessage | undefined> {
   const id = randomUUID();
   const content = change.kind === 'updated' ? change.content : null;
-  const { rows } = await written(sql`change_message(${id}, ${change.messageId}, ${change.kind}, ${content}, ${numberUpTo})`).execute(db);
+  const { rows } = await written(
+    sql`change_message(${id}, ${change.messageId}, ${change.kind}, ${content}, ${change.actorId}, ${change.clientKey}, ${numberUpTo})`,
+  ).execute(db);
   return writeResult(rows, id);
+}
+
+/** The message an actor's earlier change with this idempotency key changed, if there is one. */
+export async function findChangeByClientKey(db: Executor, actorId: string, clientKey: string): Promise<{ messageId: string } | undefined> {
+  const row = await db
+    .selectFrom('message_changes')
+    .select('message_id')
+    .where('actor_id', '=', actorId)
+    .where('client_key', '=', clientKey)
+    .executeTakeFirst();
+  return row && { messageId: row.message_id };
 }
 
 /**

@@ -150,3 +150,28 @@ describe('MESSAGE_EDIT_WINDOW', () => {
     }
   });
 });
+
+describe('idempotency keys on changes', () => {
+  it('answers a retried edit or deletion with the message as it is now, logging nothing twice; another message with the same key is 409', async () => {
+    const alice = await createUser(api);
+    const [first, second] = [await sendMessage(api, alice, { content: 'one' }), await sendMessage(api, alice, { content: 'two' })];
+    const keyed = (method: string, id: string, key: string, json?: unknown) =>
+      api.fetch(`/api/messages/${id}`, { method, token: alice.token, headers: { 'idempotency-key': key }, ...(json ? { json } : {}) });
+
+    const edited = (await (await keyed('PATCH', first.id, 'e-1', { content: 'one, edited' })).json()) as ChatMessage;
+    const retried = await keyed('PATCH', first.id, 'e-1', { content: 'one, edited' });
+    expect(retried.status).toBe(200);
+    expect(await retried.json()).toEqual(edited);
+    expect((await keyed('PATCH', second.id, 'e-1', { content: 'two, edited' })).status).toBe(409);
+    expect((await stored(second.id)).content).toBe('two');
+
+    const tombstone = (await (await keyed('DELETE', first.id, 'd-1')).json()) as ChatMessage;
+    expect(await (await keyed('DELETE', first.id, 'd-1')).json()).toEqual(tombstone);
+    // A retried edit after the deletion answers what the message is now: the tombstone, not a 409.
+    expect(await (await keyed('PATCH', first.id, 'e-1', { content: 'one, edited' })).json()).toEqual(tombstone);
+
+    await tap.next('deliver', (d) => d.event === 'message_deleted' && d.message.id === first.id, 5_000);
+    const changes = tap.events.filter((e) => e.name === 'deliver' && e.payload.message.id === first.id && e.payload.event !== 'message');
+    expect(changes.map((e) => (e.name === 'deliver' ? e.payload.event : ''))).toEqual(['message_updated', 'message_deleted']);
+  });
+});

@@ -10,6 +10,14 @@ import { betweenParams, messageParams } from './schema.ts';
 
 const tags = ['messages'];
 
+/** Edits and deletions take the same idempotency keys as sends. */
+const changeKey = parameter(
+  'header',
+  'Idempotency-Key',
+  clientMsgId,
+  'A retry with the same key changes nothing and gets the message as it is now; the same key for another message is 409',
+);
+
 export function messageRoutes(deps: { messages: MessageService; metrics: Metrics }) {
   const { messages } = deps;
   return new Hono<AppEnv>()
@@ -64,6 +72,7 @@ export function messageRoutes(deps: { messages: MessageService; metrics: Metrics
         description:
           "Only its sender, within `MESSAGE_EDIT_WINDOW` (no limit by default); the content follows the rules of a send, and the edit counts against `MESSAGE_RATE_LIMIT`. The message's audience receives `message_updated` over both socket kinds, in log order after the message. A message the caller cannot see is 404.",
         ...AUTHENTICATED,
+        parameters: [changeKey],
         responses: {
           200: json(messageSchema, 'The message as it is now, `edited_at` set'),
           ...errors(400, 401, 404, 409, 429, ...UNSAFE, ...ALWAYS),
@@ -71,7 +80,10 @@ export function messageRoutes(deps: { messages: MessageService; metrics: Metrics
       }),
       params(messageParams),
       rawBody(messages.editSchema),
-      async (c) => c.json(await messages.edit(c.get('claims'), c.req.valid('param').id, c.req.valid('json'))),
+      async (c) => {
+        const idempotencyKey = c.req.header('idempotency-key');
+        return c.json(await messages.edit(c.get('claims'), c.req.valid('param').id, c.req.valid('json'), { idempotencyKey }));
+      },
     )
     .delete(
       '/:id',
@@ -81,10 +93,14 @@ export function messageRoutes(deps: { messages: MessageService; metrics: Metrics
         description:
           "Its sender, or for a room message the room's creator. The content is erased from the database; history keeps a tombstone in its place (`deleted_at` set, `content` empty). The audience receives `message_deleted` over both socket kinds. Deleting it again answers the same tombstone. A message the caller cannot see is 404.",
         ...AUTHENTICATED,
+        parameters: [changeKey],
         responses: { 200: json(messageSchema, 'The tombstone'), ...errors(400, 401, 404, ...UNSAFE, ...ALWAYS) },
       }),
       params(messageParams),
-      async (c) => c.json(await messages.remove(c.get('claims'), c.req.valid('param').id)),
+      async (c) => {
+        const idempotencyKey = c.req.header('idempotency-key');
+        return c.json(await messages.remove(c.get('claims'), c.req.valid('param').id, {}, { idempotencyKey }));
+      },
     )
     .get(
       '/between/:user1/:user2',
