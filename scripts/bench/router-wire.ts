@@ -58,6 +58,7 @@ try {
       created_at: new Date().toISOString(),
       edited_at: null,
       deleted_at: null,
+      reactions: [],
     },
   });
 

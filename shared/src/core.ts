@@ -39,6 +39,14 @@ export function createChatCore(
     message: 'too many messages; slow down',
     logger,
   });
+  const reactionLimit = createLimiter(conn.redis, {
+    prefix: config.redis.prefix,
+    name: 'react:user',
+    limit: config.reactionRateLimit,
+    whenRedisFails: 'allow',
+    message: 'too many reactions; slow down',
+    logger,
+  });
   const revocations = createRevocationList({
     redis: conn.redis,
     prefix: config.redis.prefix,
@@ -58,8 +66,10 @@ export function createChatCore(
       numbering,
       maxMessageLength: config.chat.maxMessageLength,
       editWindowMs: config.chat.editWindowMs,
+      maxDistinctReactions: config.chat.maxDistinctReactions,
       logger,
       rateLimit: messageLimit,
+      reactionRateLimit: reactionLimit,
     }),
   };
 }

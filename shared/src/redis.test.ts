@@ -240,6 +240,7 @@ describe('on a Redis Cluster', () => {
         created_at: new Date().toISOString(),
         edited_at: null,
         deleted_at: null,
+        reactions: [],
       },
     });
     await router.route(message(42));

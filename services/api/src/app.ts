@@ -53,7 +53,7 @@ export function createApp(deps: AppDeps) {
     cors({
       origin: (origin) => (origins.has(origin) ? origin : null),
       credentials: true,
-      allowMethods: ['GET', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
+      allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
       allowHeaders: ['Content-Type', 'Authorization', 'X-Request-Id', 'Idempotency-Key'],
       exposeHeaders: ['X-Request-Id'],
       maxAge: 600,

@@ -113,6 +113,7 @@ describe('the contract check the harness applies', () => {
       created_at: new Date().toISOString(),
       edited_at: null,
       deleted_at: null,
+      reactions: [],
     };
     expect(contract.problems('POST', '/api/messages', 201, message)).toEqual([]);
     expect(contract.problems('POST', '/api/messages', 202, message)).toEqual(['POST /api/messages 202: status not documented']);

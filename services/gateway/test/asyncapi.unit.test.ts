@@ -73,6 +73,7 @@ describe('the frame check the gateway harness applies', () => {
     created_at: new Date().toISOString(),
     edited_at: null,
     deleted_at: null,
+    reactions: [],
   };
 
   it('accepts conforming frames and refuses unknown types, missing fields and wrong values', () => {

@@ -139,4 +139,35 @@ describe('edits and deletions over the sockets', () => {
     io.socket.close();
     bobIo.socket.close();
   });
+
+  it('carry reactions as the react command on both kinds, delivered as message_updated with the new reactions', async () => {
+    const { api, g1, g2 } = cluster;
+    const [alice, bob] = await Promise.all([createUser(api), createUser(api)]);
+    const aliceWs = await connectWs(g1, alice.token);
+    const bobIo = await connectIo(g2, bob.token);
+    const sent = await sendMessage(api, alice, { content: 'react here', recipient: bob.username });
+
+    const acked = await emitCommand<{ ok: boolean; message?: { reactions: unknown[] } }>(bobIo, 'react', { id: sent.id, emoji: '🚀', add: true });
+    expect(acked).toMatchObject({ ok: true, message: { reactions: [{ emoji: '🚀', count: 1, users: [bob.username] }] } });
+    aliceWs.send({ type: 'react', id: sent.id, emoji: '🚀', add: true, client_msg_id: 'r-1' });
+    const ack = await aliceWs.inbox.next((f) => f.type === 'ack' && f.client_msg_id === 'r-1', 'the react ack');
+    expect(ack.message).toMatchObject({ reactions: [{ emoji: '🚀', count: 2 }] });
+    aliceWs.send({ type: 'react', id: sent.id, emoji: 'not one', add: true, client_msg_id: 'r-2' });
+    expect(await aliceWs.inbox.next((f) => f.type === 'error' && f.client_msg_id === 'r-2', 'the refused reaction')).toMatchObject({
+      code: 'validation_failed',
+    });
+
+    const update = await aliceWs.inbox.next(
+      (f) =>
+        f.type === 'message_updated' &&
+        (f.message?.reactions as unknown[] | undefined)?.length === 1 &&
+        f.message?.id === sent.id &&
+        (f.message.reactions as Array<{ count: number }>)[0]?.count === 2,
+      'the second reaction as message_updated',
+    );
+    expect(update.cursor).toMatch(CURSOR);
+    await expect.poll(() => ioLog(bobIo).filter(([event]) => event === 'message_updated').length, { timeout: 5_000 }).toBe(2);
+    aliceWs.ws.close();
+    bobIo.socket.close();
+  });
 });

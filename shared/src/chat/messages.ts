@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { z } from 'zod';
-import { isForeignKeyViolation, isUniqueViolation } from '../db/database.ts';
+import { isCheckViolation, isForeignKeyViolation, isUniqueViolation } from '../db/database.ts';
 import type { DB } from '../db/schema.ts';
 import {
   changeMessage,
@@ -8,6 +8,7 @@ import {
   findChangeByClientKey,
   findMessage,
   findMessageByClientKey,
+  reactMessage,
   listDirectMessages,
   listVisibleMessages,
   storeMessage,
@@ -23,7 +24,7 @@ import { parseInput } from '../validation.ts';
 import { findUsersByNameOrId, isSameUser, userRef } from './lookup.ts';
 import type { LogNumbering } from './numbering.ts';
 import { pageOrWhy } from './pages.ts';
-import { clientMsgId, deleteMessageInput, editMessageInput, id, sendMessageInput } from './schemas.ts';
+import { clientMsgId, deleteMessageInput, editMessageInput, id, reactInput, sendMessageInput } from './schemas.ts';
 
 export interface SendResult {
   message: ChatMessage;
@@ -60,6 +61,15 @@ export interface MessageService {
    * nothing; the same key for another message is a 409.
    */
   remove(actor: Actor, messageId: unknown, input?: unknown, opts?: { idempotencyKey?: string | undefined }): Promise<ChatMessage>;
+  /**
+   * Adds (`add: true`) or removes the actor's reaction `emoji` to a message
+   * they can see and that is not deleted: idempotent per user (adding twice
+   * or removing what is not there changes and announces nothing), at most
+   * REACTIONS_MAX_DISTINCT different emoji per message (409 beyond), counted
+   * against REACTION_RATE_LIMIT. A change reaches the audience as
+   * `message_updated` with the new `reactions`. Returns the message as it is now.
+   */
+  react(actor: Actor, messageId: unknown, input: unknown, opts?: { idempotencyKey?: string | undefined }): Promise<ChatMessage>;
   listVisible(actor: Actor, page: Page): Promise<PageResult<ChatMessage>>;
   /** `user1` and `user2` are usernames or ids; the actor must be one of them. */
   listBetween(actor: Actor, user1: string, user2: string, page: Page): Promise<PageResult<ChatMessage>>;
@@ -74,6 +84,10 @@ export function createMessageService(deps: {
   rateLimit?: Limiter;
   /** MESSAGE_EDIT_WINDOW: how long after sending its sender may edit a message; 0 for always. */
   editWindowMs?: number;
+  /** REACTIONS_MAX_DISTINCT (default 20). */
+  maxDistinctReactions?: number;
+  /** REACTION_RATE_LIMIT per user; none in tests that build the service bare. */
+  reactionRateLimit?: Limiter;
 }): MessageService {
   const { db, numbering, logger } = deps;
   const sendSchema = sendMessageInput(deps.maxMessageLength);
@@ -205,6 +219,32 @@ export function createMessageService(deps: {
       if (stored) return stored;
       // Already deleted (now or by a concurrent request): the tombstone, as the first answer gave it.
       return current(found.id);
+    },
+
+    async react(actor, rawId, raw, opts = {}) {
+      const input = parseInput(reactInput, raw, 'invalid reaction');
+      await deps.reactionRateLimit?.consume(actor.id);
+      const key = idempotencyKey(opts.idempotencyKey, input.client_msg_id);
+      const found = await changeable(actor, rawId);
+      const earlier = await repeated(actor, key, found.id);
+      if (earlier) return earlier;
+      if (found.deleted) throw conflict('the message was deleted');
+      let reacted;
+      try {
+        reacted = await reactMessage(
+          db,
+          { messageId: found.id, userId: actor.id, emoji: input.emoji, add: input.add, maxDistinct: deps.maxDistinctReactions ?? 20, clientKey: key },
+          numbering.inCommit,
+        );
+      } catch (error) {
+        if (isCheckViolation(error, 'message_reactions_cap')) throw conflict('too many different reactions on this message');
+        const winner = isUniqueViolation(error, 'message_changes_client_key') ? await repeated(actor, key, found.id) : undefined;
+        if (winner) return winner;
+        throw error;
+      }
+      if (!reacted) throw conflict('the message was deleted');
+      if (reacted.changed) await settle(reacted);
+      return reacted.message;
     },
 
     async listVisible(actor, page) {

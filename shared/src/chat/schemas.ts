@@ -49,6 +49,26 @@ export const editMessageInput = (maxLength: number) => z.object({ content: conte
 /** The socket `edit` command as documented: the message's id beside the edit. */
 export const editCommandInput = (maxLength: number) => editMessageInput(maxLength).extend({ id: z.uuid() });
 
+const SHORT_CODE = /^:[a-z0-9_+-]{1,30}:$/;
+// One RGI emoji: a single grapheme, ZWJ sequences, flags, keycaps and skin tones included.
+const ONE_EMOJI = new RegExp('^\\p{RGI_Emoji}$', 'v');
+
+/** A reaction: one emoji, or a `:short_code:` of at most 32 characters. */
+const emoji = z
+  .string({ error: 'emoji must be a string' })
+  .refine((s) => SHORT_CODE.test(s) || ONE_EMOJI.test(s), 'emoji must be one emoji or a :short_code: (a-z, 0-9, _ + -) of at most 32 characters')
+  .meta({ description: 'One emoji, or a `:short_code:` of at most 32 characters' });
+
+/** One schema for every transport's "react to a message" request (the message id apart). */
+export const reactInput = z.object({
+  emoji,
+  add: z.boolean({ error: 'add must be true or false' }),
+  client_msg_id: clientMsgId.nullish(),
+});
+
+/** The socket `react` command as documented: the message's id beside the reaction. */
+export const reactCommandInput = reactInput.extend({ id: z.uuid() });
+
 /** What a "delete a message" request may carry besides the id: its idempotency key (sockets). */
 export const deleteMessageInput = z.object({ client_msg_id: clientMsgId.nullish() });
 

@@ -128,6 +128,13 @@ export const sharedShape = {
     description: 'Messages one user may send per `MESSAGE_RATE_WINDOW`, over REST, Socket.IO and plain WebSocket together; `0` switches it off.',
   }),
   MESSAGE_RATE_WINDOW: duration('10s').meta({ description: 'The window of `MESSAGE_RATE_LIMIT`.' }),
+  REACTION_RATE_LIMIT: int(60, 0, 1_000_000_000).meta({
+    description: 'Reactions one user may add or remove per `REACTION_RATE_WINDOW`, over every transport together; `0` switches it off.',
+  }),
+  REACTION_RATE_WINDOW: duration('10s').meta({ description: 'The window of `REACTION_RATE_LIMIT`.' }),
+  REACTIONS_MAX_DISTINCT: int(20, 1, 200).meta({
+    description: 'Different emoji one message may carry; a reaction with a new one beyond it gets 409 `conflict`.',
+  }),
   DB_QUERY_TIMEOUT: duration('5s').meta({
     description:
       "Each PostgreSQL statement of the services (the server's `statement_timeout` and the client's wait for an answer); a slower or silent server gets the request a 503 `unavailable`, never a hang. Migrations run without it.",
@@ -168,11 +175,13 @@ export interface CommonConfig {
   redis: RedisConfig;
   jwt: { secret: string; expiryHours: number };
   corsOrigins: string[];
-  chat: { maxMessageLength: number; editWindowMs: number };
+  chat: { maxMessageLength: number; editWindowMs: number; maxDistinctReactions: number };
   /** TRUSTED_PROXIES: IPs and CIDR ranges allowed to name the client's address. */
   trustedProxies: string[];
   /** Messages per user over every transport; counted in the one write path. */
   messageRateLimit: RateLimit;
+  /** Reactions per user over every transport. */
+  reactionRateLimit: RateLimit;
   /** How long each /health probe (PostgreSQL, Redis) may take. */
   healthTimeoutMs: number;
   /** How long stopping may take before the process exits non-zero. */
@@ -278,9 +287,10 @@ export function readCommonConfig(env: Env, problems: string[]): CommonConfig {
     redis: { url: v.REDIS_URL, cluster: readRedisCluster(env, v, problems), prefix: v.REDIS_PREFIX, commandTimeoutMs: v.REDIS_COMMAND_TIMEOUT },
     jwt: { secret: secret ?? '', expiryHours: v.JWT_EXPIRY_HOURS },
     corsOrigins: v.CORS_ALLOWED_ORIGINS ?? (v.ENVIRONMENT === 'production' ? [] : DEVELOPMENT_ORIGINS),
-    chat: { maxMessageLength: v.MESSAGE_MAX_LENGTH, editWindowMs: v.MESSAGE_EDIT_WINDOW },
+    chat: { maxMessageLength: v.MESSAGE_MAX_LENGTH, editWindowMs: v.MESSAGE_EDIT_WINDOW, maxDistinctReactions: v.REACTIONS_MAX_DISTINCT },
     trustedProxies: v.TRUSTED_PROXIES,
     messageRateLimit: { points: v.MESSAGE_RATE_LIMIT, windowMs: v.MESSAGE_RATE_WINDOW },
+    reactionRateLimit: { points: v.REACTION_RATE_LIMIT, windowMs: v.REACTION_RATE_WINDOW },
     healthTimeoutMs: v.HEALTH_TIMEOUT,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT,
   };

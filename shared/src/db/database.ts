@@ -43,11 +43,17 @@ export function createDatabase(
 const UNIQUE_VIOLATION = '23505';
 /** PostgreSQL's SQLSTATE for foreign_key_violation. */
 const FOREIGN_KEY_VIOLATION = '23503';
+const CHECK_VIOLATION = '23514';
 
 export function isForeignKeyViolation(error: unknown, constraint: string): boolean {
   return (
     error instanceof Error && 'code' in error && error.code === FOREIGN_KEY_VIOLATION && 'constraint' in error && error.constraint === constraint
   );
+}
+
+/** A check constraint, or a function raising check_violation under a constraint name of its own (react_message's cap). */
+export function isCheckViolation(error: unknown, constraint: string): boolean {
+  return error instanceof Error && 'code' in error && error.code === CHECK_VIOLATION && 'constraint' in error && error.constraint === constraint;
 }
 
 export function isUniqueViolation(error: unknown, constraint?: string): boolean {

@@ -40,6 +40,16 @@ export interface MessagesTable {
   edited_at: ColumnType<Date | null, never, never>;
   /** Set by the deletion, which also erased the content. */
   deleted_at: ColumnType<Date | null, never, never>;
+  /** The summary of message_reactions, kept in step by react_message (the reactions migration). */
+  reactions: ColumnType<Array<{ emoji: string; count: number; users: string[] }>, never, never>;
+}
+
+/** One user's reaction with one emoji to one message. */
+export interface MessageReactionsTable {
+  message_id: string;
+  emoji: string;
+  user_id: string;
+  created_at: CreatedAt;
 }
 
 /** An edit or deletion of a message: its own position in the log (the message-changes migration). */
@@ -78,6 +88,7 @@ export interface DB {
   room_members: RoomMembersTable;
   messages: MessagesTable;
   message_changes: MessageChangesTable;
+  message_reactions: MessageReactionsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -87,6 +87,11 @@ export const clientCommands = {
     reply: z.object({ message: messageSchema }),
     summary: 'Edit one of your messages (as `PATCH /api/messages/{id}`): `{id, content}`; the reply is the message with `edited_at` set',
   },
+  react: {
+    reply: z.object({ message: messageSchema }),
+    summary:
+      'React to a message (`add: true`), or take the reaction back (as `PUT`/`DELETE /api/messages/{id}/reactions/{emoji}`): `{id, emoji, add}`; the reply is the message with its `reactions`',
+  },
   delete: {
     input: z.object({ id: messageId, client_msg_id: commandKey }),
     reply: z.object({ message: messageSchema }),

@@ -6,6 +6,14 @@ import { z } from 'zod';
  * gateways check cluster events against it, so a field added here reaches
  * every transport or fails to typecheck.
  */
+/** The reactions to a message, one entry per emoji, ordered by each emoji's earliest reaction still standing. */
+const reactionSummary = z.object({
+  emoji: z.string(),
+  count: z.number().int().positive(),
+  /** The first 10 who reacted so, by username. */
+  users: z.array(z.string()),
+});
+
 export const chatMessage = z.object({
   id: z.string(),
   sender: z.string(),
@@ -17,6 +25,7 @@ export const chatMessage = z.object({
   edited_at: z.string().nullable(),
   /** When it was deleted (its content is then empty); null while it stands. */
   deleted_at: z.string().nullable(),
+  reactions: z.array(reactionSummary),
 });
 
 export type ChatMessage = z.infer<typeof chatMessage>;

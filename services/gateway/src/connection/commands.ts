@@ -23,6 +23,7 @@ export function createCommands(deps: { messages: MessageService; watchPresence: 
     },
     edit: async (conn, input) => ({ message: await deps.messages.edit(conn.claims, idOf(input), input) }),
     delete: async (conn, input) => ({ message: await deps.messages.remove(conn.claims, idOf(input), input) }),
+    react: async (conn, input) => ({ message: await deps.messages.react(conn.claims, idOf(input), input) }),
     presence_watch: (conn, input) => deps.watchPresence(conn, input),
   };
 }

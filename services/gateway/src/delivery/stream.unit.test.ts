@@ -17,6 +17,7 @@ const delivery = (seq: number): Delivery => ({
     created_at: new Date(0).toISOString(),
     edited_at: null,
     deleted_at: null,
+    reactions: [],
   },
 });
 

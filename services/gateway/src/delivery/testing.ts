@@ -41,6 +41,7 @@ export function createMemoryLog() {
         created_at: new Date().toISOString(),
         edited_at: null,
         deleted_at: null,
+        reactions: [],
       };
       const delivery: Delivery = { rooms: to, event: 'message', seq, message };
       entries.push(delivery);

@@ -146,6 +146,7 @@ const asChat = (w: World, m: Stored): ChatMessage => ({
   created_at: m.created_at.toISOString(),
   edited_at: null,
   deleted_at: null,
+  reactions: [],
 });
 
 /** Follows the cursor to the end, checking every page's shape on the way. */

@@ -13,6 +13,7 @@ type ViewRow = {
   created_at: Date;
   edited_at: Date | null;
   deleted_at: Date | null;
+  reactions: ChatMessage['reactions'];
 };
 
 /** Exactly the client-visible fields, whatever else the row carries. */
@@ -25,10 +26,11 @@ const toChatMessage = (row: ViewRow): ChatMessage => ({
   created_at: row.created_at.toISOString(),
   edited_at: row.edited_at?.toISOString() ?? null,
   deleted_at: row.deleted_at?.toISOString() ?? null,
+  reactions: row.reactions,
 });
 
 /** A message as clients see it (ViewRow), for rows of `messages m`. */
-const viewColumns = sql`m.id, m.room_id, m.content, m.created_at, m.edited_at, m.deleted_at,
+const viewColumns = sql`m.id, m.room_id, m.content, m.created_at, m.edited_at, m.deleted_at, m.reactions,
   (select username from users where id = m.sender_id) as sender,
   (select username from users where id = m.recipient_id) as recipient`;
 
@@ -210,6 +212,30 @@ export async function changeMessage(
     sql`change_message(${id}, ${change.messageId}, ${change.kind}, ${content}, ${change.actorId}, ${change.clientKey}, ${numberUpTo})`,
   ).execute(db);
   return writeResult(rows, id);
+}
+
+/**
+ * Adds or removes `userId`'s reaction `emoji` to a message that is not
+ * deleted (`react_message` of the reactions migration): a change in the log
+ * when it changes something; `changed` false (nothing logged) when the user
+ * had already reacted so, or had not. Undefined when there is no such message
+ * or it is deleted. Throws check_violation `message_reactions_cap` for a new
+ * emoji beyond `maxDistinct`.
+ */
+export async function reactMessage(
+  db: Executor,
+  reaction: { messageId: string; userId: string; emoji: string; add: boolean; maxDistinct: number; clientKey: string | null },
+  numberUpTo: number,
+): Promise<(StoredMessage & { changed: boolean }) | undefined> {
+  const id = randomUUID();
+  const { messageId, userId, emoji, add, maxDistinct, clientKey } = reaction;
+  const { rows } = await written(
+    sql`react_message(${id}, ${messageId}, ${userId}, ${emoji}, ${add}, ${maxDistinct}, ${clientKey}, ${numberUpTo})`,
+  ).execute(db);
+  const unchanged = rows.find((row) => (row.kind as string) === 'unchanged');
+  if (unchanged) return { message: toChatMessage(unchanged), numbered: [], pending: false, changed: false };
+  const result = writeResult(rows, id);
+  return result && { ...result, changed: true };
 }
 
 /** The message an actor's earlier change with this idempotency key changed, if there is one. */

@@ -41,6 +41,7 @@ export const contractMessage = (seq: number, to: string[] = [rooms.global]): Del
     created_at: new Date(0).toISOString(),
     edited_at: null,
     deleted_at: null,
+    reactions: [],
   },
 });
 

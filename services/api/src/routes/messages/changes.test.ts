@@ -175,3 +175,73 @@ describe('idempotency keys on changes', () => {
     expect(changes.map((e) => (e.name === 'deliver' ? e.payload.event : ''))).toEqual(['message_updated', 'message_deleted']);
   });
 });
+
+describe('reactions', () => {
+  const react = (as: TestUser, id: string, emoji: string, method: 'PUT' | 'DELETE' = 'PUT') =>
+    api.fetch(`/api/messages/${id}/reactions/${encodeURIComponent(emoji)}`, { method, token: as.token });
+  const reactionsOf = async (res: Response) => ((await res.json()) as ChatMessage).reactions;
+
+  it('counts each user once per emoji, in the order of their earliest reactions, and logs only real changes', async () => {
+    const [alice, bob, carol] = await Promise.all([createUser(api), createUser(api), createUser(api)]);
+    const sent = await sendMessage(api, alice, { content: 'react to me' });
+    expect(await reactionsOf(await react(bob, sent.id, '👍'))).toEqual([{ emoji: '👍', count: 1, users: [bob.username] }]);
+    // Twice is once: nothing changes, nothing is announced.
+    expect(await reactionsOf(await react(bob, sent.id, '👍'))).toEqual([{ emoji: '👍', count: 1, users: [bob.username] }]);
+    await react(carol, sent.id, ':tada:');
+    const both = await reactionsOf(await react(carol, sent.id, '👍'));
+    expect(both).toEqual([
+      { emoji: '👍', count: 2, users: [bob.username, carol.username] },
+      { emoji: ':tada:', count: 1, users: [carol.username] },
+    ]);
+    // The order is that of each emoji's earliest reaction still standing: Carol's 👍 came after her :tada:.
+    expect(await reactionsOf(await react(bob, sent.id, '👍', 'DELETE'))).toEqual([
+      { emoji: ':tada:', count: 1, users: [carol.username] },
+      { emoji: '👍', count: 1, users: [carol.username] },
+    ]);
+    // Taking back what is not there changes nothing.
+    expect((await react(bob, sent.id, ':tada:', 'DELETE')).status).toBe(200);
+
+    await tap.next(
+      'deliver',
+      (d) => d.event === 'message_updated' && d.message.id === sent.id && d.message.reactions.length === 2 && d.message.reactions[0]?.count === 1,
+    );
+    const updates = tap.events.filter((e) => e.name === 'deliver' && e.payload.event === 'message_updated' && e.payload.message.id === sent.id);
+    expect(updates).toHaveLength(4);
+    // History carries them.
+    const feed = (await (await api.fetch('/api/messages?limit=100', { token: alice.token })).json()) as { messages: ChatMessage[] };
+    expect(feed.messages.find((m) => m.id === sent.id)?.reactions).toHaveLength(2);
+  });
+
+  it('lists at most 10 users per emoji, and caps the different emoji per message (409)', async () => {
+    const capped = await startApi({ REACTIONS_MAX_DISTINCT: '2' });
+    try {
+      const users = await Promise.all(Array.from({ length: 12 }, () => createUser(capped)));
+      const sent = await sendMessage(capped, users[0]!, { content: 'popular' });
+      const put = (as: TestUser, emoji: string) =>
+        capped.fetch(`/api/messages/${sent.id}/reactions/${encodeURIComponent(emoji)}`, { method: 'PUT', token: as.token });
+      for (const user of users) expect((await put(user, '🎉')).status).toBe(200);
+      expect((await put(users[0]!, '👀')).status).toBe(200);
+      const refused = await put(users[1]!, '🔥');
+      expect(refused.status).toBe(409);
+      expect(await refused.json()).toMatchObject({ code: 'conflict' });
+      const [party] = await reactionsOf(await put(users[1]!, '🎉'));
+      expect(party).toEqual({ emoji: '🎉', count: 12, users: users.slice(0, 10).map((u) => u.username) });
+    } finally {
+      await capped.close();
+    }
+  });
+
+  it('refuses what is not one emoji or a short code, hides what the caller cannot see, and clears reactions on deletion', async () => {
+    const [alice, bob, mallory] = await Promise.all([createUser(api), createUser(api), createUser(api)]);
+    const dm = await sendMessage(api, alice, { content: 'just us', recipient: bob.username });
+    for (const bad of ['👍👍', 'a', ':no spaces:', `:${'x'.repeat(40)}:`, '<script>']) {
+      expect((await react(bob, dm.id, bad)).status, bad).toBe(400);
+    }
+    expect((await react(mallory, dm.id, '👍')).status).toBe(404);
+    expect((await react(bob, dm.id, '👍')).status).toBe(200);
+    const tombstone = (await (await remove(alice, dm.id)).json()) as ChatMessage;
+    expect(tombstone.reactions).toEqual([]);
+    expect(await api.resources.db.selectFrom('message_reactions').select('emoji').where('message_id', '=', dm.id).execute()).toEqual([]);
+    expect((await react(bob, dm.id, '👍')).status).toBe(409);
+  });
+});

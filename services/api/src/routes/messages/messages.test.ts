@@ -69,6 +69,7 @@ describe('POST /api/messages', () => {
       created_at: expect.stringMatching(ISO) as string,
       edited_at: null,
       deleted_at: null,
+      reactions: [],
     });
     const stored = await api.resources.db.selectFrom('messages').selectAll().where('id', '=', message.id).executeTakeFirstOrThrow();
     expect(stored).toMatchObject({ sender_id: alice.id, recipient_id: null, room_id: null, content: 'hello everyone' });

@@ -6,7 +6,7 @@ import { messagePageSchema, messageSchema, presentMessagePage } from '@chat/shar
 import type { AppEnv } from '../../env.ts';
 import { params, query, rawBody } from '../../middleware/validate.ts';
 import { ALWAYS, AUTHENTICATED, errors, json, parameter, UNSAFE } from '../../openapi/responses.ts';
-import { betweenParams, messageParams } from './schema.ts';
+import { betweenParams, messageParams, reactionParams } from './schema.ts';
 
 const tags = ['messages'];
 
@@ -100,6 +100,28 @@ export function messageRoutes(deps: { messages: MessageService; metrics: Metrics
       async (c) => {
         const idempotencyKey = c.req.header('idempotency-key');
         return c.json(await messages.remove(c.get('claims'), c.req.valid('param').id, {}, { idempotencyKey }));
+      },
+    )
+    .on(
+      ['PUT', 'DELETE'],
+      '/:id/reactions/:emoji',
+      describeRoute({
+        tags,
+        summary: 'React to a message (PUT), or take the reaction back (DELETE)',
+        description:
+          "`{emoji}` is one emoji (URL-encoded) or a `:short_code:` of at most 32 characters. Idempotent per user: reacting twice, or taking back what is not there, changes nothing and announces nothing. At most `REACTIONS_MAX_DISTINCT` different emoji per message (409 beyond); counted against `REACTION_RATE_LIMIT`. A change reaches the message's audience as `message_updated` with the new `reactions`. A message the caller cannot see is 404; a deleted one 409.",
+        ...AUTHENTICATED,
+        parameters: [changeKey],
+        responses: {
+          200: json(messageSchema, 'The message with its `reactions` as they are now'),
+          ...errors(400, 401, 404, 409, 429, ...UNSAFE, ...ALWAYS),
+        },
+      }),
+      params(reactionParams),
+      async (c) => {
+        const { id, emoji } = c.req.valid('param');
+        const idempotencyKey = c.req.header('idempotency-key');
+        return c.json(await messages.react(c.get('claims'), id, { emoji, add: c.req.method === 'PUT' }, { idempotencyKey }));
       },
     )
     .get(
