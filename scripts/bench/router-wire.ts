@@ -59,6 +59,9 @@ try {
       edited_at: null,
       deleted_at: null,
       reactions: [],
+      reply_to: null,
+      reply_count: 0,
+      last_reply_at: null,
     },
   });
 

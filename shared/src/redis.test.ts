@@ -241,6 +241,9 @@ describe('on a Redis Cluster', () => {
         edited_at: null,
         deleted_at: null,
         reactions: [],
+        reply_to: null,
+        reply_count: 0,
+        last_reply_at: null,
       },
     });
     await router.route(message(42));

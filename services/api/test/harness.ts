@@ -4,6 +4,7 @@ import { inject, vi } from 'vitest';
 import { type ApiConfig, loadApiConfig } from '@chat/shared/config';
 import { createLogger } from '@chat/shared/logger';
 import { createMetrics, type Metrics, startMetricsServer } from '@chat/shared/metrics';
+import type { ChatMessage } from '@chat/shared/model';
 import { deletePrefix, uniquePrefix, withTestRedis } from '@chat/shared/testing';
 import { type AppDeps, createApp } from '../src/app.ts';
 import { closeConnections, openConnections } from '@chat/shared/connections';
@@ -177,7 +178,7 @@ export async function createRoom(api: TestApi, owner: TestUser, name = 'room'): 
 export async function sendMessage(api: TestApi, from: TestUser, body: Record<string, unknown>) {
   const res = await api.fetch('/api/messages', { method: 'POST', token: from.token, json: body });
   if (res.status !== 201) throw new Error(`send failed: ${res.status} ${await res.text()}`);
-  return (await res.json()) as { id: string; content: string; created_at: string };
+  return (await res.json()) as ChatMessage;
 }
 
 /** Polls a request until it stops answering 503 (a Redis client still reconnecting), then returns the status. */

@@ -114,6 +114,9 @@ describe('the contract check the harness applies', () => {
       edited_at: null,
       deleted_at: null,
       reactions: [],
+      reply_to: null,
+      reply_count: 0,
+      last_reply_at: null,
     };
     expect(contract.problems('POST', '/api/messages', 201, message)).toEqual([]);
     expect(contract.problems('POST', '/api/messages', 202, message)).toEqual(['POST /api/messages 202: status not documented']);

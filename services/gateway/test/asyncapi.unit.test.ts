@@ -74,6 +74,9 @@ describe('the frame check the gateway harness applies', () => {
     edited_at: null,
     deleted_at: null,
     reactions: [],
+    reply_to: null,
+    reply_count: 0,
+    last_reply_at: null,
   };
 
   it('accepts conforming frames and refuses unknown types, missing fields and wrong values', () => {

@@ -170,4 +170,24 @@ describe('edits and deletions over the sockets', () => {
     aliceWs.ws.close();
     bobIo.socket.close();
   });
+
+  it('take replies from both kinds: the reply joins the thread and the root announces its new count', async () => {
+    const { api, g1, g2 } = cluster;
+    const [alice, bob] = await Promise.all([createUser(api), createUser(api)]);
+    const ws = await connectWs(g1, alice.token);
+    const io = await connectIo(g2, bob.token);
+    const root = await sendMessage(api, alice, { content: 'thread root', recipient: bob.username });
+    const acked = await emitCommand<{ ok: boolean; message?: { reply_to: string } }>(io, 'message', {
+      content: 'over io',
+      recipient: alice.username,
+      reply_to: root.id,
+    });
+    expect(acked).toMatchObject({ ok: true, message: { reply_to: root.id } });
+    ws.send({ type: 'message', content: 'over ws', recipient: bob.username, reply_to: root.id, client_msg_id: 'reply-1' });
+    const ack = await ws.inbox.next((f) => f.type === 'ack' && f.client_msg_id === 'reply-1', 'the reply ack');
+    expect(ack.message).toMatchObject({ reply_to: root.id });
+    await ws.inbox.next((f) => f.type === 'message_updated' && f.message?.id === root.id && f.message.reply_count === 2, 'the root counted twice');
+    ws.ws.close();
+    io.socket.close();
+  });
 });

@@ -8,6 +8,7 @@ import {
   findChangeByClientKey,
   findMessage,
   findMessageByClientKey,
+  listReplies,
   reactMessage,
   listDirectMessages,
   listVisibleMessages,
@@ -73,6 +74,8 @@ export interface MessageService {
   listVisible(actor: Actor, page: Page): Promise<PageResult<ChatMessage>>;
   /** `user1` and `user2` are usernames or ids; the actor must be one of them. */
   listBetween(actor: Actor, user1: string, user2: string, page: Page): Promise<PageResult<ChatMessage>>;
+  /** A thread's replies, newest first, for whoever may see its root (404 for anyone else); a reply's id pages its root's thread. */
+  listReplies(actor: Actor, messageId: unknown, page: Page): Promise<PageResult<ChatMessage>>;
 }
 
 export function createMessageService(deps: {
@@ -170,10 +173,14 @@ export function createMessageService(deps: {
       try {
         stored = await storeMessage(
           db,
-          { sender_id: actor.id, target: targetOf(input), content: input.content, client_msg_id: key },
+          { sender_id: actor.id, target: targetOf(input), content: input.content, client_msg_id: key, reply_to: input.reply_to ?? null },
           numbering.inCommit,
         );
       } catch (error) {
+        // The same answer whether the message replied to does not exist or lies elsewhere: ids reveal nothing.
+        if (isCheckViolation(error, 'messages_reply_conversation')) {
+          throw invalid('invalid message', [{ field: 'reply_to', message: 'must be a message of the same conversation' }]);
+        }
         // A concurrent duplicate won the race; its row stands, ours rolled back.
         const winner = isUniqueViolation(error, 'messages_client_msg_key') ? await original(actor, key) : undefined;
         if (winner) return { message: winner, duplicate: true };
@@ -245,6 +252,12 @@ export function createMessageService(deps: {
       if (!reacted) throw conflict('the message was deleted');
       if (reacted.changed) await settle(reacted);
       return reacted.message;
+    },
+
+    async listReplies(actor, rawId, page) {
+      const found = await changeable(actor, rawId);
+      const root = (await findMessage(db, found.id))?.reply_to ?? found.id;
+      return pageOrWhy(db, actor, page, await listReplies(db, root, actor.id, page));
     },
 
     async listVisible(actor, page) {

@@ -37,6 +37,9 @@ export const sendMessageInput = (maxLength: number) =>
       // The seed's clients send their own name here; only the caller's is accepted.
       sender: z.string({ error: 'sender must be a string' }).nullish(),
       client_msg_id: clientMsgId.nullish(),
+      reply_to: id('reply_to')
+        .nullish()
+        .meta({ description: 'A message of the same conversation to reply to: the reply joins its thread (the root of it, for a reply to a reply)' }),
     })
     .refine((m) => m.recipient == null || m.room_id == null, {
       message: 'a message goes either to a recipient or to a room, not both',

@@ -42,6 +42,10 @@ export interface MessagesTable {
   deleted_at: ColumnType<Date | null, never, never>;
   /** The summary of message_reactions, kept in step by react_message (the reactions migration). */
   reactions: ColumnType<Array<{ emoji: string; count: number; users: string[] }>, never, never>;
+  /** The thread's root (the threads migration); its reply_count and last_reply_at count the replies. */
+  reply_to: ColumnType<string | null, never, never>;
+  reply_count: ColumnType<number, never, never>;
+  last_reply_at: ColumnType<Date | null, never, never>;
 }
 
 /** One user's reaction with one emoji to one message. */

@@ -26,6 +26,11 @@ export const chatMessage = z.object({
   /** When it was deleted (its content is then empty); null while it stands. */
   deleted_at: z.string().nullable(),
   reactions: z.array(reactionSummary),
+  /** The root of the thread this message replies in; null for a message that is not a reply. */
+  reply_to: z.string().nullable(),
+  /** On a thread's root: how many replies it has, and when the last came. */
+  reply_count: z.number().int().nonnegative(),
+  last_reply_at: z.string().nullable(),
 });
 
 export type ChatMessage = z.infer<typeof chatMessage>;

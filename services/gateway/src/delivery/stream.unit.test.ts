@@ -18,6 +18,9 @@ const delivery = (seq: number): Delivery => ({
     edited_at: null,
     deleted_at: null,
     reactions: [],
+    reply_to: null,
+    reply_count: 0,
+    last_reply_at: null,
   },
 });
 

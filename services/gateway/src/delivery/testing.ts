@@ -42,6 +42,9 @@ export function createMemoryLog() {
         edited_at: null,
         deleted_at: null,
         reactions: [],
+        reply_to: null,
+        reply_count: 0,
+        last_reply_at: null,
       };
       const delivery: Delivery = { rooms: to, event: 'message', seq, message };
       entries.push(delivery);

@@ -147,6 +147,9 @@ const asChat = (w: World, m: Stored): ChatMessage => ({
   edited_at: null,
   deleted_at: null,
   reactions: [],
+  reply_to: null,
+  reply_count: 0,
+  last_reply_at: null,
 });
 
 /** Follows the cursor to the end, checking every page's shape on the way. */

@@ -14,6 +14,9 @@ type ViewRow = {
   edited_at: Date | null;
   deleted_at: Date | null;
   reactions: ChatMessage['reactions'];
+  reply_to: string | null;
+  reply_count: number;
+  last_reply_at: Date | null;
 };
 
 /** Exactly the client-visible fields, whatever else the row carries. */
@@ -27,10 +30,14 @@ const toChatMessage = (row: ViewRow): ChatMessage => ({
   edited_at: row.edited_at?.toISOString() ?? null,
   deleted_at: row.deleted_at?.toISOString() ?? null,
   reactions: row.reactions,
+  reply_to: row.reply_to,
+  reply_count: row.reply_count,
+  last_reply_at: row.last_reply_at?.toISOString() ?? null,
 });
 
 /** A message as clients see it (ViewRow), for rows of `messages m`. */
 const viewColumns = sql`m.id, m.room_id, m.content, m.created_at, m.edited_at, m.deleted_at, m.reactions,
+  m.reply_to, m.reply_count, m.last_reply_at,
   (select username from users where id = m.sender_id) as sender,
   (select username from users where id = m.recipient_id) as recipient`;
 
@@ -178,7 +185,7 @@ export interface StoredMessage {
  */
 export async function storeMessage(
   db: Executor,
-  message: { sender_id: string; target: MessageTarget; content: string; client_msg_id: string | null },
+  message: { sender_id: string; target: MessageTarget; content: string; client_msg_id: string | null; reply_to?: string | null },
   numberUpTo: number,
 ): Promise<StoredMessage | undefined> {
   const { target } = message;
@@ -188,7 +195,7 @@ export async function storeMessage(
   const recipientName = target.kind === 'user' && 'username' in target ? target.username : null;
   const roomId = target.kind === 'room' ? target.roomId : null;
   const { rows } = await written(
-    sql`store_message(${id}, ${message.sender_id}, ${recipientId}, ${recipientName}, ${roomId}, ${message.content}, ${message.client_msg_id}, ${numberUpTo})`,
+    sql`store_message(${id}, ${message.sender_id}, ${recipientId}, ${recipientName}, ${roomId}, ${message.content}, ${message.client_msg_id}, ${message.reply_to ?? null}, ${numberUpTo})`,
   ).execute(db);
   return writeResult(rows, id);
 }
@@ -367,6 +374,11 @@ export const historyQueries = {
     );
   },
 
+  /** A thread's replies (messages_thread_idx); `viewer` must be able to see the page's cursor message. */
+  replies(db: Executor, rootId: string, viewer: string, page: Page): CompiledQuery<ViewRow> {
+    return historyPage(db, viewer, page, (older, take) => sql`select * from messages m where m.reply_to = ${rootId} and ${newest(older, take)}`);
+  },
+
   room(db: Executor, roomId: string, viewer: string, page: Page): CompiledQuery<ViewRow> {
     return historyPage(db, viewer, page, (older, take) => sql`select * from messages m where m.room_id = ${roomId} and ${newest(older, take)}`);
   },
@@ -434,6 +446,11 @@ export const historyQueries = {
 /** Global messages, the user's own direct messages and the messages of the user's rooms. */
 export function listVisibleMessages(db: Executor, userId: string, page: Page) {
   return paginate(db, historyQueries.visible(db, userId, page), page);
+}
+
+/** The replies of thread `rootId`, newest first; the caller checked that `viewer` may see the root. */
+export function listReplies(db: Executor, rootId: string, viewer: string, page: Page) {
+  return paginate(db, historyQueries.replies(db, rootId, viewer, page), page);
 }
 
 /** `viewer` must be able to see the page's cursor message; see historyPage. */

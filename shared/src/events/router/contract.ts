@@ -42,6 +42,9 @@ export const contractMessage = (seq: number, to: string[] = [rooms.global]): Del
     edited_at: null,
     deleted_at: null,
     reactions: [],
+    reply_to: null,
+    reply_count: 0,
+    last_reply_at: null,
   },
 });
 

@@ -245,3 +245,55 @@ describe('reactions', () => {
     expect((await react(bob, dm.id, '👍')).status).toBe(409);
   });
 });
+
+describe('threads', () => {
+  it('files a reply (and a reply to a reply) under the root, counts it there, and logs the count after the reply', async () => {
+    const [alice, bob] = await Promise.all([createUser(api), createUser(api)]);
+    const root = await sendMessage(api, alice, { content: 'root', recipient: bob.username });
+    const reply = await sendMessage(api, bob, { content: 'reply', recipient: alice.username, reply_to: root.id });
+    expect(reply).toMatchObject({ reply_to: root.id, reply_count: 0 });
+    const nested = await sendMessage(api, alice, { content: 'reply to the reply', recipient: bob.username, reply_to: reply.id });
+    expect(nested.reply_to).toBe(root.id);
+
+    const counted = await tap.next('deliver', (d) => d.event === 'message_updated' && d.message.id === root.id && d.message.reply_count === 2, 5_000);
+    expect(counted.message.last_reply_at).toMatch(ISO);
+    expect(counted.seq).toBeGreaterThan(await routedSeq('direct_message', nested.id));
+
+    const page = (await (await api.fetch(`/api/messages/${reply.id}/replies?limit=1`, { token: bob.token })).json()) as {
+      messages: ChatMessage[];
+      next_cursor: string | null;
+    };
+    expect(page.messages.map((m) => m.id)).toEqual([nested.id]);
+    const rest = (await (await api.fetch(`/api/messages/${root.id}/replies?limit=1&before=${page.next_cursor}`, { token: bob.token })).json()) as {
+      messages: ChatMessage[];
+      next_cursor: string | null;
+    };
+    expect(rest).toEqual({ messages: [expect.objectContaining({ id: reply.id })], next_cursor: null });
+  });
+
+  it('refuses a reply into another conversation, and hides threads the caller cannot see', async () => {
+    const [alice, bob, mallory] = await Promise.all([createUser(api), createUser(api), createUser(api)]);
+    const dm = await sendMessage(api, alice, { content: 'private root', recipient: bob.username });
+    const global = await sendMessage(api, alice, { content: 'public root' });
+    const send = (as: TestUser, json: unknown) => api.fetch('/api/messages', { method: 'POST', token: as.token, json });
+    // Mallory replying into Alice and Bob's conversation, from hers or from global: the same 400 as for no message at all.
+    for (const body of [
+      { content: 'x', reply_to: dm.id },
+      { content: 'x', recipient: alice.username, reply_to: dm.id },
+      { content: 'x', reply_to: '00000000-0000-4000-8000-000000000000' },
+      { content: 'x', recipient: bob.username, reply_to: global.id },
+    ]) {
+      const res = await send(mallory, body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(await res.json()).toMatchObject({ details: [{ field: 'reply_to' }] });
+    }
+    expect((await api.fetch(`/api/messages/${dm.id}/replies`, { token: mallory.token })).status).toBe(404);
+    expect(
+      (await (
+        await api.fetch(`/api/messages/${dm.id}`, { method: 'PATCH', token: alice.token, json: { content: 'still root' } })
+      ).json()) as ChatMessage,
+    ).toMatchObject({
+      reply_count: 0,
+    });
+  });
+});

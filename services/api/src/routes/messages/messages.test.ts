@@ -70,6 +70,9 @@ describe('POST /api/messages', () => {
       edited_at: null,
       deleted_at: null,
       reactions: [],
+      reply_to: null,
+      reply_count: 0,
+      last_reply_at: null,
     });
     const stored = await api.resources.db.selectFrom('messages').selectAll().where('id', '=', message.id).executeTakeFirstOrThrow();
     expect(stored).toMatchObject({ sender_id: alice.id, recipient_id: null, room_id: null, content: 'hello everyone' });
@@ -288,7 +291,7 @@ describe('GET /api/messages', () => {
   it('returns newest first, and paging with next_cursor yields every visible message exactly once', async () => {
     const [alice, bob] = await Promise.all([createUser(api), createUser(api)]);
     const mine: ChatMessage[] = [];
-    for (let i = 0; i < 7; i++) mine.push((await sendMessage(api, alice, { content: `page ${i}`, recipient: bob.username })) as ChatMessage);
+    for (let i = 0; i < 7; i++) mine.push(await sendMessage(api, alice, { content: `page ${i}`, recipient: bob.username }));
 
     const first = await page(alice, '/api/messages?limit=3');
     expect(first.messages).toHaveLength(3);

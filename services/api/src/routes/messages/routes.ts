@@ -125,6 +125,20 @@ export function messageRoutes(deps: { messages: MessageService; metrics: Metrics
       },
     )
     .get(
+      '/:id/replies',
+      describeRoute({
+        tags,
+        summary: "A thread's replies",
+        description:
+          'The replies of the thread of message `{id}` (its root, or any reply in it), newest first, paged like history. A message the caller cannot see is 404.',
+        ...AUTHENTICATED,
+        responses: { 200: json(messagePageSchema, 'A page, newest first'), ...errors(400, 401, 404, ...ALWAYS) },
+      }),
+      params(messageParams),
+      query(pageQuery),
+      async (c) => c.json(presentMessagePage(await messages.listReplies(c.get('claims'), c.req.valid('param').id, c.req.valid('query')))),
+    )
+    .get(
       '/between/:user1/:user2',
       describeRoute({
         tags,
