@@ -264,4 +264,35 @@ describe('the web page', () => {
     expect(errors).toEqual([]);
     await page.close();
   }, 60_000);
+
+  it('shows edits, reactions and deletions of a message as they happen, as text', async () => {
+    const { page, errors, sockets } = await openPage();
+    await signUp(page, `page_${crypto.randomUUID().slice(0, 8)}`, sockets);
+    const sender = await newUser();
+    const call = async (method: string, path: string, json?: unknown) => {
+      const res = await fetch(`${BASE}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${sender.token}` },
+        ...(json === undefined ? {} : { body: JSON.stringify(json) }),
+      });
+      expect(res.status, `${method} ${path}`).toBeLessThan(300);
+      return (await res.json()) as { id: string };
+    };
+    const tag = `changes-${crypto.randomUUID().slice(0, 8)}`;
+    const { id } = await call('POST', '/api/messages', { content: `${tag} first` });
+    const item = page.locator(`#messages li[data-id="${id}"]`);
+    await expect.poll(() => item.textContent(), { timeout: 10_000, interval: 50 }).toContain(`${tag} first`);
+
+    await call('PATCH', `/api/messages/${id}`, { content: `${tag} <b>second</b>` });
+    await expect.poll(() => item.textContent(), { timeout: 10_000, interval: 50 }).toContain(`${tag} <b>second</b> (edited)`);
+    expect(await item.locator('b').count()).toBe(0); // text, never markup
+    await call('PUT', `/api/messages/${id}/reactions/${encodeURIComponent('🎉')}`);
+    await expect.poll(() => item.locator('.reactions').textContent(), { timeout: 10_000, interval: 50 }).toBe('🎉 1');
+    await call('DELETE', `/api/messages/${id}`);
+    await expect.poll(() => item.locator('.content').textContent(), { timeout: 10_000, interval: 50 }).toBe('message deleted');
+    expect(await item.textContent()).not.toContain(tag);
+    expect(await item.locator('.reactions').textContent()).toBe('');
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60_000);
 });

@@ -15,6 +15,10 @@
  * @property {string | null} room_id
  * @property {string} content
  * @property {string} created_at
+ * @property {string | null} [edited_at]
+ * @property {string | null} [deleted_at]
+ * @property {Array<{ emoji: string, count: number }>} [reactions]
+ * @property {number} [reply_count]
  */
 
 /** @typedef {{ id: string, username: string }} User */
@@ -189,7 +193,9 @@ function addMessage(m, { direct = false } = {}) {
   li.append(el('span', 'sender', String(m.sender ?? '?')));
   if (m.recipient) li.append(el('span', 'meta', `→ ${m.recipient}`));
   if (m.room_id) li.append(el('span', 'meta', `#${m.room_id.slice(0, 8)}`));
-  li.append(document.createTextNode(String(m.content ?? '')));
+  li.dataset.id = String(m.id);
+  li.append(el('span', 'content'), el('span', 'meta state'), el('span', 'reactions'));
+  showState(li, m);
   // Oldest at the top, as the API orders them: history loaded after some live
   // messages goes above them. Scans from the bottom, where live messages belong.
   /** @type {Element | null} */
@@ -203,6 +209,31 @@ function addMessage(m, { direct = false } = {}) {
 
   while (list.children.length > MAX_RENDERED) list.firstElementChild?.remove();
   if (nearBottom) list.scrollTop = list.scrollHeight;
+}
+
+/**
+ * Shows what a message is now: its text, whether it was edited or deleted, its
+ * reactions and replies. All as text nodes: content is never markup.
+ * @param {HTMLElement} li
+ * @param {ChatMessage} m
+ */
+function showState(li, m) {
+  const [content, state, reactions] = ['.content', '.state', '.reactions'].map((s) => li.querySelector(s));
+  if (content) content.textContent = m.deleted_at ? 'message deleted' : String(m.content ?? '');
+  li.classList.toggle('deleted', Boolean(m.deleted_at));
+  const notes = [m.edited_at && !m.deleted_at ? 'edited' : '', m.reply_count ? `${m.reply_count} replies` : ''].filter(Boolean);
+  if (state) state.textContent = notes.length > 0 ? ` (${notes.join(', ')})` : '';
+  if (reactions) reactions.textContent = (m.reactions ?? []).map((r) => `${r.emoji} ${r.count}`).join('  ');
+}
+
+/**
+ * An edit, reaction, reply count or deletion of a message already shown.
+ * @param {ChatMessage | null | undefined} m
+ */
+function updateMessage(m) {
+  if (!m || typeof m !== 'object') return;
+  const li = [...els.messages.children].find((node) => node instanceof HTMLElement && node.dataset.id === m.id);
+  if (li instanceof HTMLElement) showState(li, m);
 }
 
 /** @param {User} user */
@@ -271,6 +302,10 @@ function connect() {
         break;
       case 'direct_message':
         addMessage(frame.message, { direct: true });
+        break;
+      case 'message_updated':
+      case 'message_deleted':
+        updateMessage(frame.message);
         break;
       case 'resumed':
         live(); // every missed message has been replayed

@@ -12,17 +12,31 @@ async function once<T extends pg.QueryResultRow>(url: string, text: string, valu
   }
 }
 
-/** Rows stored for a phase, and how many idempotency keys (the content carries the key) were stored more than once. */
-export async function storedFor(url: string, prefix: string): Promise<{ stored: number; storedTwice: number }> {
+/**
+ * Rows stored for a phase's sends (by their idempotency keys, which every
+ * transport stores as the message's client_msg_id: a deletion erases the
+ * content, not the key), and how many keys were stored more than once.
+ */
+export async function storedFor(url: string, keys: string[]): Promise<{ stored: number; storedTwice: number }> {
   const [row] = await once<{ stored: string; twice: string }>(
     url,
     `select count(*) as stored,
-            (select count(*) from (select 1 from messages where left(content, $2) = $1
-                                   group by sender_id, content having count(*) > 1) d) as twice
-       from messages where left(content, $2) = $1`,
-    [prefix, prefix.length],
+            (select count(*) from (select 1 from messages where client_msg_id = any($1::text[])
+                                   group by sender_id, client_msg_id having count(*) > 1) d) as twice
+       from messages where client_msg_id = any($1::text[])`,
+    [keys],
   );
   return { stored: Number(row?.stored ?? 0), storedTwice: Number(row?.twice ?? 0) };
+}
+
+/** The change entries (edits, reactions, deletions) the log holds for these messages, with their positions. */
+export async function changesOf(url: string, messageIds: string[]): Promise<Array<{ messageId: string; seq: number }>> {
+  const rows = await once<{ message_id: string; seq: string }>(
+    url,
+    'select message_id, seq from message_changes where message_id = any($1::uuid[]) and seq is not null order by seq',
+    [messageIds],
+  );
+  return rows.map((r) => ({ messageId: r.message_id, seq: Number(r.seq) }));
 }
 
 /** Fault 4: every PostgreSQL backend of the cluster's database, terminated from outside it. */

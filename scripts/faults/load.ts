@@ -1,4 +1,4 @@
-import type { MessageBody } from './rest.ts';
+import type { ChangeRequest, MessageBody } from './rest.ts';
 import type { SentMessage, Target, Tracker } from './tracker.ts';
 import type { SendTransport } from './transport.ts';
 
@@ -9,6 +9,9 @@ export interface Addressing {
 }
 
 const pick = <T>(items: T[]): T => items[Math.floor(Math.random() * items.length)] as T;
+
+/** Acknowledged messages the load then changes: half edited, a third of the rest reacted to, the others deleted. */
+const CHANGE_SHARE = 0.3;
 
 /** Mostly global messages, some direct messages to one receiver, some room messages. */
 function pickTarget(a: Addressing): Target {
@@ -70,7 +73,33 @@ export class Load {
     while (this.running) {
       const message = this.tracker.begin(phase, sender.kind, pickTarget(this.addressing), crypto.randomUUID());
       await this.deliver(sender, message);
+      if (message.id !== undefined && Math.random() < CHANGE_SHARE) await this.change(sender, message, message.id);
       await sleep(this.opts.intervalMs * (0.5 + Math.random()));
+    }
+  }
+
+  /** Edits, reacts to or deletes the acknowledged `message`, the same way as a send: retried with its key until answered or the deadline. */
+  private async change(sender: SendTransport, message: SentMessage, id: string) {
+    const roll = Math.random();
+    const request: ChangeRequest =
+      roll < 0.5
+        ? { kind: 'edit', id, content: `${message.content}~edited` }
+        : roll < 0.8
+          ? { kind: 'react', id, emoji: '👍' }
+          : { kind: 'delete', id };
+    const change: NonNullable<SentMessage['change']> = { kind: request.kind, key: crypto.randomUUID(), attempts: 0 };
+    message.change = change;
+    const deadline = Date.now() + this.opts.deadlineMs;
+    for (;;) {
+      change.attempts++;
+      const attempt = await sender.change(request, change.key);
+      if (attempt.ok) {
+        change.ackedAt = Date.now();
+        return;
+      }
+      change.lastFailure = attempt.reason;
+      if (Date.now() > deadline) return;
+      await sleep(Math.min(Math.max(attempt.retryAfterMs ?? 0, 200), 1_000) * (0.75 + Math.random() / 2));
     }
   }
 

@@ -1,3 +1,4 @@
+import { createCursorCodec } from '@chat/shared/chat';
 import path from 'node:path';
 import { createTestDatabase, freePort, startRedisCluster, type RedisCluster, type TestDatabase } from '@chat/shared/testing';
 import { LB_PORT, startCluster, type RunningCluster } from '../cluster/cluster.ts';
@@ -13,6 +14,8 @@ import { startOwnRedis, type OwnRedis } from './redis-process.ts';
 import { failed, formatDetails, formatTable } from './report.ts';
 import { Tracker } from './tracker.ts';
 import { until } from './transport.ts';
+
+const JWT_SECRET = 'fault-suite-secret-that-is-long-enough-for-hs256';
 
 // `npm run test:faults [-- --short] [--redis-cluster]`: a cluster of its own (fresh
 // database, own redis-server, or its own Redis Cluster of 3 masters with a replica
@@ -84,7 +87,7 @@ async function main(): Promise<number> {
         DATABASE_URL: database.url,
         ...redisEnv,
         REDIS_PREFIX: PREFIX,
-        JWT_SECRET: 'fault-suite-secret-that-is-long-enough-for-hs256',
+        JWT_SECRET,
         ENVIRONMENT: 'test',
         LOG_LEVEL: 'info',
         // The paused-client fault floods with large direct messages, so buffers fill within a phase.
@@ -95,6 +98,7 @@ async function main(): Promise<number> {
         LOGIN_ADDRESS_LIMIT: '0',
         HANDSHAKE_ADDRESS_LIMIT: '0',
         MESSAGE_RATE_LIMIT: '0',
+        REACTION_RATE_LIMIT: '0',
       },
       output: log.output,
     });
@@ -113,6 +117,8 @@ async function main(): Promise<number> {
       receivers,
       opts,
       databaseUrl: database.url,
+      // The cluster's cursors, to name each change entry the log holds as receivers see it.
+      cursors: createCursorCodec(JWT_SECRET),
       log,
       faults: {
         cluster,

@@ -1,10 +1,11 @@
 import type { ClusterLog } from './cluster-log.ts';
-import { storedFor } from './database-checks.ts';
+import type { CursorCodec } from '@chat/shared/chat';
+import { changesOf, storedFor } from './database-checks.ts';
 import { seconds, type Fault, type FaultContext } from './fault.ts';
 import type { Load } from './load.ts';
 import type { FaultOptions } from './options.ts';
 import type { Receiver } from './receiver.ts';
-import { contentPrefix, type SentMessage, type Tracker } from './tracker.ts';
+import type { SentMessage, Tracker } from './tracker.ts';
 import { until } from './transport.ts';
 
 /** One row of the table, plus what to say under it. */
@@ -13,6 +14,8 @@ export interface PhaseRow {
   sent: number;
   acked: number;
   stored: number;
+  /** Change entries (edits, reactions, deletions) the log holds for the phase's messages: each must reach its audience once. */
+  changes: number;
   lost: number;
   duplicated: number;
   recovered: number;
@@ -31,6 +34,7 @@ export interface PhaseContext {
   faults: FaultContext;
   opts: FaultOptions;
   databaseUrl: string;
+  cursors: CursorCodec;
   log: ClusterLog;
 }
 
@@ -71,12 +75,28 @@ export async function runPhase(ctx: PhaseContext, phase: string, fault: Fault | 
   await ctx.load.stop();
   log.note(`phase ${phase}: load stopped, settling`);
 
+  const settleBy = Date.now() + opts.settleMs;
   const settled = await until(() => tracker.incomplete(phase).length === 0 && allLive(receivers), opts.settleMs);
-  log.note(`phase ${phase}: ${settled ? 'settled' : 'did not settle'}`);
   const mine = tracker.sent.filter((m) => m.phase === phase);
   const acked = mine.filter((m) => m.ackedAt !== undefined);
+  // Every change the log holds for the phase's messages (acknowledged or not: committed is what counts) must reach their audiences.
+  const changes = (
+    await changesOf(
+      ctx.databaseUrl,
+      acked.map((m) => m.id ?? ''),
+    )
+  ).map((c) => ({
+    messageId: c.messageId,
+    cursor: ctx.cursors.forMessage(c.seq),
+  }));
+  const changesSettled = await until(() => tracker.changeStats(changes).missing.length === 0, Math.max(0, settleBy - Date.now()));
+  log.note(`phase ${phase}: ${settled && changesSettled ? 'settled' : 'did not settle'}`);
   const incomplete = tracker.incomplete(phase);
-  const { stored, storedTwice } = await storedFor(ctx.databaseUrl, contentPrefix(phase));
+  const changeStats = tracker.changeStats(changes);
+  const { stored, storedTwice } = await storedFor(
+    ctx.databaseUrl,
+    mine.map((m) => m.key),
+  );
   const { duplicated, replayed } = tracker.receiptStats(phase);
 
   const delayed = acked.filter((m) => (m.completeAt ?? 0) - (m.ackedAt ?? 0) > DELAYED_MS && (m.completeAt ?? 0) >= injectedAt);
@@ -85,6 +105,12 @@ export async function runPhase(ctx: PhaseContext, phase: string, fault: Fault | 
   if (reconnects > 0) notes.push(`${reconnects} receiver connections dropped and resumed`);
   const gaveUp = mine.filter((m) => m.ackedAt === undefined);
   if (gaveUp.length > 0) notes.push(`${gaveUp.length} sends never acknowledged (last failure: ${gaveUp[0]?.lastFailure ?? '?'})`);
+  const changed = acked.filter((m) => m.change);
+  const changeGaveUp = changed.filter((m) => m.change?.ackedAt === undefined);
+  notes.push(
+    `${changes.length} changes in the log (${['edit', 'react', 'delete'].map((k) => `${changed.filter((m) => m.change?.kind === k).length} ${k}`).join(', ')} attempted` +
+      `${changeGaveUp.length > 0 ? `, ${changeGaveUp.length} never acknowledged (last failure: ${changeGaveUp[0]?.change?.lastFailure ?? '?'})` : ''})`,
+  );
   notes.push(...processEvents(log, startedAt));
   if (delayed.length > 0) notes.push(describeDelayed(tracker, delayed));
 
@@ -92,6 +118,9 @@ export async function runPhase(ctx: PhaseContext, phase: string, fault: Fault | 
   if (incomplete.length > 0) failures.push(...describeLost(incomplete, injectedAt));
   if (storedTwice > 0) failures.push(`${storedTwice} idempotency keys stored more than once`);
   if (duplicated > 0) failures.push(`${duplicated} deliveries of a message id a receiver already had`);
+  if (changeStats.duplicated > 0) failures.push(`${changeStats.duplicated} deliveries of a change a receiver already had`);
+  for (const m of changeStats.missing.slice(0, 10)) failures.push(`lost change of ${m.messageId} at ${m.receivers.slice(0, 6).join(', ')}`);
+  for (const e of tracker.early.filter((x) => x.at >= startedAt)) failures.push(`${e.receiver} got a change of ${e.id} before the message`);
   for (const m of tracker.misdelivered.filter((x) => x.at >= startedAt)) {
     failures.push(`misdelivered: ${m.receiver} got ${m.id} (${m.content}), not meant for it`);
   }
@@ -101,8 +130,9 @@ export async function runPhase(ctx: PhaseContext, phase: string, fault: Fault | 
     sent: mine.length,
     acked: acked.length,
     stored,
-    lost: incomplete.length,
-    duplicated: duplicated + storedTwice,
+    changes: changes.length,
+    lost: incomplete.length + changeStats.missing.length,
+    duplicated: duplicated + storedTwice + changeStats.duplicated,
     recovered: replayed,
     recoveryMs: incomplete.length > 0 ? undefined : recoveredAt - injectedAt,
     slowestAckMs: Math.max(0, ...acked.map((m) => (m.ackedAt ?? 0) - m.firstAttemptAt)),

@@ -44,6 +44,12 @@ export function startIoReceiver(name: string, user: User, tracker: Tracker, poll
   };
   socket.on('message', onMessage);
   socket.on('direct_message', onMessage);
+  const onChange = (change: { message: DeliveredMessage; cursor: string }) => {
+    tracker.changeReceived(name, change.message, change.cursor);
+    cursor = change.cursor;
+  };
+  socket.on('message_updated', onChange);
+  socket.on('message_deleted', onChange);
   socket.on('resumed', (r: { cursor: string }) => {
     cursor = r.cursor;
     mode = 'live';

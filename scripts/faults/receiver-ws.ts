@@ -37,6 +37,13 @@ export function startWsReceiver(name: string, user: User, tracker: Tracker): Rec
         if (frame.message) tracker.received(name, frame.message, mode);
         if (frame.cursor !== undefined) cursor = frame.cursor;
         break;
+      case 'message_updated':
+      case 'message_deleted':
+        if (frame.message && frame.cursor !== undefined) {
+          tracker.changeReceived(name, frame.message, frame.cursor);
+          cursor = frame.cursor;
+        }
+        break;
       case 'resumed':
         cursor = frame.cursor;
         mode = 'live';

@@ -16,6 +16,10 @@ export interface MessageBody {
   room_id?: string;
 }
 
+/** A change of an acknowledged message: the edits, deletions and reactions the load makes. */
+export type ChangeRequest =
+  { kind: 'edit'; id: string; content: string } | { kind: 'delete'; id: string } | { kind: 'react'; id: string; emoji: string };
+
 async function call(method: string, route: string, token: string | undefined, body: unknown, headers: Record<string, string> = {}) {
   return fetch(BASE + route, {
     method,
@@ -66,12 +70,23 @@ export async function createRoom(owner: User, name: string, members: User[]): Pr
 }
 
 /** One attempt of `POST /api/messages` with an idempotency key: 201 stored, 200 the original of an earlier attempt. */
-export async function postMessage(user: User, body: MessageBody, key: string, timeoutMs: number): Promise<Attempt> {
+export function postMessage(user: User, body: MessageBody, key: string, timeoutMs: number): Promise<Attempt> {
+  return attempt(user, 'POST', '/api/messages', body, key, timeoutMs);
+}
+
+/** One attempt of a change (PATCH, DELETE, PUT .../reactions/{emoji}) with an idempotency key: 200 with the message. */
+export function changeMessage(user: User, change: ChangeRequest, key: string, timeoutMs: number): Promise<Attempt> {
+  if (change.kind === 'edit') return attempt(user, 'PATCH', `/api/messages/${change.id}`, { content: change.content }, key, timeoutMs);
+  if (change.kind === 'delete') return attempt(user, 'DELETE', `/api/messages/${change.id}`, undefined, key, timeoutMs);
+  return attempt(user, 'PUT', `/api/messages/${change.id}/reactions/${encodeURIComponent(change.emoji)}`, undefined, key, timeoutMs);
+}
+
+async function attempt(user: User, method: string, route: string, body: unknown, key: string, timeoutMs: number): Promise<Attempt> {
   try {
-    const res = await fetch(`${BASE}/api/messages`, {
-      method: 'POST',
+    const res = await fetch(BASE + route, {
+      method,
       headers: { 'content-type': 'application/json', authorization: `Bearer ${user.token}`, 'idempotency-key': key },
-      body: JSON.stringify(body),
+      body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(timeoutMs),
     });
     const text = await res.text();

@@ -24,6 +24,14 @@ export interface SentMessage {
   waiting: Set<string>;
   /** When the last receiver of the audience got it. */
   completeAt?: number;
+  /** The change the load made to it once acknowledged (an edit, a reaction, or its deletion), if any. */
+  change?: { kind: 'edit' | 'delete' | 'react'; key: string; attempts: number; ackedAt?: number; lastFailure?: string };
+}
+
+/** A change entry of the log as the database has it, with the cursor that stands for it. */
+export interface ExpectedChange {
+  messageId: string;
+  cursor: string;
 }
 
 /** What a receiver is entitled to see, to catch a delivery to the wrong audience. */
@@ -49,7 +57,7 @@ export interface DeliveredMessage {
 }
 
 /** Content is `fault:<phase>:<key>`; the phase is read back from what receivers get. */
-export const contentPrefix = (phase: string) => `fault:${phase}:`;
+const contentPrefix = (phase: string) => `fault:${phase}:`;
 const phaseOf = (content: string) => (content.startsWith('fault:') ? (content.split(':')[1] ?? '?') : '(other)');
 
 /** Every message the senders tried, and every message each receiver got. */
@@ -60,10 +68,15 @@ export class Tracker {
   private readonly byId = new Map<string, SentMessage>();
   private readonly profiles = new Map<string, ReceiverProfile>();
   private readonly receipts = new Map<string, Map<string, Receipt>>();
+  /** Per receiver: the change entries it got, by cursor (each entry's cursor is its own log position). */
+  private readonly changeReceipts = new Map<string, Map<string, { count: number; at: number }>>();
+  /** Change entries a receiver got before the message they change: out of log order. */
+  readonly early: Array<{ at: number; receiver: string; id: string }> = [];
 
   addReceiver(profile: ReceiverProfile): void {
     this.profiles.set(profile.name, profile);
     this.receipts.set(profile.name, new Map());
+    this.changeReceipts.set(profile.name, new Map());
   }
 
   begin(phase: string, via: SenderKind, target: Target, key: string): SentMessage {
@@ -104,10 +117,42 @@ export class Tracker {
       return;
     }
     const at = Date.now();
-    mine.set(message.id, { count: 1, via, at, phase: phaseOf(message.content) });
+    // By the id once acknowledged: a replayed message carries its content as it is now (a deletion's is empty).
+    mine.set(message.id, { count: 1, via, at, phase: this.byId.get(message.id)?.phase ?? phaseOf(message.content) });
     if (!this.entitled(profile, message)) this.misdelivered.push({ at, receiver, id: message.id, content: message.content.slice(0, 60) });
     const sent = this.byId.get(message.id);
     if (sent?.waiting.delete(receiver) && sent.waiting.size === 0) sent.completeAt = at;
+  }
+
+  /** A `message_updated` or `message_deleted` a receiver got, with its cursor. */
+  changeReceived(receiver: string, message: DeliveredMessage, cursor: string): void {
+    const mine = this.changeReceipts.get(receiver);
+    if (!mine) return;
+    const earlier = mine.get(cursor);
+    if (earlier) {
+      earlier.count++;
+      return;
+    }
+    const at = Date.now();
+    mine.set(cursor, { count: 1, at });
+    if (!this.receipts.get(receiver)?.has(message.id)) this.early.push({ at, receiver, id: message.id });
+  }
+
+  /**
+   * For the change entries the log holds for a phase's messages: how many a
+   * receiver of the message's audience still lacks, and how many it got more
+   * than once.
+   */
+  changeStats(expected: ExpectedChange[]): { missing: Array<{ messageId: string; receivers: string[] }>; duplicated: number } {
+    const missing: Array<{ messageId: string; receivers: string[] }> = [];
+    let duplicated = 0;
+    for (const change of expected) {
+      const audience = this.byId.get(change.messageId)?.target.audience ?? [];
+      const lacking = audience.filter((receiver) => !this.changeReceipts.get(receiver)?.has(change.cursor));
+      if (lacking.length > 0) missing.push({ messageId: change.messageId, receivers: lacking });
+      for (const receiver of audience) duplicated += Math.max(0, (this.changeReceipts.get(receiver)?.get(change.cursor)?.count ?? 0) - 1);
+    }
+    return { missing, duplicated };
   }
 
   anomaly(receiver: string, what: string): void {

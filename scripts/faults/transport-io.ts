@@ -1,5 +1,5 @@
 import { io } from 'socket.io-client';
-import { BASE, type User } from './rest.ts';
+import { BASE, type Attempt, type ChangeRequest, type User } from './rest.ts';
 import { backoff } from './receiver.ts';
 import { ACK_TIMEOUT_MS, until, type SendTransport } from './transport.ts';
 
@@ -27,20 +27,31 @@ export function ioTransport(user: User): SendTransport {
   socket.on('connect_error', retry);
   socket.on('disconnect', retry);
 
+  /** One emit carrying `key`, answered by its acknowledgement. */
+  async function command(event: string, body: Record<string, unknown>, key: string): Promise<Attempt> {
+    if (!(await until(() => socket.connected, ACK_TIMEOUT_MS))) return { ok: false, reason: 'not connected' };
+    try {
+      const ack = (await socket.timeout(ACK_TIMEOUT_MS).emitWithAck(event, { ...body, client_msg_id: key })) as Ack;
+      return ack.ok ? { ok: true, id: ack.message.id } : { ok: false, reason: `ack ${ack.code ?? 'error'}` };
+    } catch {
+      return { ok: false, reason: 'no answer' };
+    }
+  }
+
   return {
     kind: 'io',
-    async send(body, key) {
-      if (!(await until(() => socket.connected, ACK_TIMEOUT_MS))) return { ok: false, reason: 'not connected' };
-      try {
-        const ack = (await socket.timeout(ACK_TIMEOUT_MS).emitWithAck('message', { ...body, client_msg_id: key })) as Ack;
-        return ack.ok ? { ok: true, id: ack.message.id } : { ok: false, reason: `ack ${ack.code ?? 'error'}` };
-      } catch {
-        return { ok: false, reason: 'no answer' };
-      }
-    },
+    send: (body, key) => command('message', { ...body }, key),
+    change: (change, key) => command(...changeEmit(change), key),
     close() {
       closed = true;
       socket.close();
     },
   };
+}
+
+/** The Socket.IO event and body of a change. */
+function changeEmit(change: ChangeRequest): [string, Record<string, unknown>] {
+  if (change.kind === 'edit') return ['edit', { id: change.id, content: change.content }];
+  if (change.kind === 'delete') return ['delete', { id: change.id }];
+  return ['react', { id: change.id, emoji: change.emoji, add: true }];
 }

@@ -1,4 +1,4 @@
-import { postMessage, type User } from './rest.ts';
+import { changeMessage, postMessage, type User } from './rest.ts';
 import { ACK_TIMEOUT_MS, type SendTransport } from './transport.ts';
 
 /** `POST /api/messages` with the key as `Idempotency-Key`. */
@@ -6,6 +6,7 @@ export function restTransport(user: User): SendTransport {
   return {
     kind: 'rest',
     send: (body, key) => postMessage(user, body, key, ACK_TIMEOUT_MS),
+    change: (change, key) => changeMessage(user, change, key, ACK_TIMEOUT_MS),
     close: () => {},
   };
 }

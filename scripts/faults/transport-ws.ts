@@ -1,5 +1,5 @@
 import { WebSocket } from 'ws';
-import { WS_BASE, type Attempt, type User } from './rest.ts';
+import { WS_BASE, type Attempt, type ChangeRequest, type User } from './rest.ts';
 import { backoff } from './receiver.ts';
 import { ACK_TIMEOUT_MS, until, type SendTransport } from './transport.ts';
 import { frameText } from './ws-text.ts';
@@ -47,23 +47,34 @@ export function wsTransport(user: User): SendTransport {
   }
   connect();
 
+  /** One frame carrying `key`, answered by its `ack` or `error` frame. */
+  async function command(frame: Record<string, unknown>, key: string): Promise<Attempt> {
+    if (!(await until(() => open, ACK_TIMEOUT_MS)) || !ws) return { ok: false, reason: 'not connected' };
+    const socket = ws;
+    return new Promise<Attempt>((resolve) => {
+      const timer = setTimeout(() => settle(key, { ok: false, reason: 'no answer' }), ACK_TIMEOUT_MS);
+      pending.set(key, (attempt) => {
+        clearTimeout(timer);
+        resolve(attempt);
+      });
+      socket.send(JSON.stringify({ ...frame, client_msg_id: key }));
+    });
+  }
+
   return {
     kind: 'ws',
-    async send(body, key) {
-      if (!(await until(() => open, ACK_TIMEOUT_MS)) || !ws) return { ok: false, reason: 'not connected' };
-      const socket = ws;
-      return new Promise<Attempt>((resolve) => {
-        const timer = setTimeout(() => settle(key, { ok: false, reason: 'no answer' }), ACK_TIMEOUT_MS);
-        pending.set(key, (attempt) => {
-          clearTimeout(timer);
-          resolve(attempt);
-        });
-        socket.send(JSON.stringify({ type: 'message', ...body, client_msg_id: key }));
-      });
-    },
+    send: (body, key) => command({ type: 'message', ...body }, key),
+    change: (change, key) => command(changeFrame(change), key),
     close() {
       closed = true;
       ws?.close();
     },
   };
+}
+
+/** The plain-WebSocket command frame of a change. */
+function changeFrame(change: ChangeRequest): Record<string, unknown> {
+  if (change.kind === 'edit') return { type: 'edit', id: change.id, content: change.content };
+  if (change.kind === 'delete') return { type: 'delete', id: change.id };
+  return { type: 'react', id: change.id, emoji: change.emoji, add: true };
 }

@@ -1,10 +1,12 @@
-import type { Attempt, MessageBody } from './rest.ts';
+import type { Attempt, ChangeRequest, MessageBody } from './rest.ts';
 import type { SenderKind } from './tracker.ts';
 
 /** One way of sending a message; `send` is one attempt, answered or failed within the ack timeout. */
 export interface SendTransport {
   kind: SenderKind;
   send(body: MessageBody, key: string): Promise<Attempt>;
+  /** One attempt of a change of an acknowledged message, answered with the message's id. */
+  change(change: ChangeRequest, key: string): Promise<Attempt>;
   close(): void;
 }
 

@@ -297,3 +297,26 @@ describe('threads', () => {
     });
   });
 });
+
+describe('limits on changes', () => {
+  it('counts edits against MESSAGE_RATE_LIMIT, and reactions against their own REACTION_RATE_LIMIT', async () => {
+    const limited = await startApi({ MESSAGE_RATE_LIMIT: '2', MESSAGE_RATE_WINDOW: '1m', REACTION_RATE_LIMIT: '2', REACTION_RATE_WINDOW: '1m' });
+    try {
+      const alice = await createUser(limited);
+      const call = (method: string, path: string, json?: unknown) => limited.fetch(path, { method, token: alice.token, ...(json ? { json } : {}) });
+      const sent = (await (await call('POST', '/api/messages', { content: 'one' })).json()) as ChatMessage;
+      expect((await call('PATCH', `/api/messages/${sent.id}`, { content: 'one, edited' })).status).toBe(200);
+      // The send and the edit used up the allowance of two: a third of either kind is refused.
+      const refused = await call('PATCH', `/api/messages/${sent.id}`, { content: 'again' });
+      expect(refused.status).toBe(429);
+      expect(await refused.json()).toMatchObject({ code: 'rate_limited' });
+      expect((await call('POST', '/api/messages', { content: 'two' })).status).toBe(429);
+      // Reactions draw on their own.
+      expect((await call('PUT', `/api/messages/${sent.id}/reactions/${encodeURIComponent('👍')}`)).status).toBe(200);
+      expect((await call('DELETE', `/api/messages/${sent.id}/reactions/${encodeURIComponent('👍')}`)).status).toBe(200);
+      expect((await call('PUT', `/api/messages/${sent.id}/reactions/${encodeURIComponent('👍')}`)).status).toBe(429);
+    } finally {
+      await limited.close();
+    }
+  });
+});
