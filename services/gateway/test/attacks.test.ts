@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { Inbox } from '@chat/shared/testing';
-import { createRoom, createUser, type TestApi, type TestUser } from '../../api/test/harness.ts';
+import { createRoom, createUser, sendMessage, type TestApi, type TestUser } from '../../api/test/harness.ts';
 import {
   forgeToken,
   HOSTILE_CONTENT,
@@ -15,6 +15,7 @@ import {
 import {
   connectIo,
   connectWs,
+  emitCommand,
   emitMessage,
   refusedWs,
   startGateway,
@@ -371,6 +372,93 @@ describe('hostile Socket.IO payloads', () => {
     if (ack.includes('"ok":true')) expect(ack).toContain(`"sender":"${mallory.username}"`);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     raw.ws.close();
+  });
+});
+
+describe("changing other people's messages over the sockets", () => {
+  /** A Socket.IO command's failed acknowledgement (recorded for the leak check). */
+  async function refusedAck(client: Awaited<ReturnType<typeof connectIo>>, name: string, body: unknown) {
+    const ack = await emitCommand<{ ok: boolean; code?: string }>(client, name, body);
+    errorsSeen.push(ack);
+    expect(ack.ok, `${name} ${JSON.stringify(body)}`).toBe(false);
+    return ack.code;
+  }
+  /** The message as its readers see it now. */
+  const now = async (id: string) =>
+    (
+      (await (await api.fetch('/api/messages?limit=100', { token: alice.token })).json()) as {
+        messages: Array<{ id: string; content: string; deleted_at: string | null; reactions: unknown[] }>;
+      }
+    ).messages.find((m) => m.id === id);
+
+  it("refuses editing, deleting or reacting to another user's messages on both kinds, and hides the invisible ones", async () => {
+    const global = await sendMessage(api, alice, { content: "global, not mallory's" });
+    const dm = await sendMessage(api, alice, { content: 'between alice and bob', recipient: bob.username });
+    const inRoom = await sendMessage(api, alice, { content: 'in a room mallory is not in', room_id: room.id });
+    const ws = await connectWs(gw, mallory.token);
+    const io = await connectIo(cluster.g2, mallory.token);
+    // Visible but not hers: forbidden. Invisible: not found, the same as no message at all.
+    expect((await errorFrameFor(ws, { type: 'edit', id: global.id, content: 'defaced', client_msg_id: 'a1' })).code).toBe('forbidden');
+    expect(await refusedAck(io, 'delete', { id: global.id })).toBe('forbidden');
+    for (const id of [dm.id, inRoom.id, '00000000-0000-4000-8000-000000000000']) {
+      expect((await errorFrameFor(ws, { type: 'delete', id, client_msg_id: 'a2' })).code).toBe('not_found');
+      expect(await refusedAck(io, 'edit', { id, content: 'defaced' })).toBe('not_found');
+      expect(await refusedAck(io, 'react', { id, emoji: '💩', add: true })).toBe('not_found');
+    }
+    expect((await errorFrameFor(ws, { type: 'react', id: dm.id, emoji: '💩', add: true, client_msg_id: 'a3' })).code).toBe('not_found');
+    for (const m of [global, dm, inRoom]) expect(await now(m.id)).toMatchObject({ content: m.content, deleted_at: null, reactions: [] });
+    await stillUsable(ws);
+    ws.ws.close();
+    io.socket.close();
+  });
+
+  it('refuses replies into conversations one cannot see, on both kinds, and stores nothing', async () => {
+    const dm = await sendMessage(api, alice, { content: 'a private root', recipient: bob.username });
+    const ws = await connectWs(gw, mallory.token);
+    const io = await connectIo(cluster.g2, mallory.token);
+    const content = `sneaky reply ${Math.random()}`;
+    expect((await errorFrameFor(ws, { type: 'message', content, reply_to: dm.id, client_msg_id: 'r1' })).code).toBe('validation_failed');
+    expect(await refusedAck(io, 'message', { content, recipient: alice.username, reply_to: dm.id })).toBe('validation_failed');
+    await neverStored(content);
+    ws.ws.close();
+    io.socket.close();
+  });
+
+  it('refuses malformed and oversized emoji, malformed ids and edits of a tombstone', async () => {
+    const mine = await sendMessage(api, mallory, { content: "mallory's own" });
+    const io = await connectIo(gw, mallory.token);
+    for (const emoji of [`:${'x'.repeat(40)}:`, '👍👍', 'x', 42, { emoji: '👍' }, '', '<img src=x>']) {
+      expect(await refusedAck(io, 'react', { id: mine.id, emoji, add: true }), JSON.stringify(emoji)).toBe('validation_failed');
+    }
+    for (const id of [42, 'not-an-id', null, ['a'], { $ne: null }]) {
+      expect(await refusedAck(io, 'edit', { id, content: 'x' }), JSON.stringify(id)).toBe('validation_failed');
+    }
+    const ws = await connectWs(gw, mallory.token);
+    ws.send({ type: 'delete', id: mine.id, client_msg_id: 't1' });
+    await ws.inbox.next((f) => f.type === 'ack' && f.client_msg_id === 't1', 'the deletion');
+    expect((await errorFrameFor(ws, { type: 'edit', id: mine.id, content: 'back from the dead', client_msg_id: 't2' })).code).toBe('conflict');
+    expect(await refusedAck(io, 'react', { id: mine.id, emoji: '👍', add: true })).toBe('conflict');
+    expect(await now(mine.id)).toMatchObject({ content: '', reactions: [] });
+    ws.ws.close();
+    io.socket.close();
+  });
+
+  it('cuts a reaction flood short at REACTION_RATE_LIMIT, on every transport together', async () => {
+    const strict = await startGateway(api.config.redis.prefix, { REACTION_RATE_LIMIT: '5', REACTION_RATE_WINDOW: '1m' });
+    try {
+      const flooder = await createUser(api);
+      const target = await sendMessage(api, alice, { content: 'flood target' });
+      const io = await connectIo(strict, flooder.token);
+      const acks = [];
+      for (let i = 0; i < 12; i++)
+        acks.push(await emitCommand<{ ok: boolean; code?: string }>(io, 'react', { id: target.id, emoji: '👍', add: i % 2 === 0 }));
+      expect(acks.filter((a) => a.ok)).toHaveLength(5);
+      expect(acks.slice(5).every((a) => !a.ok && a.code === 'rate_limited')).toBe(true);
+      errorsSeen.push(...acks.filter((a) => !a.ok));
+      io.socket.close();
+    } finally {
+      await strict.close();
+    }
   });
 });
 
