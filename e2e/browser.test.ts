@@ -295,4 +295,71 @@ describe('the web page', () => {
     expect(errors).toEqual([]);
     await page.close();
   }, 60_000);
+
+  it('lets two users on different gateways react, take reactions back, reply and read the thread, and shows edits and deletions', async () => {
+    const a = await openPage();
+    const b = await openPage();
+    const alice = `page_${crypto.randomUUID().slice(0, 8)}`;
+    const aliceId = await signUp(a.page, alice, a.sockets);
+    const bobId = await signUp(b.page, `page_${crypto.randomUUID().slice(0, 8)}`, b.sockets);
+    // nginx spreads pages over the gateways at random: reload Bob's until it lands on the other one.
+    for (let i = 0; i < 12 && (await gatewayOf(bobId)) === (await gatewayOf(aliceId)); i++) {
+      const before = b.sockets.length;
+      await b.page.reload();
+      await expect.poll(() => b.sockets.length, { timeout: 10_000, interval: 50 }).toBeGreaterThan(before);
+      await untilLive(b.page);
+      await expect
+        .poll(() => logs.filter((l) => l.line.includes('"client connected"') && l.line.includes(bobId)).length, { timeout: 5_000 })
+        .toBeGreaterThan(i + 1);
+    }
+    expect(await gatewayOf(bobId)).not.toBe(await gatewayOf(aliceId));
+
+    const tag = `thread-${crypto.randomUUID().slice(0, 8)}`;
+    await a.page.fill('#send-form input[name="content"]', `${tag} root`);
+    await a.page.click('#send-form button[type="submit"]');
+    const onA = a.page.locator('#messages li', { hasText: `${tag} root` });
+    const onB = b.page.locator('#messages li', { hasText: `${tag} root` });
+    await expect.poll(() => onB.count(), { timeout: 10_000, interval: 50 }).toBe(1);
+
+    // Bob reacts; Alice sees it; Bob takes it back; Alice sees that too.
+    await onB.locator('button[data-action="react"]', { hasText: '👍+' }).click();
+    await expect.poll(() => onA.locator('.reactions').textContent(), { timeout: 10_000, interval: 50 }).toBe('👍 1');
+    expect(await onB.locator('.reactions button').getAttribute('aria-pressed')).toBe('true');
+    await onB.locator('.reactions button', { hasText: '👍 1' }).click();
+    await expect.poll(() => onA.locator('.reactions').textContent(), { timeout: 10_000, interval: 50 }).toBe('');
+
+    // Bob replies; Alice's root counts it, and its thread shows the root and the reply.
+    await onB.locator('button[data-action="reply"]').click();
+    expect(await b.page.textContent('#reply-text')).toContain(`${tag} root`);
+    await b.page.fill('#send-form input[name="content"]', `${tag} reply`);
+    await b.page.click('#send-form button[type="submit"]');
+    const replies = onA.locator('button[data-action="thread"]');
+    await expect.poll(() => replies.textContent(), { timeout: 10_000, interval: 50 }).toBe('1 reply');
+    await replies.click();
+    await expect
+      .poll(() => a.page.locator('#thread li').allTextContents(), { timeout: 10_000, interval: 50 })
+      .toEqual([expect.stringContaining(`${tag} root`), expect.stringContaining(`${tag} reply`)]);
+
+    // Alice edits and deletes (over REST; the page shows, it does not edit): Bob's page follows.
+    const id = await onA.getAttribute('data-id');
+    const login = (await (
+      await fetch(`${BASE}/api/auth/login`, { method: 'POST', body: JSON.stringify({ username: alice, password: 'password123' }) })
+    ).json()) as { token: string };
+    const change = (method: string, json?: unknown) =>
+      fetch(`${BASE}/api/messages/${id}`, {
+        method,
+        headers: { authorization: `Bearer ${login.token}` },
+        ...(json ? { body: JSON.stringify(json) } : {}),
+      });
+    expect((await change('PATCH', { content: `${tag} root, edited` })).status).toBe(200);
+    await expect.poll(() => onB.textContent(), { timeout: 10_000, interval: 50 }).toContain(`${tag} root, edited (edited)`);
+    expect((await change('DELETE')).status).toBe(200);
+    const tombstone = b.page.locator(`#messages li[data-id="${id}"]`);
+    await expect.poll(() => tombstone.locator('.content').textContent(), { timeout: 10_000, interval: 50 }).toBe('message deleted');
+    expect(await tombstone.getAttribute('class')).toContain('deleted');
+
+    expect([...a.errors, ...b.errors]).toEqual([]);
+    await a.page.close();
+    await b.page.close();
+  }, 90_000);
 });

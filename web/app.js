@@ -17,7 +17,8 @@
  * @property {string} created_at
  * @property {string | null} [edited_at]
  * @property {string | null} [deleted_at]
- * @property {Array<{ emoji: string, count: number }>} [reactions]
+ * @property {Array<{ emoji: string, count: number, users: string[] }>} [reactions]
+ * @property {string | null} [reply_to]
  * @property {number} [reply_count]
  */
 
@@ -48,8 +49,17 @@ const els = {
   chatPanel: $('chat-panel'),
   messages: $('messages'),
   sendForm: /** @type {HTMLFormElement} */ ($('send-form')),
+  replyBar: $('reply-bar'),
+  replyText: $('reply-text'),
+  replyCancel: $('reply-cancel'),
+  threadPanel: $('thread-panel'),
+  thread: $('thread'),
+  threadClose: $('thread-close'),
   error: $('error'),
 };
+
+/** The reaction the page offers on every message. */
+const QUICK_REACTION = '👍';
 
 const MAX_RENDERED = 500; // older items are dropped from the DOM beyond this
 
@@ -63,6 +73,12 @@ let reconnectDelay = 1000;
 /** @type {number | undefined} */
 let reconnectTimer;
 const seen = new Set(); // message ids already shown: a sent message comes back over the socket too
+/** @type {Map<string, ChatMessage>} each shown message as it is now (edits, reactions, replies) */
+const shown = new Map();
+/** @type {ChatMessage | null} the message the next send replies to */
+let replyTo = null;
+/** @type {string | null} the root of the thread open in the thread panel */
+let openThread = null;
 /** @type {string | null} */
 let cursor = null; // the newest resume cursor any frame carried; reconnecting with it replays what was missed
 const CURSOR_KEY = 'chat.cursor'; // sessionStorage, so a reload of the page resumes too
@@ -194,8 +210,12 @@ function addMessage(m, { direct = false } = {}) {
   if (m.recipient) li.append(el('span', 'meta', `→ ${m.recipient}`));
   if (m.room_id) li.append(el('span', 'meta', `#${m.room_id.slice(0, 8)}`));
   li.dataset.id = String(m.id);
-  li.append(el('span', 'content'), el('span', 'meta state'), el('span', 'reactions'));
+  // The actions come before the content: an item reads time, sender, actions, content.
+  const actions = el('span', 'actions');
+  actions.append(button('Reply', 'reply'), button(`${QUICK_REACTION}+`, 'react', QUICK_REACTION));
+  li.append(actions, el('span', 'content'), el('span', 'meta state'), el('span', 'reactions'));
   showState(li, m);
+  if (m.reply_to && m.reply_to === openThread) addToThread(m);
   // Oldest at the top, as the API orders them: history loaded after some live
   // messages goes above them. Scans from the bottom, where live messages belong.
   /** @type {Element | null} */
@@ -218,12 +238,85 @@ function addMessage(m, { direct = false } = {}) {
  * @param {ChatMessage} m
  */
 function showState(li, m) {
+  shown.set(m.id, m);
   const [content, state, reactions] = ['.content', '.state', '.reactions'].map((s) => li.querySelector(s));
   if (content) content.textContent = m.deleted_at ? 'message deleted' : String(m.content ?? '');
   li.classList.toggle('deleted', Boolean(m.deleted_at));
-  const notes = [m.edited_at && !m.deleted_at ? 'edited' : '', m.reply_count ? `${m.reply_count} replies` : ''].filter(Boolean);
-  if (state) state.textContent = notes.length > 0 ? ` (${notes.join(', ')})` : '';
-  if (reactions) reactions.textContent = (m.reactions ?? []).map((r) => `${r.emoji} ${r.count}`).join('  ');
+  if (state) state.textContent = m.edited_at && !m.deleted_at ? ' (edited)' : '';
+  if (reactions) {
+    // One button per emoji: pressed when it is one of mine; a click takes it back or adds it.
+    reactions.replaceChildren(
+      ...(m.reactions ?? []).map((r) => {
+        const chip = button(`${r.emoji} ${r.count}`, 'react', r.emoji);
+        chip.setAttribute('aria-pressed', String(Boolean(me && r.users.includes(me.username))));
+        return chip;
+      }),
+    );
+    if (m.reply_count) reactions.append(button(`${m.reply_count} ${m.reply_count === 1 ? 'reply' : 'replies'}`, 'thread'));
+  }
+}
+
+/**
+ * A small button for one action on a message (the list's click handler reads `data-action`).
+ * @param {string} text
+ * @param {string} action
+ * @param {string} [emoji]
+ */
+function button(text, action, emoji) {
+  const b = /** @type {HTMLButtonElement} */ (el('button', 'action', text));
+  b.type = 'button';
+  b.dataset.action = action;
+  if (emoji) b.dataset.emoji = emoji;
+  return b;
+}
+
+/**
+ * The thread panel's copy of a reply (or of the root), oldest at the top.
+ * @param {ChatMessage} m
+ */
+function addToThread(m) {
+  if ([...els.thread.children].some((node) => node instanceof HTMLElement && node.dataset.id === m.id)) return;
+  const li = el('li', m.reply_to ? '' : 'root');
+  li.dataset.id = m.id;
+  li.append(el('span', 'sender', String(m.sender ?? '?')), el('span', 'content', m.deleted_at ? 'message deleted' : String(m.content ?? '')));
+  els.thread.append(li);
+}
+
+/**
+ * Opens the thread of message `id` (its root, or a reply in it): the root, then its replies, oldest first.
+ * @param {string} id
+ */
+async function showThread(id) {
+  const root = shown.get(id)?.reply_to ?? id;
+  openThread = root;
+  els.thread.replaceChildren();
+  els.threadPanel.hidden = false;
+  const rootMessage = shown.get(root);
+  if (rootMessage) addToThread(rootMessage);
+  const page = await api('GET', `/api/messages/${encodeURIComponent(root)}/replies?limit=100`);
+  if (openThread !== root) return; // another thread was opened meanwhile
+  for (const m of [...(page?.messages ?? [])].reverse()) addToThread(m);
+}
+
+/**
+ * Adds my reaction `emoji` to message `id`, or takes it back if it is mine already.
+ * @param {string} id
+ * @param {string} emoji
+ */
+async function toggleReaction(id, emoji) {
+  const mine = shown.get(id)?.reactions?.some((r) => r.emoji === emoji && me !== null && r.users.includes(me.username)) ?? false;
+  const updated = await api(mine ? 'DELETE' : 'PUT', `/api/messages/${encodeURIComponent(id)}/reactions/${encodeURIComponent(emoji)}`);
+  updateMessage(updated);
+}
+
+/**
+ * Replies to message `m` with the next send (in its conversation), or stops replying (null).
+ * @param {ChatMessage | null} m
+ */
+function replyWith(m) {
+  replyTo = m;
+  els.replyBar.hidden = m === null;
+  els.replyText.textContent = m ? `Replying to ${m.sender}: ${m.deleted_at ? 'message deleted' : m.content}` : '';
 }
 
 /**
@@ -235,6 +328,22 @@ function updateMessage(m) {
   const li = [...els.messages.children].find((node) => node instanceof HTMLElement && node.dataset.id === m.id);
   if (li instanceof HTMLElement) showState(li, m);
 }
+
+els.messages.addEventListener('click', (event) => {
+  const target = event.target instanceof Element ? event.target.closest('button[data-action]') : null;
+  const li = target?.closest('li');
+  if (!(target instanceof HTMLElement) || !(li instanceof HTMLElement) || !li.dataset.id) return;
+  const id = li.dataset.id;
+  const { action, emoji } = target.dataset;
+  if (action === 'reply') replyWith(shown.get(id) ?? null);
+  if (action === 'react' && emoji) toggleReaction(id, emoji).catch((e) => showError(errorText(e)));
+  if (action === 'thread') showThread(id).catch((e) => showError(`could not load the thread: ${errorText(e)}`));
+});
+els.replyCancel.addEventListener('click', () => replyWith(null));
+els.threadClose.addEventListener('click', () => {
+  openThread = null;
+  els.threadPanel.hidden = true;
+});
 
 /** @param {User} user */
 function showChat(user) {
@@ -392,11 +501,22 @@ els.sendForm.addEventListener('submit', async (event) => {
   event.preventDefault();
   const form = new FormData(els.sendForm);
   const content = String(form.get('content') ?? '');
-  const recipient = String(form.get('recipient') ?? '').trim();
+  let recipient = String(form.get('recipient') ?? '').trim();
+  /** @type {Record<string, string>} */
+  const body = { content };
+  if (replyTo) {
+    // A reply goes to the conversation of the message it answers.
+    body.reply_to = replyTo.id;
+    if (replyTo.room_id) body.room_id = replyTo.room_id;
+    else if (replyTo.recipient) recipient = replyTo.sender === me?.username ? replyTo.recipient : replyTo.sender;
+    else recipient = '';
+  }
+  if (recipient) body.recipient = recipient;
   try {
-    const message = await api('POST', '/api/messages', recipient ? { content, recipient } : { content });
+    const message = await api('POST', '/api/messages', body);
     /** @type {HTMLInputElement} */ (els.sendForm.elements.namedItem('content')).value = '';
     addMessage(message, { direct: Boolean(recipient) });
+    replyWith(null);
     showError('');
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) showAuth();
