@@ -49,6 +49,9 @@ beforeAll(async () => {
       timestamptz '2026-01-01T00:00:00Z' + (g / 3) * interval '1 second'
     from generate_series(1, ${MESSAGES}) g, u, r`.execute(db);
   await sql`update message_log set head = ${MESSAGES}`.execute(db);
+  // One long thread: every 50th global message replies to the first one.
+  await sql`update messages set reply_to = (select id from messages where seq = 1)
+            where seq > 1 and seq % 50 = 1 and recipient_id is null and room_id is null`.execute(db);
   await sql`analyze`.execute(db);
 
   users = (await db.selectFrom('users').select('id').orderBy('username').execute()).map((row) => row.id);
@@ -200,6 +203,15 @@ describe('history reads are index-driven', () => {
         .executeTakeFirstOrThrow()
     ).id;
     await expectIndexDriven(historyQueries.between(db, a, b, a, { ...page, before }), LIMIT + 2);
+  });
+
+  it('thread pages, first and with a cursor deep in the thread', async () => {
+    const root = (await db.selectFrom('messages').select('id').where('seq', '=', '1').executeTakeFirstOrThrow()).id;
+    const replies = await db.selectFrom('messages').select('id').where('reply_to', '=', root).orderBy('seq').execute();
+    expect(replies.length).toBeGreaterThan(LIMIT * 2);
+    await expectIndexDriven(historyQueries.replies(db, root, users[0]!, page), LIMIT + 1);
+    const before = replies[Math.floor(replies.length / 2)]!.id;
+    await expectIndexDriven(historyQueries.replies(db, root, users[0]!, { ...page, before }), LIMIT + 2);
   });
 
   it('room history, first page and with a cursor', async () => {
