@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { closeRedis, createRedisClient } from '@chat/shared/connections';
 import { createRedisRouter, rooms, type Delivery } from '@chat/shared/events';
-import { startRedisServer, startTcpProxy } from '@chat/shared/testing';
+import { startRedisServer, startTcpProxy, messageFixture } from '@chat/shared/testing';
 
 // Bytes on the wire per routed message between a publisher and Redis:
 //
@@ -49,20 +49,7 @@ try {
     rooms: [room],
     event: 'message',
     seq,
-    message: {
-      id: randomUUID(),
-      sender: 'alice_3f9a2c',
-      recipient: null,
-      room_id: room.slice('room:'.length),
-      content: 'x'.repeat(contentBytes),
-      created_at: new Date().toISOString(),
-      edited_at: null,
-      deleted_at: null,
-      reactions: [],
-      reply_to: null,
-      reply_count: 0,
-      last_reply_at: null,
-    },
+    message: messageFixture({ id: randomUUID(), sender: 'alice_3f9a2c', room_id: room.slice('room:'.length), content: 'x'.repeat(contentBytes) }),
   });
 
   await proxied.ping();

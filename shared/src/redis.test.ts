@@ -16,6 +16,7 @@ import { createPresenceReader, createPresenceWriter, presenceKeys } from './pres
 import { closeRedis, createRedisClient, duplicateRedis, isCluster, keySlot, redisServes, type RedisClient } from './redis.ts';
 import { startRedisCluster, type RedisCluster, type RedisClusterNode } from './testing/redis-cluster.ts';
 import { TEST_REDIS_CLUSTER_NODES, uniquePrefix } from './testing/redis.ts';
+import { messageFixture } from './testing/messages.ts';
 
 // What Redis Cluster support rests on: every script, MULTI and multi-key command
 // the services send names keys of one slot (hash tags), and REDIS_PREFIX stays
@@ -231,20 +232,7 @@ describe('on a Redis Cluster', () => {
       rooms: [rooms.global],
       event: 'message',
       seq,
-      message: {
-        id: randomUUID(),
-        sender: 'a',
-        recipient: null,
-        room_id: null,
-        content: `#${seq}`,
-        created_at: new Date().toISOString(),
-        edited_at: null,
-        deleted_at: null,
-        reactions: [],
-        reply_to: null,
-        reply_count: 0,
-        last_reply_at: null,
-      },
+      message: messageFixture({ id: randomUUID(), content: `#${seq}` }),
     });
     await router.route(message(42));
     await router.route(message(41));

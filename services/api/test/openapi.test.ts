@@ -3,7 +3,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTH_COOKIE } from '@chat/shared/auth';
 import { ERROR_CODES } from '@chat/shared/errors';
-import { pointerSegment, schemaDocument } from '@chat/shared/testing';
+import { pointerSegment, schemaDocument, messageFixture } from '@chat/shared/testing';
 import { openApiContract } from './contract.ts';
 import { startApi, type TestApi } from './harness.ts';
 
@@ -104,20 +104,7 @@ describe('GET /api/openapi.json', () => {
 describe('the contract check the harness applies', () => {
   it('refuses undocumented statuses, bodies that do not match, and non-error bodies on unrouted paths', () => {
     const contract = openApiContract(api.openapi);
-    const message = {
-      id: randomUUID(),
-      sender: 'a',
-      recipient: null,
-      room_id: null,
-      content: 'hi',
-      created_at: new Date().toISOString(),
-      edited_at: null,
-      deleted_at: null,
-      reactions: [],
-      reply_to: null,
-      reply_count: 0,
-      last_reply_at: null,
-    };
+    const message = messageFixture({ id: randomUUID(), content: 'hi' });
     expect(contract.problems('POST', '/api/messages', 201, message)).toEqual([]);
     expect(contract.problems('POST', '/api/messages', 202, message)).toEqual(['POST /api/messages 202: status not documented']);
     expect(contract.problems('POST', '/api/messages', 201, { ...message, created_at: 'yesterday' }).join()).toMatch(

@@ -3,7 +3,7 @@ import specs from '@asyncapi/specs';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
-import { pointerSegment, schemaDocument } from '@chat/shared/testing';
+import { pointerSegment, schemaDocument, messageFixture } from '@chat/shared/testing';
 import { renderAsyncApi } from '../../../scripts/docs/asyncapi.ts';
 import { ASYNCAPI_PATH, frameContract, loadAsyncApi } from './frame-contract.ts';
 
@@ -64,20 +64,7 @@ describe('docs/asyncapi.yaml', () => {
 
 describe('the frame check the gateway harness applies', () => {
   const contract = frameContract(doc);
-  const message = {
-    id: crypto.randomUUID(),
-    sender: 'a',
-    recipient: null,
-    room_id: null,
-    content: 'hi',
-    created_at: new Date().toISOString(),
-    edited_at: null,
-    deleted_at: null,
-    reactions: [],
-    reply_to: null,
-    reply_count: 0,
-    last_reply_at: null,
-  };
+  const message = messageFixture({ id: crypto.randomUUID(), content: 'hi' });
 
   it('accepts conforming frames and refuses unknown types, missing fields and wrong values', () => {
     expect(contract.wsFrame({ type: 'direct_message', message, cursor: 'm1.1.x' })).toEqual([]);

@@ -8,3 +8,4 @@ export * from './redis-cluster.ts';
 export * from './tcp-proxy.ts';
 export * from './schema-document.ts';
 export * from './metrics-text.ts';
+export * from './messages.ts';

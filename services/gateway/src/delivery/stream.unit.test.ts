@@ -2,26 +2,14 @@ import { describe, expect, it } from 'vitest';
 import type { Feed } from '@chat/shared/chat';
 import type { Delivery } from '@chat/shared/events';
 import { createLogger } from '@chat/shared/logger';
+import { messageFixture } from '@chat/shared/testing';
 import { createStream } from './stream.ts';
 
 const delivery = (seq: number): Delivery => ({
   rooms: ['global'],
   event: 'message',
   seq,
-  message: {
-    id: `m${seq}`,
-    sender: 'a',
-    recipient: null,
-    room_id: null,
-    content: `#${seq}`,
-    created_at: new Date(0).toISOString(),
-    edited_at: null,
-    deleted_at: null,
-    reactions: [],
-    reply_to: null,
-    reply_count: 0,
-    last_reply_at: null,
-  },
+  message: messageFixture({ id: `m${seq}`, content: `#${seq}`, created_at: new Date(0).toISOString() }),
 });
 
 /** A log holding `committed` (what PostgreSQL would answer); only what the stream needs of a Feed. */

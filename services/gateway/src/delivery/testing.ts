@@ -2,6 +2,7 @@ import { createCursorCodec, type Feed } from '@chat/shared/chat';
 import { createMemoryRouter, rooms, type Delivery, type ServerEvent } from '@chat/shared/events';
 import { createLogger } from '@chat/shared/logger';
 import { createMetrics } from '@chat/shared/metrics';
+import { messageFixture } from '@chat/shared/testing';
 import { Connection, type Transport } from '../connection/connection.ts';
 import { LocalRooms } from '../connection/local-rooms.ts';
 import { LocalTokens } from '../connection/local-tokens.ts';
@@ -32,20 +33,7 @@ export function createMemoryLog() {
     /** Commits a message to `to` (rooms) and returns it, numbered; routing it is up to the caller. */
     commit(to: string[], content: string): Delivery {
       const seq = (entries.at(-1)?.seq ?? 0) + 1;
-      const message = {
-        id: `m${seq}`,
-        sender: 's',
-        recipient: null,
-        room_id: null,
-        content,
-        created_at: new Date().toISOString(),
-        edited_at: null,
-        deleted_at: null,
-        reactions: [],
-        reply_to: null,
-        reply_count: 0,
-        last_reply_at: null,
-      };
+      const message = messageFixture({ id: `m${seq}`, sender: 's', content });
       const delivery: Delivery = { rooms: to, event: 'message', seq, message };
       entries.push(delivery);
       return delivery;

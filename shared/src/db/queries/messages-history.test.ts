@@ -7,6 +7,7 @@ import { createTestDatabase, type TestDatabase } from '../../testing/database.ts
 import { createDatabase } from '../database.ts';
 import type { DB } from '../schema.ts';
 import { countVisibleAfter, listDirectMessages, listRoomMessages, listVisibleMessages, visibleAfter } from './messages.ts';
+import { messageFixture } from '../../testing/messages.ts';
 
 /**
  * The history reads against the rule they implement, written the plain way:
@@ -137,20 +138,15 @@ const visibleTo = (s: Scenario, user: number) => (m: Stored) =>
 /** Newest first; ties on created_at broken by the larger id (uuid order is the order of its hex text). */
 const newestFirst = (a: Stored, b: Stored) => b.created_at.getTime() - a.created_at.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 
-const asChat = (w: World, m: Stored): ChatMessage => ({
-  id: m.id,
-  sender: w.names[m.sender]!,
-  recipient: m.recipient === null ? null : w.names[m.recipient]!,
-  room_id: m.room === null ? null : w.rooms[m.room]!,
-  content: `message ${m.seq}`,
-  created_at: m.created_at.toISOString(),
-  edited_at: null,
-  deleted_at: null,
-  reactions: [],
-  reply_to: null,
-  reply_count: 0,
-  last_reply_at: null,
-});
+const asChat = (w: World, m: Stored): ChatMessage =>
+  messageFixture({
+    id: m.id,
+    sender: w.names[m.sender]!,
+    recipient: m.recipient === null ? null : w.names[m.recipient]!,
+    room_id: m.room === null ? null : w.rooms[m.room]!,
+    content: `message ${m.seq}`,
+    created_at: m.created_at.toISOString(),
+  });
 
 /** Follows the cursor to the end, checking every page's shape on the way. */
 async function readAll(limit: number, read: (page: Page) => Promise<PageResult<ChatMessage>>): Promise<ChatMessage[]> {

@@ -4,6 +4,7 @@ import { rooms } from '../rooms.ts';
 import type { Delivery } from '../types.ts';
 import { EPHEMERAL_ROOMS_PER_CALL } from './redis.ts';
 import type { EphemeralFrame, Frame, FrameListener, Router } from './types.ts';
+import { messageFixture } from '../../testing/messages.ts';
 
 /**
  * What every Router must do, through the interface alone (types.ts), so that
@@ -32,20 +33,7 @@ export const contractMessage = (seq: number, to: string[] = [rooms.global]): Del
   rooms: to,
   event: 'message',
   seq,
-  message: {
-    id: randomUUID(),
-    sender: 'a',
-    recipient: null,
-    room_id: null,
-    content: `#${seq}`,
-    created_at: new Date(0).toISOString(),
-    edited_at: null,
-    deleted_at: null,
-    reactions: [],
-    reply_to: null,
-    reply_count: 0,
-    last_reply_at: null,
-  },
+  message: messageFixture({ id: randomUUID(), content: `#${seq}`, created_at: new Date(0).toISOString() }),
 });
 
 const seqs = (frames: Frame[]) => frames.map((f) => (f.data as Delivery).seq);
