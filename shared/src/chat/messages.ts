@@ -256,8 +256,7 @@ export function createMessageService(deps: {
 
     async listReplies(actor, rawId, page) {
       const found = await changeable(actor, rawId);
-      const root = (await findMessage(db, found.id))?.reply_to ?? found.id;
-      return pageOrWhy(db, actor, page, await listReplies(db, root, actor.id, page));
+      return pageOrWhy(db, actor, page, await listReplies(db, found.replyTo ?? found.id, actor.id, page));
     },
 
     async listVisible(actor, page) {

@@ -319,18 +319,34 @@ export async function isVisibleAt(db: Executor, userId: string, seq: number): Pr
   return rows[0]?.ok === true;
 }
 
-/** What the rules of a change read about message `id`, if `userId` may see it: who sent it, who created its room, whether it stands. */
+/** What the rules of a change read about message `id`, if `userId` may see it: who sent it, who created its room, whether it stands, its thread. */
 export async function findChangeable(
   db: Executor,
   userId: string,
   id: string,
-): Promise<{ id: string; senderId: string; roomCreatorId: string | null; createdAt: Date; deleted: boolean } | undefined> {
-  const { rows } = await sql<{ id: string; sender_id: string; room_creator: string | null; created_at: Date; deleted: boolean }>`
-    select m.id, m.sender_id, r.created_by as room_creator, m.created_at, m.deleted_at is not null as deleted
+): Promise<{ id: string; senderId: string; roomCreatorId: string | null; createdAt: Date; deleted: boolean; replyTo: string | null } | undefined> {
+  const { rows } = await sql<{
+    id: string;
+    sender_id: string;
+    room_creator: string | null;
+    created_at: Date;
+    deleted: boolean;
+    reply_to: string | null;
+  }>`
+    select m.id, m.sender_id, r.created_by as room_creator, m.created_at, m.deleted_at is not null as deleted, m.reply_to
     from messages m left join rooms r on r.id = m.room_id
     where m.id = ${id} and ${visibleTo(userId)}`.execute(db);
   const row = rows[0];
-  return row && { id: row.id, senderId: row.sender_id, roomCreatorId: row.room_creator, createdAt: row.created_at, deleted: row.deleted };
+  return (
+    row && {
+      id: row.id,
+      senderId: row.sender_id,
+      roomCreatorId: row.room_creator,
+      createdAt: row.created_at,
+      deleted: row.deleted,
+      replyTo: row.reply_to,
+    }
+  );
 }
 
 /** The message `id` as clients see it (no visibility check: the caller made one). */
