@@ -12,8 +12,8 @@ import { createUsers, loopback, type BenchUser } from '../users.ts';
 // `history`: history reads against a table of a million messages. The section
 // seeds the bench database once (global, direct and room messages mixed, seq
 // numbered densely after the log's head), then, per round, 50 closed-loop
-// readers page through GET /api/messages, /api/messages/between and room
-// history through nginx, and a few plain-WS clients resume with cursors near
+// readers page through GET /api/messages, /api/messages/between, room
+// history and thread replies through nginx, and a few plain-WS clients resume with cursors near
 // and far back. No bare baseline: the target is absolute (p99 <= 20 ms).
 //
 // The statements themselves are not EXPLAINed here: `historyQueries` is not
@@ -25,6 +25,9 @@ import { createUsers, loopback, type BenchUser } from '../users.ts';
 const TARGET_P99_MS = 20;
 /** The lock `sequence_messages()` numbers under (the delivery-log migration); the seed takes it too. */
 const NUMBERING_LOCK = 7238462001;
+/** In rooms, one message in THREAD_ROOT_PER_MILLE thousand starts a thread, and THREAD_REPLY_PERCENT % of the rest reply to the room's latest one. */
+const THREAD_ROOT_PER_MILLE = 5;
+const THREAD_REPLY_PERCENT = 20;
 /** Resume "near": this many log positions back (about 40% of them visible to a reader: one replay page). */
 const NEAR_BACK = 100;
 /** Sampled messages that serve as deep `before` cursors. */
@@ -32,7 +35,7 @@ const CURSOR_SAMPLE = 20_000;
 /** PostgreSQL 15 backends flush table statistics at most once a second, and an idle one within 10 s. */
 const STATS_FLUSH_MS = 11_000;
 
-const READ_KINDS = ['visible', 'visible, before', 'between', 'between, before', 'room', 'room, before'] as const;
+const READ_KINDS = ['visible', 'visible, before', 'between', 'between, before', 'room', 'room, before', 'thread', 'thread, before'] as const;
 type ReadKind = (typeof READ_KINDS)[number];
 const RESUME_KINDS = ['resume, near', 'resume, far back'] as const;
 type ResumeKind = (typeof RESUME_KINDS)[number];
@@ -45,6 +48,8 @@ const LABEL: Record<Kind, string> = {
   'between, before': 'GET /api/messages/between/:me/:other?before=',
   room: 'GET /api/rooms/:id/messages',
   'room, before': 'GET /api/rooms/:id/messages?before=',
+  thread: 'GET /api/messages/:id/replies',
+  'thread, before': 'GET /api/messages/:id/replies?before=',
   'resume, near': `plain WS ?since= ${NEAR_BACK} positions back (resumed)`,
   'resume, far back': 'plain WS ?since= before the seed (reload)',
 };
@@ -62,7 +67,7 @@ interface Seeded {
   /** The log head before the seed: seeded messages are firstSeq..lastSeq. */
   headBefore: number;
   lastSeq: number;
-  counts: { global: number; direct: number; self: number; room: number };
+  counts: { global: number; direct: number; self: number; room: number; roots: number; replies: number; longestThread: number };
   users: number;
   rooms: number;
   memberships: number;
@@ -72,8 +77,10 @@ interface Seeded {
   totalBytes: number;
   readers: Reader[];
   roomIds: string[];
-  /** Deep `before` cursors: seeded message ids by listing. */
-  deep: { global: string[]; room: Map<string, string[]>; pair: Map<string, string[]> };
+  /** Deep `before` cursors: seeded message ids by listing (`thread`: replies by root). */
+  deep: { global: string[]; room: Map<string, string[]>; pair: Map<string, string[]>; thread: Map<string, string[]> };
+  /** Thread roots by room. */
+  roots: Map<string, string[]>;
 }
 
 const pairKey = (a: string, b: string) => (a < b ? `${a}|${b}` : `${b}|${a}`);
@@ -140,6 +147,28 @@ async function seed(ctx: BenchContext): Promise<Seeded> {
       [ids, memberUser, memberRoom, headBefore, o.messages],
     );
     await client.query('update message_log set head = $1', [headBefore + o.messages]);
+    // Threads in rooms, as store_message would have left them: a reply names
+    // its root (the room's latest root before it), the root counts them.
+    await client.query(
+      `with r as (
+         select id, seq, room_id, created_at,
+           (hashint8extended(seq, 8) & 9223372036854775807) % 1000 < ${THREAD_ROOT_PER_MILLE} as is_root,
+           (hashint8extended(seq, 9) & 9223372036854775807) % 100 < ${THREAD_REPLY_PERCENT} as is_reply
+         from messages where seq > $1 and room_id is not null
+       ), t as (
+         select id, is_root, is_reply, max(case when is_root then seq end) over (partition by room_id order by seq) as root_seq from r
+       )
+       update messages m set reply_to = root.id
+       from t join messages root on root.seq = t.root_seq
+       where m.id = t.id and t.is_reply and not t.is_root and t.root_seq is not null`,
+      [headBefore],
+    );
+    await client.query(
+      `update messages root set reply_count = c.n, last_reply_at = c.last
+       from (select reply_to, count(*)::int as n, max(created_at) as last from messages where seq > $1 and reply_to is not null group by reply_to) c
+       where root.id = c.reply_to`,
+      [headBefore],
+    );
     await client.query('commit');
     const insertMs = nowMs() - t0;
     ctx.say(`history: seeded ${num(o.messages)} messages in ${(insertMs / 1000).toFixed(1)} s; vacuum analyze...`);
@@ -151,11 +180,24 @@ async function seed(ctx: BenchContext): Promise<Seeded> {
     await client.query('analyze users, rooms, room_members');
     const vacuumMs = nowMs() - t1;
 
-    const { rows: countRows } = await client.query<{ global: number; direct: number; self: number; room: number; table: string; total: string }>(
+    const { rows: countRows } = await client.query<{
+      global: number;
+      direct: number;
+      self: number;
+      room: number;
+      roots: number;
+      replies: number;
+      longest: number;
+      table: string;
+      total: string;
+    }>(
       `select count(*) filter (where recipient_id is null and room_id is null)::int as global,
               count(*) filter (where recipient_id is not null)::int as direct,
               count(*) filter (where recipient_id = sender_id)::int as self,
               count(*) filter (where room_id is not null)::int as room,
+              count(*) filter (where reply_count > 0)::int as roots,
+              count(*) filter (where reply_to is not null)::int as replies,
+              coalesce(max(reply_count), 0)::int as longest,
               pg_relation_size('messages') as table, pg_total_relation_size('messages') as total
        from messages where seq > $1`,
       [headBefore],
@@ -164,17 +206,25 @@ async function seed(ctx: BenchContext): Promise<Seeded> {
 
     // Deep cursors: messages at random positions of the seed, by listing.
     const seqs = Array.from({ length: Math.min(CURSOR_SAMPLE, o.messages) }, () => headBefore + 1 + Math.floor(Math.random() * o.messages));
-    const { rows: sample } = await client.query<{ id: string; sender_id: string; recipient_id: string | null; room_id: string | null }>(
-      'select id, sender_id, recipient_id, room_id from messages where seq = any($1::bigint[])',
+    const { rows: sample } = await client.query<{ id: string; sender_id: string; recipient_id: string | null; room_id: string | null; reply_to: string | null }>(
+      'select id, sender_id, recipient_id, room_id, reply_to from messages where seq = any($1::bigint[])',
       [seqs],
     );
-    const deep: Seeded['deep'] = { global: [], room: new Map(), pair: new Map() };
+    const deep: Seeded['deep'] = { global: [], room: new Map(), pair: new Map(), thread: new Map() };
     const push = (map: Map<string, string[]>, key: string, id: string) => map.set(key, [...(map.get(key) ?? []), id]);
     for (const m of sample) {
+      if (m.reply_to !== null) push(deep.thread, m.reply_to, m.id);
       if (m.room_id !== null) push(deep.room, m.room_id, m.id);
       else if (m.recipient_id !== null) push(deep.pair, pairKey(m.sender_id, m.recipient_id), m.id);
       else deep.global.push(m.id);
     }
+
+    const { rows: rootRows } = await client.query<{ id: string; room_id: string }>(
+      'select id, room_id from messages where seq > $1 and reply_count > 0',
+      [headBefore],
+    );
+    const roots = new Map<string, string[]>();
+    for (const r of rootRows) push(roots, r.room_id, r.id);
 
     const readers = users.slice(0, o.readers).map((user, i) => {
       const friends = [0, ...Array.from({ length: FRIENDS }, (_, k) => k + 1).flatMap((k) => [k, -k])];
@@ -187,7 +237,15 @@ async function seed(ctx: BenchContext): Promise<Seeded> {
     return {
       headBefore,
       lastSeq: headBefore + o.messages,
-      counts: { global: c?.global ?? 0, direct: c?.direct ?? 0, self: c?.self ?? 0, room: c?.room ?? 0 },
+      counts: {
+        global: c?.global ?? 0,
+        direct: c?.direct ?? 0,
+        self: c?.self ?? 0,
+        room: c?.room ?? 0,
+        roots: c?.roots ?? 0,
+        replies: c?.replies ?? 0,
+        longestThread: c?.longest ?? 0,
+      },
       users: users.length,
       rooms: roomIds.length,
       memberships: memberUser.length,
@@ -198,6 +256,7 @@ async function seed(ctx: BenchContext): Promise<Seeded> {
       readers,
       roomIds,
       deep,
+      roots,
     };
   } catch (error) {
     await client.query('rollback').catch(() => undefined);
@@ -411,7 +470,7 @@ function pageOf(body: string): { items: number; next: string | undefined } {
 const pick = <T>(xs: readonly T[]): T | undefined => xs[Math.floor(Math.random() * xs.length)];
 
 /**
- * A reader in a closed loop: each request one of the three listings, half of
+ * A reader in a closed loop: each request one of the four listings, half of
  * them first pages and half with `before`: the next_cursor of this reader's
  * previous page of that listing or a message deep in the seed, at random.
  */
@@ -421,7 +480,7 @@ async function readLoop(base: string, reader: Reader, localAddress: string, s: S
   const me = reader.user.id;
   try {
     while (nowMs() < end) {
-      const listing = pick(['visible', 'between', 'room'] as const) ?? 'visible';
+      const listing = pick(['visible', 'between', 'room', 'thread'] as const) ?? 'visible';
       let key: string;
       let path: string;
       let deep: string[] = [];
@@ -434,11 +493,17 @@ async function readLoop(base: string, reader: Reader, localAddress: string, s: S
         key = `between:${other}`;
         path = `/api/messages/between/${me}/${other}`;
         deep = s.deep.pair.get(pairKey(me, other)) ?? [];
-      } else {
+      } else if (listing === 'room') {
         const room = pick(reader.rooms) ?? '';
         key = `room:${room}`;
         path = `/api/rooms/${room}/messages`;
         deep = s.deep.room.get(room) ?? [];
+      } else {
+        // A thread in one of the reader's rooms (a member sees them all).
+        const root = pick(reader.rooms.flatMap((r) => s.roots.get(r) ?? [])) ?? '';
+        key = `thread:${root}`;
+        path = `/api/messages/${root}/replies`;
+        deep = s.deep.thread.get(root) ?? [];
       }
       let before: string | undefined;
       if (Math.random() < 0.5) {
@@ -668,6 +733,10 @@ export async function runHistory(ctx: BenchContext): Promise<SectionResult> {
         'messages seeded',
         `${num(o.messages)}: ${num(s.counts.global)} global, ${num(s.counts.direct)} direct (${num(s.counts.self)} to oneself), ${num(s.counts.room)} in rooms`,
       ],
+      [
+        'threads (in rooms)',
+        `${num(s.counts.roots)} roots, ${num(s.counts.replies)} replies (the longest thread ${num(s.counts.longestThread)}); reply_count and last_reply_at set on the roots`,
+      ],
       ['seq', `${num(s.headBefore + 1)}..${num(s.lastSeq)} (message_log head moved to ${num(s.lastSeq)})`],
       ['users, rooms, memberships', `${s.users}, ${s.rooms}, ${s.memberships} (${o.roomsPerUser} rooms per user)`],
       ['insert (one statement)', `${(s.insertMs / 1000).toFixed(1)} s`],
@@ -691,7 +760,7 @@ export async function runHistory(ctx: BenchContext): Promise<SectionResult> {
     seedTable,
     '',
     `Reads: ${o.readers} closed-loop readers (own user, one keep-alive connection and loopback source address each) through nginx, ${o.warmupMs / 1000} s warm-up + ${o.durationMs / 1000} s measured per round. ` +
-      "Each request: one of the three listings (the caller's visible messages; a conversation with one of its 8 neighbours or itself; one of its rooms), " +
+      "Each request: one of the four listings (the caller's visible messages; a conversation with one of its 8 neighbours or itself; one of its rooms; a thread in one of its rooms), " +
       "half of them first pages and half with `before`: the `next_cursor` of the reader's previous page of that listing, or a message at a random depth of the seed. Default page size (50).",
     '',
     detailTable(rounds, (r) => r.reads, 'messages/page'),
@@ -723,6 +792,6 @@ export async function runHistory(ctx: BenchContext): Promise<SectionResult> {
     name: 'history',
     rows,
     detail,
-    data: { seed: { ...s, readers: s.readers.length, deep: undefined, roomIds: undefined }, catchUpMs, unseedMs, rounds, counters: used },
+    data: { seed: { ...s, readers: s.readers.length, deep: undefined, roomIds: undefined, roots: undefined }, catchUpMs, unseedMs, rounds, counters: used },
   };
 }
