@@ -206,10 +206,13 @@ async function seed(ctx: BenchContext): Promise<Seeded> {
 
     // Deep cursors: messages at random positions of the seed, by listing.
     const seqs = Array.from({ length: Math.min(CURSOR_SAMPLE, o.messages) }, () => headBefore + 1 + Math.floor(Math.random() * o.messages));
-    const { rows: sample } = await client.query<{ id: string; sender_id: string; recipient_id: string | null; room_id: string | null; reply_to: string | null }>(
-      'select id, sender_id, recipient_id, room_id, reply_to from messages where seq = any($1::bigint[])',
-      [seqs],
-    );
+    const { rows: sample } = await client.query<{
+      id: string;
+      sender_id: string;
+      recipient_id: string | null;
+      room_id: string | null;
+      reply_to: string | null;
+    }>('select id, sender_id, recipient_id, room_id, reply_to from messages where seq = any($1::bigint[])', [seqs]);
     const deep: Seeded['deep'] = { global: [], room: new Map(), pair: new Map(), thread: new Map() };
     const push = (map: Map<string, string[]>, key: string, id: string) => map.set(key, [...(map.get(key) ?? []), id]);
     for (const m of sample) {
@@ -792,6 +795,12 @@ export async function runHistory(ctx: BenchContext): Promise<SectionResult> {
     name: 'history',
     rows,
     detail,
-    data: { seed: { ...s, readers: s.readers.length, deep: undefined, roomIds: undefined, roots: undefined }, catchUpMs, unseedMs, rounds, counters: used },
+    data: {
+      seed: { ...s, readers: s.readers.length, deep: undefined, roomIds: undefined, roots: undefined },
+      catchUpMs,
+      unseedMs,
+      rounds,
+      counters: used,
+    },
   };
 }
