@@ -23,6 +23,10 @@ export interface BenchOptions {
     rooms: number;
     roomsPerUser: number;
     readers: number;
+    /** Users with a big inbox: in `inboxRooms` rooms and in direct conversations with `inboxPartners` users each (GET /api/conversations). */
+    inboxUsers: number;
+    inboxRooms: number;
+    inboxPartners: number;
     warmupMs: number;
     durationMs: number;
     soloMs: number;
@@ -102,6 +106,9 @@ export function parseOptions(argv: string[]): BenchOptions {
           rooms: 200,
           roomsPerUser: 10,
           readers: 50,
+          inboxUsers: 2,
+          inboxRooms: 20,
+          inboxPartners: 100,
           warmupMs: 500,
           durationMs: 3_000,
           soloMs: 1_500,
@@ -114,6 +121,9 @@ export function parseOptions(argv: string[]): BenchOptions {
           rooms: 200,
           roomsPerUser: 10,
           readers: 50,
+          inboxUsers: 10,
+          inboxRooms: 100,
+          inboxPartners: 899,
           warmupMs: 2_000,
           durationMs: 10_000,
           soloMs: 3_000,

@@ -3,6 +3,7 @@ import { createAuthenticator } from './auth/authenticator.ts';
 import { createRevocationList } from './auth/revocation.ts';
 import { createTokenService } from './auth/tokens.ts';
 import { createAudience } from './chat/audience.ts';
+import { createConversationService, TYPING_INTERVAL_MS } from './chat/conversations.ts';
 import { createCursorCodec } from './chat/cursor.ts';
 import { createFeed } from './chat/feed.ts';
 import { createLogNumbering } from './chat/numbering.ts';
@@ -11,6 +12,8 @@ import type { CommonConfig } from './config/common.ts';
 import type { DB } from './db/schema.ts';
 import { createEventPublisher, type EventPublisherOptions } from './events/publisher.ts';
 import { createLimiter } from './limits/rate-limits.ts';
+import { createThrottle } from './limits/throttle.ts';
+import { createPresenceReader } from './presence/reader.ts';
 import type { Logger } from './logger.ts';
 import type { RedisClient } from './redis.ts';
 
@@ -47,6 +50,8 @@ export function createChatCore(
     message: 'too many reactions; slow down',
     logger,
   });
+  const perUser = (name: string, limit: CommonConfig['readRateLimit'], message: string) =>
+    createLimiter(conn.redis, { prefix: config.redis.prefix, name, limit, whenRedisFails: 'allow', message, logger });
   const revocations = createRevocationList({
     redis: conn.redis,
     prefix: config.redis.prefix,
@@ -70,6 +75,15 @@ export function createChatCore(
       logger,
       rateLimit: messageLimit,
       reactionRateLimit: reactionLimit,
+    }),
+    conversations: createConversationService({
+      db: conn.db,
+      events,
+      presence: createPresenceReader(conn.redis, config.redis.prefix),
+      receiptsMaxMembers: config.readReceiptsMaxMembers,
+      readLimit: perUser('read:user', config.readRateLimit, 'too many read marks; slow down'),
+      typingLimit: perUser('typing:user', config.typingRateLimit, 'too many typing signals; slow down'),
+      typingThrottle: createThrottle(conn.redis, { prefix: config.redis.prefix, name: 'typing', intervalMs: TYPING_INTERVAL_MS, logger }),
     }),
   };
 }

@@ -35,7 +35,18 @@ const CURSOR_SAMPLE = 20_000;
 /** PostgreSQL 15 backends flush table statistics at most once a second, and an idle one within 10 s. */
 const STATS_FLUSH_MS = 11_000;
 
-const READ_KINDS = ['visible', 'visible, before', 'between', 'between, before', 'room', 'room, before', 'thread', 'thread, before'] as const;
+const READ_KINDS = [
+  'visible',
+  'visible, before',
+  'between',
+  'between, before',
+  'room',
+  'room, before',
+  'thread',
+  'thread, before',
+  'conversations',
+  'conversations, before',
+] as const;
 type ReadKind = (typeof READ_KINDS)[number];
 const RESUME_KINDS = ['resume, near', 'resume, far back'] as const;
 type ResumeKind = (typeof RESUME_KINDS)[number];
@@ -50,6 +61,8 @@ const LABEL: Record<Kind, string> = {
   'room, before': 'GET /api/rooms/:id/messages?before=',
   thread: 'GET /api/messages/:id/replies',
   'thread, before': 'GET /api/messages/:id/replies?before=',
+  conversations: 'GET /api/conversations (1,000 conversations)',
+  'conversations, before': 'GET /api/conversations?before= (1,000 conversations)',
   'resume, near': `plain WS ?since= ${NEAR_BACK} positions back (resumed)`,
   'resume, far back': 'plain WS ?since= before the seed (reload)',
 };
@@ -58,6 +71,8 @@ const LABEL: Record<Kind, string> = {
 
 interface Reader {
   user: BenchUser;
+  /** The user whose inbox this reader lists (GET /api/conversations): one of the seed's inbox users. */
+  inbox: BenchUser;
   rooms: string[];
   /** Users this one has conversations with, itself included (its self-DMs). */
   partners: string[];
@@ -67,7 +82,9 @@ interface Seeded {
   /** The log head before the seed: seeded messages are firstSeq..lastSeq. */
   headBefore: number;
   lastSeq: number;
-  counts: { global: number; direct: number; self: number; room: number; roots: number; replies: number; longestThread: number };
+  counts: { global: number; direct: number; self: number; room: number; roots: number; replies: number; longestThread: number; inbox: number };
+  /** Conversations of each inbox user: global, their rooms and their direct partners. */
+  inboxConversations: number;
   users: number;
   rooms: number;
   memberships: number;
@@ -93,6 +110,8 @@ const FRIENDS = 4;
 async function seed(ctx: BenchContext): Promise<Seeded> {
   const o = ctx.opts.history;
   const users = await createUsers(ctx.db.database.url, o.users, 'hst');
+  const inboxUsers = await createUsers(ctx.db.database.url, o.inboxUsers, 'hsi');
+  const partners = await createUsers(ctx.db.database.url, o.inboxPartners, 'hsp');
   const client = new pg.Client({ connectionString: ctx.db.database.url });
   await client.connect();
   try {
@@ -110,6 +129,11 @@ async function seed(ctx: BenchContext): Promise<Seeded> {
       }
     });
     await client.query(`insert into room_members (room_id, user_id) select * from unnest($1::uuid[], $2::uuid[])`, [memberRoom, memberUser]);
+    // The inbox users are in inboxRooms of the rooms (not among the senders: their rooms' traffic is the others').
+    await client.query(`insert into room_members (room_id, user_id) select r, u from unnest($1::uuid[]) u, unnest($2::uuid[]) r`, [
+      inboxUsers.map((u) => u.id),
+      roomIds.slice(0, o.inboxRooms),
+    ]);
 
     // One statement, under the numbering lock so nothing is numbered meanwhile:
     // seq = head + g (dense, in created_at order), then the head moves past them.
@@ -146,7 +170,17 @@ async function seed(ctx: BenchContext): Promise<Seeded> {
        ) x`,
       [ids, memberUser, memberRoom, headBefore, o.messages],
     );
-    await client.query('update message_log set head = $1', [headBefore + o.messages]);
+    // Each inbox user's direct conversations: three messages with each partner, both ways, spread over the seed's time.
+    const { rowCount: inboxCount } = await client.query(
+      `insert into messages (seq, sender_id, recipient_id, content, created_at)
+       select $3::bigint + row_number() over (order by t, u, p), case when k = 1 then p else u end, case when k = 1 then u else p end,
+         'inbox ' || k, t
+       from (select u, p, k, now() - make_interval(secs => $4::int / 3 + 60) + ((hashint8extended(k, hashtext(u::text || p::text)) & 1048575) % ($4::int / 3)) * interval '1 second' as t
+             from unnest($1::uuid[]) u, unnest($2::uuid[]) p, generate_series(1, 3) k) x`,
+      [inboxUsers.map((u) => u.id), partners.map((u) => u.id), headBefore + o.messages, o.messages],
+    );
+    const inboxMessages = inboxCount ?? 0;
+    await client.query('update message_log set head = $1', [headBefore + o.messages + inboxMessages]);
     // Threads in rooms, as store_message would have left them: a reply names
     // its root (the room's latest root before it), the root counts them.
     await client.query(
@@ -188,10 +222,12 @@ async function seed(ctx: BenchContext): Promise<Seeded> {
       roots: number;
       replies: number;
       longest: number;
+      inbox: number;
       table: string;
       total: string;
     }>(
-      `select count(*) filter (where recipient_id is null and room_id is null)::int as global,
+      `select count(*) filter (where content like 'inbox %')::int as inbox,
+              count(*) filter (where recipient_id is null and room_id is null)::int as global,
               count(*) filter (where recipient_id is not null)::int as direct,
               count(*) filter (where recipient_id = sender_id)::int as self,
               count(*) filter (where room_id is not null)::int as room,
@@ -229,17 +265,19 @@ async function seed(ctx: BenchContext): Promise<Seeded> {
     const roots = new Map<string, string[]>();
     for (const r of rootRows) push(roots, r.room_id, r.id);
 
-    const readers = users.slice(0, o.readers).map((user, i) => {
+    const readers = users.slice(0, o.readers).map((user, i): Reader => {
       const friends = [0, ...Array.from({ length: FRIENDS }, (_, k) => k + 1).flatMap((k) => [k, -k])];
       return {
         user,
+        inbox: inboxUsers[i % inboxUsers.length] as BenchUser,
         rooms: roomsOf(i, o.rooms, o.roomsPerUser).map((r) => roomIds[r] as string),
         partners: friends.map((k) => ids[(((i + k) % ids.length) + ids.length) % ids.length] as string),
       };
     });
     return {
       headBefore,
-      lastSeq: headBefore + o.messages,
+      lastSeq: headBefore + o.messages + inboxMessages,
+      inboxConversations: 1 + o.inboxRooms + o.inboxPartners,
       counts: {
         global: c?.global ?? 0,
         direct: c?.direct ?? 0,
@@ -248,6 +286,7 @@ async function seed(ctx: BenchContext): Promise<Seeded> {
         roots: c?.roots ?? 0,
         replies: c?.replies ?? 0,
         longestThread: c?.longest ?? 0,
+        inbox: c?.inbox ?? 0,
       },
       users: users.length,
       rooms: roomIds.length,
@@ -463,11 +502,12 @@ function createGetter(base: string, token: string, localAddress: string) {
   };
 }
 
-const NEXT_CURSOR = /"next_cursor":(?:"([0-9a-f-]{36})"|null)\}\s*$/;
-function pageOf(body: string): { items: number; next: string | undefined } {
+const NEXT_CURSOR = /"next_cursor":(?:"([\w-]{1,120})"|null)\}\s*$/;
+/** A page's items (messages, or conversations) and its next_cursor. */
+function pageOf(body: string, itemKey = '"created_at"'): { items: number; next: string | undefined } {
   let items = 0;
-  for (let i = body.indexOf('"created_at"'); i !== -1; i = body.indexOf('"created_at"', i + 1)) items++;
-  return { items, next: NEXT_CURSOR.exec(body.slice(-80))?.[1] };
+  for (let i = body.indexOf(itemKey); i !== -1; i = body.indexOf(itemKey, i + 1)) items++;
+  return { items, next: NEXT_CURSOR.exec(body.slice(-160))?.[1] };
 }
 
 const pick = <T>(xs: readonly T[]): T | undefined => xs[Math.floor(Math.random() * xs.length)];
@@ -479,11 +519,13 @@ const pick = <T>(xs: readonly T[]): T | undefined => xs[Math.floor(Math.random()
  */
 async function readLoop(base: string, reader: Reader, localAddress: string, s: Seeded, rec: Recorder, windowStart: number, end: number) {
   const getter = createGetter(base, reader.user.token, localAddress);
+  // The inbox is another user's: its own keep-alive connection, from the same address.
+  const inboxGetter = createGetter(base, reader.inbox.token, localAddress);
   const next = new Map<string, string>();
   const me = reader.user.id;
   try {
     while (nowMs() < end) {
-      const listing = pick(['visible', 'between', 'room', 'thread'] as const) ?? 'visible';
+      const listing = pick(['visible', 'between', 'room', 'thread', 'conversations'] as const) ?? 'visible';
       let key: string;
       let path: string;
       let deep: string[] = [];
@@ -501,6 +543,9 @@ async function readLoop(base: string, reader: Reader, localAddress: string, s: S
         key = `room:${room}`;
         path = `/api/rooms/${room}/messages`;
         deep = s.deep.room.get(room) ?? [];
+      } else if (listing === 'conversations') {
+        key = 'conversations';
+        path = '/api/conversations';
       } else {
         // A thread in one of the reader's rooms (a member sees them all).
         const root = pick(reader.rooms.flatMap((r) => s.roots.get(r) ?? [])) ?? '';
@@ -517,10 +562,10 @@ async function readLoop(base: string, reader: Reader, localAddress: string, s: S
       const kind: ReadKind = before === undefined ? listing : `${listing}, before`;
       rec.issued++;
       const t0 = nowMs();
-      const res = await getter.get(before === undefined ? path : `${path}?before=${before}`);
+      const res = await (listing === 'conversations' ? inboxGetter : getter).get(before === undefined ? path : `${path}?before=${before}`);
       const t1 = nowMs();
       const ok = res.status === 200;
-      const page = ok ? pageOf(res.body) : { items: 0, next: undefined };
+      const page = ok ? pageOf(res.body, listing === 'conversations' ? '"unread_count"' : '"created_at"') : { items: 0, next: undefined };
       if (page.next === undefined) next.delete(key);
       else next.set(key, page.next);
       rec.record(kind, String(res.status), ok, t1 - t0, page.items, t0 >= windowStart && t1 <= end);
@@ -529,6 +574,7 @@ async function readLoop(base: string, reader: Reader, localAddress: string, s: S
     }
   } finally {
     getter.close();
+    inboxGetter.close();
   }
 }
 
@@ -737,6 +783,10 @@ export async function runHistory(ctx: BenchContext): Promise<SectionResult> {
         `${num(o.messages)}: ${num(s.counts.global)} global, ${num(s.counts.direct)} direct (${num(s.counts.self)} to oneself), ${num(s.counts.room)} in rooms`,
       ],
       [
+        'inbox users',
+        `${o.inboxUsers}, each in ${num(s.inboxConversations)} conversations: global, ${o.inboxRooms} rooms, ${num(o.inboxPartners)} direct partners (3 messages per pair, both ways: ${num(s.counts.inbox)} messages on top of the seed)`,
+      ],
+      [
         'threads (in rooms)',
         `${num(s.counts.roots)} roots, ${num(s.counts.replies)} replies (the longest thread ${num(s.counts.longestThread)}); reply_count and last_reply_at set on the roots`,
       ],
@@ -763,10 +813,11 @@ export async function runHistory(ctx: BenchContext): Promise<SectionResult> {
     seedTable,
     '',
     `Reads: ${o.readers} closed-loop readers (own user, one keep-alive connection and loopback source address each) through nginx, ${o.warmupMs / 1000} s warm-up + ${o.durationMs / 1000} s measured per round. ` +
-      "Each request: one of the four listings (the caller's visible messages; a conversation with one of its 8 neighbours or itself; one of its rooms; a thread in one of its rooms), " +
+      "Each request: one of the five listings (the caller's visible messages; a conversation with one of its 8 neighbours or itself; one of its rooms; a thread in one of its rooms; " +
+      `the conversation list of one of the ${o.inboxUsers} inbox users, each in ${num(s.inboxConversations)} conversations), ` +
       "half of them first pages and half with `before`: the `next_cursor` of the reader's previous page of that listing, or a message at a random depth of the seed. Default page size (50).",
     '',
-    detailTable(rounds, (r) => r.reads, 'messages/page'),
+    detailTable(rounds, (r) => r.reads, 'items/page'),
     '',
     'CPU in the readers\' measured window, per successful read, from /proc/<pid>/stat of every process on the machine (scripts/bench/cpu.ts; "bench process" is the readers).',
     '',
@@ -774,7 +825,7 @@ export async function runHistory(ctx: BenchContext): Promise<SectionResult> {
     '',
     `The same reads by one reader alone (${o.soloMs / 1000} s per round): the cost of a request without queueing behind the others.`,
     '',
-    detailTable(rounds, (r) => r.solo, 'messages/page'),
+    detailTable(rounds, (r) => r.solo, 'items/page'),
     '',
     `Resumes: ${o.resumers} closed-loop plain-WS clients (readers' users) through nginx, ${o.resumeMs / 1000} s per round, alternating a cursor ${NEAR_BACK} log positions behind the head ` +
       `(replayed, then \`resumed\`) and one from before the seed (more than RESUME_MAX_BACKLOG visible: \`reload\`). Cursors are minted with the cluster's secret through \`createCursorCodec\` (@chat/shared/chat), ` +

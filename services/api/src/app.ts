@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import type { Accounts, Authenticator } from '@chat/shared/auth';
-import type { MessageService, RoomService, UserDirectory } from '@chat/shared/chat';
+import type { ConversationService, MessageService, RoomService, UserDirectory } from '@chat/shared/chat';
 import type { HealthReport } from '@chat/shared/health';
 import type { ProxyTrust } from '@chat/shared/limits';
 import type { Logger } from '@chat/shared/logger';
@@ -16,6 +16,7 @@ import { requestMetrics } from './middleware/metrics.ts';
 import { requestContext } from './middleware/request-context.ts';
 import { registerOpenApi } from './openapi/document.ts';
 import { authRoutes } from './routes/auth/routes.ts';
+import { conversationRoutes } from './routes/conversations/routes.ts';
 import { healthRoutes } from './routes/health/routes.ts';
 import { messageRoutes } from './routes/messages/routes.ts';
 import { pageRoutes } from './routes/page/routes.ts';
@@ -29,6 +30,7 @@ export interface AppDeps {
   auth: Authenticator;
   accounts: Accounts;
   messages: MessageService;
+  conversations: ConversationService;
   rooms: RoomService;
   users: UserDirectory;
   health: () => Promise<HealthReport>;
@@ -74,10 +76,11 @@ export function createApp(deps: AppDeps) {
     '/api/auth',
     authRoutes({ accounts: deps.accounts, users: deps.users, requireAuth: authenticated, secureCookies: deps.http.secureCookies }),
   );
-  for (const path of ['/api/messages/*', '/api/users/*', '/api/rooms/*', '/api/ws/*']) app.use(path, authenticated);
+  for (const path of ['/api/messages/*', '/api/conversations/*', '/api/users/*', '/api/rooms/*', '/api/ws/*']) app.use(path, authenticated);
   app.route('/api/messages', messageRoutes({ messages: deps.messages, metrics: deps.metrics }));
   app.route('/api/users', userRoutes({ users: deps.users, rooms: deps.rooms }));
-  app.route('/api/rooms', roomRoutes({ rooms: deps.rooms }));
+  app.route('/api/rooms', roomRoutes({ rooms: deps.rooms, conversations: deps.conversations }));
+  app.route('/api/conversations', conversationRoutes({ conversations: deps.conversations }));
   app.route('/api/ws', presenceRoutes({ users: deps.users }));
   app.route('/', pageRoutes({ root: deps.webRoot }));
   registerOpenApi(app);

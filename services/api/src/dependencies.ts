@@ -27,7 +27,7 @@ export function buildAppDeps(
   wrapRouter?: EventPublisherOptions['wrapRouter'],
 ): AppDeps {
   const { db, redis } = resources;
-  const { events, tokens, revocations, auth, messages } = createChatCore(config, resources, logger, { metrics, wrapRouter });
+  const { events, tokens, revocations, auth, messages, conversations } = createChatCore(config, resources, logger, { metrics, wrapRouter });
   const presence = createPresenceReader(redis, config.redis.prefix);
   // Login and registration fail closed (503) while Redis is away: unlimited password
   // guessing is not an acceptable way to stay available.
@@ -62,6 +62,7 @@ export function buildAppDeps(
       limits,
     }),
     messages,
+    conversations,
     rooms: createRoomService({ db, events, limits: config.roomLimits }),
     users: createUserDirectory({ db, presence }),
     health: createHealthCheck({ db, redis, timeoutMs: config.healthTimeoutMs }),

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { Server } from 'socket.io';
 import type { Authenticator } from '@chat/shared/auth';
-import type { Audience, Feed, MessageService } from '@chat/shared/chat';
+import type { Audience, ConversationService, Feed, MessageService } from '@chat/shared/chat';
 import type { GatewayConfig } from '@chat/shared/config';
 import { closeRedis, duplicateRedis, type RedisClient } from '@chat/shared/connections';
 import { adapterKey, createRedisRouter, withHandledPublish, withHandledSubscriptions } from '@chat/shared/events';
@@ -21,7 +21,7 @@ import { createHandshake } from './connection/handshake.ts';
 import { createLifecycle } from './connection/lifecycle.ts';
 import { LocalRooms } from './connection/local-rooms.ts';
 import { LocalTokens } from './connection/local-tokens.ts';
-import { EphemeralOutbox } from './connection/outbox.ts';
+import { createEphemeralSink, EphemeralOutbox } from './connection/outbox.ts';
 import { createPresenceTracker, createPresenceWatch } from './connection/presence.ts';
 import { createDeliveryCore } from './delivery/index.ts';
 import { createPlainWsEndpoint, PLAIN_WS_PATH } from './transports/plain-ws.ts';
@@ -36,6 +36,8 @@ export interface GatewayDeps {
   logger: Logger;
   auth: Authenticator;
   messages: MessageService;
+  /** Read positions and typing: the socket `read` and `typing` commands. */
+  conversations: ConversationService;
   audience: Audience;
   /** The message log: catch-up after lost publishes, and resume. */
   feed: Feed;
@@ -52,6 +54,9 @@ export interface Gateway {
   /** Graceful stop: leave presence, tell clients to go elsewhere, stop listening. */
   close(): Promise<void>;
 }
+
+/** Room read receipts reach a connection at most once a second per reader (the latest). */
+const RECEIPT_FLUSH_MS = 1_000;
 
 /** See listen(); nginx.conf's `listen ... backlog=` is the same, for the same reason. */
 const LISTEN_BACKLOG = 4096;
@@ -125,8 +130,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
   });
   const local = new LocalRooms<Connection>();
   const tokens = new LocalTokens();
-  // Presence changes for local connections, sent coalesced once per PRESENCE_FLUSH_INTERVAL by one ticker.
+  // Presence changes for local connections, sent coalesced once per PRESENCE_FLUSH_INTERVAL by one ticker;
+  // room read receipts once a second the same way; reads and typing at once.
   const outbox = new EphemeralOutbox({ intervalMs: config.presence.flushMs, metrics });
+  const receipts = new EphemeralOutbox({ intervalMs: RECEIPT_FLUSH_MS, metrics });
   const core = createDeliveryCore({
     router,
     // Per process, as presence's id: a restarted (or misconfigured twin) gateway never shares a channel or frame count.
@@ -134,7 +141,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     feed: deps.feed,
     local,
     tokens,
-    outbox,
+    outbox: createEphemeralSink({ presence: outbox, receipts, metrics }),
     timing: { gapWaitMs: config.delivery.gapWaitMs, pollIntervalMs: config.delivery.pollIntervalMs, leaseMs: config.presence.leaseMs },
     logger,
     metrics,
@@ -150,6 +157,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     presence,
     commands: createCommands({
       messages: deps.messages,
+      conversations: deps.conversations,
       watchPresence: createPresenceWatch({ core, local, reader: createPresenceReader(deps.redis, config.redis.prefix) }),
       metrics,
     }),
@@ -191,6 +199,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       await presence.start();
       await core.start();
       outbox.start();
+      receipts.start();
       await new Promise<void>((resolve, reject) => {
         httpServer.once('error', reject);
         // When a gateway dies, its clients reconnect to the others all at once
@@ -206,6 +215,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       closing = true;
       await core.stop();
       outbox.stop();
+      receipts.stop();
       expiry.stop();
       await presence.stop();
       plain.close();

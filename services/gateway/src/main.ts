@@ -16,9 +16,9 @@ conn.redis.on('error', (err: Error) => {
   metrics.dependencyErrors.inc({ dependency: 'redis' });
   logger.warn({ err }, 'redis connection error');
 });
-const { auth, messages, audience, feed } = createChatCore(config, conn, logger, { metrics });
+const { auth, messages, conversations, audience, feed } = createChatCore(config, conn, logger, { metrics });
 const health = createHealthCheck({ ...conn, timeoutMs: config.healthTimeoutMs });
-const gateway = createGateway({ config, logger, auth, messages, audience, feed, redis: conn.redis, health, metrics });
+const gateway = createGateway({ config, logger, auth, messages, conversations, audience, feed, redis: conn.redis, health, metrics });
 const port = await gateway.listen(config);
 logger.info({ port, environment: config.environment }, 'gateway listening');
 // Its own port, which nginx does not publish: only the scraper reaches it.

@@ -61,8 +61,19 @@ export async function startGateway(prefix: string, env: Record<string, string> =
   const metrics = createMetrics({ service: 'gateway' });
   const conn = openConnections(config, logger, () => metrics.dependencyErrors.inc({ dependency: 'postgres' }));
   conn.redis.on('error', () => metrics.dependencyErrors.inc({ dependency: 'redis' }));
-  const { auth, messages, audience, feed } = createChatCore(config, conn, logger, { metrics });
-  const gateway = createGateway({ config, logger, auth, messages, audience, feed, redis: conn.redis, health: createHealthCheck(conn), metrics });
+  const { auth, messages, conversations, audience, feed } = createChatCore(config, conn, logger, { metrics });
+  const gateway = createGateway({
+    config,
+    logger,
+    auth,
+    messages,
+    conversations,
+    audience,
+    feed,
+    redis: conn.redis,
+    health: createHealthCheck(conn),
+    metrics,
+  });
   const port = await gateway.listen({ host: '127.0.0.1', port: 0 });
   const metricsServer = await startMetricsServer(metrics.registry, config.metrics);
   let closed = false;

@@ -7,3 +7,4 @@ export * from './numbering.ts';
 export * from './rooms.ts';
 export * from './schemas.ts';
 export * from './users.ts';
+export * from './conversations.ts';

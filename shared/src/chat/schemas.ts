@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ConversationRef } from '../model/conversation.ts';
 
 /** Any 8-4-4-4-12 hex id; PostgreSQL accepts all of them as uuid. */
 export const id = (what: string) => z.guid({ error: `${what} must be a valid id` }).transform((v) => v.toLowerCase());
@@ -98,3 +99,42 @@ export const text = (field: string, min: number, max: number) =>
     .min(min, min === 1 ? `${field} must not be empty` : `${field} must be at least ${min} characters`)
     .max(max, `${field} must be at most ${max} characters`)
     .refine((s) => s.isWellFormed() && !s.includes('\u0000'), `${field} must be valid Unicode text without NUL characters`);
+
+const CONVERSATION_ID = /^(?:global|(user|room):([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}))$/;
+
+/** A conversation id (`global`, `user:<user id>`, `room:<room id>`), as the reference it names. */
+export const conversationRef = z
+  .string({ error: 'conversation must be a string' })
+  .regex(CONVERSATION_ID, 'conversation must be global, user:<user id> or room:<room id>')
+  .transform((s): ConversationRef => {
+    const [, kind, target] = CONVERSATION_ID.exec(s) ?? [];
+    if (kind === 'user') return { kind: 'direct', userId: (target as string).toLowerCase() };
+    if (kind === 'room') return { kind: 'room', roomId: (target as string).toLowerCase() };
+    return { kind: 'global' };
+  })
+  .meta({ description: "A conversation: `global`, `user:<the other user's id>` or `room:<room id>`" });
+
+/** "I have read up to this message" (REST body; the socket `read` command adds `conversation`). */
+export const readInput = z.object({ message_id: id('message_id') });
+
+/** The socket `read` command. */
+export const readCommandInput = readInput.extend({ conversation: conversationRef, client_msg_id: clientMsgId.nullish() });
+
+/** The socket `typing` command. */
+export const typingInput = z.object({ conversation: conversationRef, client_msg_id: clientMsgId.nullish() });
+
+/** `?limit=&before=` of the conversation list: `before` is the `next_cursor` of the page before. */
+export const conversationPageQuery = z.object({
+  limit: pageLimit,
+  before: z
+    .string({ error: 'before must be a string' })
+    .max(200, 'before must be a next_cursor of this listing')
+    .optional()
+    .meta({ description: 'The `next_cursor` of the previous page' }),
+});
+
+/** `?limit=&after=` of a conversation's read positions, by user id. */
+export const readsPageQuery = z.object({
+  limit: pageLimit,
+  after: id('after').optional().meta({ description: 'The `next_cursor` of the previous page (a user id)' }),
+});

@@ -132,6 +132,20 @@ export const sharedShape = {
     description: 'Reactions one user may add or remove per `REACTION_RATE_WINDOW`, over every transport together; `0` switches it off.',
   }),
   REACTION_RATE_WINDOW: duration('10s').meta({ description: 'The window of `REACTION_RATE_LIMIT`.' }),
+  READ_RATE_LIMIT: int(120, 0, 1_000_000_000).meta({
+    description:
+      'Read marks (`PUT /api/conversations/{id}/read`, the socket `read` command) one user may make per `READ_RATE_WINDOW`, over every transport together; `0` switches it off.',
+  }),
+  READ_RATE_WINDOW: duration('10s').meta({ description: 'The window of `READ_RATE_LIMIT`.' }),
+  TYPING_RATE_LIMIT: int(60, 0, 1_000_000_000).meta({
+    description:
+      'Typing signals one user may send per `TYPING_RATE_WINDOW`, over every conversation and connection together (each conversation also forwards at most one per user every 2 s and drops the rest quietly); `0` switches it off.',
+  }),
+  TYPING_RATE_WINDOW: duration('10s').meta({ description: 'The window of `TYPING_RATE_LIMIT`.' }),
+  READ_RECEIPTS_MAX_MEMBERS: int(50, 0, 1_000_000).meta({
+    description:
+      "Rooms of at most this many members send `read_receipt` to their members when one of them reads (direct conversations always do); larger rooms' positions are read with `GET /api/conversations/{id}/reads`.",
+  }),
   REACTIONS_MAX_DISTINCT: int(20, 1, 200).meta({
     description: 'Different emoji one message may carry; a reaction with a new one beyond it gets 409 `conflict`.',
   }),
@@ -182,6 +196,11 @@ export interface CommonConfig {
   messageRateLimit: RateLimit;
   /** Reactions per user over every transport. */
   reactionRateLimit: RateLimit;
+  /** Read marks and typing signals per user over every transport. */
+  readRateLimit: RateLimit;
+  typingRateLimit: RateLimit;
+  /** Rooms up to this size send read receipts. */
+  readReceiptsMaxMembers: number;
   /** How long each /health probe (PostgreSQL, Redis) may take. */
   healthTimeoutMs: number;
   /** How long stopping may take before the process exits non-zero. */
@@ -291,6 +310,9 @@ export function readCommonConfig(env: Env, problems: string[]): CommonConfig {
     trustedProxies: v.TRUSTED_PROXIES,
     messageRateLimit: { points: v.MESSAGE_RATE_LIMIT, windowMs: v.MESSAGE_RATE_WINDOW },
     reactionRateLimit: { points: v.REACTION_RATE_LIMIT, windowMs: v.REACTION_RATE_WINDOW },
+    readRateLimit: { points: v.READ_RATE_LIMIT, windowMs: v.READ_RATE_WINDOW },
+    typingRateLimit: { points: v.TYPING_RATE_LIMIT, windowMs: v.TYPING_RATE_WINDOW },
+    readReceiptsMaxMembers: v.READ_RECEIPTS_MAX_MEMBERS,
     healthTimeoutMs: v.HEALTH_TIMEOUT,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT,
   };

@@ -70,6 +70,16 @@ export interface MessageChangesTable {
   created_at: CreatedAt;
 }
 
+/** How far a user has read a conversation (the conversation-reads migration); written by markRead only. */
+export interface ConversationReadsTable {
+  user_id: string;
+  /** `global`, `user:<the other user's id>` or `room:<room id>`, as this user names it. */
+  conversation: string;
+  message_id: string;
+  message_created_at: Date;
+  updated_at: ColumnType<Date, never, never>;
+}
+
 /** One row: the last seq handed out. Locked by each insert until its commit. */
 export interface MessageLogTable {
   id: ColumnType<boolean, never, never>;
@@ -93,6 +103,7 @@ export interface DB {
   messages: MessagesTable;
   message_changes: MessageChangesTable;
   message_reactions: MessageReactionsTable;
+  conversation_reads: ConversationReadsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

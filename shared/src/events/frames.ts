@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { errorBodySchema, messageSchema } from '../presenters/schemas.ts';
-import { deliveredMessage, presenceChange, reloadEvent, resumedEvent } from './schemas.ts';
+import { deliveredMessage, presenceChange, readChange, readReceipt, reloadEvent, resumedEvent, typingSignal } from './schemas.ts';
 
 /*
  * What the gateways and their clients say to each other, as schemas: one per
@@ -40,6 +40,21 @@ export const serverEvents = {
     payload: presenceChange,
     summary:
       'A user who shares a conversation with this connection (a room, a direct conversation) or whom it watches (`presence_watch`) came online (first connection in the cluster) or went offline (last one): their latest status, at most one per user per PRESENCE_FLUSH_INTERVAL',
+  },
+  read: {
+    payload: readChange,
+    summary:
+      'You marked a conversation read up to `message_id` (on this connection or another of yours): every connection of the user stays in step. Not replayed on resume: `GET /api/conversations` has the positions',
+  },
+  read_receipt: {
+    payload: readReceipt,
+    summary:
+      'Another user read a conversation of yours up to `message_id`: the other side of a direct conversation, or a member of a room of at most READ_RECEIPTS_MAX_MEMBERS (in rooms, at most one per reader per second per connection, the latest). Not replayed on resume',
+  },
+  typing: {
+    payload: typingSignal,
+    summary:
+      'Another member of a conversation of yours is typing there, until `expires_at` unless it comes again (at most one per user and conversation every 2 s). Never stored, never replayed',
   },
   error: {
     payload: errorBodySchema.extend({
@@ -96,6 +111,29 @@ export const clientCommands = {
     input: z.object({ id: messageId, client_msg_id: commandKey }),
     reply: z.object({ message: messageSchema }),
     summary: 'Delete a message, yours or one in a room you created (as `DELETE /api/messages/{id}`): `{id}`; the reply is the tombstone',
+  },
+  read: {
+    input: z.object({
+      conversation: z.string().meta({ description: "`global`, `user:<the other user's id>` or `room:<room id>`" }),
+      message_id: z.uuid().meta({ description: 'The last message read: a message of the conversation' }),
+      client_msg_id: commandKey,
+    }),
+    reply: z.object({
+      conversation: z.string(),
+      message_id: z.string().meta({ description: 'The read position now: this message, or a later one read before' }),
+      updated_at: z.string(),
+    }),
+    summary: 'Mark a conversation read up to a message (as `PUT /api/conversations/{id}/read`); the position only moves forward',
+  },
+  typing: {
+    input: z.object({
+      conversation: z.string().meta({ description: "`user:<the other user's id>` or `room:<room id>` (not `global`)" }),
+      client_msg_id: commandKey,
+    }),
+    reply: z.object({
+      forwarded: z.boolean().meta({ description: 'False when dropped: one per user and conversation every 2 s goes on' }),
+    }),
+    summary: 'Say you are typing in a conversation where you may send; repeat every 2 s or so while typing',
   },
   presence_watch: {
     input: z.object({

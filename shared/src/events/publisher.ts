@@ -5,7 +5,15 @@ import type { RedisClient } from '../redis.ts';
 import { rooms } from './rooms.ts';
 import { createRedisRouter } from './router/redis.ts';
 import type { Router } from './router/types.ts';
-import type { Delivery, InterServerEvents, MembershipChange, TokenRevocation, UserTokensRevocation } from './types.ts';
+import type {
+  Delivery,
+  EphemeralEventName,
+  EphemeralPayload,
+  InterServerEvents,
+  MembershipChange,
+  TokenRevocation,
+  UserTokensRevocation,
+} from './types.ts';
 
 /** What the chat rules announce once a change is committed. */
 export interface EventPublisher {
@@ -13,6 +21,8 @@ export interface EventPublisher {
   membershipChanged(change: MembershipChange): void;
   tokenRevoked(revocation: TokenRevocation): void;
   userTokensRevoked(revocation: UserTokensRevocation): void;
+  /** An ephemeral event (never stored, never replayed) to the connections in `rooms`, now; best effort. */
+  signal<E extends EphemeralEventName>(rooms: readonly string[], event: E, data: EphemeralPayload<E>): void;
 }
 
 /** The Socket.IO adapter's channel key for a deployment's Redis prefix. */
@@ -59,5 +69,6 @@ export function createEventPublisher(redis: RedisClient, prefix: string, logger:
     membershipChanged: (change) => toUser('membership', change, change.action === 'join' ? rooms.room(change.roomId) : undefined),
     tokenRevoked: (revocation) => toUser('token_revoked', revocation),
     userTokensRevoked: (revocation) => toUser('user_tokens_revoked', revocation),
+    signal: (to, event, data) => void router.ephemeral(to, event, data).catch(report(event)),
   };
 }

@@ -50,6 +50,19 @@ export const presenceChange = z.object({
   status: z.enum(['online', 'offline']),
 });
 
+const conversation = z
+  .string()
+  .meta({ description: "A conversation as the receiving user names it: `global`, `user:<the other user's id>` or `room:<room id>`" });
+
+/** The user marked a conversation read up to a message: for the user's own connections (every tab and device in step). */
+export const readChange = z.object({ conversation, message_id: z.string() });
+
+/** Another user (`user`, their id) read a conversation this connection is in up to a message. */
+export const readReceipt = z.object({ conversation, user: z.string(), username: z.string(), message_id: z.string() });
+
+/** Another user (`user`, their id) is typing in a conversation this connection is in, until `expires_at` unless it comes again. */
+export const typingSignal = z.object({ conversation, user: z.string(), username: z.string(), expires_at: z.string() });
+
 /** Events between servers (API -> gateways, gateway -> gateways), routed to the gateways of their rooms (router/). */
 export const interServerEvents = {
   deliver: delivery,
@@ -66,4 +79,7 @@ export const interServerEvents = {
  */
 export const ephemeralEvents = {
   presence: presenceChange,
+  read: readChange,
+  read_receipt: readReceipt,
+  typing: typingSignal,
 } as const;

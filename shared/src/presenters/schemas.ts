@@ -91,6 +91,58 @@ export const memberAddedSchema = z.object({ room_id: uuid, user_id: uuid, added:
 export const memberRemovedSchema = z.object({ room_id: uuid, user_id: uuid, removed: z.literal(true) }).meta({ id: 'MemberRemoved' });
 export const loggedOutSchema = z.object({ message: z.string() }).meta({ id: 'LoggedOut' });
 
+const conversationId = z.string().meta({ description: "`global`, `user:<the other user's id>` or `room:<room id>`" });
+
+const conversationSchema = z
+  .object({
+    id: conversationId,
+    kind: z.enum(['global', 'direct', 'room']),
+    title: z.string().meta({ description: "`global`, the other user's username, or the room's name" }),
+    last_message: messageSchema.nullable(),
+    unread_count: z.int().min(0).max(100).meta({ description: 'Messages of others after `read_up_to` (standing ones), at most 100' }),
+    unread_capped: z.boolean().meta({ description: 'True when there are more than 100 (show "99+")' }),
+    read_up_to: uuid.nullable().meta({ description: 'The last message you marked read; null if none' }),
+    updated_at: timestamp.meta({ description: 'The last message; a room without messages: when you joined it' }),
+    online: z.boolean().nullable().meta({ description: 'Direct conversations: whether the other user is online now; null for the others' }),
+  })
+  .meta({ id: 'Conversation' });
+
+export const conversationPageSchema = z
+  .object({
+    conversations: z.array(conversationSchema).meta({ description: 'Most recently active first' }),
+    next_cursor: z.string().nullable().meta({ description: 'Pass as `before` for the next page; null on the last page' }),
+  })
+  .meta({ id: 'ConversationPage' });
+
+export const readPositionSchema = z
+  .object({
+    conversation: conversationId,
+    message_id: uuid.meta({ description: 'The read position now: the message asked for, or a later one marked before' }),
+    updated_at: timestamp,
+  })
+  .meta({ id: 'ReadPosition' });
+
+export const memberReadsPageSchema = z
+  .object({
+    reads: z.array(
+      z.object({
+        user_id: uuid,
+        username: z.string(),
+        message_id: uuid.nullable().meta({ description: 'Their read position; null if they never marked one' }),
+        updated_at: timestamp.nullable(),
+      }),
+    ),
+    next_cursor: z.string().nullable().meta({ description: 'Pass as `after` for the next page; null on the last page' }),
+  })
+  .meta({ id: 'MemberReadsPage' });
+
+export const roomPresenceSchema = z
+  .object({
+    room_id: uuid,
+    online: z.array(z.object({ id: uuid, username: z.string() })).meta({ description: 'Members online now' }),
+  })
+  .meta({ id: 'RoomPresence' });
+
 export const connectedUsersSchema = z
   .object({ connected_users: z.array(z.string()), count: z.int().min(0), timestamp })
   .meta({ id: 'ConnectedUsers' });

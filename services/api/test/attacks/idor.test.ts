@@ -187,3 +187,51 @@ describe("changing other people's messages over REST", () => {
     await intact(secretRoom.id, 'secret room');
   });
 });
+
+describe("other people's read state over REST", () => {
+  const markRead = (as: TestUser, conversation: string, json: unknown) =>
+    api.fetch(`/api/conversations/${conversation}/read`, { method: 'PUT', token: as.token, json });
+  const readsOf = async (as: TestUser, conversation: string) =>
+    (
+      (await (await api.fetch(`/api/conversations/${conversation}/reads`, { token: as.token })).json()) as {
+        reads: Array<{ user_id: string; message_id: string | null }>;
+      }
+    ).reads;
+
+  it('refuses the read positions of a room one is not in (403), and of no such room (404)', async () => {
+    await expectRefused(await api.fetch(`/api/conversations/room:${room.id}/reads`, { token: mallory.token }), 403, 'forbidden');
+    await expectRefused(await api.fetch(`/api/conversations/room:${alice.id}/reads`, { token: mallory.token }), 404, 'not_found');
+  });
+
+  it("shows only the two sides of one's own direct conversation, never another pair's positions", async () => {
+    expect((await markRead(bob, `user:${alice.id}`, { message_id: secretDm.id })).status).toBe(200);
+    // Mallory names Alice: that is Mallory's conversation with her, where Alice has read nothing.
+    const reads = await readsOf(mallory, `user:${alice.id}`);
+    expect(reads.map((r) => r.user_id).sort()).toEqual([alice.id, mallory.id].sort());
+    expect(reads.every((r) => r.message_id === null)).toBe(true);
+  });
+
+  it('refuses marking with a message of another conversation, whichever id names it (404), and a room one is not in (403)', async () => {
+    // Another pair's message under Mallory's conversation with Alice, under a room id made of a user id, and the reverse.
+    await expectRefused(await markRead(mallory, `user:${alice.id}`, { message_id: secretDm.id }), 404, 'not_found');
+    await expectRefused(await markRead(mallory, `room:${alice.id}`, { message_id: secretDm.id }), 404, 'not_found');
+    await expectRefused(await markRead(mallory, `user:${room.id}`, { message_id: secretRoom.id }), 404, 'not_found');
+    await expectRefused(await markRead(mallory, `room:${room.id}`, { message_id: secretRoom.id }), 403, 'forbidden');
+    await expectRefused(await markRead(mallory, 'global', { message_id: secretRoom.id }), 404, 'not_found');
+    // Nothing was stored for Mallory by any of them.
+    const stored = await api.resources.db.selectFrom('conversation_reads').select('conversation').where('user_id', '=', mallory.id).execute();
+    expect(stored).toEqual([]);
+  });
+
+  it('cannot mark for someone else: a receipt names the caller whatever the body says', async () => {
+    const dm = await sendMessage(api, bob, { content: 'to mallory', recipient: mallory.username });
+    const res = await markRead(mallory, `user:${bob.id}`, { message_id: dm.id, user: alice.id, user_id: alice.id, conversation: `user:${bob.id}` });
+    expect(res.status).toBe(200);
+    const rows = await api.resources.db
+      .selectFrom('conversation_reads')
+      .select(['user_id', 'conversation'])
+      .where('message_id', '=', dm.id)
+      .execute();
+    expect(rows).toEqual([{ user_id: mallory.id, conversation: `user:${bob.id}` }]);
+  });
+});

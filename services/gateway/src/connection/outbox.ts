@@ -9,11 +9,19 @@ import { broadcast, type Connection } from './connection.ts';
  */
 const KEY_OF: { [E in EphemeralEventName]: (data: EphemeralPayload<E>) => string } = {
   presence: (change) => change.user_id,
+  read: (change) => change.conversation,
+  read_receipt: (receipt) => `${receipt.conversation}\n${receipt.user}`,
+  typing: (signal) => `${signal.conversation}\n${signal.user}`,
 };
 
-interface Pending {
-  event: EphemeralEventName;
-  data: EphemeralPayload;
+/** One ephemeral event with its payload; each is the server event of the same name (frames.ts). */
+type Pending = { [E in EphemeralEventName]: { event: E; data: EphemeralPayload<E> } }[EphemeralEventName];
+// Compile-time proof of that: every ephemeral event is a server event with the same payload.
+const asServerEvent = (pending: Pending): ServerEvent => pending;
+
+/** What the gateway's ephemeral dispatch hands events to. */
+export interface EphemeralSink {
+  add<E extends EphemeralEventName>(connections: Iterable<Connection>, event: E, data: EphemeralPayload<E>): void;
 }
 
 /**
@@ -29,7 +37,7 @@ interface Pending {
  * idle gateway keeps no timer per connection. A change is encoded once for
  * all the connections it goes to (connection.ts broadcast).
  */
-export class EphemeralOutbox {
+export class EphemeralOutbox implements EphemeralSink {
   readonly #pending = new Map<Connection, Map<string, Pending>>();
   readonly #metrics: Pick<Metrics, 'ephemeralSent' | 'ephemeralCoalesced'>;
   readonly #intervalMs: number;
@@ -53,7 +61,7 @@ export class EphemeralOutbox {
       let changes = this.#pending.get(conn);
       if (!changes) this.#pending.set(conn, (changes = new Map<string, Pending>()));
       if (changes.has(key)) replaced++;
-      changes.set(key, { event, data });
+      changes.set(key, { event, data } as Pending);
     }
     if (replaced > 0) this.#metrics.ephemeralCoalesced.inc({ event }, replaced);
   }
@@ -62,21 +70,17 @@ export class EphemeralOutbox {
   flush(): void {
     if (this.#pending.size === 0) return;
     // By change: each is encoded once for every connection it goes to.
-    const byChange = new Map<EphemeralPayload, { event: EphemeralEventName; to: Connection[] }>();
+    const byChange = new Map<EphemeralPayload, { pending: Pending; to: Connection[] }>();
     for (const [conn, changes] of this.#pending) {
       if (!conn.isOpen()) continue;
-      for (const { event, data } of changes.values()) {
-        const group = byChange.get(data);
+      for (const pending of changes.values()) {
+        const group = byChange.get(pending.data);
         if (group) group.to.push(conn);
-        else byChange.set(data, { event, to: [conn] });
+        else byChange.set(pending.data, { pending, to: [conn] });
       }
     }
     this.#pending.clear();
-    for (const [data, { event, to }] of byChange) {
-      // Each ephemeral event is the server event of the same name, with the same payload (frames.ts).
-      const sent = broadcast(to, { event, data } satisfies ServerEvent);
-      for (const [kind, n] of sent) if (n > 0) this.#metrics.ephemeralSent.inc({ event, kind }, n);
-    }
+    for (const { pending, to } of byChange.values()) sendTo(to, pending, this.#metrics);
   }
 
   start(): void {
@@ -90,4 +94,39 @@ export class EphemeralOutbox {
     this.#timer = undefined;
     this.#pending.clear();
   }
+}
+
+function sendTo(to: Iterable<Connection>, pending: Pending, metrics: Pick<Metrics, 'ephemeralSent'>) {
+  const sent = broadcast(to, asServerEvent(pending));
+  for (const [kind, n] of sent) if (n > 0) metrics.ephemeralSent.inc({ event: pending.event, kind }, n);
+}
+
+/** How each ephemeral event reaches this gateway's connections. */
+const PACE: { [E in EphemeralEventName]: 'presence' | 'receipts' | 'now' } = {
+  // A flapping user's changes, one per PRESENCE_FLUSH_INTERVAL: the latest.
+  presence: 'presence',
+  // A room's readers, one receipt per reader per second: the latest.
+  read_receipt: 'receipts',
+  // The user's own tabs, and someone typing now: late is useless, and each is throttled at the source.
+  read: 'now',
+  typing: 'now',
+};
+
+/**
+ * The gateway's ephemeral events on their way out: presence and receipts
+ * through their outboxes (coalesced, once per interval each), the rest sent
+ * at once.
+ */
+export function createEphemeralSink(deps: {
+  presence: EphemeralSink;
+  receipts: EphemeralSink;
+  metrics: Pick<Metrics, 'ephemeralSent'>;
+}): EphemeralSink {
+  return {
+    add(connections, event, data) {
+      const pace: 'presence' | 'receipts' | 'now' = PACE[event];
+      if (pace === 'now') sendTo(connections, { event, data } as Pending, deps.metrics);
+      else deps[pace].add(connections, event, data);
+    },
+  };
 }

@@ -5,7 +5,7 @@ import type { Metrics } from '@chat/shared/metrics';
 import type { Connection } from '../connection/connection.ts';
 import type { LocalRooms } from '../connection/local-rooms.ts';
 import type { LocalTokens } from '../connection/local-tokens.ts';
-import type { EphemeralOutbox } from '../connection/outbox.ts';
+import type { EphemeralSink } from '../connection/outbox.ts';
 import { createDispatch } from './dispatch.ts';
 import { createEphemeralDispatch } from './ephemeral.ts';
 import { createLocalFanout } from './fanout.ts';
@@ -20,7 +20,7 @@ import { createUpkeep } from './upkeep.ts';
  * This gateway's side of targeted fan-out (shared/src/events/router): the
  * rooms it registers, the frames that arrive on its channel in log order, and
  * the one ordered stream that applies them to its connections; ephemeral
- * frames (presence) go to the outbox as they arrive. The connection lifecycle
+ * frames (presence, reads, typing) go to the outbox as they arrive. The connection lifecycle
  * sees only this.
  */
 export interface DeliveryCore {
@@ -43,8 +43,8 @@ export interface DeliveryDeps {
   local: LocalRooms<Connection>;
   /** The gateway's connections by user: membership changes and revocations find them there. */
   tokens: LocalTokens;
-  /** Where ephemeral events (presence) for local connections go, to be coalesced and sent. */
-  outbox: Pick<EphemeralOutbox, 'add'>;
+  /** Where ephemeral events (presence, reads, typing) for local connections go, to be sent or coalesced and sent. */
+  outbox: EphemeralSink;
   /** DELIVERY_GAP_WAIT, DELIVERY_POLL_INTERVAL and the presence lease (the router's lease on this gateway). */
   timing: { gapWaitMs: number; pollIntervalMs: number; leaseMs: number };
   logger: Logger;

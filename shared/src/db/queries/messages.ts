@@ -350,6 +350,13 @@ export async function findChangeable(
 }
 
 /** The message `id` as clients see it (no visibility check: the caller made one). */
+/** Several messages as clients see them, by id (absent ids are left out). */
+export async function findMessages(db: Executor, ids: readonly string[]): Promise<Map<string, ChatMessage>> {
+  if (ids.length === 0) return new Map();
+  const { rows } = await sql<ViewRow>`select ${viewColumns} from messages m where m.id = any(${ids}::uuid[])`.execute(db);
+  return new Map(rows.map((row) => [row.id, toChatMessage(row)]));
+}
+
 export async function findMessage(db: Executor, id: string): Promise<ChatMessage | undefined> {
   const { rows } = await sql<ViewRow>`select ${viewColumns} from messages m where m.id = ${id}`.execute(db);
   return rows[0] && toChatMessage(rows[0]);
@@ -497,7 +504,7 @@ export async function countVisibleAfter(db: Executor, userId: string, afterSeq: 
  * and `messages_dm_pair_high_idx` for those below. The cost is the user's
  * partners, not their messages.
  */
-export function directPartnersQuery(db: Executor, userId: string): CompiledQuery<{ partner: string }> {
+export function directPartnersSql(userId: string): RawBuilder<{ partner: string }> {
   const pair = { low: sql`least(m.sender_id, m.recipient_id)`, high: sql`greatest(m.sender_id, m.recipient_id)` };
   return sql<{ partner: string }>`
     with recursive above(partner) as (
@@ -521,8 +528,10 @@ export function directPartnersQuery(db: Executor, userId: string): CompiledQuery
     )
     select partner from above where partner is not null and partner <> ${userId}
     union all
-    select partner from below where partner is not null`.compile(db);
+    select partner from below where partner is not null`;
 }
+
+export const directPartnersQuery = (db: Executor, userId: string): CompiledQuery<{ partner: string }> => directPartnersSql(userId).compile(db);
 
 export async function listDirectPartners(db: Executor, userId: string): Promise<string[]> {
   const { rows } = await db.executeQuery(directPartnersQuery(db, userId));

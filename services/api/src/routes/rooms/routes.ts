@@ -1,12 +1,13 @@
 import { Hono } from 'hono';
 import { describeRoute } from 'hono-openapi';
-import { pageQuery, type RoomService } from '@chat/shared/chat';
+import { pageQuery, type ConversationService, type RoomService } from '@chat/shared/chat';
 import {
   memberAddedSchema,
   memberRemovedSchema,
   messagePageSchema,
   presentMessagePage,
   roomDetailsSchema,
+  roomPresenceSchema,
   roomSchema,
 } from '@chat/shared/presenters';
 import type { AppEnv } from '../../env.ts';
@@ -16,8 +17,8 @@ import { memberParams, roomBody, roomParams } from './schema.ts';
 
 const tags = ['rooms'];
 
-export function roomRoutes(deps: { rooms: RoomService }) {
-  const { rooms } = deps;
+export function roomRoutes(deps: { rooms: RoomService; conversations: Pick<ConversationService, 'roomPresence'> }) {
+  const { rooms, conversations } = deps;
   return new Hono<AppEnv>()
     .post(
       '/',
@@ -58,6 +59,18 @@ export function roomRoutes(deps: { rooms: RoomService }) {
         const page = await rooms.messages(c.get('claims'), c.req.valid('param').roomId, c.req.valid('query'));
         return c.json(presentMessagePage(page));
       },
+    )
+    .get(
+      '/:roomId/presence',
+      describeRoute({
+        tags,
+        summary: "Who of a room's members is online",
+        description: "Members only. Later changes reach the members' connections as `presence`.",
+        ...AUTHENTICATED,
+        responses: { 200: json(roomPresenceSchema, 'The members online now'), ...errors(400, 401, 403, 404, ...ALWAYS) },
+      }),
+      params(roomParams),
+      async (c) => c.json(await conversations.roomPresence(c.get('claims'), c.req.valid('param').roomId)),
     )
     .post(
       '/:roomId/members/:userId',
