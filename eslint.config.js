@@ -65,8 +65,8 @@ export default tseslint.config(
   { files: ['shared/src/chat/**', 'shared/src/auth/**'], rules: restrict(transports) },
   { files: ['shared/src/db/**', 'shared/src/events/**'], rules: restrict(queryLayer, chatRules) },
   { files: ['shared/src/model/**'], rules: restrict({ group: ['../**'], message: 'The model is the bottom layer: it imports nothing of ours.' }) },
-  // The web client: one classic script loaded by index.html, no build step.
-  { files: ['web/**/*.js'], languageOptions: { sourceType: 'script', globals: globals.browser } },
+  // The web client: ES modules loaded by index.html, no build step.
+  { files: ['web/**/*.js'], languageOptions: { sourceType: 'module', globals: globals.browser } },
   // k6 scripts: ES modules run by k6's own runtime, not Node.
   { files: ['loadtest/**/*.js'], languageOptions: { sourceType: 'module', globals: k6Globals } },
   // Every test says what it expects: an expect (expect.poll, expect(...).rejects, ...),

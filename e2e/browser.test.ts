@@ -124,6 +124,30 @@ async function signUp(page: Page, username: string, sockets: SocketRecord[]): Pr
   return userId as string;
 }
 
+/** Signs in through the page's own form as an existing user (a second tab); resolves once the socket is live. */
+async function logIn(page: Page, username: string): Promise<void> {
+  await page.goto(`${PAGE}/`);
+  await page.fill('#auth-form input[name="username"]', username);
+  await page.fill('#auth-form input[name="password"]', 'password123');
+  await page.click('#auth-form button[value="login"]');
+  await untilLive(page);
+}
+
+/** nginx spreads pages over the gateways at random: reloads `p` (signed in as `userId`) until it lands on another gateway than `otherId`'s. */
+async function onOtherGateway(p: { page: Page; sockets: SocketRecord[] }, userId: string, otherId: string) {
+  for (let i = 0; i < 12 && (await gatewayOf(userId)) === (await gatewayOf(otherId)); i++) {
+    const before = p.sockets.length;
+    const connects = logs.filter((l) => l.line.includes('"client connected"') && l.line.includes(userId)).length;
+    await p.page.reload();
+    await expect.poll(() => p.sockets.length, { timeout: 10_000, interval: 50 }).toBeGreaterThan(before);
+    await untilLive(p.page);
+    await expect
+      .poll(() => logs.filter((l) => l.line.includes('"client connected"') && l.line.includes(userId)).length, { timeout: 5_000 })
+      .toBeGreaterThan(connects);
+  }
+  expect(await gatewayOf(userId)).not.toBe(await gatewayOf(otherId));
+}
+
 /**
  * Another user writing over REST, alternately to everyone and directly to
  * `recipient`; every content starts with a tag of its own, so that `shown` can
@@ -302,17 +326,7 @@ describe('the web page', () => {
     const alice = `page_${crypto.randomUUID().slice(0, 8)}`;
     const aliceId = await signUp(a.page, alice, a.sockets);
     const bobId = await signUp(b.page, `page_${crypto.randomUUID().slice(0, 8)}`, b.sockets);
-    // nginx spreads pages over the gateways at random: reload Bob's until it lands on the other one.
-    for (let i = 0; i < 12 && (await gatewayOf(bobId)) === (await gatewayOf(aliceId)); i++) {
-      const before = b.sockets.length;
-      await b.page.reload();
-      await expect.poll(() => b.sockets.length, { timeout: 10_000, interval: 50 }).toBeGreaterThan(before);
-      await untilLive(b.page);
-      await expect
-        .poll(() => logs.filter((l) => l.line.includes('"client connected"') && l.line.includes(bobId)).length, { timeout: 5_000 })
-        .toBeGreaterThan(i + 1);
-    }
-    expect(await gatewayOf(bobId)).not.toBe(await gatewayOf(aliceId));
+    await onOtherGateway(b, bobId, aliceId);
 
     const tag = `thread-${crypto.randomUUID().slice(0, 8)}`;
     await a.page.fill('#send-form input[name="content"]', `${tag} root`);
@@ -361,5 +375,67 @@ describe('the web page', () => {
     expect([...a.errors, ...b.errors]).toEqual([]);
     await a.page.close();
     await b.page.close();
+  }, 90_000);
+
+  it('shows conversations with unread badges kept in step between two tabs, typing, and a read mark, for two users on different gateways', async () => {
+    const a = await openPage();
+    const a2 = await openPage();
+    const b = await openPage();
+    const alice = `page_${crypto.randomUUID().slice(0, 8)}`;
+    const bob = `page_${crypto.randomUUID().slice(0, 8)}`;
+    const aliceId = await signUp(a.page, alice, a.sockets);
+    const bobId = await signUp(b.page, bob, b.sockets);
+    await onOtherGateway(b, bobId, aliceId);
+    await logIn(a2.page, alice);
+
+    const sidebar = (p: Page) => p.locator('#conversations button');
+    const entry = (p: Page, title: string) => p.locator('#conversations button', { hasText: title });
+    const badge = (p: Page, title: string) => entry(p, title).locator('.badge');
+    // Everyone has global; the list says so.
+    await expect.poll(() => sidebar(a.page).allTextContents(), { timeout: 10_000, interval: 50 }).toContain('global');
+
+    // Bob writes to Alice (from "All messages", naming her): both of Alice's tabs show an unread badge on Bob.
+    await b.page.fill('#send-form input[name="recipient"]', alice);
+    await b.page.fill('#send-form input[name="content"]', 'are you there?');
+    await b.page.click('#send-form button[type="submit"]');
+    for (const tab of [a.page, a2.page]) await expect.poll(() => badge(tab, bob).textContent(), { timeout: 10_000, interval: 50 }).toBe('1');
+
+    // Alice opens the conversation in one tab: it is read there, and the other tab's badge goes too.
+    await entry(a.page, bob).click();
+    await expect.poll(() => badge(a2.page, bob).count(), { timeout: 10_000, interval: 50 }).toBe(0);
+    expect(await badge(a.page, bob).count()).toBe(0);
+    expect(await a.page.locator('#messages li:not([hidden])').allTextContents()).toEqual([expect.stringContaining('are you there?')]);
+
+    // Bob opens it too and types: Alice sees him typing.
+    await entry(b.page, alice).click();
+    await b.page.locator('#send-form input[name="content"]').pressSequentially('yes?');
+    await expect.poll(() => a.page.textContent('#typing'), { timeout: 10_000, interval: 50 }).toBe(`${bob} is typing…`);
+
+    // Alice answers in the conversation; Bob has it open, so it is read at once: Alice's message gets the read mark.
+    await a.page.fill('#send-form input[name="content"]', 'here I am');
+    await a.page.click('#send-form button[type="submit"]');
+    const answer = a.page.locator('#messages li', { hasText: 'here I am' });
+    await expect.poll(() => answer.getAttribute('class'), { timeout: 10_000, interval: 50 }).toContain('read');
+    expect(await b.page.locator('#messages li:not([hidden])').allTextContents()).toEqual([
+      expect.stringContaining('are you there?'),
+      expect.stringContaining('here I am'),
+    ]);
+
+    // A room: Alice creates it and adds Bob over REST, then writes there; Bob's list shows it with its badge.
+    const login = (await (
+      await fetch(`${BASE}/api/auth/login`, { method: 'POST', body: JSON.stringify({ username: alice, password: 'password123' }) })
+    ).json()) as { token: string };
+    const auth = { authorization: `Bearer ${login.token}` };
+    const room = (await (await fetch(`${BASE}/api/rooms`, { method: 'POST', headers: auth, body: JSON.stringify({ name: 'garden' }) })).json()) as {
+      id: string;
+    };
+    expect((await fetch(`${BASE}/api/rooms/${room.id}/members/${bobId}`, { method: 'POST', headers: auth })).status).toBe(201);
+    expect(
+      (await fetch(`${BASE}/api/messages`, { method: 'POST', headers: auth, body: JSON.stringify({ content: 'roses', room_id: room.id }) })).status,
+    ).toBe(201);
+    await expect.poll(() => badge(b.page, '# garden').textContent(), { timeout: 10_000, interval: 50 }).toBe('1');
+
+    expect([...a.errors, ...a2.errors, ...b.errors]).toEqual([]);
+    for (const p of [a, a2, b]) await p.page.close();
   }, 90_000);
 });

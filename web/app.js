@@ -3,8 +3,11 @@
 // nginx. User-supplied text is only ever written with textContent, never innerHTML.
 // A lost socket reconnects with `since=<the last cursor seen>`, and the gateway
 // replays what was missed before going live again (docs/protocol.md#cursors-and-resume).
-// Type-checked from JSDoc (tsconfig.web.json, part of `npm run typecheck`).
-'use strict';
+// Type-checked from JSDoc (tsconfig.web.json, part of `npm run typecheck`). An ES
+// module (strict, deferred); the conversation sidebar is inbox.js.
+import { createInbox } from './inbox.js';
+
+/** @typedef {import('./inbox.js').Conversation} Conversation */
 
 /**
  * A message as the API and the socket send it (shared/src/model/message.ts).
@@ -55,6 +58,10 @@ const els = {
   threadPanel: $('thread-panel'),
   thread: $('thread'),
   threadClose: $('thread-close'),
+  conversations: $('conversations'),
+  typing: $('typing'),
+  recipient: /** @type {HTMLInputElement} */ ($('send-form').querySelector('input[name="recipient"]')),
+  content: /** @type {HTMLInputElement} */ ($('send-form').querySelector('input[name="content"]')),
   error: $('error'),
 };
 
@@ -83,6 +90,22 @@ let openThread = null;
 let cursor = null; // the newest resume cursor any frame carried; reconnecting with it replays what was missed
 const CURSOR_KEY = 'chat.cursor'; // sessionStorage, so a reload of the page resumes too
 const INVALID_CURSOR_CLOSE = 4003; // the gateway refused `since`: drop it, start afresh, reload history
+
+/** The conversation sidebar (inbox.js): unread badges, the conversation shown, read marks, typing. */
+const inbox = createInbox({
+  api,
+  send(frame) {
+    if (socket?.readyState !== WebSocket.OPEN) return false;
+    socket.send(JSON.stringify(frame));
+    return true;
+  },
+  me: () => me,
+  list: els.conversations,
+  feed: els.messages,
+  typingLine: els.typing,
+  onSelect: (c) => openConversation(c).catch((e) => showError(`could not load the conversation: ${errorText(e)}`)),
+  onError: showError,
+});
 
 // ---- helpers ------------------------------------------------------------------
 
@@ -210,6 +233,8 @@ function addMessage(m, { direct = false } = {}) {
   if (m.recipient) li.append(el('span', 'meta', `→ ${m.recipient}`));
   if (m.room_id) li.append(el('span', 'meta', `#${m.room_id.slice(0, 8)}`));
   li.dataset.id = String(m.id);
+  li.dataset.key = inbox.keyOfMessage(m);
+  li.dataset.sender = String(m.sender ?? '');
   // The actions come before the content: an item reads time, sender, actions, content.
   const actions = el('span', 'actions');
   actions.append(button('Reply', 'reply'), button(`${QUICK_REACTION}+`, 'react', QUICK_REACTION));
@@ -226,6 +251,7 @@ function addMessage(m, { direct = false } = {}) {
     node = node.previousElementSibling;
   }
   list.insertBefore(li, before);
+  inbox.shown(m);
 
   while (list.children.length > MAX_RENDERED) list.firstElementChild?.remove();
   if (nearBottom) list.scrollTop = list.scrollHeight;
@@ -362,6 +388,7 @@ function showAuth() {
   els.logout.hidden = true;
   els.messages.replaceChildren();
   seen.clear();
+  inbox.clear();
   dropCursor();
   setStatus('signed out');
 }
@@ -405,12 +432,20 @@ function connect() {
           // Live from here on without a replay: whatever came before is history.
           loadHistory().catch((e) => showError(`could not load messages: ${errorText(e)}`));
         }
+        refreshInbox();
         break;
       case 'message':
         addMessage(frame.message);
+        inbox.arrived(frame.message);
         break;
       case 'direct_message':
         addMessage(frame.message, { direct: true });
+        inbox.arrived(frame.message);
+        break;
+      case 'read':
+      case 'read_receipt':
+      case 'typing':
+        inbox.frame(frame);
         break;
       case 'message_updated':
       case 'message_deleted':
@@ -418,6 +453,7 @@ function connect() {
         break;
       case 'resumed':
         live(); // every missed message has been replayed
+        refreshInbox(); // read positions are not replayed: the list has them
         break;
       case 'reload':
         // Too much was missed to replay: read history over REST, keep the new cursor.
@@ -467,12 +503,36 @@ async function loadHistory() {
   for (const m of [...(page?.messages ?? [])].reverse()) addMessage(m);
 }
 
+function refreshInbox() {
+  inbox.refresh().catch((e) => showError(`could not load conversations: ${errorText(e)}`));
+}
+
+/**
+ * Shows one conversation (null: every message): its history, the send form aimed at it, and marks it read.
+ * @param {Conversation | null} c
+ */
+async function openConversation(c) {
+  els.recipient.hidden = c !== null;
+  if (!c || !me) return;
+  const path =
+    c.kind === 'room'
+      ? `/api/rooms/${encodeURIComponent(c.id.slice('room:'.length))}/messages?limit=50`
+      : c.kind === 'direct'
+        ? `/api/messages/between/${encodeURIComponent(me.username)}/${encodeURIComponent(c.title)}?limit=50`
+        : '/api/messages?limit=50';
+  const page = await api('GET', path);
+  if (inbox.selected()?.id !== c.id) return; // another one was opened meanwhile
+  for (const m of [...(page?.messages ?? [])].reverse()) addMessage(m, { direct: c.kind === 'direct' });
+  await inbox.opened();
+}
+
 /** @param {User} user */
 async function startSession(user) {
   showChat(user);
   showError('');
   cursor = storedCursor(user.id); // after a reload of the page, resume where it was
   connect();
+  refreshInbox();
   await loadHistory().catch((e) => showError(`could not load messages: ${e.message}`));
 }
 
@@ -504,6 +564,10 @@ els.sendForm.addEventListener('submit', async (event) => {
   let recipient = String(form.get('recipient') ?? '').trim();
   /** @type {Record<string, string>} */
   const body = { content };
+  // The conversation shown is where a message goes; with none, the recipient box says.
+  const open = inbox.selected();
+  if (open) recipient = open.kind === 'direct' ? open.title : '';
+  if (open?.kind === 'room') body.room_id = open.id.slice('room:'.length);
   if (replyTo) {
     // A reply goes to the conversation of the message it answers.
     body.reply_to = replyTo.id;
@@ -517,12 +581,15 @@ els.sendForm.addEventListener('submit', async (event) => {
     /** @type {HTMLInputElement} */ (els.sendForm.elements.namedItem('content')).value = '';
     addMessage(message, { direct: Boolean(recipient) });
     replyWith(null);
+    inbox.sent();
     showError('');
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) showAuth();
     showError(errorText(e));
   }
 });
+
+els.content.addEventListener('input', () => inbox.typed());
 
 els.logout.addEventListener('click', async () => {
   disconnect();
