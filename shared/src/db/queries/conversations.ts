@@ -1,7 +1,7 @@
 import { sql, type CompiledQuery, type RawBuilder } from 'kysely';
 import { conversationId, type ConversationKind, type ConversationRef } from '../../model/conversation.ts';
 import type { Executor } from '../database.ts';
-import { directPartnersSql } from './messages.ts';
+import { directPairsSql } from './messages.ts';
 
 /*
  * A user's conversations and how far they have read each. Nothing here is
@@ -23,8 +23,6 @@ const pairMessages = (a: RawBuilder<unknown>, b: RawBuilder<unknown>) =>
 
 /** The index order of every history index, for a probe or a range of it. */
 const NEWEST_FIRST = sql`order by m.created_at desc, m.id desc`;
-/** The pair index leads with the pair: said in the order too, so a probe is one index descent. */
-const PAIR_NEWEST_FIRST = sql`order by least(m.sender_id, m.recipient_id), greatest(m.sender_id, m.recipient_id), m.created_at desc, m.id desc`;
 
 /** Below every message id: with '-infinity', a position before everything. */
 const NIL_UUID = '00000000-0000-0000-0000-000000000000';
@@ -60,8 +58,8 @@ export function conversationPageQuery(
   unreadCap: number,
 ): CompiledQuery<ConversationRow> {
   const me = sql`${userId}::uuid`;
-  const newest = (where: RawBuilder<unknown>, order = NEWEST_FIRST) =>
-    sql`left join lateral (select m.created_at, m.id from messages m where ${where} ${order} limit 1) l on true`;
+  const newest = (where: RawBuilder<unknown>) =>
+    sql`left join lateral (select m.created_at, m.id from messages m where ${where} ${NEWEST_FIRST} limit 1) l on true`;
   const before = page.before === undefined ? sql`true` : sql`(c.updated_at, c.id) < (${page.before.at}::timestamptz, ${page.before.id})`;
   // Unread after the position (cr) or the start (`since`), by others, standing; at most cap + 1 index entries read.
   const unread = (where: RawBuilder<unknown>) => sql`(select count(*)::int from (
@@ -70,20 +68,19 @@ export function conversationPageQuery(
         and (m.created_at, m.id) > (coalesce(cr.message_created_at, p.since), coalesce(cr.message_id, ${NIL_UUID}::uuid))
         and m.sender_id <> ${me} and m.deleted_at is null
       ${NEWEST_FIRST} limit ${unreadCap + 1}) u)`;
+  // Titles are read for the page's rows only.
   return sql<ConversationRow>`
     with candidates as materialized (
-      select 'global' as id, 'global' as kind, null::uuid as target, 'global' as title, l.created_at as last_at, l.id as last_id, me.created_at as since
+      select 'global' as id, 'global' as kind, null::uuid as target, l.created_at as last_at, l.id as last_id, me.created_at as since
       from users me ${newest(globalMessages)}
       where me.id = ${me}
       union all
-      select 'room:' || r.id, 'room', r.id, r.name, l.created_at, l.id, rm.joined_at
-      from room_members rm join rooms r on r.id = rm.room_id ${newest(roomMessages(sql`rm.room_id`))}
+      select 'room:' || rm.room_id, 'room', rm.room_id, l.created_at, l.id, rm.joined_at
+      from room_members rm ${newest(roomMessages(sql`rm.room_id`))}
       where rm.user_id = ${me}
       union all
-      select 'user:' || u.id, 'direct', u.id, u.username, l.created_at, l.id, '-infinity'::timestamptz
-      from (${directPartnersSql(userId)} union all select ${me} where exists (select 1 from messages m where ${pairMessages(me, me)})) p
-      join users u on u.id = p.partner
-      ${newest(pairMessages(me, sql`p.partner`), PAIR_NEWEST_FIRST)}
+      select 'user:' || p.partner, 'direct', p.partner, p.last_at, p.last_id, '-infinity'::timestamptz
+      from (${directPairsSql(userId)}) p
     ),
     page as materialized (
       select * from (select *, coalesce(last_at, since) as updated_at from candidates) c
@@ -91,7 +88,12 @@ export function conversationPageQuery(
       order by c.updated_at desc, c.id desc
       limit ${page.limit + 1}
     )
-    select p.id, p.kind, p.target, p.title, p.updated_at, p.last_id, cr.message_id as read_id,
+    select p.id, p.kind, p.target, p.updated_at, p.last_id, cr.message_id as read_id,
+      case p.kind
+        when 'global' then 'global'
+        when 'room' then (select name from rooms where id = p.target)
+        else (select username from users where id = p.target)
+      end as title,
       case p.kind
         when 'global' then ${unread(globalMessages)}
         when 'room' then ${unread(roomMessages(sql`p.target`))}

@@ -498,40 +498,46 @@ export async function countVisibleAfter(db: Executor, userId: string, afterSeq: 
 }
 
 /**
- * Everyone `userId` has exchanged a direct message with (not themselves), in
- * one index probe per partner: a skip scan over each side of the unordered
- * pair, `messages_dm_pair_idx` for the partners whose id is above the user's
- * and `messages_dm_pair_high_idx` for those below. The cost is the user's
- * partners, not their messages.
+ * Everyone `userId` has exchanged a direct message with, the user themself
+ * too when they wrote notes to themselves, each with the newest message of
+ * the pair, in one index probe per partner: a skip scan over each side of the
+ * unordered pair, `messages_dm_pair_idx` for the partners whose id is above
+ * the user's (and the user's own pair) and `messages_dm_pair_high_idx` for
+ * those below. Both indexes are ordered newest first within a pair, so the
+ * entry each probe lands on is the pair's newest message. The cost is the
+ * user's partners, not their messages.
  */
-export function directPartnersSql(userId: string): RawBuilder<{ partner: string }> {
+export function directPairsSql(userId: string): RawBuilder<{ partner: string; last_at: Date; last_id: string }> {
   const pair = { low: sql`least(m.sender_id, m.recipient_id)`, high: sql`greatest(m.sender_id, m.recipient_id)` };
-  return sql<{ partner: string }>`
-    with recursive above(partner) as (
-      (select ${pair.high} from messages m
+  const newestFirst = sql`m.created_at desc, m.id desc`;
+  return sql<{ partner: string; last_at: Date; last_id: string }>`
+    with recursive above(partner, last_at, last_id) as (
+      (select ${pair.high}, m.created_at, m.id from messages m
         where m.recipient_id is not null and ${pair.low} = ${userId}
-        order by ${pair.low}, ${pair.high} limit 1)
+        order by ${pair.low}, ${pair.high}, ${newestFirst} limit 1)
       union all
-      select (select ${pair.high} from messages m
+      select n.* from above cross join lateral (
+        select ${pair.high}, m.created_at, m.id from messages m
         where m.recipient_id is not null and ${pair.low} = ${userId} and ${pair.high} > above.partner
-        order by ${pair.low}, ${pair.high} limit 1)
-      from above where above.partner is not null
-    ), below(partner) as (
-      (select ${pair.low} from messages m
+        order by ${pair.low}, ${pair.high}, ${newestFirst} limit 1) n
+    ), below(partner, last_at, last_id) as (
+      (select ${pair.low}, m.created_at, m.id from messages m
         where m.recipient_id is not null and ${pair.high} = ${userId} and ${pair.low} < ${userId}
-        order by ${pair.high}, ${pair.low} limit 1)
+        order by ${pair.high}, ${pair.low}, ${newestFirst} limit 1)
       union all
-      select (select ${pair.low} from messages m
+      select n.* from below cross join lateral (
+        select ${pair.low}, m.created_at, m.id from messages m
         where m.recipient_id is not null and ${pair.high} = ${userId} and ${pair.low} > below.partner and ${pair.low} < ${userId}
-        order by ${pair.high}, ${pair.low} limit 1)
-      from below where below.partner is not null
+        order by ${pair.high}, ${pair.low}, ${newestFirst} limit 1) n
     )
-    select partner from above where partner is not null and partner <> ${userId}
+    select partner, last_at, last_id from above
     union all
-    select partner from below where partner is not null`;
+    select partner, last_at, last_id from below`;
 }
 
-export const directPartnersQuery = (db: Executor, userId: string): CompiledQuery<{ partner: string }> => directPartnersSql(userId).compile(db);
+/** Everyone `userId` has exchanged a direct message with, not themselves (directPairsSql). */
+export const directPartnersQuery = (db: Executor, userId: string): CompiledQuery<{ partner: string }> =>
+  sql<{ partner: string }>`select partner from (${directPairsSql(userId)}) p where partner <> ${userId}`.compile(db);
 
 export async function listDirectPartners(db: Executor, userId: string): Promise<string[]> {
   const { rows } = await db.executeQuery(directPartnersQuery(db, userId));
