@@ -39,6 +39,23 @@ export async function changesOf(url: string, messageIds: string[]): Promise<Arra
   return rows.map((r) => ({ messageId: r.message_id, seq: Number(r.seq) }));
 }
 
+/**
+ * Which acknowledged read positions the database no longer holds at or past
+ * (positions only move forward, so a later one is fine): by `<user id> <conversation>`.
+ */
+export async function readPositionsLost(url: string, reads: Array<{ userId: string; conversation: string; messageId: string }>): Promise<string[]> {
+  const rows = await once<{ user_id: string; conversation: string }>(
+    url,
+    `select r.user_id, r.conversation
+       from unnest($1::uuid[], $2::text[], $3::uuid[]) as r(user_id, conversation, message_id)
+       join messages m on m.id = r.message_id
+       left join conversation_reads cr on cr.user_id = r.user_id and cr.conversation = r.conversation
+      where cr.message_id is null or (cr.message_created_at, cr.message_id) < (m.created_at, m.id)`,
+    [reads.map((r) => r.userId), reads.map((r) => r.conversation), reads.map((r) => r.messageId)],
+  );
+  return rows.map((r) => `${r.user_id} ${r.conversation}`);
+}
+
 /** Fault 4: every PostgreSQL backend of the cluster's database, terminated from outside it. */
 export async function terminateBackends(adminUrl: string, database: string): Promise<number> {
   const rows = await once<{ terminated: boolean }>(

@@ -1,10 +1,10 @@
-import type { ChangeRequest, MessageBody } from './rest.ts';
+import { markRead, type ChangeRequest, type MessageBody } from './rest.ts';
 import type { SentMessage, Target, Tracker } from './tracker.ts';
-import type { SendTransport } from './transport.ts';
+import { ACK_TIMEOUT_MS, type SendTransport } from './transport.ts';
 
 /** Who can be addressed: receivers (for direct messages) and rooms, with the receivers each must reach. */
 export interface Addressing {
-  receivers: Array<{ name: string; username: string }>;
+  receivers: Array<{ name: string; username: string; id: string }>;
   rooms: Array<{ id: string; audience: string[] }>;
 }
 
@@ -12,13 +12,21 @@ const pick = <T>(items: T[]): T => items[Math.floor(Math.random() * items.length
 
 /** Acknowledged messages the load then changes: half edited, a third of the rest reacted to, the others deleted. */
 const CHANGE_SHARE = 0.3;
+/** Acknowledged messages their sender then marks read (over REST, whatever it sent with): the positions must survive every fault. */
+const READ_SHARE = 0.3;
+
+/** The conversation of a message as its sender names it. */
+function conversationOf(t: Target): string {
+  if (t.kind === 'dm') return `user:${t.recipientId}`;
+  return t.kind === 'room' ? `room:${t.roomId}` : 'global';
+}
 
 /** Mostly global messages, some direct messages to one receiver, some room messages. */
 function pickTarget(a: Addressing): Target {
   const roll = Math.random();
   if (roll < 0.25) {
     const to = pick(a.receivers);
-    return { kind: 'dm', recipient: to.username, audience: [to.name] };
+    return { kind: 'dm', recipient: to.username, recipientId: to.id, audience: [to.name] };
   }
   if (roll < 0.4 && a.rooms.length > 0) {
     const room = pick(a.rooms);
@@ -74,6 +82,7 @@ export class Load {
       const message = this.tracker.begin(phase, sender.kind, pickTarget(this.addressing), crypto.randomUUID());
       await this.deliver(sender, message);
       if (message.id !== undefined && Math.random() < CHANGE_SHARE) await this.change(sender, message, message.id);
+      if (message.id !== undefined && Math.random() < READ_SHARE) await this.markRead(sender, message, message.id, phase);
       await sleep(this.opts.intervalMs * (0.5 + Math.random()));
     }
   }
@@ -98,6 +107,18 @@ export class Load {
         return;
       }
       change.lastFailure = attempt.reason;
+      if (Date.now() > deadline) return;
+      await sleep(Math.min(Math.max(attempt.retryAfterMs ?? 0, 200), 1_000) * (0.75 + Math.random() / 2));
+    }
+  }
+
+  /** Marks the conversation read up to the sender's own acknowledged message, retried until answered or the deadline. */
+  private async markRead(sender: SendTransport, message: SentMessage, id: string, phase: string) {
+    const conversation = conversationOf(message.target);
+    const deadline = Date.now() + this.opts.deadlineMs;
+    for (;;) {
+      const attempt = await markRead(sender.user, conversation, id, ACK_TIMEOUT_MS);
+      if (attempt.ok) return this.tracker.readAcked(phase, sender.user.id, conversation, attempt.id);
       if (Date.now() > deadline) return;
       await sleep(Math.min(Math.max(attempt.retryAfterMs ?? 0, 200), 1_000) * (0.75 + Math.random() / 2));
     }

@@ -99,6 +99,7 @@ async function main(): Promise<number> {
         HANDSHAKE_ADDRESS_LIMIT: '0',
         MESSAGE_RATE_LIMIT: '0',
         REACTION_RATE_LIMIT: '0',
+        READ_RATE_LIMIT: '0',
       },
       output: log.output,
     });

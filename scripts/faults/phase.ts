@@ -1,6 +1,6 @@
 import type { ClusterLog } from './cluster-log.ts';
 import type { CursorCodec } from '@chat/shared/chat';
-import { changesOf, storedFor } from './database-checks.ts';
+import { changesOf, readPositionsLost, storedFor } from './database-checks.ts';
 import { seconds, type Fault, type FaultContext } from './fault.ts';
 import type { Load } from './load.ts';
 import type { FaultOptions } from './options.ts';
@@ -111,6 +111,14 @@ export async function runPhase(ctx: PhaseContext, phase: string, fault: Fault | 
     `${changes.length} changes in the log (${['edit', 'react', 'delete'].map((k) => `${changed.filter((m) => m.change?.kind === k).length} ${k}`).join(', ')} attempted` +
       `${changeGaveUp.length > 0 ? `, ${changeGaveUp.length} never acknowledged (last failure: ${changeGaveUp[0]?.change?.lastFailure ?? '?'})` : ''})`,
   );
+  // Every read position acknowledged so far, this phase's and the earlier ones': each must have survived this fault too.
+  const reads = [...tracker.reads.values()];
+  const readsLost = await readPositionsLost(ctx.databaseUrl, reads);
+  notes.push(
+    `${tracker.readMarks.get(phase) ?? 0} read marks acknowledged; of the latest positions acknowledged so far (${reads.length} users and conversations), ` +
+      `${reads.length - readsLost.length} stored at or past`,
+  );
+  for (const r of readsLost.slice(0, 10)) failures.push(`read position lost: ${r}`);
   notes.push(...processEvents(log, startedAt));
   if (delayed.length > 0) notes.push(describeDelayed(tracker, delayed));
 
@@ -131,7 +139,7 @@ export async function runPhase(ctx: PhaseContext, phase: string, fault: Fault | 
     acked: acked.length,
     stored,
     changes: changes.length,
-    lost: incomplete.length + changeStats.missing.length,
+    lost: incomplete.length + changeStats.missing.length + readsLost.length,
     duplicated: duplicated + storedTwice + changeStats.duplicated,
     recovered: replayed,
     recoveryMs: incomplete.length > 0 ? undefined : recoveredAt - injectedAt,

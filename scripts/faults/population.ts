@@ -73,7 +73,7 @@ export async function populate(tracker: Tracker, receiversPerKind: number): Prom
   return {
     receivers,
     senders,
-    addressing: { receivers: receiverLabels.map((name) => ({ name, username: user(name).username })), rooms },
+    addressing: { receivers: receiverLabels.map((name) => ({ name, username: user(name).username, id: user(name).id })), rooms },
     pausedUsers: { ws: user('pausedws'), io: user('pausedio'), flooder: user('flooder') },
   };
 }

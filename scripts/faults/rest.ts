@@ -81,7 +81,21 @@ export function changeMessage(user: User, change: ChangeRequest, key: string, ti
   return attempt(user, 'PUT', `/api/messages/${change.id}/reactions/${encodeURIComponent(change.emoji)}`, undefined, key, timeoutMs);
 }
 
-async function attempt(user: User, method: string, route: string, body: unknown, key: string, timeoutMs: number): Promise<Attempt> {
+/** One attempt of `PUT /api/conversations/{id}/read`, answered with the read position now (a message id). */
+export function markRead(user: User, conversation: string, messageId: string, timeoutMs: number): Promise<Attempt> {
+  const position = (body: unknown) => (body as { message_id: string }).message_id;
+  return attempt(user, 'PUT', `/api/conversations/${conversation}/read`, { message_id: messageId }, crypto.randomUUID(), timeoutMs, position);
+}
+
+async function attempt(
+  user: User,
+  method: string,
+  route: string,
+  body: unknown,
+  key: string,
+  timeoutMs: number,
+  idOf = (answer: unknown) => (answer as { id: string }).id,
+): Promise<Attempt> {
   try {
     const res = await fetch(BASE + route, {
       method,
@@ -90,7 +104,7 @@ async function attempt(user: User, method: string, route: string, body: unknown,
       signal: AbortSignal.timeout(timeoutMs),
     });
     const text = await res.text();
-    if (res.status === 200 || res.status === 201) return { ok: true, id: (JSON.parse(text) as { id: string }).id };
+    if (res.status === 200 || res.status === 201) return { ok: true, id: idOf(JSON.parse(text)) };
     const retryAfter = Number(res.headers.get('retry-after'));
     const code = (() => {
       try {

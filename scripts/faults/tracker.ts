@@ -5,7 +5,7 @@ export type SenderKind = 'rest' | 'ws' | 'io';
 /** Where a message goes; `audience` names the receivers that must get it. */
 export type Target =
   | { kind: 'global'; audience: string[] }
-  | { kind: 'dm'; recipient: string; audience: string[] }
+  | { kind: 'dm'; recipient: string; recipientId: string; audience: string[] }
   | { kind: 'room'; roomId: string; audience: string[] };
 
 export interface SentMessage {
@@ -72,6 +72,16 @@ export class Tracker {
   private readonly changeReceipts = new Map<string, Map<string, { count: number; at: number }>>();
   /** Change entries a receiver got before the message they change: out of log order. */
   readonly early: Array<{ at: number; receiver: string; id: string }> = [];
+  /** The last acknowledged read position of each user in each conversation (`<user id> <conversation>`), and in which phase. */
+  readonly reads = new Map<string, { userId: string; conversation: string; messageId: string; phase: string }>();
+  /** Acknowledged read marks per phase. */
+  readonly readMarks = new Map<string, number>();
+
+  /** A read mark was acknowledged with the position `messageId`: positions only move forward, so this one is the latest. */
+  readAcked(phase: string, userId: string, conversation: string, messageId: string): void {
+    this.reads.set(`${userId} ${conversation}`, { userId, conversation, messageId, phase });
+    this.readMarks.set(phase, (this.readMarks.get(phase) ?? 0) + 1);
+  }
 
   addReceiver(profile: ReceiverProfile): void {
     this.profiles.set(profile.name, profile);

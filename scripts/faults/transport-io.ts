@@ -40,6 +40,7 @@ export function ioTransport(user: User): SendTransport {
 
   return {
     kind: 'io',
+    user,
     send: (body, key) => command('message', { ...body }, key),
     change: (change, key) => command(...changeEmit(change), key),
     close() {

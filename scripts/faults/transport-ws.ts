@@ -63,6 +63,7 @@ export function wsTransport(user: User): SendTransport {
 
   return {
     kind: 'ws',
+    user,
     send: (body, key) => command({ type: 'message', ...body }, key),
     change: (change, key) => command(changeFrame(change), key),
     close() {

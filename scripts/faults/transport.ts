@@ -1,9 +1,11 @@
-import type { Attempt, ChangeRequest, MessageBody } from './rest.ts';
+import type { Attempt, ChangeRequest, MessageBody, User } from './rest.ts';
 import type { SenderKind } from './tracker.ts';
 
 /** One way of sending a message; `send` is one attempt, answered or failed within the ack timeout. */
 export interface SendTransport {
   kind: SenderKind;
+  /** Who sends: read marks go over REST as this user. */
+  user: User;
   send(body: MessageBody, key: string): Promise<Attempt>;
   /** One attempt of a change of an acknowledged message, answered with the message's id. */
   change(change: ChangeRequest, key: string): Promise<Attempt>;
