@@ -28,6 +28,7 @@ function raw(
 const TYPES: Record<string, string> = {
   'index.html': 'text/html; charset=utf-8',
   'app.js': 'text/javascript; charset=utf-8',
+  'inbox.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
 };
 
@@ -42,7 +43,7 @@ describe('the web page, served by the API from web/', () => {
     expect(pageFiles(WEB_ROOT)).toEqual(Object.keys(TYPES).sort());
   });
 
-  it.each(Object.entries({ '/': 'index.html', '/index.html': 'index.html', '/app.js': 'app.js', '/style.css': 'style.css' }))(
+  it.each(Object.entries({ '/': 'index.html', '/index.html': 'index.html', '/app.js': 'app.js', '/inbox.js': 'inbox.js', '/style.css': 'style.css' }))(
     'answers GET %s with web/%s, its content type and the security headers',
     async (route, file) => {
       const res = await api.fetch(route);
