@@ -1,8 +1,9 @@
+import { readFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { deletePrefix, uniquePrefix } from '@chat/shared/testing';
+import { deletePrefix, pdfFile, pngFile, uniquePrefix } from '@chat/shared/testing';
 import type { RunningCluster } from '../scripts/cluster/cluster.ts';
 import { startE2eCluster } from './fixture.ts';
 
@@ -437,5 +438,52 @@ describe('the web page', () => {
 
     expect([...a.errors, ...a2.errors, ...b.errors]).toEqual([]);
     for (const p of [a, a2, b]) await p.page.close();
+  }, 90_000);
+
+  it('sends an image and a PDF between two users on different gateways: the image shown in place, the PDF offered for download', async () => {
+    const a = await openPage();
+    const b = await openPage();
+    const alice = `page_${crypto.randomUUID().slice(0, 8)}`;
+    const bob = `page_${crypto.randomUUID().slice(0, 8)}`;
+    const aliceId = await signUp(a.page, alice, a.sockets);
+    const bobId = await signUp(b.page, bob, b.sockets);
+    await onOtherGateway(b, bobId, aliceId);
+
+    const png = pngFile(40, 20);
+    const pdf = pdfFile();
+    await a.page.fill('#send-form input[name="recipient"]', bob);
+    await a.page.fill('#send-form input[name="content"]', 'the plan');
+    await a.page.setInputFiles('#send-form input[name="files"]', [
+      { name: 'plan.png', mimeType: 'image/png', buffer: png },
+      { name: 'plan.pdf', mimeType: 'application/pdf', buffer: pdf },
+    ]);
+    await a.page.click('#send-form button[type="submit"]');
+
+    const onB = b.page.locator('#messages li', { hasText: 'the plan' });
+    await expect.poll(() => onB.count(), { timeout: 10_000, interval: 50 }).toBe(1);
+    // The image is shown, loaded from the API with Bob's session, at its size.
+    const image = onB.locator('img.attachment');
+    await expect
+      .poll(
+        () =>
+          image.evaluate((img) => {
+            const i = img as unknown as { complete: boolean; naturalWidth: number; naturalHeight: number; alt: string };
+            return [i.complete, i.naturalWidth, i.naturalHeight, i.alt];
+          }),
+        {
+          timeout: 10_000,
+          interval: 50,
+        },
+      )
+      .toEqual([true, 40, 20, 'plan.png']);
+    // The PDF is a download, and what arrives is the file Alice sent.
+    const link = onB.locator('a.attachment', { hasText: 'plan.pdf' });
+    const [download] = await Promise.all([b.page.waitForEvent('download'), link.click()]);
+    expect(download.suggestedFilename()).toBe('plan.pdf');
+    const saved = await download.path();
+    expect((await readFile(saved)).equals(pdf)).toBe(true);
+
+    expect([...a.errors, ...b.errors]).toEqual([]);
+    for (const p of [a, b]) await p.page.close();
   }, 90_000);
 });

@@ -23,6 +23,12 @@ import { createInbox } from './inbox.js';
  * @property {Array<{ emoji: string, count: number, users: string[] }>} [reactions]
  * @property {string | null} [reply_to]
  * @property {number} [reply_count]
+ * @property {Attachment[]} [attachments]
+ */
+
+/**
+ * A file a message carries (shared/src/model/message.ts).
+ * @typedef {{ id: string, name: string, size: number, content_type: string, url: string, width?: number, height?: number }} Attachment
  */
 
 /** @typedef {{ id: string, username: string }} User */
@@ -62,6 +68,7 @@ const els = {
   typing: $('typing'),
   recipient: /** @type {HTMLInputElement} */ ($('send-form').querySelector('input[name="recipient"]')),
   content: /** @type {HTMLInputElement} */ ($('send-form').querySelector('input[name="content"]')),
+  files: /** @type {HTMLInputElement} */ ($('send-form').querySelector('input[name="files"]')),
   error: $('error'),
 };
 
@@ -238,7 +245,7 @@ function addMessage(m, { direct = false } = {}) {
   // The actions come before the content: an item reads time, sender, actions, content.
   const actions = el('span', 'actions');
   actions.append(button('Reply', 'reply'), button(`${QUICK_REACTION}+`, 'react', QUICK_REACTION));
-  li.append(actions, el('span', 'content'), el('span', 'meta state'), el('span', 'reactions'));
+  li.append(actions, el('span', 'content'), el('span', 'meta state'), el('span', 'attachments'), el('span', 'reactions'));
   showState(li, m);
   if (m.reply_to && m.reply_to === openThread) addToThread(m);
   // Oldest at the top, as the API orders them: history loaded after some live
@@ -265,7 +272,9 @@ function addMessage(m, { direct = false } = {}) {
  */
 function showState(li, m) {
   shown.set(m.id, m);
-  const [content, state, reactions] = ['.content', '.state', '.reactions'].map((s) => li.querySelector(s));
+  const [content, state, reactions, files] = ['.content', '.state', '.reactions', '.attachments'].map((s) => li.querySelector(s));
+  // Images in place (the API serves only PNG, JPEG, GIF and WebP inline), anything else as a link to download.
+  if (files) files.replaceChildren(...(m.attachments ?? []).map(attachmentNode));
   if (content) content.textContent = m.deleted_at ? 'message deleted' : String(m.content ?? '');
   li.classList.toggle('deleted', Boolean(m.deleted_at));
   if (state) state.textContent = m.edited_at && !m.deleted_at ? ' (edited)' : '';
@@ -280,6 +289,51 @@ function showState(li, m) {
     );
     if (m.reply_count) reactions.append(button(`${m.reply_count} ${m.reply_count === 1 ? 'reply' : 'replies'}`, 'thread'));
   }
+}
+
+/** Image types the API serves inline; other files download. */
+const INLINE_IMAGES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp']);
+
+/**
+ * One attachment: the image itself, or a download link with the name and size.
+ * @param {Attachment} a
+ */
+function attachmentNode(a) {
+  if (INLINE_IMAGES.has(a.content_type)) {
+    const img = /** @type {HTMLImageElement} */ (el('img', 'attachment'));
+    img.src = a.url;
+    img.alt = a.name;
+    if (a.width && a.height) {
+      img.width = Math.min(a.width, 240);
+      img.height = Math.round((img.width / a.width) * a.height);
+    }
+    return img;
+  }
+  const link = /** @type {HTMLAnchorElement} */ (el('a', 'attachment', `${a.name} (${Math.max(1, Math.round(a.size / 1024))} KiB)`));
+  link.href = a.url;
+  link.download = a.name;
+  return link;
+}
+
+/**
+ * Uploads each chosen file (POST /api/uploads); resolves with their ids, in order.
+ * @param {FileList | null} files
+ * @returns {Promise<string[]>}
+ */
+async function uploadAll(files) {
+  const ids = [];
+  for (const file of files ?? []) {
+    const form = new FormData();
+    form.append('file', file, file.name);
+    /** @type {Record<string, string>} */
+    const headers = { Accept: 'application/json' };
+    if (token) headers.Authorization = `Bearer ${token}`;
+    const res = await fetch('/api/uploads', { method: 'POST', headers, credentials: 'include', body: form });
+    const data = await res.json().catch(() => null);
+    if (!res.ok) throw new ApiError(`${file.name}: ${data?.error ?? `HTTP ${res.status}`}`, res.status);
+    ids.push(String(data.id));
+  }
+  return ids;
 }
 
 /**
@@ -560,7 +614,10 @@ els.authForm.addEventListener('submit', async (event) => {
 els.sendForm.addEventListener('submit', async (event) => {
   event.preventDefault();
   const form = new FormData(els.sendForm);
-  const content = String(form.get('content') ?? '');
+  const chosen = els.files.files;
+  // A message of files alone says their names.
+  const content = String(form.get('content') ?? '') || [...(chosen ?? [])].map((f) => f.name).join(', ');
+  if (!content) return showError('write a message or attach a file');
   let recipient = String(form.get('recipient') ?? '').trim();
   /** @type {Record<string, string>} */
   const body = { content };
@@ -577,7 +634,9 @@ els.sendForm.addEventListener('submit', async (event) => {
   }
   if (recipient) body.recipient = recipient;
   try {
-    const message = await api('POST', '/api/messages', body);
+    const attachments = await uploadAll(chosen);
+    const message = await api('POST', '/api/messages', attachments.length > 0 ? { ...body, attachments } : body);
+    els.files.value = '';
     /** @type {HTMLInputElement} */ (els.sendForm.elements.namedItem('content')).value = '';
     addMessage(message, { direct: Boolean(recipient) });
     replyWith(null);

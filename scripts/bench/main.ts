@@ -14,6 +14,7 @@ import { runMetrics } from './sections/metrics.ts';
 import { runSend } from './sections/send.ts';
 import { runSoak } from './sections/soak.ts';
 import { runTargeting } from './sections/targeting.ts';
+import { runUploads } from './sections/uploads.ts';
 import type { BenchContext, SectionResult } from './types.ts';
 import { killAllWorkers } from './worker.ts';
 
@@ -33,6 +34,7 @@ const RUNNERS: Record<Exclude<SectionName, 'metrics'>, Runner> = {
   idle: runIdle,
   door: runDoor,
   history: runHistory,
+  uploads: runUploads,
   soak: runSoak,
 };
 

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 
-export const SECTIONS = ['send', 'latency', 'fanout', 'targeting', 'idle', 'door', 'history', 'metrics', 'soak'] as const;
+export const SECTIONS = ['send', 'latency', 'fanout', 'targeting', 'idle', 'door', 'history', 'uploads', 'metrics', 'soak'] as const;
 export type SectionName = (typeof SECTIONS)[number];
 /** Sections a run without section names leaves out: soak alone takes 30 minutes (`npm run bench -- soak`). */
 const NOT_BY_DEFAULT: readonly SectionName[] = ['soak'];
@@ -33,6 +33,8 @@ export interface BenchOptions {
     resumers: number;
     resumeMs: number;
   };
+  /** `clients` upload one file of `fileBytes` each at the same moment. */
+  uploads: { clients: number; fileBytes: number };
   soak: {
     /** Minutes of load; one sample of every process's memory before the load and after each minute. */
     minutes: number;
@@ -130,6 +132,7 @@ export function parseOptions(argv: string[]): BenchOptions {
           resumers: 10,
           resumeMs: 5_000,
         },
+    uploads: quick ? { clients: 5, fileBytes: 2 * 1024 * 1024 } : { clients: 20, fileBytes: 10 * 1024 * 1024 - 4096 },
     soak: quick
       ? { minutes: soakMinutes, rate: 50, senders: 5, receivers: 100, globalEvery: 50, churnPerMinute: 10, referenceMinute: Math.min(1, soakMinutes) }
       : {

@@ -3,6 +3,8 @@ import { createAuthenticator } from './auth/authenticator.ts';
 import { createRevocationList } from './auth/revocation.ts';
 import { createTokenService } from './auth/tokens.ts';
 import { createAudience } from './chat/audience.ts';
+import { createFilePurge } from './chat/uploads.ts';
+import { createBlobStore } from './storage/index.ts';
 import { createConversationService, TYPING_INTERVAL_MS } from './chat/conversations.ts';
 import { createCursorCodec } from './chat/cursor.ts';
 import { createFeed } from './chat/feed.ts';
@@ -30,6 +32,8 @@ export function createChatCore(
   publishing: EventPublisherOptions = {},
 ) {
   const events = createEventPublisher(conn.redis, config.redis.prefix, logger, publishing);
+  const store = createBlobStore(config.storage, conn.db);
+  const purgeFiles = createFilePurge({ db: conn.db, store, logger });
   const tokens = createTokenService(config.jwt);
   const numbering = createLogNumbering({ db: conn.db, events });
   // Fails open: a send already passed the fail-closed token check (REST) or
@@ -75,7 +79,9 @@ export function createChatCore(
       logger,
       rateLimit: messageLimit,
       reactionRateLimit: reactionLimit,
+      filesDeleted: () => void purgeFiles().catch((error: unknown) => logger.warn({ err: error }, 'purging deleted files failed; the sweep will')),
     }),
+    store,
     conversations: createConversationService({
       db: conn.db,
       events,

@@ -1,8 +1,9 @@
 import { Hono } from 'hono';
+import { except } from 'hono/combine';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import type { Accounts, Authenticator } from '@chat/shared/auth';
-import type { ConversationService, MessageService, RoomService, UserDirectory } from '@chat/shared/chat';
+import type { ConversationService, MessageService, RoomService, UploadService, UserDirectory } from '@chat/shared/chat';
 import type { HealthReport } from '@chat/shared/health';
 import type { ProxyTrust } from '@chat/shared/limits';
 import type { Logger } from '@chat/shared/logger';
@@ -17,6 +18,8 @@ import { requestContext } from './middleware/request-context.ts';
 import { registerOpenApi } from './openapi/document.ts';
 import { authRoutes } from './routes/auth/routes.ts';
 import { conversationRoutes } from './routes/conversations/routes.ts';
+import type { MultipartLimits } from './routes/uploads/multipart.ts';
+import { uploadRoutes } from './routes/uploads/routes.ts';
 import { healthRoutes } from './routes/health/routes.ts';
 import { messageRoutes } from './routes/messages/routes.ts';
 import { pageRoutes } from './routes/page/routes.ts';
@@ -31,6 +34,9 @@ export interface AppDeps {
   accounts: Accounts;
   messages: MessageService;
   conversations: ConversationService;
+  /** Attachments: upload, download; the clocks and size of a multipart upload. */
+  uploads: UploadService;
+  uploadLimits: MultipartLimits;
   rooms: RoomService;
   users: UserDirectory;
   health: () => Promise<HealthReport>;
@@ -63,24 +69,21 @@ export function createApp(deps: AppDeps) {
   );
   // Cross-site requests riding on the session cookie stop here, before authentication.
   app.use('/api/*', csrfGuard(deps.http.corsOrigins));
-  app.use(
-    '/api/*',
-    bodyLimit({
-      maxSize: deps.http.bodyLimitBytes,
-      onError: onBodyTooLarge(deps.http.bodyLimitBytes),
-    }),
-  );
+  // Uploads stream past it: their own limit (UPLOAD_MAX_BYTES) is counted as the file arrives.
+  app.use('/api/*', except('/api/uploads', bodyLimit({ maxSize: deps.http.bodyLimitBytes, onError: onBodyTooLarge(deps.http.bodyLimitBytes) })));
 
   app.route('/health', healthRoutes({ check: deps.health, draining: deps.draining }));
   app.route(
     '/api/auth',
     authRoutes({ accounts: deps.accounts, users: deps.users, requireAuth: authenticated, secureCookies: deps.http.secureCookies }),
   );
-  for (const path of ['/api/messages/*', '/api/conversations/*', '/api/users/*', '/api/rooms/*', '/api/ws/*']) app.use(path, authenticated);
+  for (const path of ['/api/messages/*', '/api/conversations/*', '/api/uploads/*', '/api/users/*', '/api/rooms/*', '/api/ws/*'])
+    app.use(path, authenticated);
   app.route('/api/messages', messageRoutes({ messages: deps.messages, metrics: deps.metrics }));
   app.route('/api/users', userRoutes({ users: deps.users, rooms: deps.rooms }));
   app.route('/api/rooms', roomRoutes({ rooms: deps.rooms, conversations: deps.conversations }));
   app.route('/api/conversations', conversationRoutes({ conversations: deps.conversations }));
+  app.route('/api/uploads', uploadRoutes({ uploads: deps.uploads, limits: deps.uploadLimits }));
   app.route('/api/ws', presenceRoutes({ users: deps.users }));
   app.route('/', pageRoutes({ root: deps.webRoot }));
   registerOpenApi(app);

@@ -1,5 +1,5 @@
 import { createAccounts, createPasswordHasher } from '@chat/shared/auth';
-import { createRoomService, createUserDirectory } from '@chat/shared/chat';
+import { createRoomService, createUploadService, createUserDirectory } from '@chat/shared/chat';
 import type { ApiConfig } from '@chat/shared/config';
 import type { Connections } from '@chat/shared/connections';
 import { createChatCore } from '@chat/shared/core';
@@ -27,7 +27,7 @@ export function buildAppDeps(
   wrapRouter?: EventPublisherOptions['wrapRouter'],
 ): AppDeps {
   const { db, redis } = resources;
-  const { events, tokens, revocations, auth, messages, conversations } = createChatCore(config, resources, logger, { metrics, wrapRouter });
+  const { events, tokens, revocations, auth, messages, conversations, store } = createChatCore(config, resources, logger, { metrics, wrapRouter });
   const presence = createPresenceReader(redis, config.redis.prefix);
   // Login and registration fail closed (503) while Redis is away: unlimited password
   // guessing is not an acceptable way to stay available.
@@ -63,6 +63,8 @@ export function buildAppDeps(
     }),
     messages,
     conversations,
+    uploads: createUploadService({ db, store, limits: config.uploads, logger, metrics }),
+    uploadLimits: config.uploads,
     rooms: createRoomService({ db, events, limits: config.roomLimits }),
     users: createUserDirectory({ db, presence }),
     health: createHealthCheck({ db, redis, timeoutMs: config.healthTimeoutMs }),

@@ -1,3 +1,4 @@
+import { startUploadSweep } from '@chat/shared/chat';
 import { loadApiConfig, loadOrExit } from '@chat/shared/config';
 import { createLogger } from '@chat/shared/logger';
 import { createMetrics, startMetricsServer } from '@chat/shared/metrics';
@@ -17,7 +18,10 @@ resources.redis.on('error', (err: Error) => {
   logger.warn({ err }, 'redis connection error');
 });
 let draining = false;
-const server = await listen(createApp({ ...buildAppDeps(config, resources, logger, metrics), draining: () => draining }), config);
+const deps = buildAppDeps(config, resources, logger, metrics);
+const server = await listen(createApp({ ...deps, draining: () => draining }), config);
+// Uploads never attached, and the bytes of deleted ones, go in the background.
+const sweep = startUploadSweep(deps.uploads, config.uploads.sweepIntervalMs, logger);
 logger.info({ port: server.port, environment: config.environment }, 'api listening');
 // Its own port, which nginx does not publish: only the scraper reaches it.
 const metricsServer = config.metrics.enabled ? await startMetricsServer(metrics.registry, config.metrics) : undefined;
@@ -25,6 +29,7 @@ logger.info({ port: metricsServer?.port ?? 'off' }, 'metrics listening');
 
 stopOnSignal(logger, config.shutdownDrainMs + config.shutdownTimeoutMs, async () => {
   draining = true;
+  await sweep.stop();
   await server.close(config.shutdownDrainMs);
   await metricsServer?.close();
   await closeConnections(resources);

@@ -81,11 +81,14 @@ describe('GET /api/openapi.json', () => {
     }
     for (const { path, method, op } of operations()) {
       const base = `/paths/${pointerSegment(path)}/${method}`;
-      const full = op as { requestBody?: unknown; parameters?: unknown[] };
-      if (full.requestBody) doc.compile(`${base}/requestBody/content/application~1json/schema`);
+      const full = op as { requestBody?: { content: object }; parameters?: unknown[] };
+      // Every media type's schema: JSON bodies, and the uploads' multipart and binary ones.
+      for (const type of Object.keys(full.requestBody?.content ?? {})) doc.compile(`${base}/requestBody/content/${pointerSegment(type)}/schema`);
       for (const i of full.parameters?.keys() ?? []) doc.compile(`${base}/parameters/${i}/schema`);
       for (const status of Object.keys(op.responses)) {
-        if ((op.responses[status] as { content?: object }).content) doc.compile(`${base}/responses/${status}/content/application~1json/schema`);
+        for (const type of Object.keys((op.responses[status] as { content?: object }).content ?? {})) {
+          doc.compile(`${base}/responses/${status}/content/${pointerSegment(type)}/schema`);
+        }
       }
       compiled++;
     }

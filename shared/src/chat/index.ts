@@ -8,3 +8,4 @@ export * from './rooms.ts';
 export * from './schemas.ts';
 export * from './users.ts';
 export * from './conversations.ts';
+export * from './uploads.ts';

@@ -91,6 +91,8 @@ export function createMessageService(deps: {
   maxDistinctReactions?: number;
   /** REACTION_RATE_LIMIT per user; none in tests that build the service bare. */
   reactionRateLimit?: Limiter;
+  /** A deletion marked the message's files deleted: their bytes can go now (best effort; the uploads sweep does it otherwise). */
+  filesDeleted?: () => void;
 }): MessageService {
   const { db, numbering, logger } = deps;
   const sendSchema = sendMessageInput(deps.maxMessageLength);
@@ -173,13 +175,24 @@ export function createMessageService(deps: {
       try {
         stored = await storeMessage(
           db,
-          { sender_id: actor.id, target: targetOf(input), content: input.content, client_msg_id: key, reply_to: input.reply_to ?? null },
+          {
+            sender_id: actor.id,
+            target: targetOf(input),
+            content: input.content,
+            client_msg_id: key,
+            reply_to: input.reply_to ?? null,
+            attachments: input.attachments ?? [],
+          },
           numbering.inCommit,
         );
       } catch (error) {
         // The same answer whether the message replied to does not exist or lies elsewhere: ids reveal nothing.
         if (isCheckViolation(error, 'messages_reply_conversation')) {
           throw invalid('invalid message', [{ field: 'reply_to', message: 'must be a message of the same conversation' }]);
+        }
+        // Someone else's upload, one already attached, or none at all: one answer for all, ids reveal nothing.
+        if (isCheckViolation(error, 'messages_attachments')) {
+          throw invalid('invalid message', [{ field: 'attachments', message: 'must be your own uploads that no message carries yet' }]);
         }
         // A concurrent duplicate won the race; its row stands, ours rolled back.
         const winner = isUniqueViolation(error, 'messages_client_msg_key') ? await original(actor, key) : undefined;
@@ -223,7 +236,10 @@ export function createMessageService(deps: {
         throw forbidden("only the sender, or the room's creator, can delete a message");
       }
       const stored = found.deleted ? undefined : await change(actor, key, found.id, { kind: 'deleted' });
-      if (stored) return stored;
+      if (stored) {
+        if (found.files > 0) deps.filesDeleted?.();
+        return stored;
+      }
       // Already deleted (now or by a concurrent request): the tombstone, as the first answer gave it.
       return current(found.id);
     },

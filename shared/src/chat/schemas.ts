@@ -28,6 +28,9 @@ export const clientMsgId = z
   .string({ error: 'client_msg_id must be a string' })
   .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'client_msg_id must be 1-128 letters, digits, . _ : or -');
 
+/** Files one message may carry. */
+const MAX_ATTACHMENTS = 10;
+
 /** One schema for every transport's "send a message" request. */
 export const sendMessageInput = (maxLength: number) =>
   z
@@ -41,6 +44,11 @@ export const sendMessageInput = (maxLength: number) =>
       reply_to: id('reply_to')
         .nullish()
         .meta({ description: 'A message of the same conversation to reply to: the reply joins its thread (the root of it, for a reply to a reply)' }),
+      attachments: z
+        .array(id('attachment'), { error: 'attachments must be a list of upload ids' })
+        .max(MAX_ATTACHMENTS, `at most ${MAX_ATTACHMENTS} attachments`)
+        .optional()
+        .meta({ description: `Up to ${MAX_ATTACHMENTS} of your uploads (\`POST /api/uploads\`) that no message carries yet` }),
     })
     .refine((m) => m.recipient == null || m.room_id == null, {
       message: 'a message goes either to a recipient or to a room, not both',

@@ -1,4 +1,6 @@
-import { ConfigError, duration, int, port, readEnv, type Env } from './env.ts';
+import { ConfigError, duration, int, port, readEnv, type Env, type VariableMeta } from './env.ts';
+import type { UploadLimits } from '../chat/uploads.ts';
+import { DEFAULT_ALLOWED_TYPES } from '../storage/types.ts';
 import { COMMON_VARIABLES, readCommonConfig, type CommonConfig } from './common.ts';
 import { metricsShape, readMetricsConfig, type MetricsConfig } from './metrics.ts';
 import { z } from 'zod';
@@ -16,6 +18,8 @@ export interface ApiConfig extends CommonConfig {
   registerLimit: RateLimit;
   /** MAX_ROOMS_PER_USER (rooms a user may belong to) and MAX_MEMBERS_PER_ROOM; beyond them, 409 `conflict`. */
   roomLimits: { maxRoomsPerUser: number; maxMembersPerRoom: number };
+  /** Attachments: one file's size, a user's bytes per day, the types a file's content may be, how long unattached uploads stay, and the clocks of a slow client. */
+  uploads: UploadLimits & { idleTimeoutMs: number; timeoutMs: number; sweepIntervalMs: number };
   /** How long a stopping replica keeps serving with `Connection: close` (see server.ts); SHUTDOWN_TIMEOUT comes on top. */
   shutdownDrainMs: number;
 }
@@ -50,6 +54,33 @@ export const apiShape = {
     description: 'Rooms one user may belong to (created or added to); beyond it, creating a room or being added answers 409 `conflict`.',
   }),
   MAX_MEMBERS_PER_ROOM: int(1000, 1, 1_000_000).meta({ description: 'Members one room may have; beyond it, adding answers 409 `conflict`.' }),
+  UPLOAD_MAX_BYTES: int(10 * 1024 * 1024, 1, 1024 * 1024 * 1024).meta({
+    description:
+      'Bytes one uploaded file may have; a larger one is cut off and refused with 413. nginx.conf lets bodies a little larger than the default through on `/api/uploads` only.',
+  }),
+  UPLOAD_DAILY_BYTES: int(200 * 1024 * 1024, 0, 1024 ** 4).meta({
+    description:
+      'Bytes one user may upload over any 24 hours (an upload in progress counts as `UPLOAD_MAX_BYTES` until it is done); beyond it, 429 `rate_limited` with the time until room frees up.',
+  }),
+  UPLOAD_ALLOWED_TYPES: z
+    .string()
+    .default(DEFAULT_ALLOWED_TYPES.join(','))
+    .transform((text) =>
+      text
+        .split(',')
+        .map((t) => t.trim().toLowerCase())
+        .filter(Boolean),
+    )
+    .meta({
+      description:
+        "What an uploaded file's content may show itself to be (read from its first bytes, never from the client's Content-Type or name); anything else is refused with 400.",
+      values: 'comma-separated MIME types',
+    } satisfies VariableMeta),
+  UPLOAD_ORPHAN_TTL: duration('24h').meta({ description: 'Uploads no message carries are removed this long after they were sent.' }),
+  UPLOAD_IDLE_TIMEOUT: duration('15s').meta({
+    description: 'An upload that sends nothing for this long is cut off (a slow client does not hold a replica).',
+  }),
+  UPLOAD_TIMEOUT: duration('2m').meta({ description: 'An upload not finished within this is cut off, however steadily it trickles.' }),
   SHUTDOWN_DRAIN: duration('5s', { allowZero: true }).meta({
     description:
       "On SIGTERM, keep serving this long with `Connection: close` before closing, so nginx stops reusing pooled connections (longer than nginx's upstream keep-alive, 4s in nginx.conf).",
@@ -78,6 +109,15 @@ export function loadApiConfig(env: Env): ApiConfig {
     },
     registerLimit: { points: v.REGISTER_ADDRESS_LIMIT, windowMs: v.REGISTER_ADDRESS_WINDOW },
     roomLimits: { maxRoomsPerUser: v.MAX_ROOMS_PER_USER, maxMembersPerRoom: v.MAX_MEMBERS_PER_ROOM },
+    uploads: {
+      maxBytes: v.UPLOAD_MAX_BYTES,
+      dailyBytes: v.UPLOAD_DAILY_BYTES,
+      allowedTypes: v.UPLOAD_ALLOWED_TYPES,
+      orphanTtlMs: v.UPLOAD_ORPHAN_TTL,
+      idleTimeoutMs: v.UPLOAD_IDLE_TIMEOUT,
+      timeoutMs: v.UPLOAD_TIMEOUT,
+      sweepIntervalMs: Math.min(60_000, v.UPLOAD_ORPHAN_TTL),
+    },
     shutdownDrainMs: v.SHUTDOWN_DRAIN,
   };
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { addressList, duration, int, readEnv, type Env, type VariableMeta } from './env.ts';
 import type { RateLimit } from '../limits/rate-limits.ts';
 import type { RedisConfig } from '../redis.ts';
+import type { S3Settings } from '../storage/s3.ts';
 
 /**
  * Used when JWT_SECRET is unset and development defaults were asked for by setting
@@ -149,6 +150,26 @@ export const sharedShape = {
   REACTIONS_MAX_DISTINCT: int(20, 1, 200).meta({
     description: 'Different emoji one message may carry; a reaction with a new one beyond it gets 409 `conflict`.',
   }),
+  STORAGE: z.enum(['postgres', 's3']).default('postgres').meta({
+    description:
+      "Where uploaded files' bytes live: `postgres` (chunks in the cluster's database, nothing else to run) or `s3` (an S3-compatible object store, the `S3_*` variables).",
+  }),
+  S3_ENDPOINT: z
+    .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+    .optional()
+    .meta({ description: 'With `STORAGE=s3`: the S3-compatible endpoint (unset: AWS S3 of `S3_REGION`).', values: '`http(s)://` URL' }),
+  S3_REGION: z.string().default('us-east-1').meta({ description: 'With `STORAGE=s3`: the region requests are signed for.' }),
+  S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3-63 lower-case letters, digits, . and -)')
+    .default('chat-uploads')
+    .meta({ description: 'With `STORAGE=s3`: the bucket; created at start-up when missing.' }),
+  S3_ACCESS_KEY_ID: z.string().optional().meta({ description: "With `STORAGE=s3`: the access key (unset: the AWS SDK's default credential chain)." }),
+  S3_SECRET_ACCESS_KEY: z.string().optional().meta({ description: 'With `STORAGE=s3`: the secret key, with `S3_ACCESS_KEY_ID`.' }),
+  S3_FORCE_PATH_STYLE: z.stringbool({ error: 'must be true or false' }).default(true).meta({
+    description:
+      'With `STORAGE=s3`: path-style URLs (`endpoint/bucket/key`), which S3-compatible servers expect; `false` for virtual-hosted AWS buckets.',
+  }),
   DB_QUERY_TIMEOUT: duration('5s').meta({
     description:
       "Each PostgreSQL statement of the services (the server's `statement_timeout` and the client's wait for an answer); a slower or silent server gets the request a 503 `unavailable`, never a hang. Migrations run without it.",
@@ -201,6 +222,8 @@ export interface CommonConfig {
   typingRateLimit: RateLimit;
   /** Rooms up to this size send read receipts. */
   readReceiptsMaxMembers: number;
+  /** STORAGE and, for `s3`, where and how. */
+  storage: { kind: 'postgres' } | ({ kind: 's3' } & S3Settings);
   /** How long each /health probe (PostgreSQL, Redis) may take. */
   healthTimeoutMs: number;
   /** How long stopping may take before the process exits non-zero. */
@@ -299,6 +322,9 @@ export function readCommonConfig(env: Env, problems: string[]): CommonConfig {
   } else if (secret.length < 16) {
     problems.push('JWT_SECRET: must be at least 16 characters');
   }
+  if ((v.S3_ACCESS_KEY_ID === undefined) !== (v.S3_SECRET_ACCESS_KEY === undefined)) {
+    problems.push('S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY: set both or neither');
+  }
   return {
     environment: v.ENVIRONMENT,
     logLevel: v.LOG_LEVEL,
@@ -313,6 +339,18 @@ export function readCommonConfig(env: Env, problems: string[]): CommonConfig {
     readRateLimit: { points: v.READ_RATE_LIMIT, windowMs: v.READ_RATE_WINDOW },
     typingRateLimit: { points: v.TYPING_RATE_LIMIT, windowMs: v.TYPING_RATE_WINDOW },
     readReceiptsMaxMembers: v.READ_RECEIPTS_MAX_MEMBERS,
+    storage:
+      v.STORAGE === 's3'
+        ? {
+            kind: 's3',
+            endpoint: v.S3_ENDPOINT,
+            region: v.S3_REGION,
+            bucket: v.S3_BUCKET,
+            accessKeyId: v.S3_ACCESS_KEY_ID,
+            secretAccessKey: v.S3_SECRET_ACCESS_KEY,
+            forcePathStyle: v.S3_FORCE_PATH_STYLE,
+          }
+        : { kind: 'postgres' },
     healthTimeoutMs: v.HEALTH_TIMEOUT,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT,
   };

@@ -36,6 +36,7 @@ describe('loadApiConfig', () => {
       readRateLimit: { points: 120, windowMs: 10_000 },
       typingRateLimit: { points: 60, windowMs: 10_000 },
       readReceiptsMaxMembers: 50,
+      storage: { kind: 'postgres' },
       healthTimeoutMs: 2_000,
       shutdownTimeoutMs: 10_000,
       host: '0.0.0.0',
@@ -49,6 +50,15 @@ describe('loadApiConfig', () => {
       },
       registerLimit: { points: 50, windowMs: 3_600_000 },
       roomLimits: { maxRoomsPerUser: 100, maxMembersPerRoom: 1000 },
+      uploads: {
+        maxBytes: 10 * 1024 * 1024,
+        dailyBytes: 200 * 1024 * 1024,
+        allowedTypes: ['image/png', 'image/jpeg', 'image/gif', 'image/webp', 'application/pdf', 'text/plain', 'application/zip'],
+        orphanTtlMs: 24 * 3600_000,
+        idleTimeoutMs: 15_000,
+        timeoutMs: 120_000,
+        sweepIntervalMs: 60_000,
+      },
       shutdownDrainMs: 5_000,
     });
   });

@@ -46,6 +46,12 @@ export interface MessagesTable {
   reply_to: ColumnType<string | null, never, never>;
   reply_count: ColumnType<number, never, never>;
   last_reply_at: ColumnType<Date | null, never, never>;
+  /** The summary of its uploads (the uploads migration), set by store_message, emptied by a deletion. */
+  attachments: ColumnType<
+    Array<{ id: string; name: string; size: number; content_type: string; url: string; width?: number; height?: number }>,
+    never,
+    never
+  >;
 }
 
 /** One user's reaction with one emoji to one message. */
@@ -80,6 +86,31 @@ export interface ConversationReadsTable {
   updated_at: ColumnType<Date, never, never>;
 }
 
+/** A file sent to be attached (the uploads migration); its bytes are in the blob store under its id. */
+export interface UploadsTable {
+  id: Generated<string>;
+  uploader_id: string;
+  name: string;
+  status: ColumnType<'receiving' | 'ready' | 'deleted', 'receiving' | 'ready' | 'deleted' | undefined, 'receiving' | 'ready' | 'deleted'>;
+  /** Bytes counted against the daily allowance until `size` is known. */
+  reserved: ColumnType<string, number | bigint, number | bigint>;
+  size: ColumnType<string | null, number | bigint | null, number | bigint | null>;
+  content_type: string | null;
+  sha256: string | null;
+  width: number | null;
+  height: number | null;
+  message_id: ColumnType<string | null, never, never>;
+  created_at: CreatedAt;
+  status_at: ColumnType<Date, never, Date>;
+}
+
+/** The PostgreSQL blob store: the bytes of a blob in order, one chunk a row. */
+export interface BlobChunksTable {
+  key: string;
+  n: number;
+  data: Buffer;
+}
+
 /** One row: the last seq handed out. Locked by each insert until its commit. */
 export interface MessageLogTable {
   id: ColumnType<boolean, never, never>;
@@ -104,6 +135,8 @@ export interface DB {
   message_changes: MessageChangesTable;
   message_reactions: MessageReactionsTable;
   conversation_reads: ConversationReadsTable;
+  uploads: UploadsTable;
+  blob_chunks: BlobChunksTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -23,6 +23,8 @@ export interface Metrics {
   ephemeralRoutedFrames: Counter<'event'>;
   ephemeralSent: Counter<'event' | 'kind'>;
   ephemeralCoalesced: Counter<'event'>;
+  uploadBytes: Counter;
+  uploadRefusals: Counter<'reason'>;
   lostFrames: Counter;
   routeOutcomes: Counter<'outcome'>;
   replayedMessages: Counter;
@@ -95,6 +97,17 @@ export function createMetrics(opts: { service: string; enabled?: boolean }): Met
       name: 'chat_ephemeral_sent_total',
       help: 'Ephemeral events (presence) sent to local connections after coalescing, by event and socket kind: one per connection and change',
       labelNames: ['event', 'kind'],
+      registers,
+    }),
+    uploadBytes: new Counter({
+      name: 'chat_upload_bytes_total',
+      help: 'Bytes of files stored by uploads that succeeded',
+      registers,
+    }),
+    uploadRefusals: new Counter({
+      name: 'chat_upload_refusals_total',
+      help: 'Uploads refused, by reason: size (over UPLOAD_MAX_BYTES), type (content not allowed), empty, daily_bytes (UPLOAD_DAILY_BYTES used up), slow (idle or over UPLOAD_TIMEOUT)',
+      labelNames: ['reason'],
       registers,
     }),
     ephemeralCoalesced: new Counter({

@@ -14,6 +14,17 @@ const reactionSummary = z.object({
   users: z.array(z.string()),
 });
 
+/** A file a message carries (an upload): download it from `url`; images say their size in pixels. */
+const attachmentSummary = z.object({
+  id: z.string(),
+  name: z.string(),
+  size: z.number().int().nonnegative(),
+  content_type: z.string(),
+  url: z.string(),
+  width: z.number().int().positive().optional(),
+  height: z.number().int().positive().optional(),
+});
+
 export const chatMessage = z.object({
   id: z.string(),
   sender: z.string(),
@@ -31,6 +42,8 @@ export const chatMessage = z.object({
   /** On a thread's root: how many replies it has, and when the last came. */
   reply_count: z.number().int().nonnegative(),
   last_reply_at: z.string().nullable(),
+  /** The files it carries, in the order the sender named them; emptied when it is deleted (the files with it). */
+  attachments: z.array(attachmentSummary),
 });
 
 export type ChatMessage = z.infer<typeof chatMessage>;

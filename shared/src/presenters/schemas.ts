@@ -27,6 +27,22 @@ export const messageSchema = chatMessage.extend({ id: uuid, created_at: timestam
   description: 'A stored message; `recipient` is set on direct messages, `room_id` on room messages, neither on global ones',
 });
 
+export const uploadSchema = z
+  .object({
+    id: uuid,
+    name: z.string().meta({ description: 'The file name as sent, without any path, control characters cut, at most 200 characters' }),
+    size: z.int().min(1).meta({ description: 'Bytes' }),
+    content_type: z.string().meta({ description: "What the file's content shows it is (never the client's word)" }),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .meta({ description: "Hex SHA-256 of the bytes; also the download's ETag" }),
+    url: z.string().meta({ description: 'Where to download it: `/api/uploads/{id}`' }),
+    width: z.int().min(1).optional().meta({ description: 'Images: pixels' }),
+    height: z.int().min(1).optional(),
+  })
+  .meta({ id: 'Upload', description: 'A stored file, to attach to a message (`attachments: [id]`) within UPLOAD_ORPHAN_TTL' });
+
 export const messagePageSchema = z
   .object({
     messages: z.array(messageSchema).meta({ description: 'Newest first' }),

@@ -9,3 +9,5 @@ export * from './tcp-proxy.ts';
 export * from './schema-document.ts';
 export * from './metrics-text.ts';
 export * from './messages.ts';
+export * from './seaweedfs.ts';
+export * from './files.ts';

@@ -3,7 +3,7 @@ import type { ChatMessage } from '../model/message.ts';
 /**
  * A message as clients see it, for fixtures: what a test names, and every
  * other field as a new, unchanged message has it (not edited, not deleted, no
- * reactions, not in a thread). A field added to the model is added here once.
+ * reactions, not in a thread, no attachments). A field added to the model is added here once.
  */
 export function messageFixture(fields: Pick<ChatMessage, 'id' | 'content'> & Partial<ChatMessage>): ChatMessage {
   return {
@@ -17,6 +17,7 @@ export function messageFixture(fields: Pick<ChatMessage, 'id' | 'content'> & Par
     reply_to: null,
     reply_count: 0,
     last_reply_at: null,
+    attachments: [],
     ...fields,
   };
 }

@@ -17,6 +17,7 @@ type ViewRow = {
   reply_to: string | null;
   reply_count: number;
   last_reply_at: Date | null;
+  attachments: ChatMessage['attachments'];
 };
 
 /** Exactly the client-visible fields, whatever else the row carries. */
@@ -33,11 +34,12 @@ const toChatMessage = (row: ViewRow): ChatMessage => ({
   reply_to: row.reply_to,
   reply_count: row.reply_count,
   last_reply_at: row.last_reply_at?.toISOString() ?? null,
+  attachments: row.attachments,
 });
 
 /** A message as clients see it (ViewRow), for rows of `messages m`. */
 const viewColumns = sql`m.id, m.room_id, m.content, m.created_at, m.edited_at, m.deleted_at, m.reactions,
-  m.reply_to, m.reply_count, m.last_reply_at,
+  m.reply_to, m.reply_count, m.last_reply_at, m.attachments,
   (select username from users where id = m.sender_id) as sender,
   (select username from users where id = m.recipient_id) as recipient`;
 
@@ -185,7 +187,15 @@ export interface StoredMessage {
  */
 export async function storeMessage(
   db: Executor,
-  message: { sender_id: string; target: MessageTarget; content: string; client_msg_id: string | null; reply_to?: string | null },
+  message: {
+    sender_id: string;
+    target: MessageTarget;
+    content: string;
+    client_msg_id: string | null;
+    reply_to?: string | null;
+    /** Ready uploads of the sender that no message carries yet. */
+    attachments?: readonly string[];
+  },
   numberUpTo: number,
 ): Promise<StoredMessage | undefined> {
   const { target } = message;
@@ -195,7 +205,7 @@ export async function storeMessage(
   const recipientName = target.kind === 'user' && 'username' in target ? target.username : null;
   const roomId = target.kind === 'room' ? target.roomId : null;
   const { rows } = await written(
-    sql`store_message(${id}, ${message.sender_id}, ${recipientId}, ${recipientName}, ${roomId}, ${message.content}, ${message.client_msg_id}, ${message.reply_to ?? null}, ${numberUpTo})`,
+    sql`store_message(${id}, ${message.sender_id}, ${recipientId}, ${recipientName}, ${roomId}, ${message.content}, ${message.client_msg_id}, ${message.reply_to ?? null}, ${[...(message.attachments ?? [])]}::uuid[], ${numberUpTo})`,
   ).execute(db);
   return writeResult(rows, id);
 }
@@ -324,7 +334,9 @@ export async function findChangeable(
   db: Executor,
   userId: string,
   id: string,
-): Promise<{ id: string; senderId: string; roomCreatorId: string | null; createdAt: Date; deleted: boolean; replyTo: string | null } | undefined> {
+): Promise<
+  { id: string; senderId: string; roomCreatorId: string | null; createdAt: Date; deleted: boolean; replyTo: string | null; files: number } | undefined
+> {
   const { rows } = await sql<{
     id: string;
     sender_id: string;
@@ -332,8 +344,10 @@ export async function findChangeable(
     created_at: Date;
     deleted: boolean;
     reply_to: string | null;
+    files: number;
   }>`
-    select m.id, m.sender_id, r.created_by as room_creator, m.created_at, m.deleted_at is not null as deleted, m.reply_to
+    select m.id, m.sender_id, r.created_by as room_creator, m.created_at, m.deleted_at is not null as deleted, m.reply_to,
+      jsonb_array_length(m.attachments) as files
     from messages m left join rooms r on r.id = m.room_id
     where m.id = ${id} and ${visibleTo(userId)}`.execute(db);
   const row = rows[0];
@@ -345,18 +359,19 @@ export async function findChangeable(
       createdAt: row.created_at,
       deleted: row.deleted,
       replyTo: row.reply_to,
+      files: row.files,
     }
   );
 }
 
-/** The message `id` as clients see it (no visibility check: the caller made one). */
-/** Several messages as clients see them, by id (absent ids are left out). */
+/** Several messages as clients see them, by id (absent ids are left out; no visibility check: the caller made one). */
 export async function findMessages(db: Executor, ids: readonly string[]): Promise<Map<string, ChatMessage>> {
   if (ids.length === 0) return new Map();
   const { rows } = await sql<ViewRow>`select ${viewColumns} from messages m where m.id = any(${ids}::uuid[])`.execute(db);
   return new Map(rows.map((row) => [row.id, toChatMessage(row)]));
 }
 
+/** The message `id` as clients see it (no visibility check: the caller made one). */
 export async function findMessage(db: Executor, id: string): Promise<ChatMessage | undefined> {
   const { rows } = await sql<ViewRow>`select ${viewColumns} from messages m where m.id = ${id}`.execute(db);
   return rows[0] && toChatMessage(rows[0]);

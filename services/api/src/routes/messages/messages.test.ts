@@ -73,6 +73,7 @@ describe('POST /api/messages', () => {
       reply_to: null,
       reply_count: 0,
       last_reply_at: null,
+      attachments: [],
     });
     const stored = await api.resources.db.selectFrom('messages').selectAll().where('id', '=', message.id).executeTakeFirstOrThrow();
     expect(stored).toMatchObject({ sender_id: alice.id, recipient_id: null, room_id: null, content: 'hello everyone' });

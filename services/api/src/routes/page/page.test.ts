@@ -43,23 +43,22 @@ describe('the web page, served by the API from web/', () => {
     expect(pageFiles(WEB_ROOT)).toEqual(Object.keys(TYPES).sort());
   });
 
-  it.each(Object.entries({ '/': 'index.html', '/index.html': 'index.html', '/app.js': 'app.js', '/inbox.js': 'inbox.js', '/style.css': 'style.css' }))(
-    'answers GET %s with web/%s, its content type and the security headers',
-    async (route, file) => {
-      const res = await api.fetch(route);
-      expect(res.status).toBe(200);
-      const body = await res.text();
-      expect(body).toBe(await readFile(path.join(WEB_ROOT, file), 'utf8'));
-      expect(res.headers.get('content-type')).toBe(TYPES[file]);
-      expect(res.headers.get('content-length')).toBe(String(Buffer.byteLength(body)));
-      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
-      expect(res.headers.get('referrer-policy')).toBe('no-referrer');
-      const host = new URL(api.url).host;
-      expect(res.headers.get('content-security-policy')).toBe(
-        `default-src 'self'; connect-src 'self' ws://${host} wss://${host}; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'`,
-      );
-    },
-  );
+  it.each(
+    Object.entries({ '/': 'index.html', '/index.html': 'index.html', '/app.js': 'app.js', '/inbox.js': 'inbox.js', '/style.css': 'style.css' }),
+  )('answers GET %s with web/%s, its content type and the security headers', async (route, file) => {
+    const res = await api.fetch(route);
+    expect(res.status).toBe(200);
+    const body = await res.text();
+    expect(body).toBe(await readFile(path.join(WEB_ROOT, file), 'utf8'));
+    expect(res.headers.get('content-type')).toBe(TYPES[file]);
+    expect(res.headers.get('content-length')).toBe(String(Buffer.byteLength(body)));
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+    const host = new URL(api.url).host;
+    expect(res.headers.get('content-security-policy')).toBe(
+      `default-src 'self'; connect-src 'self' ws://${host} wss://${host}; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'`,
+    );
+  });
 
   it('answers HEAD with the headers and the length, without a body', async () => {
     const res = await api.fetch('/', { method: 'HEAD' });
