@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { createAccessTokens } from './auth/access-tokens.ts';
 import { createAuthenticator } from './auth/authenticator.ts';
 import { createRevocationList } from './auth/revocation.ts';
 import { createTokenService } from './auth/tokens.ts';
@@ -63,11 +64,18 @@ export function createChatCore(
     maxTokenLifetimeSeconds: Math.round(config.jwt.expiryHours * 3600),
     logger,
   });
+  const accessTokens = createAccessTokens({
+    db: conn.db,
+    revocations,
+    events,
+    createLimit: perUser('tokens:user', config.tokenCreateLimit, 'too many tokens and bots created; try again later'),
+  });
   return {
     events,
     tokens,
     revocations,
-    auth: createAuthenticator(tokens, revocations),
+    auth: createAuthenticator(tokens, revocations, accessTokens),
+    accessTokens,
     audience: createAudience({ db: conn.db }),
     feed: createFeed({ db: conn.db, cursors: createCursorCodec(config.jwt.secret), numbering }),
     messages: createMessageService({

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { except } from 'hono/combine';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
-import type { Accounts, Authenticator } from '@chat/shared/auth';
+import type { AccessTokens, Accounts, Authenticator } from '@chat/shared/auth';
 import type { ConversationService, MessageService, RoomService, UploadService, UserDirectory } from '@chat/shared/chat';
 import type { HealthReport } from '@chat/shared/health';
 import type { ProxyTrust } from '@chat/shared/limits';
@@ -17,9 +17,11 @@ import { requestMetrics } from './middleware/metrics.ts';
 import { requestContext } from './middleware/request-context.ts';
 import { registerOpenApi } from './openapi/document.ts';
 import { authRoutes } from './routes/auth/routes.ts';
+import { botRoutes } from './routes/bots/routes.ts';
 import { conversationRoutes } from './routes/conversations/routes.ts';
 import type { MultipartLimits } from './routes/uploads/multipart.ts';
 import { uploadRoutes } from './routes/uploads/routes.ts';
+import { tokenRoutes } from './routes/tokens/routes.ts';
 import { healthRoutes } from './routes/health/routes.ts';
 import { messageRoutes } from './routes/messages/routes.ts';
 import { pageRoutes } from './routes/page/routes.ts';
@@ -31,6 +33,8 @@ export interface AppDeps {
   logger: Logger;
   http: { corsOrigins: string[]; bodyLimitBytes: number; secureCookies: boolean; proxyTrust: ProxyTrust };
   auth: Authenticator;
+  /** Access tokens and bots. */
+  accessTokens: AccessTokens;
   accounts: Accounts;
   messages: MessageService;
   conversations: ConversationService;
@@ -77,13 +81,24 @@ export function createApp(deps: AppDeps) {
     '/api/auth',
     authRoutes({ accounts: deps.accounts, users: deps.users, requireAuth: authenticated, secureCookies: deps.http.secureCookies }),
   );
-  for (const path of ['/api/messages/*', '/api/conversations/*', '/api/uploads/*', '/api/users/*', '/api/rooms/*', '/api/ws/*'])
+  for (const path of [
+    '/api/messages/*',
+    '/api/conversations/*',
+    '/api/uploads/*',
+    '/api/tokens/*',
+    '/api/bots/*',
+    '/api/users/*',
+    '/api/rooms/*',
+    '/api/ws/*',
+  ])
     app.use(path, authenticated);
   app.route('/api/messages', messageRoutes({ messages: deps.messages, metrics: deps.metrics }));
   app.route('/api/users', userRoutes({ users: deps.users, rooms: deps.rooms }));
   app.route('/api/rooms', roomRoutes({ rooms: deps.rooms, conversations: deps.conversations }));
   app.route('/api/conversations', conversationRoutes({ conversations: deps.conversations }));
   app.route('/api/uploads', uploadRoutes({ uploads: deps.uploads, limits: deps.uploadLimits }));
+  app.route('/api/tokens', tokenRoutes({ accessTokens: deps.accessTokens }));
+  app.route('/api/bots', botRoutes({ accessTokens: deps.accessTokens }));
   app.route('/api/ws', presenceRoutes({ users: deps.users }));
   app.route('/', pageRoutes({ root: deps.webRoot }));
   registerOpenApi(app);

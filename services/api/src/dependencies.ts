@@ -27,7 +27,10 @@ export function buildAppDeps(
   wrapRouter?: EventPublisherOptions['wrapRouter'],
 ): AppDeps {
   const { db, redis } = resources;
-  const { events, tokens, revocations, auth, messages, conversations, store } = createChatCore(config, resources, logger, { metrics, wrapRouter });
+  const { events, tokens, revocations, auth, accessTokens, messages, conversations, store } = createChatCore(config, resources, logger, {
+    metrics,
+    wrapRouter,
+  });
   const presence = createPresenceReader(redis, config.redis.prefix);
   // Login and registration fail closed (503) while Redis is away: unlimited password
   // guessing is not an acceptable way to stay available.
@@ -47,6 +50,7 @@ export function buildAppDeps(
       proxyTrust: createProxyTrust(config.trustedProxies),
     },
     auth,
+    accessTokens,
     accounts: createAccounts({
       db,
       passwords: createPasswordHasher({

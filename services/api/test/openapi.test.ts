@@ -40,9 +40,10 @@ describe('GET /api/openapi.json', () => {
     expect(result.valid).toBe(true);
   });
 
-  it('describes both ways to authenticate: a bearer JWT and the jwt_token cookie', () => {
+  it('describes both ways to authenticate: a bearer token (a JWT, or an access token) and the jwt_token cookie', () => {
     const { bearerAuth, cookieAuth, ...others } = api.openapi.components.securitySchemes;
-    expect(bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+    expect(bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(bearerAuth?.description).toMatch(/chat_pat_/);
     expect(cookieAuth).toMatchObject({ type: 'apiKey', in: 'cookie', name: AUTH_COOKIE });
     expect(others).toEqual({});
   });

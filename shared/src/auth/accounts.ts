@@ -9,6 +9,7 @@ import type { Limiter } from '../limits/rate-limits.ts';
 import type { PasswordHasher } from './passwords.ts';
 import type { RevocationList } from './revocation.ts';
 import type { IssuedToken, TokenClaims, TokenService } from './tokens.ts';
+import { requireSession } from './scopes.ts';
 
 /** The one answer to a registration whose username or e-mail address is taken. */
 const REGISTRATION_CONFLICT = 'username or email is already registered';
@@ -71,8 +72,9 @@ export function createAccounts(deps: {
       // A name registration could never have accepted (a NUL byte, say) matches no
       // one, and must not reach PostgreSQL, which would reject it as an error.
       const user = USERNAME_PATTERN.test(fields.username) ? await findUserByUsername(db, fields.username) : undefined;
-      const ok = await passwords.verify(user?.password_hash, fields.password);
-      if (!user || !ok) throw unauthenticated('invalid username or password');
+      // A bot has no password: it is checked against the dummy hash, as an unknown name is, and refused alike.
+      const ok = await passwords.verify(user?.kind === 'person' ? user.password_hash : undefined, fields.password);
+      if (!user || !ok || user.kind !== 'person') throw unauthenticated('invalid username or password');
       // A successful login clears the account's count; its address keeps counting.
       await deps.limits?.loginPerAccount.reset(account);
       return issue(user);
@@ -80,6 +82,8 @@ export function createAccounts(deps: {
 
     /** Swaps a token inside its last 15 minutes for a new one and revokes the old. */
     async refresh(claims: TokenClaims): Promise<Session> {
+      // An access token is not exchanged for a session.
+      requireSession(claims);
       if (claims.exp - nowSeconds() > REFRESH_WINDOW_SECONDS) {
         throw new DomainError('refresh_not_allowed', 'a token can only be refreshed within 15 minutes of its expiry');
       }
@@ -99,6 +103,7 @@ export function createAccounts(deps: {
 
     /** Revokes every token the caller holds, on every device, and closes all their sockets. */
     async logoutAll(claims: TokenClaims): Promise<void> {
+      requireSession(claims);
       const notAfter = await revocations.revokeAllOf(claims.id);
       events.userTokensRevoked({ userId: claims.id, issuedNotAfter: notAfter });
     },

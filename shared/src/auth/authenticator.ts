@@ -1,4 +1,5 @@
 import { unauthenticated } from '../errors.ts';
+import { ACCESS_TOKEN_PREFIX, type AccessTokens } from './access-tokens.ts';
 import type { RevocationList } from './revocation.ts';
 import type { TokenClaims, TokenService } from './tokens.ts';
 
@@ -15,11 +16,16 @@ export interface Authenticator {
   recheck(claims: TokenClaims): Promise<void>;
 }
 
-export function createAuthenticator(tokens: TokenService, revocations: RevocationList): Authenticator {
+/**
+ * A session token (a JWT from a login) or an access token (ACCESS_TOKEN_PREFIX,
+ * looked up by its hash, carrying its scopes); either way the revocation list
+ * has the last word.
+ */
+export function createAuthenticator(tokens: TokenService, revocations: RevocationList, accessTokens?: Pick<AccessTokens, 'verify'>): Authenticator {
   return {
     async authenticate(token) {
       if (!token) throw unauthenticated();
-      const claims = await tokens.verify(token);
+      const claims = token.startsWith(ACCESS_TOKEN_PREFIX) && accessTokens ? await accessTokens.verify(token) : await tokens.verify(token);
       if (await revocations.isRevoked(claims)) throw unauthenticated('token revoked');
       return claims;
     },

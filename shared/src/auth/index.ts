@@ -5,3 +5,5 @@ export * from './csrf.ts';
 export * from './passwords.ts';
 export * from './revocation.ts';
 export * from './tokens.ts';
+export * from './access-tokens.ts';
+export * from './scopes.ts';

@@ -29,6 +29,7 @@ import {
 import type { PresenceReader } from '../presence/reader.ts';
 import { parseInput } from '../validation.ts';
 import { conversationPageQuery, conversationRef, readCommandInput, readInput, readsPageQuery, typingInput } from './schemas.ts';
+import { requireScope } from '../auth/scopes.ts';
 
 /** Unread counts stop here (`unread_capped`): a badge says "99+", and the count stays a short index range. */
 const UNREAD_CAP = 100;
@@ -132,6 +133,7 @@ export function createConversationService(deps: {
   }
 
   async function markReadIn(actor: Actor, ref: ConversationRef, messageId: string): Promise<ReadPosition> {
+    requireScope(actor, 'messages:write');
     await deps.readLimit?.consume(actor.id);
     const marked = await markRead(db, actor.id, ref, messageId);
     if (!marked) {
@@ -148,6 +150,7 @@ export function createConversationService(deps: {
 
   return {
     async list(actor, raw) {
+      requireScope(actor, 'messages:read');
       const query = parseInput(conversationPageQuery, raw, 'invalid query');
       const before = query.before === undefined ? undefined : decodeCursor(query.before);
       const rows = await listConversations(db, actor.id, { limit: query.limit, before }, UNREAD_CAP);
@@ -188,6 +191,7 @@ export function createConversationService(deps: {
     },
 
     async reads(actor, rawConversation, raw) {
+      requireScope(actor, 'messages:read');
       const ref = parseRef(rawConversation);
       const query = parseInput(readsPageQuery, raw, 'invalid query');
       if (ref.kind === 'global') throw new DomainError('bad_request', 'read positions are listed for rooms and direct conversations, not global');
@@ -199,6 +203,7 @@ export function createConversationService(deps: {
     },
 
     async typing(actor, raw) {
+      requireScope(actor, 'messages:write');
       const input = parseInput(typingInput, raw, 'invalid typing');
       const ref = input.conversation;
       if (ref.kind === 'global') throw new DomainError('bad_request', 'typing is not signalled in global');
@@ -216,6 +221,7 @@ export function createConversationService(deps: {
     },
 
     async roomPresence(actor, roomId) {
+      requireScope(actor, 'messages:read');
       await ensureMember(actor, { kind: 'room', roomId });
       const members = await listMembers(db, roomId);
       const online = await deps.presence.onlineAmong(members.map((m) => m.id));

@@ -26,6 +26,7 @@ import { findUsersByNameOrId, isSameUser, userRef } from './lookup.ts';
 import type { LogNumbering } from './numbering.ts';
 import { pageOrWhy } from './pages.ts';
 import { clientMsgId, deleteMessageInput, editMessageInput, id, reactInput, sendMessageInput } from './schemas.ts';
+import { requireScope } from '../auth/scopes.ts';
 
 export interface SendResult {
   message: ChatMessage;
@@ -161,6 +162,7 @@ export function createMessageService(deps: {
   return {
     inputSchema: sendSchema,
     async send(actor, raw, opts = {}) {
+      requireScope(actor, 'messages:write');
       const input = parseInput(sendSchema, raw, 'invalid message');
       if (input.sender != null && !isSameUser(actor, input.sender)) {
         throw forbidden('you can only send messages as yourself');
@@ -208,6 +210,7 @@ export function createMessageService(deps: {
 
     editSchema,
     async edit(actor, rawId, raw, opts = {}) {
+      requireScope(actor, 'messages:write');
       const input = parseInput(editSchema, raw, 'invalid edit');
       // Edits count as sends, per attempt (a retried key counts too).
       await deps.rateLimit?.consume(actor.id);
@@ -227,6 +230,7 @@ export function createMessageService(deps: {
     },
 
     async remove(actor, rawId, raw = {}, opts = {}) {
+      requireScope(actor, 'messages:write');
       const input = parseInput(deleteMessageInput, raw, 'invalid deletion');
       const key = idempotencyKey(opts.idempotencyKey, input.client_msg_id);
       const found = await changeable(actor, rawId);
@@ -245,6 +249,7 @@ export function createMessageService(deps: {
     },
 
     async react(actor, rawId, raw, opts = {}) {
+      requireScope(actor, 'messages:write');
       const input = parseInput(reactInput, raw, 'invalid reaction');
       await deps.reactionRateLimit?.consume(actor.id);
       const key = idempotencyKey(opts.idempotencyKey, input.client_msg_id);
@@ -271,15 +276,18 @@ export function createMessageService(deps: {
     },
 
     async listReplies(actor, rawId, page) {
+      requireScope(actor, 'messages:read');
       const found = await changeable(actor, rawId);
       return pageOrWhy(db, actor, page, await listReplies(db, found.replyTo ?? found.id, actor.id, page));
     },
 
     async listVisible(actor, page) {
+      requireScope(actor, 'messages:read');
       return pageOrWhy(db, actor, page, await listVisibleMessages(db, actor.id, page));
     },
 
     async listBetween(actor, user1, user2, page) {
+      requireScope(actor, 'messages:read');
       // Refuse before looking anything up, so outsiders learn nothing about who exists.
       if (!isSameUser(actor, user1) && !isSameUser(actor, user2)) {
         throw forbidden('you can only read your own conversations');

@@ -18,6 +18,7 @@ import { conflict, forbidden, invalid, notFound, unauthenticated } from '../erro
 import type { EventPublisher } from '../events/publisher.ts';
 import { pageOrWhy } from './pages.ts';
 import type { Actor, ChatMessage, Page, PageResult } from '../model/index.ts';
+import { requireScope } from '../auth/scopes.ts';
 
 export interface RoomView {
   id: string;
@@ -63,6 +64,7 @@ export function createRoomService(deps: { db: Kysely<DB>; events: EventPublisher
 
   return {
     async create(actor: Actor, fields: { name: string; description: string }): Promise<RoomDetails> {
+      requireScope(actor, 'rooms:write');
       const room = await db.transaction().execute(async (trx) => {
         // The user's row lock serialises their joins, so the cap cannot be raced past.
         const count = await lockUserAndCountRooms(trx, actor.id);
@@ -77,11 +79,13 @@ export function createRoomService(deps: { db: Kysely<DB>; events: EventPublisher
     },
 
     async get(actor: Actor, roomId: string): Promise<RoomDetails> {
+      requireScope(actor, 'messages:read');
       const room = await roomForMember(actor, roomId);
       return { ...toRoomView(room), members: await listMembers(db, room.id) };
     },
 
     async messages(actor: Actor, roomId: string, page: Page): Promise<PageResult<ChatMessage>> {
+      requireScope(actor, 'messages:read');
       const room = await roomForMember(actor, roomId);
       return pageOrWhy(db, actor, page, await listRoomMessages(db, room.id, actor.id, page));
     },
@@ -92,6 +96,7 @@ export function createRoomService(deps: { db: Kysely<DB>; events: EventPublisher
      * additions cannot overshoot them.
      */
     async addMember(actor: Actor, roomId: string, userId: string): Promise<{ added: boolean }> {
+      requireScope(actor, 'rooms:write');
       const room = await roomForMember(actor, roomId);
       const user = await findUserById(db, userId);
       if (!user) throw notFound('user');
@@ -116,6 +121,7 @@ export function createRoomService(deps: { db: Kysely<DB>; events: EventPublisher
      * only while still a member: a creator who left has no more say.
      */
     async removeMember(actor: Actor, roomId: string, target: string): Promise<void> {
+      requireScope(actor, 'rooms:write');
       const room = await findRoom(db, roomId);
       if (!room) throw notFound('room');
       if (target !== actor.id && !(await isMember(db, room.id, actor.id))) throw forbidden('you are not a member of this room');

@@ -20,6 +20,7 @@ import { HEAD_BYTES, sniff, type Sniffed } from '../storage/sniff.ts';
 import { INLINE_TYPES, type BlobStore, type ByteRange } from '../storage/types.ts';
 import { parseInput } from '../validation.ts';
 import { id } from './schemas.ts';
+import { requireScope } from '../auth/scopes.ts';
 
 export interface UploadView {
   id: string;
@@ -154,6 +155,7 @@ export function createUploadService(deps: {
 
   return {
     async receive(actor, file) {
+      requireScope(actor, 'messages:write');
       const name = sanitizeName(file.name);
       const reservation = await reserveUpload(db, { uploaderId: actor.id, name, reserve: limits.maxBytes, dailyBytes: limits.dailyBytes });
       if ('refused' in reservation) {
@@ -233,6 +235,7 @@ export function createUploadService(deps: {
     },
 
     async open(actor, rawId) {
+      requireScope(actor, 'messages:read');
       const row = await findUpload(db, parseInput(uploadId, rawId, 'invalid upload id'));
       const mayHave =
         row?.status === 'ready' && (row.message_id === null ? row.uploader_id === actor.id : await messageVisibleTo(db, actor.id, row.message_id));

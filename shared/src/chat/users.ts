@@ -5,6 +5,7 @@ import { notFound } from '../errors.ts';
 import type { PresenceReader } from '../presence/reader.ts';
 import type { Actor } from '../model/actor.ts';
 import type { PageResult } from '../model/page.ts';
+import { requireScope } from '../auth/scopes.ts';
 
 export interface UserView {
   id: string;
@@ -38,6 +39,7 @@ export function createUserDirectory(deps: { db: Kysely<DB>; presence: PresenceRe
 
     /** Ordered by username; `after` is the last username of the previous page. */
     async list(actor: Actor, page: { limit: number; after?: string | undefined }): Promise<PageResult<UserView>> {
+      requireScope(actor, 'messages:read');
       // One row past the page says whether another page exists.
       const rows = await listUsers(db, { ...page, limit: page.limit + 1 });
       const pageRows = rows.slice(0, page.limit);
@@ -47,6 +49,7 @@ export function createUserDirectory(deps: { db: Kysely<DB>; presence: PresenceRe
     },
 
     async get(actor: Actor, userId: string): Promise<UserView> {
+      requireScope(actor, 'messages:read');
       const user = await findUserById(db, userId);
       if (!user) throw notFound('user');
       return view(actor, user);

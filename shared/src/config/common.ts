@@ -143,6 +143,10 @@ export const sharedShape = {
       'Typing signals one user may send per `TYPING_RATE_WINDOW`, over every conversation and connection together (each conversation also forwards at most one per user every 2 s and drops the rest quietly); `0` switches it off.',
   }),
   TYPING_RATE_WINDOW: duration('10s').meta({ description: 'The window of `TYPING_RATE_LIMIT`.' }),
+  TOKEN_CREATE_LIMIT: int(20, 0, 1_000_000).meta({
+    description: 'Access tokens and bots one user may create per `TOKEN_CREATE_WINDOW`; beyond it, 429. `0` switches it off.',
+  }),
+  TOKEN_CREATE_WINDOW: duration('1h').meta({ description: 'The window of `TOKEN_CREATE_LIMIT`.' }),
   READ_RECEIPTS_MAX_MEMBERS: int(50, 0, 1_000_000).meta({
     description:
       "Rooms of at most this many members send `read_receipt` to their members when one of them reads (direct conversations always do); larger rooms' positions are read with `GET /api/conversations/{id}/reads`.",
@@ -220,6 +224,8 @@ export interface CommonConfig {
   /** Read marks and typing signals per user over every transport. */
   readRateLimit: RateLimit;
   typingRateLimit: RateLimit;
+  /** Access tokens and bots created per user. */
+  tokenCreateLimit: RateLimit;
   /** Rooms up to this size send read receipts. */
   readReceiptsMaxMembers: number;
   /** STORAGE and, for `s3`, where and how. */
@@ -339,6 +345,7 @@ export function readCommonConfig(env: Env, problems: string[]): CommonConfig {
     readRateLimit: { points: v.READ_RATE_LIMIT, windowMs: v.READ_RATE_WINDOW },
     typingRateLimit: { points: v.TYPING_RATE_LIMIT, windowMs: v.TYPING_RATE_WINDOW },
     readReceiptsMaxMembers: v.READ_RECEIPTS_MAX_MEMBERS,
+    tokenCreateLimit: { points: v.TOKEN_CREATE_LIMIT, windowMs: v.TOKEN_CREATE_WINDOW },
     storage:
       v.STORAGE === 's3'
         ? {

@@ -36,6 +36,7 @@ describe('loadApiConfig', () => {
       readRateLimit: { points: 120, windowMs: 10_000 },
       typingRateLimit: { points: 60, windowMs: 10_000 },
       readReceiptsMaxMembers: 50,
+      tokenCreateLimit: { points: 20, windowMs: 3_600_000 },
       storage: { kind: 'postgres' },
       healthTimeoutMs: 2_000,
       shutdownTimeoutMs: 10_000,

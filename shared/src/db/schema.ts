@@ -9,6 +9,9 @@ export interface UsersTable {
   password_hash: string;
   /** Tokens issued before this instant are refused ("log out everywhere"). */
   tokens_valid_after: ColumnType<Date | null, never, Date | null>;
+  /** `bot`: a user owned by `owner_id` that signs in with access tokens only (the access-tokens migration). */
+  kind: ColumnType<'person' | 'bot', 'person' | 'bot' | undefined, never>;
+  owner_id: ColumnType<string | null, string | null | undefined, never>;
   created_at: CreatedAt;
 }
 
@@ -111,6 +114,18 @@ export interface BlobChunksTable {
   data: Buffer;
 }
 
+/** An access token: the SHA-256 of its secret, who it acts as, what it may do (the access-tokens migration). */
+export interface AccessTokensTable {
+  id: Generated<string>;
+  user_id: string;
+  created_by: string;
+  name: string;
+  token_hash: Buffer;
+  scopes: string[];
+  created_at: CreatedAt;
+  expires_at: Date | null;
+}
+
 /** One row: the last seq handed out. Locked by each insert until its commit. */
 export interface MessageLogTable {
   id: ColumnType<boolean, never, never>;
@@ -137,6 +152,7 @@ export interface DB {
   conversation_reads: ConversationReadsTable;
   uploads: UploadsTable;
   blob_chunks: BlobChunksTable;
+  access_tokens: AccessTokensTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -2,4 +2,6 @@
 export interface Actor {
   id: string;
   username: string;
+  /** An access token's scopes (auth/scopes.ts); undefined for a session, which may do everything. */
+  scopes?: readonly string[];
 }

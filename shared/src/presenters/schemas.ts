@@ -43,6 +43,31 @@ export const uploadSchema = z
   })
   .meta({ id: 'Upload', description: 'A stored file, to attach to a message (`attachments: [id]`) within UPLOAD_ORPHAN_TTL' });
 
+const scopeList = z.array(z.enum(['messages:read', 'messages:write', 'rooms:write']));
+
+const accessTokenSchema = z
+  .object({
+    id: uuid,
+    name: z.string(),
+    user_id: uuid.meta({ description: 'Who it acts as: you, or one of your bots' }),
+    scopes: scopeList,
+    created_at: timestamp,
+    expires_at: timestamp.nullable().meta({ description: 'When it stops working; null: when deleted' }),
+  })
+  .meta({ id: 'AccessToken', description: 'An access token, without its secret' });
+
+export const newAccessTokenSchema = accessTokenSchema
+  .extend({ token: z.string().meta({ description: 'The secret (`chat_pat_...`): shown this once; send it as `Authorization: Bearer`' }) })
+  .meta({ id: 'NewAccessToken' });
+
+export const accessTokenListSchema = z.object({ tokens: z.array(accessTokenSchema) }).meta({ id: 'AccessTokenList' });
+
+const botSchema = z.object({ id: uuid, username: z.string(), owner_id: uuid, created_at: timestamp }).meta({ id: 'Bot' });
+
+export const newBotSchema = z.object({ bot: botSchema, token: newAccessTokenSchema }).meta({ id: 'NewBot' });
+
+export const botListSchema = z.object({ bots: z.array(botSchema) }).meta({ id: 'BotList' });
+
 export const messagePageSchema = z
   .object({
     messages: z.array(messageSchema).meta({ description: 'Newest first' }),

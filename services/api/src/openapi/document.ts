@@ -18,6 +18,10 @@ const options: Partial<GenerateSpecOptions> = {
       { name: 'messages', description: 'Sending and reading messages' },
       { name: 'rooms', description: 'Rooms and their members' },
       { name: 'users', description: 'The user directory' },
+      { name: 'conversations', description: 'The inbox: conversations, read positions' },
+      { name: 'uploads', description: 'Files to attach to messages' },
+      { name: 'tokens', description: 'Access tokens for scripts and bots' },
+      { name: 'bots', description: 'Users that sign in with access tokens only' },
       { name: 'presence', description: 'Who is connected' },
       { name: 'health', description: 'For load balancers and orchestrators' },
       { name: 'page', description: 'The web page: the static files of web/, served as they are' },
@@ -25,7 +29,12 @@ const options: Partial<GenerateSpecOptions> = {
     ],
     components: {
       securitySchemes: {
-        bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The `token` of a login or refresh' },
+        bearerAuth: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            'The `token` of a login or refresh (a JWT), or an access token (`chat_pat_...`, `POST /api/tokens`), which is held to its scopes: 403 `forbidden` beyond them',
+        },
         cookieAuth: {
           type: 'apiKey',
           in: 'cookie',

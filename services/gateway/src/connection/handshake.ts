@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { authenticatesByCookie, type Authenticator, checkCsrf, pickToken, type TokenClaims } from '@chat/shared/auth';
+import { authenticatesByCookie, type Authenticator, checkCsrf, pickToken, requireScope, type TokenClaims } from '@chat/shared/auth';
 import type { Audience } from '@chat/shared/chat';
 import { clientAddress, type Limiter, type ProxyTrust } from '@chat/shared/limits';
 
@@ -63,6 +63,8 @@ export function createHandshake(deps: { auth: Authenticator; audience: Audience;
         query: url.searchParams.get('token'),
       });
       const claims = await deps.auth.authenticate(token);
+      // A connection receives messages: a token without the read scope may not hold one.
+      requireScope(claims, 'messages:read');
       await limits?.perUser.consume(claims.id);
       return { claims, rooms: await deps.audience.roomsFor(claims.id) };
     },

@@ -20,7 +20,7 @@ export function conversationRoutes(deps: { conversations: ConversationService })
         description:
           'Global, your direct conversations and your rooms, most recently active first, each with its last message, your read position and the unread count after it (capped at 100). Direct conversations say whether the other user is online.',
         ...AUTHENTICATED,
-        responses: { 200: json(conversationPageSchema, 'A page, most recently active first'), ...errors(400, 401, ...ALWAYS) },
+        responses: { 200: json(conversationPageSchema, 'A page, most recently active first'), ...errors(400, 401, 403, ...ALWAYS) },
       }),
       query(conversationPageQuery),
       async (c) => {

@@ -59,7 +59,7 @@ export function messageRoutes(deps: { messages: MessageService; metrics: Metrics
         summary: 'Messages the caller may see',
         description: "Global messages, the caller's direct messages and the messages of the caller's rooms, newest first.",
         ...AUTHENTICATED,
-        responses: { 200: json(messagePageSchema, 'A page, newest first'), ...errors(400, 401, ...ALWAYS) },
+        responses: { 200: json(messagePageSchema, 'A page, newest first'), ...errors(400, 401, 403, ...ALWAYS) },
       }),
       query(pageQuery),
       async (c) => c.json(presentMessagePage(await messages.listVisible(c.get('claims'), c.req.valid('query')))),
@@ -132,7 +132,7 @@ export function messageRoutes(deps: { messages: MessageService; metrics: Metrics
         description:
           'The replies of the thread of message `{id}` (its root, or any reply in it), newest first, paged like history. A message the caller cannot see is 404.',
         ...AUTHENTICATED,
-        responses: { 200: json(messagePageSchema, 'A page, newest first'), ...errors(400, 401, 404, ...ALWAYS) },
+        responses: { 200: json(messagePageSchema, 'A page, newest first'), ...errors(400, 401, 403, 404, ...ALWAYS) },
       }),
       params(messageParams),
       query(pageQuery),

@@ -63,7 +63,7 @@ export function uploadRoutes(deps: { uploads: UploadService; limits: MultipartLi
           200: binary('The file'),
           206: binary('The range asked for (`Content-Range`)'),
           304: { description: 'Not modified (`If-None-Match` matched)' },
-          ...errors(400, 401, 404, ...ALWAYS),
+          ...errors(400, 401, 403, 404, ...ALWAYS),
         },
       }),
       params(uploadParams),
