@@ -149,6 +149,18 @@ async function onOtherGateway(p: { page: Page; sockets: SocketRecord[] }, userId
   expect(await gatewayOf(userId)).not.toBe(await gatewayOf(otherId));
 }
 
+/** Alice and Bob, each signed up on a page of their own, Bob's socket on the other gateway. */
+async function twoUsersOnTwoGateways() {
+  const a = await openPage();
+  const b = await openPage();
+  const alice = `page_${crypto.randomUUID().slice(0, 8)}`;
+  const bob = `page_${crypto.randomUUID().slice(0, 8)}`;
+  const aliceId = await signUp(a.page, alice, a.sockets);
+  const bobId = await signUp(b.page, bob, b.sockets);
+  await onOtherGateway(b, bobId, aliceId);
+  return { a, b, alice, bob, aliceId, bobId };
+}
+
 /**
  * Another user writing over REST, alternately to everyone and directly to
  * `recipient`; every content starts with a tag of its own, so that `shown` can
@@ -379,14 +391,8 @@ describe('the web page', () => {
   }, 90_000);
 
   it('shows conversations with unread badges kept in step between two tabs, typing, and a read mark, for two users on different gateways', async () => {
-    const a = await openPage();
+    const { a, b, alice, bob, bobId } = await twoUsersOnTwoGateways();
     const a2 = await openPage();
-    const b = await openPage();
-    const alice = `page_${crypto.randomUUID().slice(0, 8)}`;
-    const bob = `page_${crypto.randomUUID().slice(0, 8)}`;
-    const aliceId = await signUp(a.page, alice, a.sockets);
-    const bobId = await signUp(b.page, bob, b.sockets);
-    await onOtherGateway(b, bobId, aliceId);
     await logIn(a2.page, alice);
 
     const sidebar = (p: Page) => p.locator('#conversations button');
@@ -441,13 +447,7 @@ describe('the web page', () => {
   }, 90_000);
 
   it('sends an image and a PDF between two users on different gateways: the image shown in place, the PDF offered for download', async () => {
-    const a = await openPage();
-    const b = await openPage();
-    const alice = `page_${crypto.randomUUID().slice(0, 8)}`;
-    const bob = `page_${crypto.randomUUID().slice(0, 8)}`;
-    const aliceId = await signUp(a.page, alice, a.sockets);
-    const bobId = await signUp(b.page, bob, b.sockets);
-    await onOtherGateway(b, bobId, aliceId);
+    const { a, b, bob } = await twoUsersOnTwoGateways();
 
     const png = pngFile(40, 20);
     const pdf = pdfFile();

@@ -18,17 +18,8 @@ set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cache="${COMPOSE_CHECK_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/chat-compose-check}"
 
-go_bin="${GO:-}"
-if [[ -z "$go_bin" ]]; then
-  if command -v go >/dev/null 2>&1; then
-    go_bin="$(command -v go)"
-  elif [[ -x /usr/local/go/bin/go ]]; then
-    go_bin=/usr/local/go/bin/go
-  else
-    echo "compose-check: no Go toolchain (install Go, or set GO)" >&2
-    exit 1
-  fi
-fi
+# shellcheck source=scripts/ci/find-go.sh
+source "$(dirname "${BASH_SOURCE[0]}")/find-go.sh"
 
 # The committed go.mod and go.sum are the whole dependency list (-mod=readonly: a
 # missing or changed checksum fails instead of being written); this machine's Go

@@ -30,17 +30,8 @@ if [[ -x "$bin" ]]; then
   exit 0
 fi
 
-go_bin="${GO:-}"
-if [[ -z "$go_bin" ]]; then
-  if command -v go >/dev/null 2>&1; then
-    go_bin="$(command -v go)"
-  elif [[ -x /usr/local/go/bin/go ]]; then
-    go_bin=/usr/local/go/bin/go
-  else
-    echo "seaweedfs: no Go toolchain (install Go, or set GO)" >&2
-    exit 1
-  fi
-fi
+# shellcheck source=scripts/ci/find-go.sh
+source "$(dirname "${BASH_SOURCE[0]}")/find-go.sh"
 
 export GOMODCACHE="$cache/mod" GOCACHE="$cache/build" GOPATH="$cache/gopath" GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false"
 echo "seaweedfs: building weed $version with $("$go_bin" version) (once; caches in $cache)" >&2

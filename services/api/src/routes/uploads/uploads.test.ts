@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createUploadService } from '@chat/shared/chat';
+import { createUploadService, type UploadView } from '@chat/shared/chat';
 import { createLogger } from '@chat/shared/logger';
 import type { ChatMessage } from '@chat/shared/model';
 import { createBlobStore } from '@chat/shared/storage';
@@ -49,16 +49,7 @@ describe.each(['postgres', 's3'] as const)('uploads stored in %s', (storage) => 
     await s3server?.stop();
   });
 
-  interface Upload {
-    id: string;
-    name: string;
-    size: number;
-    content_type: string;
-    sha256: string;
-    url: string;
-    width?: number;
-    height?: number;
-  }
+  type Upload = UploadView;
 
   /** One multipart upload; `type` is what the client claims, which nobody believes. */
   function upload(as: TestUser, bytes: Uint8Array, name: string, type = 'application/octet-stream', to: TestApi = api) {
