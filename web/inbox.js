@@ -1,9 +1,10 @@
 // The conversation sidebar: the caller's conversations (GET /api/conversations) with
 // unread badges, the one shown in the feed, read marks and "is typing" lines
 // (docs/protocol.md#conversations-read-state-and-typing). app.js imports it and
-// wires it to the feed and the socket. Badges always come from the server:
-// the list is read again (debounced) after new messages and `read` frames, so two
-// tabs of one user stay in step through the server, not through each other.
+// wires it to the feed and the socket. A live message moves its conversation up
+// and counts on its badge here; the list is read from the server again (debounced)
+// at connect and resume, for a conversation it does not have, and after `read`
+// frames, so two tabs of one user stay in step through the server.
 // User-supplied text is only ever written with textContent.
 /**
  * A row of GET /api/conversations (shared/src/model/conversation.ts).
@@ -230,9 +231,21 @@ export function createInbox(deps) {
      * @param {MessageRef | null | undefined} m
      */
     arrived(m) {
-      refreshSoon();
-      const c = selected();
-      if (m && c && keyOf(c) === keyOfMessage(m)) markShownRead().catch(() => {}); // best effort: the badge still says it
+      if (!m) return;
+      const key = keyOfMessage(m);
+      const known = conversations.find((c) => keyOf(c) === key);
+      // A conversation the list has moves to the top here, its badge counted here; a new one needs the server's list.
+      if (!known) return refreshSoon();
+      conversations = [known, ...conversations.filter((c) => c !== known)];
+      const open = selected() === known && document.visibilityState === 'visible';
+      if (open) {
+        markShownRead().catch(() => {}); // best effort: the badge still says it
+      } else if (m.sender !== deps.me()?.username && !known.unread_capped) {
+        // As the server counts: up to 100, then capped.
+        known.unread_capped = known.unread_count >= 100;
+        known.unread_count = Math.min(known.unread_count + 1, 100);
+      }
+      render();
     },
     /** After the selected conversation's history was added to the feed. */
     async opened() {

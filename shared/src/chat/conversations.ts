@@ -210,13 +210,13 @@ export function createConversationService(deps: {
       await deps.typingLimit?.consume(actor.id);
       // Checked before the throttle: a room left a second ago must refuse, not drop quietly.
       await ensureMember(actor, ref);
+      // Notes to oneself have no one else to tell.
+      if (ref.kind === 'direct' && ref.userId === actor.id) return { forwarded: false };
       const conversation = conversationId(ref);
       if (!(await deps.typingThrottle.pass(`${actor.id}:${conversation}`))) return { forwarded: false };
       const signal = { user: actor.id, username: actor.username, expires_at: new Date(Date.now() + TYPING_TTL_MS).toISOString() };
       if (ref.kind === 'room') events.signal([rooms.room(ref.roomId)], 'typing', { ...signal, conversation });
-      else if (ref.userId !== actor.id) {
-        events.signal([rooms.user(ref.userId)], 'typing', { ...signal, conversation: conversationId({ kind: 'direct', userId: actor.id }) });
-      }
+      else events.signal([rooms.user(ref.userId)], 'typing', { ...signal, conversation: conversationId({ kind: 'direct', userId: actor.id }) });
       return { forwarded: true };
     },
 

@@ -142,6 +142,7 @@ export function createRoomService(deps: { db: Kysely<DB>; events: EventPublisher
       target: string,
       page: { limit: number; after?: string | undefined; before?: string | undefined },
     ): Promise<PageResult<RoomView & { joined_at: Date }>> {
+      requireScope(actor, 'messages:read');
       if (target !== actor.id) throw forbidden('you can only list your own rooms');
       if (page.after !== undefined && page.before !== undefined) {
         throw invalid('invalid query', [{ field: 'before', message: 'give either after or before, not both' }]);
