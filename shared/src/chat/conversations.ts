@@ -28,7 +28,7 @@ import {
 } from '../model/index.ts';
 import type { PresenceReader } from '../presence/reader.ts';
 import { parseInput } from '../validation.ts';
-import { conversationPageQuery, conversationRef, readCommandInput, readInput, readsPageQuery, typingInput } from './schemas.ts';
+import { conversationListQuery, conversationRef, readCommandInput, readInput, readsPageQuery, typingInput } from './schemas.ts';
 import { requireScope } from '../auth/scopes.ts';
 
 /** Unread counts stop here (`unread_capped`): a badge says "99+", and the count stays a short index range. */
@@ -151,7 +151,7 @@ export function createConversationService(deps: {
   return {
     async list(actor, raw) {
       requireScope(actor, 'messages:read');
-      const query = parseInput(conversationPageQuery, raw, 'invalid query');
+      const query = parseInput(conversationListQuery, raw, 'invalid query');
       const before = query.before === undefined ? undefined : decodeCursor(query.before);
       const rows = await listConversations(db, actor.id, { limit: query.limit, before }, UNREAD_CAP);
       const page = rows.slice(0, query.limit);

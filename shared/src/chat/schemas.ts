@@ -132,7 +132,7 @@ export const readCommandInput = readInput.extend({ conversation: conversationRef
 export const typingInput = z.object({ conversation: conversationRef, client_msg_id: clientMsgId.nullish() });
 
 /** `?limit=&before=` of the conversation list: `before` is the `next_cursor` of the page before. */
-export const conversationPageQuery = z.object({
+export const conversationListQuery = z.object({
   limit: pageLimit,
   before: z
     .string({ error: 'before must be a string' })

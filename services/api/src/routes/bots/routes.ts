@@ -3,7 +3,7 @@ import { describeRoute } from 'hono-openapi';
 import { createBotInput, type AccessTokens } from '@chat/shared/auth';
 import { botListSchema, newBotSchema } from '@chat/shared/presenters';
 import type { AppEnv } from '../../env.ts';
-import { body } from '../../middleware/validate.ts';
+import { rawBody } from '../../middleware/validate.ts';
 import { ALWAYS, AUTHENTICATED, errors, json, UNSAFE } from '../../openapi/responses.ts';
 
 const tags = ['bots'];
@@ -21,7 +21,8 @@ export function botRoutes(deps: { accessTokens: AccessTokens }) {
         ...AUTHENTICATED,
         responses: { 201: json(newBotSchema, 'The bot and its first token'), ...errors(400, 401, ...UNSAFE, 409, 429, ...ALWAYS) },
       }),
-      body(createBotInput),
+      // The bot rules validate it.
+      rawBody(createBotInput),
       async (c) => c.json(await accessTokens.createBot(c.get('claims'), c.req.valid('json')), 201),
     )
     .get(

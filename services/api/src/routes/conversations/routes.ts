@@ -1,9 +1,9 @@
 import { Hono } from 'hono';
 import { describeRoute } from 'hono-openapi';
-import { conversationPageQuery, readInput, readsPageQuery, type ConversationService } from '@chat/shared/chat';
+import { conversationListQuery, readInput, readsPageQuery, type ConversationService } from '@chat/shared/chat';
 import { conversationPageSchema, memberReadsPageSchema, readPositionSchema } from '@chat/shared/presenters';
 import type { AppEnv } from '../../env.ts';
-import { body, params, query } from '../../middleware/validate.ts';
+import { params, query, rawBody } from '../../middleware/validate.ts';
 import { ALWAYS, AUTHENTICATED, errors, json, UNSAFE } from '../../openapi/responses.ts';
 import { conversationParams } from './schema.ts';
 
@@ -22,7 +22,7 @@ export function conversationRoutes(deps: { conversations: ConversationService })
         ...AUTHENTICATED,
         responses: { 200: json(conversationPageSchema, 'A page, most recently active first'), ...errors(400, 401, 403, ...ALWAYS) },
       }),
-      query(conversationPageQuery),
+      query(conversationListQuery),
       async (c) => {
         const page = await conversations.list(c.get('claims'), c.req.valid('query'));
         return c.json({ conversations: page.items, next_cursor: page.nextCursor });
@@ -39,7 +39,8 @@ export function conversationRoutes(deps: { conversations: ConversationService })
         responses: { 200: json(readPositionSchema, 'The read position now'), ...errors(400, 401, ...UNSAFE, 404, 429, ...ALWAYS) },
       }),
       params(conversationParams),
-      body(readInput),
+      // The read rule validates it, as it does for the socket `read` command.
+      rawBody(readInput),
       async (c) => c.json(await conversations.markRead(c.get('claims'), c.req.valid('param').id, c.req.valid('json'))),
     )
     .get(

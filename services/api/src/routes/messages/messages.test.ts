@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatMessage } from '@chat/shared/model';
+import { messageFixture } from '@chat/shared/testing';
 import { tapEvents, type EventTap } from '../../../test/events.ts';
 import { createRoom, createUser, sendMessage, startApi, uniqueName, type TestApi, type TestUser } from '../../../test/harness.ts';
 
@@ -60,21 +61,14 @@ describe('POST /api/messages', () => {
     const res = await post(alice, { content: 'hello everyone' });
     expect(res.status).toBe(201);
     const message = (await res.json()) as ChatMessage;
-    expect(message).toEqual({
-      id: expect.stringMatching(UUID) as string,
-      sender: alice.username,
-      recipient: null,
-      room_id: null,
-      content: 'hello everyone',
-      created_at: expect.stringMatching(ISO) as string,
-      edited_at: null,
-      deleted_at: null,
-      reactions: [],
-      reply_to: null,
-      reply_count: 0,
-      last_reply_at: null,
-      attachments: [],
-    });
+    expect(message).toEqual(
+      messageFixture({
+        id: expect.stringMatching(UUID) as string,
+        sender: alice.username,
+        content: 'hello everyone',
+        created_at: expect.stringMatching(ISO) as string,
+      }),
+    );
     const stored = await api.resources.db.selectFrom('messages').selectAll().where('id', '=', message.id).executeTakeFirstOrThrow();
     expect(stored).toMatchObject({ sender_id: alice.id, recipient_id: null, room_id: null, content: 'hello everyone' });
     expect(stored.created_at.toISOString()).toBe(message.created_at);

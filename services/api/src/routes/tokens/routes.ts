@@ -3,7 +3,7 @@ import { describeRoute } from 'hono-openapi';
 import { createTokenInput, type AccessTokens } from '@chat/shared/auth';
 import { accessTokenListSchema, newAccessTokenSchema } from '@chat/shared/presenters';
 import type { AppEnv } from '../../env.ts';
-import { body, params } from '../../middleware/validate.ts';
+import { params, rawBody } from '../../middleware/validate.ts';
 import { ALWAYS, AUTHENTICATED, errors, json, UNSAFE } from '../../openapi/responses.ts';
 import { tokenParams } from './schema.ts';
 
@@ -22,7 +22,8 @@ export function tokenRoutes(deps: { accessTokens: AccessTokens }) {
         ...AUTHENTICATED,
         responses: { 201: json(newAccessTokenSchema, 'The token, with its secret this once'), ...errors(400, 401, ...UNSAFE, 404, 429, ...ALWAYS) },
       }),
-      body(createTokenInput),
+      // The token rules validate it.
+      rawBody(createTokenInput),
       async (c) => c.json(await accessTokens.create(c.get('claims'), c.req.valid('json')), 201),
     )
     .get(
