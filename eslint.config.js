@@ -11,7 +11,8 @@ const publicEntryPoints = {
 };
 const queryLayer = {
   group: ['**/db/queries/**'],
-  message: 'Only the chat and auth rules use the query layer; call a rule from shared/src/chat or shared/src/auth.',
+  message:
+    'Only the chat, auth and integrations rules use the query layer; call a rule from shared/src/chat, shared/src/auth or shared/src/integrations.',
 };
 const chatRules = {
   group: ['**/chat/**', '**/chat/*.ts'],
@@ -34,6 +35,22 @@ const transports = {
     '**/presenters/**',
   ],
   message: 'Rules know nothing about HTTP or sockets, nor how responses are shaped: transports map their results.',
+};
+/** The integrations rules open outbound connections (webhooks, push) themselves, but serve nothing. */
+const servers = {
+  group: [
+    'hono',
+    'hono/**',
+    '@hono/**',
+    'socket.io',
+    'socket.io/**',
+    'socket.io-client',
+    '@socket.io/**',
+    'ws',
+    '**/services/**',
+    '**/presenters/**',
+  ],
+  message: 'Rules serve nothing and shape no responses: transports map their results.',
 };
 const restrict = (...patterns) => ({ 'no-restricted-imports': ['error', { patterns }] });
 
@@ -63,6 +80,7 @@ export default tseslint.config(
   { files: ['services/**', 'e2e/**', 'loadtest/**', 'scripts/**', 'deploy/**'], rules: restrict(publicEntryPoints) },
   { files: ['shared/src/**'], rules: restrict(queryLayer) },
   { files: ['shared/src/chat/**', 'shared/src/auth/**'], rules: restrict(transports) },
+  { files: ['shared/src/integrations/**'], rules: restrict(servers) },
   { files: ['shared/src/db/**', 'shared/src/events/**'], rules: restrict(queryLayer, chatRules) },
   { files: ['shared/src/model/**'], rules: restrict({ group: ['../**'], message: 'The model is the bottom layer: it imports nothing of ours.' }) },
   // The web client: ES modules loaded by index.html, no build step.

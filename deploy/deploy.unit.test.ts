@@ -3,7 +3,16 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse, YAMLMap, type CollectionTag } from 'yaml';
-import { API_VARIABLES, DATABASE_VARIABLES, GATEWAY_VARIABLES, loadApiConfig, loadGatewayConfig, type Env } from '@chat/shared/config';
+import {
+  API_VARIABLES,
+  DATABASE_VARIABLES,
+  GATEWAY_VARIABLES,
+  WORKER_VARIABLES,
+  loadApiConfig,
+  loadGatewayConfig,
+  loadWorkerConfig,
+  type Env,
+} from '@chat/shared/config';
 import { createMetrics } from '@chat/shared/metrics';
 import { API_NODE_FLAGS, GATEWAY_NODE_FLAGS } from '../scripts/cluster/cluster.ts';
 import { WEB_ROOT } from '../services/api/src/routes/page/routes.ts';
@@ -38,10 +47,14 @@ let scripts: Record<string, string>;
 const ROLES: Record<string, { file: string; variables: string[] }> = {
   api: { file: 'services/api/src/main.ts', variables: API_VARIABLES },
   gateway: { file: 'services/gateway/src/main.ts', variables: GATEWAY_VARIABLES },
+  worker: { file: 'services/worker/src/main.ts', variables: WORKER_VARIABLES },
   migrate: { file: 'shared/src/db/migrate-cli.ts', variables: DATABASE_VARIABLES },
 };
 const roleOf = (service: Service) => Object.entries(ROLES).find(([, r]) => service.command?.includes(r.file))?.[0];
 const servicesOf = (role: string) => Object.entries(services).filter(([, s]) => roleOf(s) === role);
+/** The long-running app processes: API replicas, gateways and workers (everything but migrate). */
+const APP_ROLES = ['api', 'gateway', 'worker'];
+const appReplicas = () => APP_ROLES.flatMap(servicesOf);
 
 /** `server name:port ...;` lines of an nginx upstream include. */
 async function upstreamServers(file: string): Promise<string[]> {
@@ -55,12 +68,13 @@ beforeAll(async () => {
 });
 
 describe('docker-compose.yml', () => {
-  it('has the whole topology: postgres, redis, one-shot migrate, several api and gateway replicas, nginx', () => {
+  it('has the whole topology: postgres, redis, one-shot migrate, several api, gateway and worker replicas, nginx', () => {
     expect(services.postgres?.image).toMatch(/^postgres:/);
     expect(services.redis?.image).toMatch(/^redis:/);
     expect(servicesOf('migrate')).toHaveLength(1);
     expect(servicesOf('api').length).toBeGreaterThanOrEqual(2);
     expect(servicesOf('gateway').length).toBeGreaterThanOrEqual(2);
+    expect(servicesOf('worker').length).toBeGreaterThanOrEqual(2);
     expect(services.nginx?.ports).toContain('8080:8080');
   });
 
@@ -91,6 +105,14 @@ describe('docker-compose.yml', () => {
     expect(flagsOf((scripts['start:gateway'] ?? '').split(' '))).toEqual(GATEWAY_NODE_FLAGS);
   });
 
+  it('starts every worker as npm run start:worker does', () => {
+    const file = ROLES.worker?.file as string;
+    const flagsOf = (command: string[]) => command.slice(1, command.indexOf(file));
+    const script = (scripts['start:worker'] ?? '').split(' ');
+    expect(script, 'npm run start:worker').toContain(file);
+    for (const [name, service] of servicesOf('worker')) expect(flagsOf(service.command ?? []), name).toEqual(flagsOf(script));
+  });
+
   it("starts every API replica with the same V8 flags as the local runner, npm run start:api and the image's CMD", async () => {
     const file = ROLES.api?.file as string;
     const flagsOf = (command: string[]) => command.slice(1, command.indexOf(file));
@@ -107,16 +129,28 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('gives each gateway its own GATEWAY_ID and health-checks each service on its own port', () => {
+  it('keeps the workers out of nginx: they take no HTTP traffic', async () => {
+    const upstreams = await readdir(path.join(root, 'deploy/compose/upstreams'));
+    const listed = (await Promise.all(upstreams.map((f) => upstreamServers(`deploy/compose/upstreams/${f}`)))).flat().map((s) => s.split(':')[0]);
+    for (const [name] of servicesOf('worker')) {
+      expect(listed, `${name} is in an nginx upstream`).not.toContain(name);
+      expect(services.nginx?.depends_on?.[name], `nginx waits for ${name}`).toBeUndefined();
+    }
+  });
+
+  it('gives each gateway its own GATEWAY_ID (and each worker its own WORKER_ID, if set) and health-checks each service on its own port', () => {
     const ids = servicesOf('gateway').map(([, s]) => s.environment?.GATEWAY_ID);
     expect(new Set(ids).size).toBe(ids.length);
-    for (const [name, service] of [...servicesOf('api'), ...servicesOf('gateway')]) {
+    // Optional for workers (the default is random); two replicas with one id would share a name in logs.
+    const workerIds = servicesOf('worker').flatMap(([, s]) => s.environment?.WORKER_ID ?? []);
+    expect(new Set(workerIds).size).toBe(workerIds.length);
+    for (const [name, service] of appReplicas()) {
       expect(service.healthcheck?.test.join(' '), name).toContain(`127.0.0.1:${service.environment?.PORT}/health`);
     }
   });
 
   it('starts the app only after its dependencies are healthy and migrations are done', () => {
-    for (const [name, service] of [...servicesOf('api'), ...servicesOf('gateway')]) {
+    for (const [name, service] of appReplicas()) {
       expect(service.depends_on, name).toMatchObject({
         postgres: { condition: 'service_healthy' },
         redis: { condition: 'service_healthy' },
@@ -130,7 +164,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('runs production with a secret that must be supplied', () => {
-    for (const [name, service] of [...servicesOf('api'), ...servicesOf('gateway')]) {
+    for (const [name, service] of appReplicas()) {
       expect(service.environment?.ENVIRONMENT, name).toBe('production');
       expect(service.environment?.JWT_SECRET, name).toMatch(/^\$\{JWT_SECRET:\?/);
     }
@@ -226,7 +260,11 @@ describe('docker-compose.yml credentials and limits (least privilege)', () => {
   it('every service that talks to Redis does so as the ACL user, with the password variable, inside its keys and channels', async () => {
     const users = await aclUsers();
     const talkers = Object.entries(services).filter(([, s]) => s.environment?.REDIS_URL !== undefined);
-    expect(talkers.map(([name]) => name).sort()).toEqual([...servicesOf('api'), ...servicesOf('gateway')].map(([name]) => name).sort());
+    expect(talkers.map(([name]) => name).sort()).toEqual(
+      appReplicas()
+        .map(([name]) => name)
+        .sort(),
+    );
     for (const [name, service] of talkers) {
       const credentials = credentialsOf(service.environment?.REDIS_URL);
       expect(credentials, `${name}: REDIS_URL must be redis://user:\${VAR:?}@redis:6379`).toMatchObject({
@@ -241,7 +279,7 @@ describe('docker-compose.yml credentials and limits (least privilege)', () => {
     }
   });
 
-  it('the API and gateways connect to PostgreSQL as the application role; only migrate connects as the owner', async () => {
+  it('the API, gateways and workers connect to PostgreSQL as the application role; only migrate connects as the owner', async () => {
     const postgres = services.postgres;
     const owner = postgres?.environment?.POSTGRES_USER;
     expect(postgres?.environment?.POSTGRES_PASSWORD).toMatch(REQUIRED_VARIABLE);
@@ -256,7 +294,7 @@ describe('docker-compose.yml credentials and limits (least privilege)', () => {
     expect(appRole).toBeDefined();
     expect(appRole).not.toBe(owner);
 
-    for (const [name, service] of [...servicesOf('api'), ...servicesOf('gateway')]) {
+    for (const [name, service] of appReplicas()) {
       expect(credentialsOf(service.environment?.DATABASE_URL), name).toEqual({
         user: appRole,
         passwordVariable: 'POSTGRES_APP_PASSWORD',
@@ -353,10 +391,9 @@ describe('docker-compose.redis-cluster.yml: the stack on a Redis Cluster', () =>
   /** Services started without a --profile. */
   const started = () => Object.entries(stack).filter(([, s]) => (s.profiles ?? []).length === 0);
   const nodes = () => started().filter(([, s]) => s.environment?.REDIS_CLUSTER === 'yes');
-  const apps = () => started().filter(([, s]) => roleOf(s) === 'api' || roleOf(s) === 'gateway');
+  const apps = () => started().filter(([, s]) => APP_ROLES.includes(roleOf(s) ?? ''));
   const createJobs = () => started().filter(([, s]) => mountOf(s, './deploy/redis/create-cluster.sh') !== undefined);
-  const redisConfigOf = (service: Service) =>
-    (roleOf(service) === 'gateway' ? loadGatewayConfig : loadApiConfig)(interpolated(service.environment)).redis;
+  const redisConfigOf = (service: Service) => configOf(service).redis;
 
   it('replaces the single redis with 3 masters and a replica each, joined by a one-shot job', () => {
     expect(stack.redis?.profiles ?? [], 'the single redis is not started in this mode').not.toEqual([]);
@@ -369,6 +406,7 @@ describe('docker-compose.redis-cluster.yml: the stack on a Redis Cluster', () =>
     expect(Number.isInteger(masters) && masters >= 3, `${nodes().length} nodes for ${replicas} replica(s) per master`).toBe(true);
     expect(apps().filter(([, s]) => roleOf(s) === 'api').length).toBeGreaterThanOrEqual(2);
     expect(apps().filter(([, s]) => roleOf(s) === 'gateway').length).toBeGreaterThanOrEqual(2);
+    expect(apps().filter(([, s]) => roleOf(s) === 'worker').length).toBeGreaterThanOrEqual(2);
     for (const [name, service] of started())
       expect(Object.keys(service.depends_on ?? {}), `${name} depends on the disabled single redis`).not.toContain('redis');
   });
@@ -496,6 +534,23 @@ describe('deploy/Dockerfile', () => {
     expect(dockerfile).toMatch(/^FROM \$\{NODE_IMAGE\}|^ARG NODE_IMAGE=node:24/m);
   });
 
+  it('installs every workspace: its manifest in the deps stage, its own node_modules (if npm made one) in the image', async () => {
+    const dockerfile = await read('deploy/Dockerfile');
+    const { workspaces } = JSON.parse(await read('package.json')) as { workspaces: string[] };
+    for (const role of Object.values(ROLES)) {
+      expect(
+        workspaces.some((w) => role.file.startsWith(`${w}/`)),
+        `${role.file} is in no workspace`,
+      ).toBe(true);
+    }
+    const mkdir = /&& mkdir -p ([^\n]+)/.exec(dockerfile)?.[1]?.split(/\s+/) ?? [];
+    for (const workspace of workspaces) {
+      expect(dockerfile, workspace).toMatch(new RegExp(`^COPY ${workspace}/package\\.json ${workspace}/$`, 'm'));
+      expect(mkdir, workspace).toContain(`${workspace}/node_modules`);
+      expect(dockerfile, workspace).toMatch(new RegExp(`^COPY --from=deps /app/${workspace}/node_modules \\./${workspace}/node_modules$`, 'm'));
+    }
+  });
+
   it('holds web/ beside services/, where the API looks for the page it serves', async () => {
     const dockerfile = await read('deploy/Dockerfile');
     expect(dockerfile).toMatch(/^COPY services\/ services\/$/m);
@@ -524,10 +579,18 @@ function interpolated(environment: Record<string, string> | undefined): Env {
     ]),
   );
 }
-/** Where an API or gateway replica serves GET /metrics: what its configuration makes of its compose environment. */
-function metricsListenerOf(service: Service): { host: string; port: number } {
+/** What an app replica's configuration makes of its compose environment. */
+function configOf(service: Service) {
   const env = interpolated(service.environment);
-  return roleOf(service) === 'gateway' ? loadGatewayConfig(env).metrics : loadApiConfig(env).metrics;
+  const role = roleOf(service);
+  if (role === 'api') return loadApiConfig(env);
+  if (role === 'gateway') return loadGatewayConfig(env);
+  if (role === 'worker') return loadWorkerConfig(env);
+  throw new Error(`not an app replica: ${service.command?.join(' ')}`);
+}
+/** Where an API, gateway or worker replica serves GET /metrics. */
+function metricsListenerOf(service: Service): { host: string; port: number } {
+  return configOf(service).metrics;
 }
 /** The container path a repository file appears at through a service's bind mounts (a file or a directory mount). */
 function containerPathOf(service: Service | undefined, repoFile: string): string | undefined {
@@ -560,7 +623,7 @@ interface PrometheusConfig {
   scrape_configs: ScrapeConfig[];
 }
 
-describe('Prometheus: every API and gateway replica scraped on its metrics port', () => {
+describe('Prometheus: every API, gateway and worker replica scraped on its metrics port', () => {
   let prometheus: PrometheusConfig;
   beforeAll(async () => {
     prometheus = parse(await read('deploy/prometheus/prometheus.yml'), { merge: true }) as PrometheusConfig;
@@ -578,7 +641,7 @@ describe('Prometheus: every API and gateway replica scraped on its metrics port'
   });
 
   it('has one job per program, and every target is <service>:<METRICS_PORT> of a replica that runs that program', () => {
-    expect(prometheus.scrape_configs.map((j) => j.job_name).sort()).toEqual(['api', 'gateway']);
+    expect(prometheus.scrape_configs.map((j) => j.job_name).sort()).toEqual([...APP_ROLES].sort());
     for (const job of prometheus.scrape_configs) {
       expect(job.metrics_path ?? '/metrics', job.job_name).toBe('/metrics');
       expect(job.scheme ?? 'http', job.job_name).toBe('http');
@@ -593,23 +656,23 @@ describe('Prometheus: every API and gateway replica scraped on its metrics port'
     }
   });
 
-  it('scrapes every API and gateway replica exactly once', () => {
+  it('scrapes every API, gateway and worker replica exactly once', () => {
     const scraped = prometheus.scrape_configs.flatMap(targetsOf).map((t) => t.split(':')[0]);
-    const replicas = [...servicesOf('api'), ...servicesOf('gateway')].map(([name]) => name);
+    const replicas = appReplicas().map(([name]) => name);
     expect(scraped.sort()).toEqual(replicas.sort());
   });
 
   it('the metrics listeners are reachable from other containers but published by no service', () => {
-    for (const [name, service] of [...servicesOf('api'), ...servicesOf('gateway')]) {
+    for (const [name, service] of appReplicas()) {
       const listener = metricsListenerOf(service);
       // Not loopback: Prometheus scrapes from its own container.
       expect(['0.0.0.0', '::'], `${name}: METRICS_HOST ${listener.host}`).toContain(listener.host);
       // Its own port, not the one nginx proxies to (that would expose /metrics through nginx).
       expect(listener.port, name).not.toBe(Number(service.environment?.PORT));
-      // The replicas publish nothing: nginx is the only way in.
+      // The replicas publish nothing: nginx is the only way in (and workers take no traffic).
       expect(service.ports ?? [], `${name} publishes ports`).toEqual([]);
     }
-    const metricsPorts = new Set([...servicesOf('api'), ...servicesOf('gateway')].map(([, s]) => metricsListenerOf(s).port));
+    const metricsPorts = new Set(appReplicas().map(([, s]) => metricsListenerOf(s).port));
     for (const [name, service] of Object.entries(services)) {
       const published = publishedPorts(service).filter((p) => metricsPorts.has(p.containerPort));
       expect(published, `${name} publishes a metrics port`).toEqual([]);

@@ -35,6 +35,8 @@ export interface ClusterSpec {
   nginxBin: string;
   apiPorts: number[];
   gatewayPorts: number[];
+  /** Health ports of the workers (webhooks and push); none when absent. */
+  workerPorts?: number[];
   /** Passed to every service on top of this process's environment. */
   serviceEnv: Record<string, string>;
   /** Receives each line a child prints, with the child's name. */
@@ -86,7 +88,7 @@ async function waitHealthy(url: string, deadline: number): Promise<void> {
 
 /**
  * Starts the topology of docs/architecture.md#components as local processes:
- * migrations, then API and gateway replicas and nginx with the repository's
+ * migrations, then API, gateway and worker replicas and nginx with the repository's
  * own nginx.conf, whose upstream lists this writes into a private prefix
  * directory.
  */
@@ -148,6 +150,11 @@ export async function startCluster(spec: ClusterSpec): Promise<RunningCluster> {
     // each process an entry of its own (shared/src/presence/writer.ts).
     add(name, node, [...GATEWAY_NODE_FLAGS, 'services/gateway/src/main.ts'], { ...env, PORT: String(port), METRICS_PORT: '0', GATEWAY_ID: name });
   });
+  const workerPorts = spec.workerPorts ?? [];
+  workerPorts.forEach((port, i) => {
+    const name = `worker-${i + 1}`;
+    add(name, node, ['services/worker/src/main.ts'], { ...env, PORT: String(port), METRICS_PORT: '0', WORKER_ID: name });
+  });
   // nginx.conf logs to /dev/stdout, which cannot be opened on the socketpair Node
   // gives a child for stdio; a shell pipe gives nginx a real one. nginx and the
   // shell share a process group of their own, and signals go to the whole group.
@@ -173,9 +180,9 @@ export async function startCluster(spec: ClusterSpec): Promise<RunningCluster> {
   try {
     const deadline = Date.now() + 30_000;
     // Replicas first: asking nginx earlier only fills its log with refused connections.
-    const ready = Promise.all([...spec.apiPorts, ...spec.gatewayPorts].map((p) => waitHealthy(`http://127.0.0.1:${p}/health`, deadline))).then(() =>
-      waitHealthy(`http://127.0.0.1:${LB_PORT}/health`, deadline),
-    );
+    const ready = Promise.all(
+      [...spec.apiPorts, ...spec.gatewayPorts, ...workerPorts].map((p) => waitHealthy(`http://127.0.0.1:${p}/health`, deadline)),
+    ).then(() => waitHealthy(`http://127.0.0.1:${LB_PORT}/health`, deadline));
     await Promise.race([ready, diedDuringStartUp]);
     up = true;
   } catch (error) {

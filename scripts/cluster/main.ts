@@ -19,6 +19,7 @@ async function main(): Promise<number> {
   const range = (base: number, n: number) => Array.from({ length: n }, (_, i) => base + i);
   const apiPorts = range(config.apiBasePort, config.apiReplicas);
   const gatewayPorts = range(config.gatewayBasePort, config.gatewayReplicas);
+  const workerPorts = range(config.workerBasePort, config.workerReplicas);
 
   print('cluster', 'checking prerequisites');
   const nginxBin = await findNginx(config.nginxBin);
@@ -26,7 +27,7 @@ async function main(): Promise<number> {
   // The credentials the services will use too (they read REDIS_USERNAME / REDIS_PASSWORD from the environment we pass on).
   if (config.redisClusterNodes) await checkRedisCluster(config.redisClusterNodes, { username: config.redisUsername, password: config.redisPassword });
   else await checkRedis(config.redisUrl);
-  await checkPortsFree([LB_PORT, ...apiPorts, ...gatewayPorts]);
+  await checkPortsFree([LB_PORT, ...apiPorts, ...gatewayPorts, ...workerPorts]);
   const descriptors = await descriptorWarning();
   if (descriptors) print('cluster', `warning: ${descriptors}`);
 
@@ -35,6 +36,7 @@ async function main(): Promise<number> {
     nginxBin,
     apiPorts,
     gatewayPorts,
+    workerPorts,
     // A development tool: it asks for development defaults (the built-in JWT_SECRET
     // among them) unless told otherwise; the services refuse a missing secret otherwise.
     // With REDIS_CLUSTER_NODES the services get it, and REDIS_URL emptied (they refuse both).
@@ -47,7 +49,7 @@ async function main(): Promise<number> {
   });
   print(
     'cluster',
-    `ready: http://localhost:${LB_PORT}  (${config.apiReplicas} api on ${apiPorts.join(',')}, ${config.gatewayReplicas} gateways on ${gatewayPorts.join(',')})`,
+    `ready: http://localhost:${LB_PORT}  (${config.apiReplicas} api on ${apiPorts.join(',')}, ${config.gatewayReplicas} gateways on ${gatewayPorts.join(',')}, ${config.workerReplicas} workers on ${workerPorts.join(',') || '-'})`,
   );
   print('cluster', 'a replica or nginx that exits is restarted; press Ctrl-C to stop');
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { API_VARIABLES, describeConfig, describeShape, GATEWAY_VARIABLES } from '@chat/shared/config';
+import { API_VARIABLES, describeConfig, describeShape, GATEWAY_VARIABLES, WORKER_VARIABLES } from '@chat/shared/config';
 import { CONFIGURATION_FILE, renderConfiguration } from './config.ts';
 
 describe('docs/configuration.md', () => {
@@ -9,11 +9,12 @@ describe('docs/configuration.md', () => {
     expect(readFileSync(CONFIGURATION_FILE, 'utf8'), 'stale: run npm run docs:config').toBe(renderConfiguration());
   });
 
-  it('documents every variable the api and the gateway read, in the sections they read', () => {
+  it('documents every variable each service reads, in the sections they read', () => {
     const sections = describeConfig();
     const names = (...titles: string[]) => sections.filter((s) => titles.includes(s.title)).flatMap((s) => s.variables.map((v) => v.name));
-    expect(names('Database', 'Both services', 'API').sort()).toEqual([...API_VARIABLES].sort());
-    expect(names('Database', 'Both services', 'Gateway').sort()).toEqual([...GATEWAY_VARIABLES].sort());
+    expect(names('Database', 'Every service', 'Integrations', 'API').sort()).toEqual([...API_VARIABLES].sort());
+    expect(names('Database', 'Every service', 'Gateway').sort()).toEqual([...GATEWAY_VARIABLES].sort());
+    expect(names('Database', 'Every service', 'Integrations', 'Worker').sort()).toEqual([...WORKER_VARIABLES].sort());
   });
 
   it('takes defaults and values from the schemas, and refuses a variable without a description', () => {

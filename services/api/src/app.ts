@@ -5,6 +5,7 @@ import { cors } from 'hono/cors';
 import type { AccessTokens, Accounts, Authenticator } from '@chat/shared/auth';
 import type { ConversationService, MessageService, RoomService, UploadService, UserDirectory } from '@chat/shared/chat';
 import type { HealthReport } from '@chat/shared/health';
+import type { PushSubscriptions, WebhookService } from '@chat/shared/integrations';
 import type { ProxyTrust } from '@chat/shared/limits';
 import type { Logger } from '@chat/shared/logger';
 import type { Metrics } from '@chat/shared/metrics';
@@ -22,6 +23,8 @@ import { conversationRoutes } from './routes/conversations/routes.ts';
 import type { MultipartLimits } from './routes/uploads/multipart.ts';
 import { uploadRoutes } from './routes/uploads/routes.ts';
 import { tokenRoutes } from './routes/tokens/routes.ts';
+import { pushRoutes } from './routes/push/routes.ts';
+import { webhookRoutes } from './routes/webhooks/routes.ts';
 import { healthRoutes } from './routes/health/routes.ts';
 import { messageRoutes } from './routes/messages/routes.ts';
 import { pageRoutes } from './routes/page/routes.ts';
@@ -36,6 +39,9 @@ export interface AppDeps {
   /** Access tokens and bots. */
   accessTokens: AccessTokens;
   accounts: Accounts;
+  /** Outgoing webhooks and Web Push subscriptions (the worker sends). */
+  webhooks: WebhookService;
+  push: PushSubscriptions;
   messages: MessageService;
   conversations: ConversationService;
   /** Attachments: upload, download; the clocks and size of a multipart upload. */
@@ -87,6 +93,8 @@ export function createApp(deps: AppDeps) {
     '/api/uploads/*',
     '/api/tokens/*',
     '/api/bots/*',
+    '/api/webhooks/*',
+    '/api/push/*',
     '/api/users/*',
     '/api/rooms/*',
     '/api/ws/*',
@@ -99,6 +107,8 @@ export function createApp(deps: AppDeps) {
   app.route('/api/uploads', uploadRoutes({ uploads: deps.uploads, limits: deps.uploadLimits }));
   app.route('/api/tokens', tokenRoutes({ accessTokens: deps.accessTokens }));
   app.route('/api/bots', botRoutes({ accessTokens: deps.accessTokens }));
+  app.route('/api/webhooks', webhookRoutes({ webhooks: deps.webhooks }));
+  app.route('/api/push', pushRoutes({ push: deps.push }));
   app.route('/api/ws', presenceRoutes({ users: deps.users }));
   app.route('/', pageRoutes({ root: deps.webRoot }));
   registerOpenApi(app);

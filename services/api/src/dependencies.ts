@@ -9,6 +9,7 @@ import { createLimiter, createProxyTrust } from '@chat/shared/limits';
 import type { Logger } from '@chat/shared/logger';
 import { createMetrics, type Metrics } from '@chat/shared/metrics';
 import { createPresenceReader } from '@chat/shared/presence';
+import { createPushSubscriptions, createTargetGuard, createWebhookService } from '@chat/shared/integrations';
 import type { AppDeps } from './app.ts';
 import { WEB_ROOT } from './routes/page/routes.ts';
 
@@ -41,6 +42,7 @@ export function buildAppDeps(
     loginPerAddress: limit('login:address', config.loginLimits.perAddress, 'too many login attempts; try again later'),
     registerPerAddress: limit('register:address', config.registerLimit, 'too many registrations; try again later'),
   };
+  const guard = createTargetGuard(config.integrations.allowedTargets);
   return {
     logger,
     http: {
@@ -65,6 +67,20 @@ export function buildAppDeps(
       events,
       limits,
     }),
+    webhooks: createWebhookService({
+      db,
+      guard,
+      maxPerUser: config.webhooks.maxPerUser,
+      createLimit: createLimiter(redis, {
+        prefix: config.redis.prefix,
+        name: 'webhooks:user',
+        limit: config.webhooks.createLimit,
+        whenRedisFails: 'allow',
+        message: 'too many webhooks created; try again later',
+        logger,
+      }),
+    }),
+    push: createPushSubscriptions({ db, guard, vapidPublicKey: config.integrations.vapidPublicKey }),
     messages,
     conversations,
     uploads: createUploadService({ db, store, limits: config.uploads, logger, metrics }),

@@ -3,6 +3,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTH_COOKIE } from '@chat/shared/auth';
 import { ERROR_CODES } from '@chat/shared/errors';
+import { WEBHOOK_EVENTS } from '@chat/shared/integrations';
 import { pointerSegment, schemaDocument, messageFixture } from '@chat/shared/testing';
 import { openApiContract } from './contract.ts';
 import { startApi, type TestApi } from './harness.ts';
@@ -46,6 +47,31 @@ describe('GET /api/openapi.json', () => {
     expect(bearerAuth?.description).toMatch(/chat_pat_/);
     expect(cookieAuth).toMatchObject({ type: 'apiKey', in: 'cookie', name: AUTH_COOKIE });
     expect(others).toEqual({});
+  });
+
+  it('describes every webhook event: its signed POST and its body', () => {
+    const webhooks = (api.openapi as unknown as { webhooks: Record<string, { post: { parameters: Array<{ name: string }>; requestBody: unknown } }> })
+      .webhooks;
+    expect(Object.keys(webhooks).sort()).toEqual([...WEBHOOK_EVENTS].sort());
+    for (const [event, item] of Object.entries(webhooks)) {
+      expect(
+        item.post.parameters.map((p) => p.name),
+        event,
+      ).toEqual(['webhook-id', 'webhook-timestamp', 'webhook-signature']);
+      expect(item.post.requestBody, event).toEqual({
+        required: true,
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/WebhookEvent' } } },
+      });
+    }
+    const problems = schemaDocument(api.openapi).problems('/components/schemas/WebhookEvent', {
+      id: randomUUID(),
+      type: 'reaction.added',
+      seq: 7,
+      webhook_id: randomUUID(),
+      conversation: 'global',
+      data: { message: messageFixture({ id: randomUUID(), content: 'hi' }), reaction: { emoji: '👍', user: 'alice' } },
+    });
+    expect(problems).toEqual([]);
   });
 
   it('documents exactly the routes the app registers', () => {

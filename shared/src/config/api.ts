@@ -2,6 +2,7 @@ import { ConfigError, duration, int, port, readEnv, type Env, type VariableMeta 
 import type { UploadLimits } from '../chat/uploads.ts';
 import { DEFAULT_ALLOWED_TYPES } from '../storage/types.ts';
 import { COMMON_VARIABLES, readCommonConfig, type CommonConfig } from './common.ts';
+import { integrationsShape, readIntegrationsConfig, type IntegrationsConfig } from './integrations.ts';
 import { metricsShape, readMetricsConfig, type MetricsConfig } from './metrics.ts';
 import { z } from 'zod';
 import type { RateLimit } from '../limits/rate-limits.ts';
@@ -20,6 +21,10 @@ export interface ApiConfig extends CommonConfig {
   roomLimits: { maxRoomsPerUser: number; maxMembersPerRoom: number };
   /** Attachments: one file's size, a user's bytes per day, the types a file's content may be, how long unattached uploads stay, and the clocks of a slow client. */
   uploads: UploadLimits & { idleTimeoutMs: number; timeoutMs: number; sweepIntervalMs: number };
+  /** Outbound targets and the VAPID public key (shared with the worker). */
+  integrations: IntegrationsConfig;
+  /** WEBHOOK_MAX_PER_USER and WEBHOOK_CREATE_LIMIT. */
+  webhooks: { maxPerUser: number; createLimit: RateLimit };
   /** How long a stopping replica keeps serving with `Connection: close` (see server.ts); SHUTDOWN_TIMEOUT comes on top. */
   shutdownDrainMs: number;
 }
@@ -81,6 +86,13 @@ export const apiShape = {
     description: 'An upload that sends nothing for this long is cut off (a slow client does not hold a replica).',
   }),
   UPLOAD_TIMEOUT: duration('2m').meta({ description: 'An upload not finished within this is cut off, however steadily it trickles.' }),
+  WEBHOOK_MAX_PER_USER: int(20, 1, 10_000).meta({
+    description: 'Webhooks one user (or bot) may have; beyond it, creating one answers 409 `conflict`.',
+  }),
+  WEBHOOK_CREATE_LIMIT: int(20, 0, 1_000_000).meta({
+    description: 'Webhooks one user may create per `WEBHOOK_CREATE_WINDOW`; beyond it, 429. `0` switches it off.',
+  }),
+  WEBHOOK_CREATE_WINDOW: duration('1h').meta({ description: 'The window of `WEBHOOK_CREATE_LIMIT`.' }),
   SHUTDOWN_DRAIN: duration('5s', { allowZero: true }).meta({
     description:
       "On SIGTERM, keep serving this long with `Connection: close` before closing, so nginx stops reusing pooled connections (longer than nginx's upstream keep-alive, 4s in nginx.conf).",
@@ -88,13 +100,14 @@ export const apiShape = {
 };
 
 /** Every variable the API reads. */
-export const API_VARIABLES = [...COMMON_VARIABLES, ...Object.keys(apiShape)];
+export const API_VARIABLES = [...COMMON_VARIABLES, ...Object.keys(integrationsShape), ...Object.keys(apiShape)];
 
 /** Reads the API's configuration once at start-up; throws a ConfigError naming every bad variable. */
 export function loadApiConfig(env: Env): ApiConfig {
   const problems: string[] = [];
   const common = readCommonConfig(env, problems);
   const v = readEnv(env, apiShape, problems);
+  const integrations = readIntegrationsConfig(readEnv(env, integrationsShape, problems));
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     ...common,
@@ -118,6 +131,8 @@ export function loadApiConfig(env: Env): ApiConfig {
       timeoutMs: v.UPLOAD_TIMEOUT,
       sweepIntervalMs: Math.min(60_000, v.UPLOAD_ORPHAN_TTL),
     },
+    integrations,
+    webhooks: { maxPerUser: v.WEBHOOK_MAX_PER_USER, createLimit: { points: v.WEBHOOK_CREATE_LIMIT, windowMs: v.WEBHOOK_CREATE_WINDOW } },
     shutdownDrainMs: v.SHUTDOWN_DRAIN,
   };
 }

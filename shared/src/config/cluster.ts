@@ -6,8 +6,10 @@ import { ConfigError, int, port, readEnv, type Env, type VariableMeta } from './
 export interface ClusterConfig {
   apiReplicas: number;
   gatewayReplicas: number;
+  workerReplicas: number;
   apiBasePort: number;
   gatewayBasePort: number;
+  workerBasePort: number;
   nginxBin: string | undefined;
   /** Passed to the services explicitly: a development tool asks for development defaults unless told otherwise. */
   environment: Environment;
@@ -24,8 +26,10 @@ export interface ClusterConfig {
 export const clusterShape = {
   API_REPLICAS: int(2, 1, 16).meta({ description: 'API replicas to run.' }),
   GATEWAY_REPLICAS: int(2, 1, 16).meta({ description: 'Gateways to run.' }),
+  WORKER_REPLICAS: int(2, 0, 16).meta({ description: 'Workers to run (webhooks and push); `0` runs none.' }),
   API_BASE_PORT: port(3000).meta({ description: 'Port of the first API replica; the others count up from it.' }),
   GATEWAY_BASE_PORT: port(3100).meta({ description: 'Port of the first gateway; the others count up from it.' }),
+  WORKER_BASE_PORT: port(3200).meta({ description: 'Health port of the first worker; the others count up from it.' }),
   NGINX_BIN: z
     .string()
     .optional()
@@ -71,8 +75,10 @@ export function loadClusterConfig(env: Env): ClusterConfig {
   return {
     apiReplicas: v.API_REPLICAS,
     gatewayReplicas: v.GATEWAY_REPLICAS,
+    workerReplicas: v.WORKER_REPLICAS,
     apiBasePort: v.API_BASE_PORT,
     gatewayBasePort: v.GATEWAY_BASE_PORT,
+    workerBasePort: v.WORKER_BASE_PORT,
     nginxBin: v.NGINX_BIN,
     environment: v.ENVIRONMENT,
     databaseUrl: v.DATABASE_URL,

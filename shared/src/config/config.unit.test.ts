@@ -3,6 +3,7 @@ import { loadApiConfig } from './api.ts';
 import { DEVELOPMENT_JWT_SECRET } from './common.ts';
 import { ConfigError, duration, parseDuration, type Env } from './env.ts';
 import { loadGatewayConfig } from './gateway.ts';
+import { loadWorkerConfig } from './worker.ts';
 import { loadMigrateConfig } from './migrate.ts';
 
 const PRODUCTION_SECRET = 'a-production-secret-that-is-over-32-characters';
@@ -60,6 +61,8 @@ describe('loadApiConfig', () => {
         timeoutMs: 120_000,
         sweepIntervalMs: 60_000,
       },
+      integrations: { allowedTargets: [], vapidPublicKey: undefined },
+      webhooks: { maxPerUser: 20, createLimit: { points: 20, windowMs: 3600_000 } },
       shutdownDrainMs: 5_000,
     });
   });
@@ -213,6 +216,61 @@ describe('loadApiConfig', () => {
   it('allows http://localhost:8080 by default in development and test', () => {
     expect(loadApiConfig({ ENVIRONMENT: 'development' }).corsOrigins).toEqual(['http://localhost:8080']);
     expect(loadApiConfig({ ENVIRONMENT: 'test' }).corsOrigins).toEqual(['http://localhost:8080']);
+  });
+});
+
+describe('loadWorkerConfig', () => {
+  const vapid = { VAPID_PUBLIC_KEY: `B${'a'.repeat(86)}`, VAPID_PRIVATE_KEY: 'k'.repeat(43) };
+
+  it('fills every default, with push off until VAPID keys are set', () => {
+    const config = loadWorkerConfig(DEV);
+    expect(config).toMatchObject({
+      port: 8082,
+      metrics: { enabled: true, host: '0.0.0.0', port: 9102 },
+      integrations: { allowedTargets: [], vapidPublicKey: undefined },
+      webhooks: {
+        concurrency: 16,
+        pollIntervalMs: 250,
+        timeoutMs: 10_000,
+        leaseMs: 30_000,
+        maxFailures: 10,
+        retryBaseMs: 1_000,
+        retryMaxMs: 3600_000,
+        maxRedirects: 3,
+        retentionMs: 72 * 3600_000,
+      },
+      push: { vapid: undefined, coalesceMs: 30_000, ttlSeconds: 86_400 },
+    });
+    expect(config.workerId).toMatch(/^[\w.-]+$/);
+    expect(loadWorkerConfig({ ...DEV, ...vapid }).push.vapid).toEqual({
+      publicKey: vapid.VAPID_PUBLIC_KEY,
+      privateKey: vapid.VAPID_PRIVATE_KEY,
+      subject: 'mailto:admin@localhost',
+    });
+  });
+
+  it('reads WEBHOOK_ALLOWED_TARGETS as hosts and CIDRs, and names every bad entry', () => {
+    expect(loadWorkerConfig({ ...DEV, WEBHOOK_ALLOWED_TARGETS: ' 127.0.0.0/8, Hooks.Internal ,::1,10.1.2.3' }).integrations.allowedTargets).toEqual([
+      '127.0.0.0/8',
+      'hooks.internal',
+      '::1',
+      '10.1.2.3',
+    ]);
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadWorkerConfig({ ...DEV, ...env });
+        return [];
+      } catch (error) {
+        return (error as ConfigError).problems;
+      }
+    };
+    expect(problems({ WEBHOOK_ALLOWED_TARGETS: '10.0.0.0/33,http://x,a/b/c' })).toEqual([
+      'WEBHOOK_ALLOWED_TARGETS: "10.0.0.0/33": bad prefix length; "http://x" is not a host, an IP address or a CIDR; "a/b/c" is not a host, an IP address or a CIDR',
+    ]);
+    expect(problems({ VAPID_PUBLIC_KEY: vapid.VAPID_PUBLIC_KEY })).toEqual(['VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY: set both or neither']);
+    expect(problems({ WEBHOOK_LEASE: '5s', WEBHOOK_TIMEOUT: '10s' })).toEqual([
+      'WEBHOOK_LEASE: must be longer than WEBHOOK_TIMEOUT, or a slow attempt would lose its lease',
+    ]);
   });
 });
 

@@ -4,6 +4,8 @@ import { clusterShape } from './cluster.ts';
 import { databaseShape, sharedShape } from './common.ts';
 import type { Shape, VariableMeta } from './env.ts';
 import { gatewayShape } from './gateway.ts';
+import { integrationsShape } from './integrations.ts';
+import { workerShape } from './worker.ts';
 
 /** One variable as docs/configuration.md shows it (npm run docs:config). */
 export interface VariableDoc {
@@ -79,12 +81,14 @@ export function describeConfig(): ConfigSection[] {
   return [
     {
       title: 'Database',
-      readBy: 'api, gateway and the migration command (`npm run db:migrate`, compose `migrate`)',
+      readBy: 'api, gateway, worker and the migration command (`npm run db:migrate`, compose `migrate`)',
       variables: describeShape(databaseShape),
     },
-    { title: 'Both services', readBy: 'api and gateway', variables: describeShape(sharedShape) },
+    { title: 'Every service', readBy: 'api, gateway and worker', variables: describeShape(sharedShape) },
+    { title: 'Integrations', readBy: 'api and worker', variables: describeShape(integrationsShape) },
     { title: 'API', readBy: 'api (`services/api`)', variables: describeShape(apiShape) },
     { title: 'Gateway', readBy: 'gateway (`services/gateway`)', variables: describeShape(gatewayShape) },
+    { title: 'Worker', readBy: 'worker (`services/worker`): webhooks and Web Push', variables: describeShape(workerShape) },
     {
       title: 'Local cluster runner',
       readBy:

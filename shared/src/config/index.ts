@@ -6,3 +6,5 @@ export * from './gateway.ts';
 export * from './metrics.ts';
 export * from './migrate.ts';
 export * from './describe.ts';
+export * from './integrations.ts';
+export * from './worker.ts';

@@ -76,6 +76,9 @@ export interface MessageChangesTable {
   seq: ColumnType<string | null, never, never>;
   actor_id: string;
   client_key: string | null;
+  /** For a reaction's change: the emoji, and whether it was added (the integrations migration). */
+  reaction: string | null;
+  reaction_added: boolean | null;
   created_at: CreatedAt;
 }
 
@@ -126,6 +129,72 @@ export interface AccessTokensTable {
   expires_at: Date | null;
 }
 
+/** An outgoing webhook and its delivery state (the integrations migration). */
+export interface WebhooksTable {
+  id: Generated<string>;
+  owner_id: string;
+  url: string;
+  events: string[];
+  /** `global`, `room:<id>` or `user:<id>`; null for everything the owner sees. */
+  conversation: string | null;
+  secret: string;
+  status: Generated<'active' | 'paused'>;
+  /** The last log position acknowledged or skipped. */
+  cursor: ColumnType<string, string | bigint | number, string | bigint | number>;
+  failures: Generated<number>;
+  next_attempt_at: Generated<Date>;
+  lease_token: string | null;
+  lease_until: Date | null;
+  last_error: string | null;
+  paused_at: Date | null;
+  created_at: CreatedAt;
+}
+
+/** One attempt to deliver a log entry to a webhook. */
+export interface WebhookDeliveriesTable {
+  id: ColumnType<string, never, never>;
+  webhook_id: string;
+  event_id: string;
+  seq: ColumnType<string, string | number, never>;
+  event: string;
+  attempt: number;
+  outcome: 'delivered' | 'failed';
+  status_code: number | null;
+  error: string | null;
+  duration_ms: number;
+  created_at: CreatedAt;
+}
+
+/** A browser's Web Push subscription. */
+export interface PushSubscriptionsTable {
+  id: Generated<string>;
+  user_id: string;
+  endpoint: string;
+  p256dh: string;
+  auth: string;
+  created_at: CreatedAt;
+}
+
+/** What waits to be pushed to a user about one conversation (coalescing state). */
+export interface PushNoticesTable {
+  user_id: string;
+  conversation: string;
+  pending: number;
+  last_seq: ColumnType<string, string | number, string | number>;
+  title: string;
+  body: string;
+  due_at: Date;
+  sent_at: Date | null;
+}
+
+/** A named reader of the whole log, its position and its lease. */
+export interface LogReadersTable {
+  name: string;
+  seq: ColumnType<string, string | number, string | number>;
+  lease_token: string | null;
+  lease_until: Date | null;
+}
+
 /** One row: the last seq handed out. Locked by each insert until its commit. */
 export interface MessageLogTable {
   id: ColumnType<boolean, never, never>;
@@ -153,6 +222,11 @@ export interface DB {
   uploads: UploadsTable;
   blob_chunks: BlobChunksTable;
   access_tokens: AccessTokensTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  push_subscriptions: PushSubscriptionsTable;
+  push_notices: PushNoticesTable;
+  log_readers: LogReadersTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

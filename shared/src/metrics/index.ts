@@ -31,6 +31,10 @@ export interface Metrics {
   passwordHashQueueDepth: Gauge;
   passwordHashRefusals: Counter;
   dependencyErrors: Counter<'dependency'>;
+  webhookAttempts: Counter<'outcome'>;
+  webhookAttemptDuration: Histogram;
+  webhooksPaused: Counter;
+  pushNotifications: Counter<'outcome'>;
 }
 
 /**
@@ -132,6 +136,29 @@ export function createMetrics(opts: { service: string; enabled?: boolean }): Met
       registers,
     }),
     dependencyErrors: new Counter({ name: 'chat_dependency_errors_total', help: 'Errors from a dependency', labelNames: ['dependency'], registers }),
+    webhookAttempts: new Counter({
+      name: 'chat_webhook_attempts_total',
+      help: 'Webhook delivery attempts (worker), by outcome: delivered (2xx), failed (another status, a timeout, a connection error), refused (the target is not allowed)',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    webhookAttemptDuration: new Histogram({
+      name: 'chat_webhook_attempt_duration_seconds',
+      help: 'How long a webhook delivery attempt took (worker), redirects included',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    webhooksPaused: new Counter({
+      name: 'chat_webhooks_paused_total',
+      help: 'Webhooks paused after WEBHOOK_MAX_FAILURES failed attempts in a row (worker)',
+      registers,
+    }),
+    pushNotifications: new Counter({
+      name: 'chat_push_notifications_total',
+      help: 'Web Push sends (worker), by outcome: sent (the push service took it), expired (404/410: the subscription was removed), failed, online (not sent: the user came back)',
+      labelNames: ['outcome'],
+      registers,
+    }),
   };
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ERROR_CODES } from '../errors.ts';
+import { WEBHOOK_EVENTS } from '../integrations/payloads.ts';
 import { chatMessage } from '../model/message.ts';
 
 /**
@@ -200,3 +201,58 @@ export const livenessSchema = z.object({ status: z.literal('alive'), timestamp }
 export const readinessSchema = z
   .object({ status: z.enum(['ready', 'not_ready']), database: dependencyState, redis: dependencyState, draining: z.boolean(), timestamp })
   .meta({ id: 'Readiness' });
+
+const webhookSchema = z
+  .object({
+    id: uuid,
+    user_id: uuid.meta({ description: 'Whose view of the log it hears: you, or one of your bots' }),
+    url: z.string(),
+    events: z.array(z.enum(WEBHOOK_EVENTS)),
+    conversation: z.string().nullable().meta({ description: 'The one conversation it hears; null: everything its owner sees' }),
+    status: z.enum(['active', 'paused']).meta({ description: '`paused` after WEBHOOK_MAX_FAILURES failed attempts in a row' }),
+    failures: z.int().min(0).meta({ description: 'Failed attempts in a row' }),
+    last_error: z.string().nullable(),
+    paused_at: timestamp.nullable(),
+    created_at: timestamp,
+  })
+  .meta({ id: 'Webhook', description: 'An outgoing webhook, without its secret' });
+
+export const newWebhookSchema = webhookSchema
+  .extend({
+    secret: z.string().meta({ description: 'The signing secret (`whsec_...`): shown this once; verify every delivery with it (docs/webhooks.md)' }),
+  })
+  .meta({ id: 'NewWebhook' });
+
+export { webhookSchema };
+
+export const webhookListSchema = z.object({ webhooks: z.array(webhookSchema) }).meta({ id: 'WebhookList' });
+
+export const deliveryPageSchema = z
+  .object({
+    deliveries: z
+      .array(
+        z.object({
+          id: z.string(),
+          event_id: z.string().meta({ description: "The event's id (its `webhook-id` header)" }),
+          seq: z.int(),
+          event: z.enum(WEBHOOK_EVENTS),
+          attempt: z.int().min(1).meta({ description: "This event's attempt number" }),
+          outcome: z.enum(['delivered', 'failed']),
+          status_code: z.int().nullable().meta({ description: "The receiver's status; null when there was no answer" }),
+          error: z.string().nullable(),
+          duration_ms: z.int().min(0),
+          created_at: timestamp,
+        }),
+      )
+      .meta({ description: 'Newest first' }),
+    next_cursor: z.string().nullable().meta({ description: 'Pass as `before` for older attempts; null on the last page' }),
+  })
+  .meta({ id: 'WebhookDeliveryPage' });
+
+export const pushKeySchema = z
+  .object({ public_key: z.string().meta({ description: 'The VAPID public key: `applicationServerKey` of `pushManager.subscribe`' }) })
+  .meta({ id: 'PushKey' });
+
+const pushSubscriptionSchema = z.object({ id: uuid, endpoint: z.string(), created_at: timestamp }).meta({ id: 'PushSubscription' });
+export { pushSubscriptionSchema };
+export const pushSubscriptionListSchema = z.object({ subscriptions: z.array(pushSubscriptionSchema) }).meta({ id: 'PushSubscriptionList' });

@@ -1,12 +1,43 @@
 import type { Hono } from 'hono';
+import { z } from 'zod';
+import { WEBHOOK_EVENTS, webhookPayload } from '@chat/shared/integrations';
 import { describeRoute, openAPIRouteHandler, type GenerateSpecOptions } from 'hono-openapi';
 import { AUTH_COOKIE } from '@chat/shared/auth';
 import type { AppEnv } from '../env.ts';
 
 export const OPENAPI_PATH = '/api/openapi.json';
 
+/** What a receiver gets: one POST per event, signed as docs/webhooks.md says (Standard Webhooks). */
+const signatureHeaders = (
+  [
+    ['webhook-id', "The event's id, the same on every retry: deduplicate by it"],
+    ['webhook-timestamp', 'Unix seconds of this attempt: refuse one outside your tolerance (replays)'],
+    ['webhook-signature', '`v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>" keyed with the secret>`'],
+  ] as const
+).map(([name, description]) => ({ name, in: 'header' as const, required: true, description, schema: { type: 'string' as const } }));
+
+const webhooks = Object.fromEntries(
+  WEBHOOK_EVENTS.map((event) => [
+    event,
+    {
+      post: {
+        summary: `The \`${event}\` event`,
+        description:
+          'POSTed to a webhook that lists this event, in log order, at least once; answer 2xx within WEBHOOK_TIMEOUT or it is retried with backoff.',
+        parameters: signatureHeaders,
+        requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/WebhookEvent' } } } },
+        responses: {
+          '2XX': { description: 'Received: the next event follows' },
+          default: { description: 'Not received: retried later, and the webhook is paused after WEBHOOK_MAX_FAILURES in a row' },
+        },
+      },
+    },
+  ]),
+);
+
 const options: Partial<GenerateSpecOptions> = {
   documentation: {
+    webhooks,
     info: {
       title: 'Chat API',
       version: '1.0.0',
@@ -22,12 +53,15 @@ const options: Partial<GenerateSpecOptions> = {
       { name: 'uploads', description: 'Files to attach to messages' },
       { name: 'tokens', description: 'Access tokens for scripts and bots' },
       { name: 'bots', description: 'Users that sign in with access tokens only' },
+      { name: 'webhooks', description: 'Outgoing webhooks: signed deliveries of log events (docs/webhooks.md)' },
+      { name: 'push', description: 'Web Push for people who are away' },
       { name: 'presence', description: 'Who is connected' },
       { name: 'health', description: 'For load balancers and orchestrators' },
       { name: 'page', description: 'The web page: the static files of web/, served as they are' },
       { name: 'meta', description: 'This document' },
     ],
     components: {
+      schemas: { WebhookEvent: z.toJSONSchema(webhookPayload, { io: 'output' }) as Record<string, unknown> },
       securitySchemes: {
         bearerAuth: {
           type: 'http',

@@ -1,0 +1,62 @@
+import type { Kysely } from 'kysely';
+import type { DB } from '../db/schema.ts';
+import { logHead, visibleAfter } from '../db/queries/messages.ts';
+import {
+  acknowledge,
+  changeDetails,
+  leaseDueWebhooks,
+  pruneDeliveries,
+  recordFailure,
+  release,
+  skipTo,
+  type Attempt,
+  type LeasedWebhook,
+} from '../db/queries/webhooks.ts';
+import { buildPayload, type WebhookPayload } from './payloads.ts';
+
+export type { Attempt, LeasedWebhook };
+
+/**
+ * The worker's view of webhooks in PostgreSQL: leases, what a webhook has
+ * not heard yet (its owner's part of the log after its cursor, as payloads),
+ * and the attempts that move its cursor. Every write after the lease is
+ * fenced by the lease token: false (or undefined) means the lease was lost.
+ */
+export interface WebhookQueue {
+  head(): Promise<number>;
+  lease(token: string, leaseMs: number, limit: number): Promise<LeasedWebhook[]>;
+  /** The payloads of the owner's log entries in (after, upTo], at most `limit` entries read; `read` is how far that read reached. */
+  pending(hook: LeasedWebhook, after: number, upTo: number, limit: number): Promise<{ events: WebhookPayload[]; read: number }>;
+  acknowledge(hook: LeasedWebhook, token: string, leaseMs: number, attempt: Attempt): Promise<boolean>;
+  fail(
+    hook: LeasedWebhook,
+    token: string,
+    attempt: Attempt,
+    opts: { retryInMs: number; pauseAfter: number },
+  ): Promise<{ paused: boolean } | undefined>;
+  skipTo(hook: LeasedWebhook, token: string, seq: number, leaseMs: number): Promise<boolean>;
+  release(hook: LeasedWebhook, token: string): Promise<void>;
+  prune(ageMs: number, limit: number): Promise<number>;
+}
+
+export function createWebhookQueue(db: Kysely<DB>): WebhookQueue {
+  return {
+    head: () => logHead(db),
+    lease: (token, leaseMs, limit) => leaseDueWebhooks(db, token, leaseMs, limit),
+    async pending(hook, after, upTo, limit) {
+      const entries = await visibleAfter(db, hook.owner_id, after, upTo, limit);
+      const changes = await changeDetails(
+        db,
+        entries.filter((e) => e.kind !== 'created').map((e) => e.seq),
+      );
+      // A short read has seen everything the owner may see up to `upTo`.
+      const read = entries.length < limit ? upTo : (entries.at(-1)?.seq ?? upTo);
+      return { events: entries.map((e) => buildPayload(hook.id, hook.owner_id, e, changes.get(e.seq))), read };
+    },
+    acknowledge: (hook, token, leaseMs, attempt) => acknowledge(db, hook.id, token, leaseMs, attempt),
+    fail: (hook, token, attempt, opts) => recordFailure(db, hook.id, token, attempt, opts),
+    skipTo: (hook, token, seq, leaseMs) => skipTo(db, hook.id, token, seq, leaseMs),
+    release: (hook, token) => release(db, hook.id, token),
+    prune: (ageMs, limit) => pruneDeliveries(db, ageMs, limit),
+  };
+}
