@@ -18,38 +18,26 @@ const chatRules = {
   group: ['**/chat/**', '**/chat/*.ts'],
   message: 'Lower layers must not depend on the chat rules; shared types live in shared/src/model.',
 };
+/** What serves HTTP or sockets, and what shapes responses: the services' business, never a rule's. */
+const serving = [
+  'hono',
+  'hono/**',
+  '@hono/**',
+  'socket.io',
+  'socket.io/**',
+  'socket.io-client',
+  '@socket.io/**',
+  'ws',
+  '**/services/**',
+  '**/presenters/**',
+];
 const transports = {
-  group: [
-    'hono',
-    'hono/**',
-    '@hono/**',
-    'socket.io',
-    'socket.io/**',
-    'socket.io-client',
-    '@socket.io/**',
-    'ws',
-    'node:http',
-    'node:https',
-    'node:net',
-    '**/services/**',
-    '**/presenters/**',
-  ],
+  group: [...serving, 'node:http', 'node:https', 'node:net'],
   message: 'Rules know nothing about HTTP or sockets, nor how responses are shaped: transports map their results.',
 };
 /** The integrations rules open outbound connections (webhooks, push) themselves, but serve nothing. */
 const servers = {
-  group: [
-    'hono',
-    'hono/**',
-    '@hono/**',
-    'socket.io',
-    'socket.io/**',
-    'socket.io-client',
-    '@socket.io/**',
-    'ws',
-    '**/services/**',
-    '**/presenters/**',
-  ],
+  group: serving,
   message: 'Rules serve nothing and shape no responses: transports map their results.',
 };
 const restrict = (...patterns) => ({ 'no-restricted-imports': ['error', { patterns }] });

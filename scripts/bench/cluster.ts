@@ -23,6 +23,7 @@ const NO_LIMITS: Record<string, string> = {
   MESSAGE_RATE_LIMIT: '0',
   CONNECT_USER_LIMIT: '0',
   HANDSHAKE_ADDRESS_LIMIT: '0',
+  WEBHOOK_CREATE_LIMIT: '0',
 };
 
 export interface BenchDatabase {
@@ -52,6 +53,8 @@ export interface BenchCluster {
   gatewayPorts: number[];
   metricsEnabled: boolean;
   logPath: string;
+  /** The environment every service got on top of the bench's own (a section's extra services, e.g. webhook workers, get it too). */
+  serviceEnv: Record<string, string>;
   /** Pid of `api-<n>` (1-based). */
   apiPid(n: number): number;
   /** Port of `api-<n>`'s Prometheus listener, once it said so in its log. */
@@ -121,26 +124,22 @@ export async function startBenchCluster(
   const ports = await distinctFreePorts(4);
   const apiPorts = ports.slice(0, 2);
   const gatewayPorts = ports.slice(2, 4);
+  const serviceEnv: Record<string, string> = {
+    DATABASE_URL: db.database.url,
+    REDIS_URL,
+    REDIS_PREFIX: db.redisPrefix,
+    JWT_SECRET,
+    ENVIRONMENT: 'test',
+    METRICS_ENABLED: String(opts.metricsEnabled),
+    ...NO_LIMITS,
+    // The webhooks section's receiver listens on 127.0.0.1: the API checks a webhook's URL when it is made, the worker at every delivery.
+    WEBHOOK_ALLOWED_TARGETS: '127.0.0.0/8',
+    // Each service writes <dir>/CPU.<date>.<pid>...cpuprofile when it exits.
+    ...(opts.profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${opts.profileDir}` } : {}),
+  };
   let cluster: RunningCluster;
   try {
-    cluster = await startCluster({
-      root,
-      nginxBin,
-      apiPorts,
-      gatewayPorts,
-      serviceEnv: {
-        DATABASE_URL: db.database.url,
-        REDIS_URL,
-        REDIS_PREFIX: db.redisPrefix,
-        JWT_SECRET,
-        ENVIRONMENT: 'test',
-        METRICS_ENABLED: String(opts.metricsEnabled),
-        ...NO_LIMITS,
-        // Each service writes <dir>/CPU.<date>.<pid>...cpuprofile when it exits.
-        ...(opts.profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${opts.profileDir}` } : {}),
-      },
-      output,
-    });
+    cluster = await startCluster({ root, nginxBin, apiPorts, gatewayPorts, serviceEnv, output });
   } catch (error) {
     log.end();
     throw error;
@@ -157,6 +156,7 @@ export async function startBenchCluster(
     gatewayPorts,
     metricsEnabled: opts.metricsEnabled,
     logPath,
+    serviceEnv,
     apiPid: (n) => pidOfName(`api-${n}`),
     apiMetricsPort: (n) => metricsPorts.get(`api-${n}`),
     gatewayPid: pidOf,

@@ -9,7 +9,7 @@ import { nowMs } from './stats.ts';
 // throughput targets are limits of total CPU: CPU milliseconds per operation,
 // summed over every process that served it, is the cost the ratio compares.
 
-export const PARTS = ['postgres', 'api', 'gateway', 'nginx', 'redis', 'bare server', 'bench process', 'other'] as const;
+export const PARTS = ['postgres', 'api', 'gateway', 'worker', 'nginx', 'redis', 'bare server', 'bench process', 'other'] as const;
 export type Part = (typeof PARTS)[number];
 
 export interface CpuSample {
@@ -43,6 +43,7 @@ async function classify(pid: number, comm: string): Promise<Part> {
     const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
     if (cmdline.includes('services/api/')) part = 'api';
     else if (cmdline.includes('services/gateway/')) part = 'gateway';
+    else if (cmdline.includes('services/worker/')) part = 'worker';
     else if (cmdline.includes('scripts/bench/baselines/')) part = 'bare server';
     else if (cmdline.includes('scripts/bench/')) part = 'bench process';
   }

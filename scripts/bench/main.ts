@@ -15,6 +15,7 @@ import { runSend } from './sections/send.ts';
 import { runSoak } from './sections/soak.ts';
 import { runTargeting } from './sections/targeting.ts';
 import { runUploads } from './sections/uploads.ts';
+import { runWebhooks } from './sections/webhooks.ts';
 import type { BenchContext, SectionResult } from './types.ts';
 import { killAllWorkers } from './worker.ts';
 
@@ -35,6 +36,7 @@ const RUNNERS: Record<Exclude<SectionName, 'metrics'>, Runner> = {
   door: runDoor,
   history: runHistory,
   uploads: runUploads,
+  webhooks: runWebhooks,
   soak: runSoak,
 };
 

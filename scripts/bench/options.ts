@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 
-export const SECTIONS = ['send', 'latency', 'fanout', 'targeting', 'idle', 'door', 'history', 'uploads', 'metrics', 'soak'] as const;
+export const SECTIONS = ['send', 'latency', 'fanout', 'targeting', 'idle', 'door', 'history', 'uploads', 'webhooks', 'metrics', 'soak'] as const;
 export type SectionName = (typeof SECTIONS)[number];
 /** Sections a run without section names leaves out: soak alone takes 30 minutes (`npm run bench -- soak`). */
 const NOT_BY_DEFAULT: readonly SectionName[] = ['soak'];
@@ -35,6 +35,12 @@ export interface BenchOptions {
   };
   /** `clients` upload one file of `fileBytes` each at the same moment. */
   uploads: { clients: number; fileBytes: number };
+  /**
+   * `users` users with a webhook each hear direct messages sent among them at `rate` a second for
+   * `durationMs` (2 deliveries per message), delivered by 1, then 2 worker processes; each pass waits
+   * at most `settleMs` after the last send for the deliveries.
+   */
+  webhooks: { users: number; rate: number; durationMs: number; settleMs: number };
   soak: {
     /** Minutes of load; one sample of every process's memory before the load and after each minute. */
     minutes: number;
@@ -133,6 +139,7 @@ export function parseOptions(argv: string[]): BenchOptions {
           resumeMs: 5_000,
         },
     uploads: quick ? { clients: 5, fileBytes: 2 * 1024 * 1024 } : { clients: 20, fileBytes: 10 * 1024 * 1024 - 4096 },
+    webhooks: quick ? { users: 20, rate: 40, durationMs: 5_000, settleMs: 15_000 } : { users: 100, rate: 100, durationMs: 20_000, settleMs: 30_000 },
     soak: quick
       ? { minutes: soakMinutes, rate: 50, senders: 5, receivers: 100, globalEvery: 50, churnPerMinute: 10, referenceMinute: Math.min(1, soakMinutes) }
       : {

@@ -16,4 +16,10 @@ describe('bench options', () => {
     expect(parseOptions(['soak', '--soak-minutes=3']).soak.referenceMinute).toBe(3);
     expect(() => parseOptions(['soak', '--soak-minutes=0'])).toThrow(/--soak-minutes/);
   });
+
+  it('runs webhooks by default: 100 users, 100 msg/s for 20 s; --quick shrinks it', () => {
+    expect(parseOptions([]).sections).toContain('webhooks');
+    expect(parseOptions(['webhooks']).webhooks).toEqual({ users: 100, rate: 100, durationMs: 20_000, settleMs: 30_000 });
+    expect(parseOptions(['webhooks', '--quick']).webhooks).toMatchObject({ users: 20, rate: 40, durationMs: 5_000 });
+  });
 });

@@ -23,7 +23,7 @@ export function parseStat(stat: string): { comm: string; ticks: number; startTim
 }
 
 /** User plus system CPU time a process has used, seconds. */
-async function cpuSeconds(pid: number): Promise<number> {
+export async function cpuSeconds(pid: number): Promise<number> {
   return parseStat(await readFile(`/proc/${pid}/stat`, 'utf8')).ticks / CLK_TCK;
 }
 

@@ -21,9 +21,16 @@ export interface Worker {
 
 const running = new Set<ChildProcess>();
 
-/** Kills every worker still running (on Ctrl-C or a failure). */
+/** Kills every worker still running (on Ctrl-C or a failure), and every process given to `track`. */
 export function killAllWorkers(): void {
   for (const child of running) child.kill('SIGKILL');
+}
+
+/** A child the bench started some other way (a service of the project, no IPC): killAllWorkers ends it too while it runs. */
+export function track(child: ChildProcess): void {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  running.add(child);
+  child.once('exit', () => running.delete(child));
 }
 
 export async function startWorker(file: string, args: string[] = [], env: NodeJS.ProcessEnv = process.env): Promise<Worker> {

@@ -65,3 +65,92 @@ export async function terminateBackends(adminUrl: string, database: string): Pro
   );
   return rows.filter((r) => r.terminated).length;
 }
+
+/** A log entry as a webhook's owner may see it, with what a change was (for its event type). */
+export interface OwnerEntry {
+  id: string;
+  seq: number;
+  kind: string;
+  reaction: string | null;
+  reactionAdded: boolean | null;
+  senderId: string;
+  recipientId: string | null;
+  roomId: string | null;
+  /** When the message or change was written (PostgreSQL's clock, the same machine's). */
+  createdAt: number;
+}
+
+/**
+ * Every numbered log entry after `afterSeq` that `ownerId` may see (global
+ * messages, direct messages to or from them, their rooms'), in log order:
+ * what a webhook of theirs with no filter hears, written here without the
+ * worker's query.
+ */
+export async function entriesVisibleTo(url: string, ownerId: string, afterSeq: number): Promise<OwnerEntry[]> {
+  const rows = await once<{
+    id: string;
+    seq: string;
+    kind: string;
+    reaction: string | null;
+    reaction_added: boolean | null;
+    sender_id: string;
+    recipient_id: string | null;
+    room_id: string | null;
+    created_at: Date;
+  }>(
+    url,
+    `select e.entry_id as id, e.seq, e.kind, c.reaction, c.reaction_added, e.sender_id, e.recipient_id, e.room_id,
+            coalesce(c.created_at, m.created_at) as created_at
+       from log_entries e
+       left join message_changes c on e.kind <> 'created' and c.id = e.entry_id
+       left join messages m on e.kind = 'created' and m.id = e.entry_id
+      where e.seq > $2
+        and ((e.recipient_id is null and e.room_id is null) or e.sender_id = $1 or e.recipient_id = $1
+             or e.room_id in (select room_id from room_members where user_id = $1))
+      order by e.seq`,
+    [ownerId, afterSeq],
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    seq: Number(r.seq),
+    kind: r.kind,
+    reaction: r.reaction,
+    reactionAdded: r.reaction_added,
+    senderId: r.sender_id,
+    recipientId: r.recipient_id,
+    roomId: r.room_id,
+    createdAt: r.created_at.getTime(),
+  }));
+}
+
+/** Per event id, a webhook's attempts as the worker recorded them (webhook_deliveries; GET /api/webhooks/{id}/deliveries shows the same rows). */
+export async function webhookAttempts(url: string, webhookId: string): Promise<Map<string, { delivered: number; failed: number }>> {
+  const rows = await once<{ event_id: string; delivered: string; failed: string }>(
+    url,
+    `select event_id, count(*) filter (where outcome = 'delivered') as delivered, count(*) filter (where outcome = 'failed') as failed
+       from webhook_deliveries where webhook_id = $1 group by event_id`,
+    [webhookId],
+  );
+  return new Map(rows.map((r) => [r.event_id, { delivered: Number(r.delivered), failed: Number(r.failed) }]));
+}
+
+/** A webhook's state: its cursor (where it was made, at first), whether it is paused. */
+export async function webhookState(url: string, webhookId: string): Promise<{ cursor: number; status: string; lastError: string | null }> {
+  const [row] = await once<{ cursor: string; status: string; last_error: string | null }>(
+    url,
+    'select cursor, status, last_error from webhooks where id = $1',
+    [webhookId],
+  );
+  if (!row) throw new Error(`webhook ${webhookId} is not in the database`);
+  return { cursor: Number(row.cursor), status: row.status, lastError: row.last_error };
+}
+
+/** Every attempt the worker recorded for a webhook, oldest first: the evidence a run leaves next to the cluster's log. */
+export async function webhookAttemptRows(url: string, webhookId: string): Promise<Array<Record<string, unknown>>> {
+  return once(
+    url,
+    `select id, event_id, seq, event, attempt, outcome, status_code, error, duration_ms, created_at
+       from webhook_deliveries where webhook_id = $1 order by id`,
+    [webhookId],
+  );
+}

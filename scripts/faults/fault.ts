@@ -4,6 +4,7 @@ import type { FaultOptions } from './options.ts';
 import type { OwnRedis } from './redis-process.ts';
 import type { RedisCluster } from '@chat/shared/testing';
 import type { User } from './rest.ts';
+import type { WebhookReceiver } from './webhook-receiver.ts';
 
 /** What a fault may touch. */
 export interface FaultContext {
@@ -16,6 +17,9 @@ export interface FaultContext {
   opts: FaultOptions;
   /** Users of the paused-client fault: one per client kind, and the one that floods them. */
   pausedUsers: { ws: User; io: User; flooder: User };
+  /** The worker replicas' names (`worker-1`, …), and the receiver their webhook deliveries go to. */
+  workers: string[];
+  webhooks: WebhookReceiver;
 }
 
 export interface FaultOutcome {

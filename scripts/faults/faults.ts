@@ -22,6 +22,41 @@ function killReplica(name: string, slug: string): Fault {
   };
 }
 
+/**
+ * SIGKILL to a worker with a webhook delivery in flight: the receiver takes
+ * the next delivery and holds its answer, the worker that sent it (found by
+ * its end of the connection) is killed, and the held attempt is answered into
+ * the void. The worker never recorded it, so once the lease lapses
+ * (WEBHOOK_LEASE) another worker sends it again: a duplicate the table counts
+ * as unacknowledged. The runner restarts the killed one.
+ */
+const workerKill: Fault = {
+  slug: 'worker-kill',
+  name: 'kill -9 worker mid-delivery',
+  async inject(ctx) {
+    const held = await ctx.webhooks.holdNext(5_000);
+    const pids = new Map<string, number>();
+    for (const worker of ctx.workers) {
+      const running = ctx.cluster.pid(worker);
+      if (running !== undefined) pids.set(worker, running);
+    }
+    const sender = held ? await ctx.webhooks.senderOf(held.remotePort, pids) : undefined;
+    const name = sender ?? ctx.workers[0] ?? 'worker-1';
+    const pid = ctx.cluster.pid(name);
+    const at = Date.now();
+    ctx.cluster.kill(name, 'SIGKILL');
+    held?.release();
+    const what = held
+      ? sender
+        ? `with its delivery of seq ${held.seq} to webhook ${held.hook} in flight`
+        : `(no worker found for the held delivery of seq ${held.seq} to ${held.hook}: it was answered)`
+      : '(no delivery came within 5 s to hold)';
+    const restarted = await ctx.log.waitFor(at, at + 30_000, (l) => l.name === 'cluster' && l.line.startsWith(`${name} restarted`));
+    if (!restarted) return { notes: [`${name} (pid ${pid}) killed ${what}`], failures: [`${name} was not restarted within 30 s`] };
+    return { notes: [`${name} (pid ${pid}) killed ${what}, restarted after ${seconds(restarted.at - at)}`], failures: [] };
+  },
+};
+
 const redisRestart: Fault = {
   slug: 'redis-restart',
   name: 'Redis SIGKILL + restart',
@@ -99,7 +134,14 @@ const pgTerminate: Fault = {
 };
 
 /** The faults, in the order the suite injects them. */
-export const FAULTS: Fault[] = [killReplica('gateway-1', 'gateway-kill'), killReplica('api-1', 'api-kill'), redisRestart, pgTerminate, pausedClients];
+export const FAULTS: Fault[] = [
+  killReplica('gateway-1', 'gateway-kill'),
+  killReplica('api-1', 'api-kill'),
+  workerKill,
+  redisRestart,
+  pgTerminate,
+  pausedClients,
+];
 
-/** On a Redis Cluster (--redis-cluster): the failover, then a gateway crash on the cluster. */
-export const CLUSTER_FAULTS: Fault[] = [redisMasterKill, killReplica('gateway-1', 'gateway-kill')];
+/** On a Redis Cluster (--redis-cluster): the failover, then a gateway crash and a worker crash on the cluster. */
+export const CLUSTER_FAULTS: Fault[] = [redisMasterKill, killReplica('gateway-1', 'gateway-kill'), workerKill];

@@ -155,7 +155,7 @@ function processEvents(log: ClusterLog, from: number): string[] {
   const exits = log
     .between(from, Date.now(), (l) => l.name === 'cluster' && / exited with code /.test(l.line) && !l.line.includes('(signal SIGKILL)'))
     .map((l) => l.line.replace(/; restarting.*/, ''));
-  const errors = log.between(from, Date.now(), (l) => /^(api|gateway)/.test(l.name) && /"level":(50|60)/.test(l.line));
+  const errors = log.between(from, Date.now(), (l) => /^(api|gateway|worker)/.test(l.name) && /"level":(50|60)/.test(l.line));
   const byMessage = new Map<string, number>();
   for (const e of errors) {
     const msg = /"msg":"([^"]*)"/.exec(e.line)?.[1] ?? e.line.slice(0, 80);

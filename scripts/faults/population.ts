@@ -18,6 +18,8 @@ export interface Population {
   senders: SendTransport[];
   addressing: Addressing;
   pausedUsers: FaultContext['pausedUsers'];
+  /** Every user by label (`rws0`, `rio1`, `srest0`, …): webhooks are made for some of them. */
+  users: ReadonlyMap<string, User>;
 }
 
 /** Runs `make` over `items`, `limit` at a time (registration hashes passwords: the API bounds that). */
@@ -75,5 +77,6 @@ export async function populate(tracker: Tracker, receiversPerKind: number): Prom
     senders,
     addressing: { receivers: receiverLabels.map((name) => ({ name, username: user(name).username, id: user(name).id })), rooms },
     pausedUsers: { ws: user('pausedws'), io: user('pausedio'), flooder: user('flooder') },
+    users,
   };
 }

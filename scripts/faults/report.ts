@@ -1,4 +1,5 @@
 import type { PhaseRow } from './phase.ts';
+import type { WebhookRow } from './webhooks.ts';
 
 const secs = (ms: number | undefined) => (ms === undefined ? 'never' : `${(ms / 1000).toFixed(1)} s`);
 
@@ -30,14 +31,43 @@ export function formatTable(rows: PhaseRow[]): string {
     secs(r.slowestAckMs),
     String(r.retried),
   ]);
+  return markdown(header, cells);
+}
+
+/** Webhooks: one row per webhook the suite made, over the whole run. */
+export function formatWebhookTable(rows: WebhookRow[]): string {
+  const header = [
+    'webhook',
+    'expected',
+    'delivered',
+    'lost',
+    'duplicated',
+    'of them unacknowledged',
+    'out of order',
+    'attempts',
+    'failed attempts',
+    'answered 500',
+    'answered late',
+    'slowest delivery',
+  ];
+  const cells = rows.map((r) => [
+    r.name,
+    ...[r.expected, r.delivered, r.lost, r.duplicated, r.unacknowledged, r.outOfOrder, r.attempts, r.failedAttempts, r.refused, r.late].map(String),
+    secs(r.slowestMs),
+  ]);
+  return markdown(header, cells);
+}
+
+/** Left-aligned first column, the others right-aligned. */
+function markdown(header: string[], cells: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
   const line = (values: string[]) => `| ${values.map((v, i) => (i === 0 ? v.padEnd(widths[i] ?? 0) : v.padStart(widths[i] ?? 0))).join(' | ')} |`;
   const rule = `|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
   return [line(header), rule, ...cells.map(line)].join('\n');
 }
 
-/** Notes and failures under the table, one block per phase that has any. */
-export function formatDetails(rows: PhaseRow[]): string {
+/** Notes and failures under a table, one block per row that has any. */
+export function formatDetails(rows: Array<Pick<PhaseRow, 'name' | 'notes' | 'failures'>>): string {
   return rows
     .filter((r) => r.notes.length + r.failures.length > 0)
     .map((r) => [`${r.name}:`, ...r.notes.map((n) => `  - ${n}`), ...r.failures.map((f) => `  ! ${f}`)].join('\n'))
@@ -45,3 +75,7 @@ export function formatDetails(rows: PhaseRow[]): string {
 }
 
 export const failed = (rows: PhaseRow[]) => rows.some((r) => r.lost > 0 || r.duplicated > 0 || r.failures.length > 0);
+
+/** Webhooks may repeat a delivery never acknowledged; they may not lose one, reorder, or break anything else. */
+export const webhooksFailed = (rows: WebhookRow[], problems: string[]) =>
+  problems.length > 0 || rows.some((r) => r.lost > 0 || r.outOfOrder > 0 || r.failures.length > 0);

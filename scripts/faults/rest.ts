@@ -69,6 +69,14 @@ export async function createRoom(owner: User, name: string, members: User[]): Pr
   return room.id;
 }
 
+/** `POST /api/webhooks` as `owner` (a session): the webhook's id and its signing secret, which only this answer carries. */
+export async function createWebhook(
+  owner: User,
+  body: { url: string; events: string[]; conversation?: string },
+): Promise<{ id: string; secret: string }> {
+  return setUpCall('create webhook', 'POST', '/api/webhooks', owner.token, body, [201]);
+}
+
 /** One attempt of `POST /api/messages` with an idempotency key: 201 stored, 200 the original of an earlier attempt. */
 export function postMessage(user: User, body: MessageBody, key: string, timeoutMs: number): Promise<Attempt> {
   return attempt(user, 'POST', '/api/messages', body, key, timeoutMs);

@@ -75,11 +75,16 @@ export interface Received {
   text: string;
 }
 
+interface Answer {
+  status: number;
+  location?: string;
+}
+
 export interface Receiver {
   url: string;
   received: Received[];
-  /** How the next requests are answered: a status, optionally a Location. */
-  answer: (req: Received) => { status: number; location?: string };
+  /** How the next requests are answered: a status, optionally a Location; whenever the promise says. */
+  answer: (req: Received) => Answer | Promise<Answer>;
   close(): Promise<void>;
 }
 
@@ -103,8 +108,7 @@ export async function startReceiver(): Promise<Receiver> {
       const body = Buffer.concat(chunks);
       const entry = { path: req.url ?? '', headers: req.headers, body, text: body.toString('utf8') };
       received.push(entry);
-      const { status, location } = receiver.answer(entry);
-      res.writeHead(status, location ? { location } : {}).end();
+      void Promise.resolve(receiver.answer(entry)).then(({ status, location }) => res.writeHead(status, location ? { location } : {}).end());
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));

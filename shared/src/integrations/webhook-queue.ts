@@ -8,7 +8,6 @@ import {
   pruneDeliveries,
   recordFailure,
   release,
-  skipTo,
   type Attempt,
   type LeasedWebhook,
 } from '../db/queries/webhooks.ts';
@@ -34,8 +33,8 @@ export interface WebhookQueue {
     attempt: Attempt,
     opts: { retryInMs: number; pauseAfter: number },
   ): Promise<{ paused: boolean } | undefined>;
-  skipTo(hook: LeasedWebhook, token: string, seq: number, leaseMs: number): Promise<boolean>;
-  release(hook: LeasedWebhook, token: string): Promise<void>;
+  /** Gives it back, its cursor moved to `readTo` (what it read but does not hear need not be read again). */
+  release(hook: LeasedWebhook, token: string, readTo: number): Promise<void>;
   prune(ageMs: number, limit: number): Promise<number>;
 }
 
@@ -55,8 +54,7 @@ export function createWebhookQueue(db: Kysely<DB>): WebhookQueue {
     },
     acknowledge: (hook, token, leaseMs, attempt) => acknowledge(db, hook.id, token, leaseMs, attempt),
     fail: (hook, token, attempt, opts) => recordFailure(db, hook.id, token, attempt, opts),
-    skipTo: (hook, token, seq, leaseMs) => skipTo(db, hook.id, token, seq, leaseMs),
-    release: (hook, token) => release(db, hook.id, token),
+    release: (hook, token, readTo) => release(db, hook.id, token, readTo),
     prune: (ageMs, limit) => pruneDeliveries(db, ageMs, limit),
   };
 }

@@ -11,8 +11,6 @@ const BATCH = 100;
 export interface WebhookDeliverer {
   /** Leases what is due (as many webhooks as there are free slots) and starts delivering to each; resolves once leased. */
   poll(): Promise<void>;
-  /** Deliveries in progress. */
-  active(): number;
   /** Starts no new attempt, lets the ones under way finish, gives the leases back. */
   drain(): Promise<void>;
 }
@@ -38,8 +36,12 @@ export function createWebhookDeliverer(deps: {
   userAgent: string;
 }): WebhookDeliverer {
   const { queue, settings, metrics } = deps;
+  /** Webhooks being delivered to, and leases being taken: what a drain waits for. */
   const running = new Set<Promise<void>>();
+  const leasing = new Set<Promise<void>>();
   let draining = false;
+  /** The last lease filled every free slot: more webhooks may be waiting than this worker took. */
+  let saturated = false;
   const outbound = { guard: deps.guard, timeoutMs: settings.timeoutMs, maxRedirects: settings.maxRedirects, userAgent: deps.userAgent };
 
   /** One attempt at one event: true when acknowledged (the cursor moved), false when the webhook must stop for now. */
@@ -90,32 +92,46 @@ export function createWebhookDeliverer(deps: {
       }
       if (!draining) cursor = read;
     }
-    // What was read but not heard (other events, other conversations) need not be read again.
-    if (cursor > hook.cursor && !(await queue.skipTo(hook, token, cursor, settings.leaseMs))) return;
-    await queue.release(hook, token);
+    await queue.release(hook, token, cursor);
   }
 
   function start(hook: LeasedWebhook, token: string) {
     const work = catchUp(hook, token)
-      .catch((error: unknown) => {
-        // PostgreSQL away, most likely: the lease lapses and the webhook is taken up again.
+      .catch(async (error: unknown) => {
         deps.logger.warn({ err: error, webhookId: hook.id }, 'webhook delivery interrupted');
+        // PostgreSQL cut a statement, most likely. Hand the webhook back if it answers
+        // again, so the next poll retries at once; else the lease lapses (WEBHOOK_LEASE).
+        await queue.release(hook, token, hook.cursor).catch(() => undefined);
       })
-      .finally(() => running.delete(work));
+      .finally(() => {
+        running.delete(work);
+        // A slot is free and more webhooks were waiting: look now, not at the next poll.
+        if (!draining && saturated) poll().catch(() => undefined);
+      });
     running.add(work);
   }
 
+  async function lease() {
+    const free = settings.concurrency - running.size;
+    if (draining || free <= 0) return;
+    const token = randomUUID();
+    const leased = await queue.lease(token, settings.leaseMs, free);
+    saturated = leased.length === free;
+    for (const hook of leased) start(hook, token);
+  }
+
+  function poll(): Promise<void> {
+    const taking = lease().finally(() => leasing.delete(taking));
+    leasing.add(taking);
+    return taking;
+  }
+
   return {
-    async poll() {
-      const free = settings.concurrency - running.size;
-      if (draining || free <= 0) return;
-      const token = randomUUID();
-      for (const hook of await queue.lease(token, settings.leaseMs, free)) start(hook, token);
-    },
-    active: () => running.size,
+    poll,
     async drain() {
       draining = true;
-      await Promise.allSettled([...running]);
+      // A lease under way may still start deliveries; each ends with this webhook released.
+      while (running.size + leasing.size > 0) await Promise.allSettled([...running, ...leasing]);
     },
   };
 }

@@ -140,30 +140,25 @@ export interface Attempt {
  * worker may hold the webhook now, and this one must stop).
  */
 export async function acknowledge(db: Executor, webhookId: string, token: string, leaseMs: number, attempt: Attempt): Promise<boolean> {
-  const { rows } = await sql<{ id: string }>`
-    with recorded as (insert into webhook_deliveries (webhook_id, event_id, seq, event, attempt, outcome, status_code, error, duration_ms)
-      values (${webhookId}, ${attempt.eventId}, ${attempt.seq}, ${attempt.event}, ${attempt.attempt}, 'delivered', ${attempt.statusCode}, null, ${attempt.durationMs}))
-    update webhooks set cursor = ${attempt.seq}, failures = 0, last_error = null,
-      lease_until = now() + make_interval(secs => ${leaseMs / 1000})
-    where id = ${webhookId} and lease_token = ${token} and cursor < ${attempt.seq}
-    returning id`.execute(db);
+  // The attempt is recorded only with the cursor's move: a worker that lost its
+  // lease records nothing, so every attempt listed as delivered was acknowledged.
+  const { rows } = await sql<{ webhook_id: string }>`
+    with moved as (
+      update webhooks set cursor = ${attempt.seq}, failures = 0, last_error = null,
+        lease_until = now() + make_interval(secs => ${leaseMs / 1000})
+      where id = ${webhookId} and lease_token = ${token} and cursor < ${attempt.seq}
+      returning id)
+    insert into webhook_deliveries (webhook_id, event_id, seq, event, attempt, outcome, status_code, error, duration_ms)
+    select id, ${attempt.eventId}, ${attempt.seq}, ${attempt.event}, ${attempt.attempt}, 'delivered', ${attempt.statusCode}, null, ${attempt.durationMs}
+    from moved
+    returning webhook_id`.execute(db);
   return rows.length > 0;
-}
-
-/** Moves the cursor over entries this webhook does not hear (and keeps the lease); false when the lease was lost. */
-export async function skipTo(db: Executor, webhookId: string, token: string, seq: number, leaseMs: number): Promise<boolean> {
-  const result = await db
-    .updateTable('webhooks')
-    .set({ cursor: sql`greatest(cursor, ${seq})`, lease_until: sql`now() + make_interval(secs => ${leaseMs / 1000})` })
-    .where('id', '=', webhookId)
-    .where('lease_token', '=', token)
-    .executeTakeFirst();
-  return result.numUpdatedRows > 0n;
 }
 
 /**
  * A failed attempt: recorded, the webhook released until `retryInMs` from now,
- * or paused when this was failure number `pauseAfter`.
+ * or paused when this was failure number `pauseAfter`; nothing when the lease
+ * was lost (undefined).
  */
 export async function recordFailure(
   db: Executor,
@@ -173,24 +168,34 @@ export async function recordFailure(
   opts: { retryInMs: number; pauseAfter: number },
 ): Promise<{ paused: boolean } | undefined> {
   const { rows } = await sql<{ status: string }>`
-    with recorded as (insert into webhook_deliveries (webhook_id, event_id, seq, event, attempt, outcome, status_code, error, duration_ms)
-      values (${webhookId}, ${attempt.eventId}, ${attempt.seq}, ${attempt.event}, ${attempt.attempt}, 'failed', ${attempt.statusCode}, ${attempt.error}, ${attempt.durationMs}))
-    update webhooks set failures = failures + 1, last_error = ${attempt.error},
-      status = case when failures + 1 >= ${opts.pauseAfter} then 'paused' else status end,
-      paused_at = case when failures + 1 >= ${opts.pauseAfter} then now() else paused_at end,
-      next_attempt_at = now() + make_interval(secs => ${opts.retryInMs / 1000}),
-      lease_token = null, lease_until = null
-    where id = ${webhookId} and lease_token = ${token}
-    returning status`.execute(db);
+    with moved as (
+      update webhooks set failures = failures + 1, last_error = ${attempt.error},
+        status = case when failures + 1 >= ${opts.pauseAfter} then 'paused' else status end,
+        paused_at = case when failures + 1 >= ${opts.pauseAfter} then now() else paused_at end,
+        next_attempt_at = now() + make_interval(secs => ${opts.retryInMs / 1000}),
+        lease_token = null, lease_until = null
+      where id = ${webhookId} and lease_token = ${token}
+      returning id, status),
+    recorded as (
+      insert into webhook_deliveries (webhook_id, event_id, seq, event, attempt, outcome, status_code, error, duration_ms)
+      select id, ${attempt.eventId}, ${attempt.seq}, ${attempt.event}, ${attempt.attempt}, 'failed', ${attempt.statusCode}, ${attempt.error}, ${attempt.durationMs}
+      from moved)
+    select status from moved`.execute(db);
   const row = rows[0];
   return row ? { paused: row.status === 'paused' } : undefined;
 }
 
-/** Gives the webhook back (caught up, or the worker is stopping). */
-export async function release(db: Executor, webhookId: string, token: string): Promise<void> {
+/**
+ * Gives the webhook back (caught up, or the worker is stopping), with its
+ * cursor moved over what it read but does not hear, in one statement. Its
+ * turn moves to now: leases go oldest `next_attempt_at` first, so webhooks
+ * that keep falling behind a busy log take turns instead of the first few
+ * starving the rest.
+ */
+export async function release(db: Executor, webhookId: string, token: string, readTo: number): Promise<void> {
   await db
     .updateTable('webhooks')
-    .set({ lease_token: null, lease_until: null })
+    .set({ cursor: sql`greatest(cursor, ${readTo})`, lease_token: null, lease_until: null, next_attempt_at: sql<Date>`now()` })
     .where('id', '=', webhookId)
     .where('lease_token', '=', token)
     .execute();
