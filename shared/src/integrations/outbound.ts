@@ -5,8 +5,7 @@ import { TargetRefused, type TargetGuard } from './targets.ts';
 
 /** What one POST came to: a status, or why there was none. */
 export type OutboundResult =
-  | { ok: boolean; status: number; durationMs: number; location?: undefined }
-  | { ok: false; status: null; durationMs: number; error: string; refused: boolean };
+  { ok: boolean; status: number; durationMs: number } | { ok: false; status: null; durationMs: number; error: string; refused: boolean };
 
 export interface OutboundOptions {
   guard: TargetGuard;
@@ -56,8 +55,9 @@ function postOnce(url: URL, body: Buffer, headers: Headers, opts: OutboundOption
 
 /**
  * POSTs `body` to `target`, following redirects (each one's target checked
- * like the first), all within `timeoutMs`. Reads at most a little of the
- * answer's body and drops the rest: a receiver cannot make us buffer.
+ * like the first), all within `timeoutMs`. Only the status counts: the
+ * answer's body is drained unread (never buffered), and a receiver that keeps
+ * sending one is cut off at the deadline.
  */
 export async function postTo(target: string, body: Buffer, headers: Headers, opts: OutboundOptions): Promise<OutboundResult> {
   const started = performance.now();
