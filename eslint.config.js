@@ -73,6 +73,8 @@ export default tseslint.config(
   { files: ['shared/src/model/**'], rules: restrict({ group: ['../**'], message: 'The model is the bottom layer: it imports nothing of ours.' }) },
   // The web client: ES modules loaded by index.html, no build step.
   { files: ['web/**/*.js'], languageOptions: { sourceType: 'module', globals: globals.browser } },
+  // Its service worker: a classic script in a service worker's global scope.
+  { files: ['web/sw.js'], languageOptions: { sourceType: 'script', globals: globals.serviceworker } },
   // k6 scripts: ES modules run by k6's own runtime, not Node.
   { files: ['loadtest/**/*.js'], languageOptions: { sourceType: 'module', globals: k6Globals } },
   // Every test says what it expects: an expect (expect.poll, expect(...).rejects, ...),

@@ -1,3 +1,4 @@
+import { createECDH } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
@@ -30,8 +31,9 @@ const logs: Array<{ name: string; line: string }> = [];
 beforeAll(async () => {
   ({ cluster } = await startE2eCluster({
     prefix,
-    // Small, so that one test can miss more than a resume replays.
-    env: { RESUME_MAX_BACKLOG: String(RESUME_MAX_BACKLOG) },
+    // Small, so that one test can miss more than a resume replays. A VAPID key, so the
+    // page offers notifications (no worker runs here: nothing is pushed).
+    env: { RESUME_MAX_BACKLOG: String(RESUME_MAX_BACKLOG), VAPID_PUBLIC_KEY: createECDH('prime256v1').generateKeys().toString('base64url') },
     output: (name, line) => logs.push({ name, line }),
   }));
   browser = await chromium.launch({
@@ -486,4 +488,58 @@ describe('the web page', () => {
     expect([...a.errors, ...b.errors]).toEqual([]);
     for (const p of [a, b]) await p.page.close();
   }, 90_000);
+
+  /** What the test reads of a service worker's global scope (no DOM types here). */
+  interface ServiceWorkerScope {
+    registration: { getNotifications(): Promise<Array<{ title: string; body: string; tag: string }>> };
+    dispatchEvent(event: unknown): boolean;
+    PushEvent: new (type: string, init: { data: string }) => unknown;
+  }
+
+  it('offers notifications: the button registers the service worker, which shows what a push brings', async () => {
+    const context = await browser.newContext();
+    try {
+      await context.grantPermissions(['notifications'], { origin: PAGE });
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (error) => errors.push(error.message));
+      const sockets: SocketRecord[] = [];
+      page.on('websocket', (ws) => {
+        const record: SocketRecord = { url: new URL(ws.url()), frames: [], closed: false };
+        sockets.push(record);
+        ws.on('framereceived', ({ payload }) => record.frames.push(JSON.parse(String(payload)) as Frame));
+      });
+      await signUp(page, `push_${crypto.randomUUID().slice(0, 8)}`, sockets);
+      await expect.poll(() => page.isVisible('#notify'), { timeout: 10_000 }).toBe(true);
+      expect(await page.textContent('#notify')).toBe('Notify me');
+
+      const registered = context.waitForEvent('serviceworker', { timeout: 15_000 });
+      await page.click('#notify');
+      const worker = await registered;
+      expect(new URL(worker.url()).pathname).toBe('/sw.js');
+      // This machine has no way to the browser's push service: the page says so and stays off.
+      await expect.poll(() => page.textContent('#error'), { timeout: 30_000 }).toMatch(/could not turn notifications on/);
+      expect(await page.textContent('#notify')).toBe('Notify me');
+
+      // What a push service would hand the worker: it shows the notice, one per conversation.
+      const shown = await worker.evaluate(async () => {
+        const sw = globalThis as unknown as ServiceWorkerScope;
+        for (const body of ['hi there', 'and again']) {
+          sw.dispatchEvent(
+            new sw.PushEvent('push', { data: JSON.stringify({ conversation: 'user:alice', title: 'alice', body, count: 1, seq: 1 }) }),
+          );
+        }
+        for (let i = 0; i < 50; i++) {
+          const notes = await sw.registration.getNotifications();
+          if (notes.some((n) => n.body === 'and again')) return notes.map((n) => ({ title: n.title, body: n.body, tag: n.tag }));
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        return [];
+      });
+      expect(shown).toEqual([{ title: 'alice', body: 'and again', tag: 'user:alice' }]);
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
 });

@@ -6,6 +6,7 @@
 // Type-checked from JSDoc (tsconfig.web.json, part of `npm run typecheck`). An ES
 // module (strict, deferred); the conversation sidebar is inbox.js.
 import { createInbox } from './inbox.js';
+import { createPushToggle } from './push.js';
 
 /** @typedef {import('./inbox.js').Conversation} Conversation */
 
@@ -53,6 +54,7 @@ const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const els = {
   status: $('status'),
   logout: $('logout'),
+  notify: /** @type {HTMLButtonElement} */ ($('notify')),
   authPanel: $('auth-panel'),
   authForm: /** @type {HTMLFormElement} */ ($('auth-form')),
   chatPanel: $('chat-panel'),
@@ -113,6 +115,7 @@ const inbox = createInbox({
   onSelect: (c) => openConversation(c).catch((e) => showError(`could not load the conversation: ${errorText(e)}`)),
   onError: showError,
 });
+const push = createPushToggle({ button: els.notify, api, onError: showError });
 
 // ---- helpers ------------------------------------------------------------------
 
@@ -440,6 +443,7 @@ function showAuth() {
   els.authPanel.hidden = false;
   els.chatPanel.hidden = true;
   els.logout.hidden = true;
+  els.notify.hidden = true;
   els.messages.replaceChildren();
   seen.clear();
   inbox.clear();
@@ -587,6 +591,7 @@ async function startSession(user) {
   cursor = storedCursor(user.id); // after a reload of the page, resume where it was
   connect();
   refreshInbox();
+  void push.signedIn();
   await loadHistory().catch((e) => showError(`could not load messages: ${e.message}`));
 }
 
@@ -651,6 +656,7 @@ els.sendForm.addEventListener('submit', async (event) => {
 els.content.addEventListener('input', () => inbox.typed());
 
 els.logout.addEventListener('click', async () => {
+  await push.signingOut();
   disconnect();
   await api('POST', '/api/auth/logout').catch(() => {});
   showAuth();

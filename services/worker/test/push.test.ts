@@ -147,4 +147,27 @@ describe('web push', () => {
     expect(endpoint.received.filter((r) => r.path === gone.path)).toHaveLength(1);
     expect(await worker.metrics.registry.getSingleMetricAsString('chat_push_notifications_total')).toMatch(/outcome="expired"[^}]*\} 1/);
   });
+
+  it("removes a subscription whose keys cannot be encrypted for, and still pushes to the user's others", async () => {
+    const [alice, bob] = await Promise.all([createUser(api), createUser(api)]);
+    const browser = await subscribe(alice);
+    // 65 bytes that look like a P-256 point and are not one: past the API's check, refused by the encryption.
+    const bogus = await api.resources.db
+      .insertInto('push_subscriptions')
+      .values({
+        user_id: alice.id,
+        endpoint: `${endpoint.url}/ok/bogus-${randomBytes(4).toString('hex')}`,
+        p256dh: Buffer.concat([Buffer.from([4]), Buffer.alloc(64)]).toString('base64url'),
+        auth: randomBytes(16).toString('base64url'),
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await sendMessage(api, bob, { recipient: alice.username, content: 'one of two' });
+    await expect.poll(() => pushesTo(browser).length, { timeout: 10_000 }).toBe(1);
+    await expect
+      .poll(async () => (await api.resources.db.selectFrom('push_subscriptions').select('id').where('id', '=', bogus.id).execute()).length, {
+        timeout: 10_000,
+      })
+      .toBe(0);
+  });
 });

@@ -40,7 +40,17 @@ const base64url = (what: string, min: number, max: number) =>
 /** A browser's `PushSubscription.toJSON()`. */
 export const pushSubscriptionInput = z.object({
   endpoint: z.string({ error: 'endpoint must be a string' }).max(2048, 'endpoint is at most 2048 characters'),
-  keys: z.object({ p256dh: base64url('keys.p256dh', 80, 100), auth: base64url('keys.auth', 16, 30) }, { error: 'keys must be an object' }),
+  keys: z.object(
+    {
+      // What encryption needs: an uncompressed P-256 point and a 16-byte secret (RFC 8291).
+      p256dh: base64url('keys.p256dh', 80, 100).refine((k) => {
+        const bytes = Buffer.from(k, 'base64url');
+        return bytes.length === 65 && bytes[0] === 4;
+      }, 'keys.p256dh must be an uncompressed P-256 public key'),
+      auth: base64url('keys.auth', 16, 30).refine((k) => Buffer.from(k, 'base64url').length === 16, 'keys.auth must be 16 bytes'),
+    },
+    { error: 'keys must be an object' },
+  ),
   user_id: id('user_id').optional().meta({ description: 'Yourself only: a subscription belongs to whoever registers it' }),
 });
 

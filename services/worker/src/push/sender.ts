@@ -56,16 +56,21 @@ export function createPushSender(deps: {
     const topic = createHash('sha256').update(notice.conversation).digest('base64url').slice(0, 32);
     let sent = false;
     for (const sub of subscriptions) {
-      const request = webPush.generateRequestDetails(
-        { endpoint: sub.endpoint, keys: { p256dh: sub.p256dh, auth: sub.auth } },
-        JSON.stringify(payload),
-        {
+      let request;
+      try {
+        request = webPush.generateRequestDetails({ endpoint: sub.endpoint, keys: { p256dh: sub.p256dh, auth: sub.auth } }, JSON.stringify(payload), {
           vapidDetails,
           TTL: settings.ttlSeconds,
           topic,
           urgency: 'normal',
-        },
-      );
+        });
+      } catch (error) {
+        // Keys nothing can encrypt for: this subscription can never work.
+        deps.logger.warn({ err: error, subscriptionId: sub.id }, 'push subscription with unusable keys removed');
+        await queue.removeSubscription(sub.id);
+        metrics.pushNotifications.inc({ outcome: 'expired' });
+        continue;
+      }
       const result = await postTo(sub.endpoint, request.body, request.headers, outbound);
       if (result.status === 404 || result.status === 410) {
         // The browser unsubscribed or the subscription expired: it will never work again.
@@ -87,7 +92,7 @@ export function createPushSender(deps: {
       const due = await queue.claimDue(CLAIM_MS, BATCH);
       if (due.length === 0) return;
       const online = await deps.presence.onlineAmong([...new Set(due.map((n) => n.user_id))]);
-      await Promise.all(
+      const outcomes = await Promise.allSettled(
         due.map(async (notice) => {
           if (online.has(notice.user_id)) {
             // Back before we pushed: the app shows it; nothing to send.
@@ -98,6 +103,9 @@ export function createPushSender(deps: {
           await queue.settle(notice, await send(notice), settings.coalesceMs);
         }),
       );
+      // One notice's failure (PostgreSQL away) is not the others': it stays claimed and is tried again after CLAIM_MS.
+      const failed = outcomes.find((o) => o.status === 'rejected');
+      if (failed) throw failed.reason;
     },
   };
 }

@@ -29,7 +29,10 @@ const TYPES: Record<string, string> = {
   'index.html': 'text/html; charset=utf-8',
   'app.js': 'text/javascript; charset=utf-8',
   'inbox.js': 'text/javascript; charset=utf-8',
+  'push.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
+  // A service worker must come as JavaScript, from the origin, at the scope it controls (/).
+  'sw.js': 'text/javascript; charset=utf-8',
 };
 
 describe('the web page, served by the API from web/', () => {
@@ -44,7 +47,15 @@ describe('the web page, served by the API from web/', () => {
   });
 
   it.each(
-    Object.entries({ '/': 'index.html', '/index.html': 'index.html', '/app.js': 'app.js', '/inbox.js': 'inbox.js', '/style.css': 'style.css' }),
+    Object.entries({
+      '/': 'index.html',
+      '/index.html': 'index.html',
+      '/app.js': 'app.js',
+      '/inbox.js': 'inbox.js',
+      '/push.js': 'push.js',
+      '/style.css': 'style.css',
+      '/sw.js': 'sw.js',
+    }),
   )('answers GET %s with web/%s, its content type and the security headers', async (route, file) => {
     const res = await api.fetch(route);
     expect(res.status).toBe(200);

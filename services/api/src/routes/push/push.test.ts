@@ -54,6 +54,12 @@ describe('push subscriptions', () => {
     };
     expect((await post(token.token, { endpoint: endpoint(), keys })).status).toBe(403);
     expect((await post(alice.token, { endpoint: endpoint(), keys: { p256dh: 'short', auth: keys.auth } })).status).toBe(400);
+    // The right length of base64url, but not what encryption needs: a compressed point, a secret of 17 bytes.
+    const compressed = Buffer.concat([Buffer.from([2]), randomBytes(64)]).toString('base64url');
+    expect((await post(alice.token, { endpoint: endpoint(), keys: { p256dh: compressed, auth: keys.auth } })).status).toBe(400);
+    expect(
+      (await post(alice.token, { endpoint: endpoint(), keys: { p256dh: keys.p256dh, auth: randomBytes(17).toString('base64url') } })).status,
+    ).toBe(400);
   });
 
   it('go to https endpoints outside private networks only, and not at all without VAPID keys', async () => {
