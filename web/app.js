@@ -591,7 +591,7 @@ async function startSession(user) {
   cursor = storedCursor(user.id); // after a reload of the page, resume where it was
   connect();
   refreshInbox();
-  void push.signedIn();
+  void push.signedIn(user.id);
   await loadHistory().catch((e) => showError(`could not load messages: ${e.message}`));
 }
 

@@ -3,7 +3,8 @@
 // VAPID key (GET /api/push/key); the subscription is removed on sign-out, while
 // the session still allows it.
 
-const SUBSCRIPTION_KEY = 'chat.push-subscription';
+/** Per user: another account signed in on this browser has subscriptions of its own. */
+const subscriptionKey = (/** @type {string} */ userId) => `chat.push-subscription.${userId}`;
 
 /** @param {string} base64url the VAPID public key */
 function keyBytes(base64url) {
@@ -22,9 +23,11 @@ export function createPushToggle({ button, api, onError }) {
   const supported = 'serviceWorker' in navigator && 'PushManager' in window && 'Notification' in window;
   /** @type {string | null} */
   let publicKey = null;
+  /** @type {string | null} */
+  let userId = null;
 
-  /** The id the API gave this browser's subscription, if it is on. */
-  const storedId = () => localStorage.getItem(SUBSCRIPTION_KEY);
+  /** The id the API gave this browser's subscription for the signed-in user, if it is on. */
+  const storedId = () => (userId ? localStorage.getItem(subscriptionKey(userId)) : null);
 
   function label() {
     button.textContent = storedId() ? 'Notifications on' : 'Notify me';
@@ -40,12 +43,12 @@ export function createPushToggle({ button, api, onError }) {
       applicationServerKey: keyBytes(/** @type {string} */ (publicKey)),
     });
     const stored = await api('POST', '/api/push/subscriptions', subscription.toJSON());
-    localStorage.setItem(SUBSCRIPTION_KEY, stored.id);
+    if (userId) localStorage.setItem(subscriptionKey(userId), stored.id);
   }
 
   async function turnOff() {
     const id = storedId();
-    localStorage.removeItem(SUBSCRIPTION_KEY);
+    if (userId) localStorage.removeItem(subscriptionKey(userId));
     if (id) await api('DELETE', `/api/push/subscriptions/${encodeURIComponent(id)}`).catch(() => {});
     const registration = await navigator.serviceWorker.getRegistration();
     await (await registration?.pushManager.getSubscription())?.unsubscribe();
@@ -66,13 +69,23 @@ export function createPushToggle({ button, api, onError }) {
   });
 
   return {
-    /** After sign-in: offer the button if push can work here. */
-    async signedIn() {
+    /**
+     * After sign-in: offer the button if push can work here, showing whether it is
+     * on (a subscription the server dropped, say after the push service expired it, is not).
+     * @param {string} id the signed-in user's id
+     */
+    async signedIn(id) {
+      userId = id;
       if (!supported) return;
       publicKey = await api('GET', '/api/push/key').then(
         (/** @type {{ public_key: string }} */ body) => body.public_key,
         () => null,
       );
+      const known = storedId();
+      if (publicKey !== null && known) {
+        const { subscriptions } = await api('GET', '/api/push/subscriptions').catch(() => ({ subscriptions: [{ id: known }] }));
+        if (!subscriptions.some((/** @type {{ id: string }} */ s) => s.id === known)) localStorage.removeItem(subscriptionKey(id));
+      }
       button.hidden = publicKey === null;
       label();
     },
