@@ -12,7 +12,7 @@ import type { HealthReport } from '@chat/shared/health';
 import { createLimiter, createProxyTrust } from '@chat/shared/limits';
 import type { Logger } from '@chat/shared/logger';
 import type { Metrics } from '@chat/shared/metrics';
-import { HTTP_STATUS, presentHealth, presentLiveness, presentReadiness } from '@chat/shared/presenters';
+import { HTTP_STATUS, healthAnswer } from '@chat/shared/presenters';
 import { createPresenceReader, createPresenceWriter } from '@chat/shared/presence';
 import { createCommands } from './connection/commands.ts';
 import type { Connection } from './connection/connection.ts';
@@ -180,15 +180,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const reply = (status: number, body: object) => {
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     };
-    if (req.method === 'GET' && path === '/health/live') return reply(200, presentLiveness());
-    if (req.method === 'GET' && path === '/health/ready') {
-      const body = presentReadiness(await deps.health(), closing);
-      return reply(body.status === 'ready' ? 200 : 503, body);
-    }
-    if (req.method === 'GET' && path === '/health') {
-      const report = await deps.health();
-      return reply(report.healthy ? 200 : 503, presentHealth(report, { gateway_id: config.gatewayId }));
-    }
+    const health =
+      req.method === 'GET'
+        ? await healthAnswer(path ?? '', { health: deps.health, draining: closing, replica: { gateway_id: config.gatewayId } })
+        : undefined;
+    if (health) return reply(health.status, health.body);
     if (path === PLAIN_WS_PATH) return reply(426, { error: 'this endpoint speaks WebSocket only', code: 'upgrade_required' });
     reply(404, { error: 'not found', code: 'not_found' });
   }

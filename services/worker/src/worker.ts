@@ -7,7 +7,7 @@ import { createPushQueue, createTargetGuard, createWebhookQueue, type Lookup } f
 import type { Logger } from '@chat/shared/logger';
 import type { Metrics } from '@chat/shared/metrics';
 import type { PresenceReader } from '@chat/shared/presence';
-import { presentHealth, presentLiveness, presentReadiness } from '@chat/shared/presenters';
+import { healthAnswer } from '@chat/shared/presenters';
 import { createLoop, type Loop } from './loop.ts';
 import { createPushReader } from './push/reader.ts';
 import { createPushSender } from './push/sender.ts';
@@ -78,22 +78,13 @@ export function createWorker(deps: WorkerDeps): Worker {
 
   let closing = false;
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? '').split('?')[0];
+    const path = (req.url ?? '').split('?')[0] ?? '';
     const reply = (status: number, body: object) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-    if (req.method !== 'GET') return reply(405, { error: 'method not allowed', code: 'bad_request' });
-    if (path === '/health/live') return reply(200, presentLiveness());
-    if (path === '/health/ready' || path === '/health') {
-      deps.health().then(
-        (report) => {
-          if (path === '/health') return reply(report.healthy ? 200 : 503, presentHealth(report, { worker_id: config.workerId }));
-          const body = presentReadiness(report, closing);
-          reply(body.status === 'ready' ? 200 : 503, body);
-        },
-        () => reply(503, { status: 'unhealthy' }),
-      );
-      return;
-    }
-    reply(404, { error: 'not found', code: 'not_found' });
+    const answer =
+      req.method === 'GET'
+        ? healthAnswer(path, { health: deps.health, draining: closing, replica: { worker_id: config.workerId } })
+        : Promise.resolve(undefined);
+    void answer.then((health) => (health ? reply(health.status, health.body) : reply(404, { error: 'not found', code: 'not_found' })));
   });
 
   return {

@@ -103,6 +103,11 @@ function claimsOf(row: AccessTokenRow & { username: string }): TokenClaims {
   return { id: row.user_id, username: row.username, jti: `pat:${row.id}`, iat, exp, scopes: row.scopes };
 }
 
+/** The users `actor` manages tokens, webhooks and the like for: themself and their bots. */
+export async function managedUsers(db: Kysely<DB>, actor: Actor): Promise<string[]> {
+  return [actor.id, ...(await listBots(db, actor.id)).map((b) => b.id)];
+}
+
 export function createAccessTokens(deps: {
   db: Kysely<DB>;
   revocations: Pick<RevocationList, 'revoke'>;
@@ -115,10 +120,6 @@ export function createAccessTokens(deps: {
   const tokenId = id('token id');
 
   /** The users the caller manages tokens for: themself and their bots. */
-  async function managed(actor: Actor): Promise<string[]> {
-    return [actor.id, ...(await listBots(db, actor.id)).map((b) => b.id)];
-  }
-
   async function mint(actor: Actor, userId: string, name: string, scopes: readonly string[], expiresIn: number | undefined) {
     const token = ACCESS_TOKEN_PREFIX + randomBytes(32).toString('base64url');
     const row = await insertAccessToken(db, {
@@ -150,19 +151,19 @@ export function createAccessTokens(deps: {
       requireSession(actor);
       const input = parseInput(createTokenInput, raw, 'invalid token request');
       const userId = input.user_id ?? actor.id;
-      if (!(await managed(actor)).includes(userId)) throw notFound('bot');
+      if (!(await managedUsers(db, actor)).includes(userId)) throw notFound('bot');
       await deps.createLimit?.consume(actor.id);
       return mint(actor, userId, input.name, input.scopes, input.expires_in);
     },
 
     async list(actor) {
       requireSession(actor);
-      return (await listAccessTokens(db, await managed(actor))).map(present);
+      return (await listAccessTokens(db, await managedUsers(db, actor))).map(present);
     },
 
     async revoke(actor, rawId) {
       requireSession(actor);
-      const removed = await deleteAccessToken(db, parseInput(tokenId, rawId, 'invalid token id'), await managed(actor));
+      const removed = await deleteAccessToken(db, parseInput(tokenId, rawId, 'invalid token id'), await managedUsers(db, actor));
       if (!removed) throw notFound('token');
       const jti = `pat:${removed.id}`;
       // Refused on every replica from now on (the verified cache included), and its sockets closed.

@@ -24,7 +24,11 @@ export type { Attempt, LeasedWebhook };
 export interface WebhookQueue {
   head(): Promise<number>;
   lease(token: string, leaseMs: number, limit: number): Promise<LeasedWebhook[]>;
-  /** The payloads of the owner's log entries in (after, upTo], at most `limit` entries read; `read` is how far that read reached. */
+  /**
+   * The events the webhook hears among its owner's log entries in (after, upTo]
+   * (its event types, its conversation), at most `limit` entries read; `read`
+   * is how far that read reached, so what it does not hear is passed over.
+   */
   pending(hook: LeasedWebhook, after: number, upTo: number, limit: number): Promise<{ events: WebhookPayload[]; read: number }>;
   acknowledge(hook: LeasedWebhook, token: string, leaseMs: number, attempt: Attempt): Promise<boolean>;
   fail(
@@ -38,6 +42,9 @@ export interface WebhookQueue {
   prune(ageMs: number, limit: number): Promise<number>;
 }
 
+const hears = (hook: LeasedWebhook, event: WebhookPayload) =>
+  hook.events.includes(event.type) && (hook.conversation === null || hook.conversation === event.conversation);
+
 export function createWebhookQueue(db: Kysely<DB>): WebhookQueue {
   return {
     head: () => logHead(db),
@@ -50,7 +57,8 @@ export function createWebhookQueue(db: Kysely<DB>): WebhookQueue {
       );
       // A short read has seen everything the owner may see up to `upTo`.
       const read = entries.length < limit ? upTo : (entries.at(-1)?.seq ?? upTo);
-      return { events: entries.map((e) => buildPayload(hook.id, hook.owner_id, e, changes.get(e.seq))), read };
+      const events = entries.map((e) => buildPayload(hook.id, hook.owner_id, e, changes.get(e.seq)));
+      return { events: events.filter((event) => hears(hook, event)), read };
     },
     acknowledge: (hook, token, leaseMs, attempt) => acknowledge(db, hook.id, token, leaseMs, attempt),
     fail: (hook, token, attempt, opts) => recordFailure(db, hook.id, token, attempt, opts),

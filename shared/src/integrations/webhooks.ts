@@ -1,6 +1,5 @@
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import { listBots } from '../db/queries/access-tokens.ts';
 import { findRoomAsMember } from '../db/queries/rooms.ts';
 import { findUserById } from '../db/queries/users.ts';
 import {
@@ -15,6 +14,7 @@ import {
   type WebhookRow,
 } from '../db/queries/webhooks.ts';
 import type { DB } from '../db/schema.ts';
+import { managedUsers } from '../auth/access-tokens.ts';
 import { requireSession } from '../auth/scopes.ts';
 import { conversationRef, id, pageLimit } from '../chat/schemas.ts';
 import { conflict, forbidden, notFound } from '../errors.ts';
@@ -130,14 +130,10 @@ export function createWebhookService(deps: {
   const { db } = deps;
   const webhookId = id('webhook id');
 
-  async function managed(actor: Actor): Promise<string[]> {
-    return [actor.id, ...(await listBots(db, actor.id)).map((b) => b.id)];
-  }
-
   async function own(actor: Actor, rawId: unknown): Promise<{ id: string; owners: string[]; row: WebhookRow }> {
     requireSession(actor);
     const id = parseInput(webhookId, rawId, 'invalid webhook id');
-    const owners = await managed(actor);
+    const owners = await managedUsers(db, actor);
     const row = await findWebhook(db, id, owners);
     if (!row) throw notFound('webhook');
     return { id, owners, row };
@@ -147,7 +143,7 @@ export function createWebhookService(deps: {
     async create(actor, raw) {
       requireSession(actor);
       const input = parseInput(createWebhookInput, raw, 'invalid webhook');
-      const owners = await managed(actor);
+      const owners = await managedUsers(db, actor);
       const ownerId = input.user_id ?? actor.id;
       if (!owners.includes(ownerId)) throw forbidden('you can add webhooks for yourself and your bots only');
       const url = deps.guard.checkUrl(input.url);
@@ -180,7 +176,7 @@ export function createWebhookService(deps: {
 
     async list(actor) {
       requireSession(actor);
-      return (await listWebhooks(db, await managed(actor))).map(present);
+      return (await listWebhooks(db, await managedUsers(db, actor))).map(present);
     },
 
     async get(actor, rawId) {

@@ -20,3 +20,24 @@ export const presentReadiness = (report: HealthReport, draining: boolean, now = 
   draining,
   timestamp: now.toISOString(),
 });
+
+/**
+ * The health answers of a service on its own node:http listener (gateway,
+ * worker): `/health`, `/health/live`, `/health/ready`, or undefined for any
+ * other path. The API answers the same through its Hono routes.
+ */
+export async function healthAnswer(
+  path: string,
+  deps: { health: () => Promise<HealthReport>; draining: boolean; replica: Record<string, string> },
+): Promise<{ status: number; body: object } | undefined> {
+  if (path === '/health/live') return { status: 200, body: presentLiveness() };
+  if (path === '/health/ready') {
+    const body = presentReadiness(await deps.health(), deps.draining);
+    return { status: body.status === 'ready' ? 200 : 503, body };
+  }
+  if (path === '/health') {
+    const report = await deps.health();
+    return { status: report.healthy ? 200 : 503, body: presentHealth(report, deps.replica) };
+  }
+  return undefined;
+}

@@ -15,9 +15,6 @@ export interface WebhookDeliverer {
   drain(): Promise<void>;
 }
 
-const hears = (hook: LeasedWebhook, event: WebhookPayload) =>
-  hook.events.includes(event.type) && (hook.conversation === null || hook.conversation === event.conversation);
-
 /**
  * Delivers each webhook's part of the commit-ordered log, in log order, at
  * least once. A webhook is leased to one worker at a time (a PostgreSQL row,
@@ -84,10 +81,8 @@ export function createWebhookDeliverer(deps: {
       const { events, read } = await queue.pending(hook, cursor, head, BATCH);
       for (const event of events) {
         if (draining) break;
-        if (hears(hook, event)) {
-          if (!(await attempt(hook, token, failures, event))) return;
-          failures = 0;
-        }
+        if (!(await attempt(hook, token, failures, event))) return;
+        failures = 0;
         cursor = event.seq;
       }
       if (!draining) cursor = read;
