@@ -1,6 +1,5 @@
 import { Hono } from 'hono';
 import { except } from 'hono/combine';
-import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import type { AccessTokens, Accounts, Authenticator } from '@chat/shared/auth';
 import type { ConversationService, MessageService, RoomService, UploadService, UserDirectory } from '@chat/shared/chat';
@@ -11,6 +10,7 @@ import type { Logger } from '@chat/shared/logger';
 import type { Metrics } from '@chat/shared/metrics';
 import type { AppEnv } from './env.ts';
 import { requireAuth } from './middleware/auth.ts';
+import { bodyLimit } from './middleware/body-limit.ts';
 import { resolveClientAddress } from './middleware/client-address.ts';
 import { csrfGuard } from './middleware/csrf.ts';
 import { onBodyTooLarge, onError, onNotFound } from './middleware/errors.ts';
