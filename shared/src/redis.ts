@@ -75,7 +75,7 @@ class TimedCluster extends Cluster {
  * a REST send reached its receiver 2.91 -> 2.23 ms at p50 and 9.6 -> 3.4 ms at
  * 500 msg/s. Everything else keeps sharing round trips, which is what carries
  * flat-out sends and connect storms: with auto-pipelining off altogether,
- * REST at 1000 msg/s queued up to five times longer.
+ * REST at 1000 msg/s queued about five times longer.
  */
 export const IMMEDIATE_COMMANDS = ['mget', 'rlflxIncr', 'chatRouter_route'] as const;
 
