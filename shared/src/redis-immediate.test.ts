@@ -1,9 +1,10 @@
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rooms } from './events/rooms.ts';
 import { createRedisRouter } from './events/router/index.ts';
 import { createLimiter } from './limits/rate-limits.ts';
 import { createLogger } from './logger.ts';
-import { closeRedis, createRedisClient, IMMEDIATE_COMMANDS, type RedisClient } from './redis.ts';
+import { closeRedis, createRedisClient, IMMEDIATE_COMMANDS } from './redis.ts';
 import { messageFixture } from './testing/messages.ts';
 import { deletePrefix, TEST_REDIS_URL, uniquePrefix } from './testing/redis.ts';
 
@@ -16,14 +17,15 @@ const logger = createLogger({ level: 'silent', service: 'redis-immediate-test' }
 
 describe('commands sent at once (IMMEDIATE_COMMANDS)', () => {
   const prefix = uniquePrefix();
-  let client: RedisClient;
+  // A single node: the same options as a cluster's, and one connection whose commands can be watched.
+  let client: Redis;
   const sent: string[] = [];
 
   beforeAll(async () => {
-    client = createRedisClient({ url: TEST_REDIS_URL, cluster: undefined, commandTimeoutMs: 5_000 });
+    client = createRedisClient({ url: TEST_REDIS_URL, cluster: undefined, commandTimeoutMs: 5_000 }) as Redis;
     await client.ping();
     const send = client.sendCommand.bind(client);
-    client.sendCommand = (...args: Parameters<RedisClient['sendCommand']>) => {
+    client.sendCommand = (...args: Parameters<Redis['sendCommand']>) => {
       sent.push(args[0].name);
       return send(...args);
     };
