@@ -1,20 +1,11 @@
-import { sql } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { Executor } from '../database.ts';
-
-export interface WebhookRow {
-  id: string;
-  owner_id: string;
-  url: string;
-  events: string[];
-  conversation: string | null;
-  status: 'active' | 'paused';
-  failures: number;
-  last_error: string | null;
-  paused_at: Date | null;
-  created_at: Date;
-}
+import type { WebhookDeliveriesTable, WebhooksTable } from '../schema.ts';
 
 const COLUMNS = ['id', 'owner_id', 'url', 'events', 'conversation', 'status', 'failures', 'last_error', 'paused_at', 'created_at'] as const;
+
+/** A webhook as its owner sees it: everything but its secret, cursor and lease. */
+export type WebhookRow = Pick<Selectable<WebhooksTable>, (typeof COLUMNS)[number]>;
 
 export async function insertWebhook(
   db: Executor,
@@ -68,25 +59,13 @@ export async function resumeWebhook(db: Executor, id: string, ownerIds: readonly
     .executeTakeFirst();
 }
 
-export interface DeliveryRow {
-  id: string;
-  event_id: string;
-  seq: string;
-  event: string;
-  attempt: number;
-  outcome: 'delivered' | 'failed';
-  status_code: number | null;
-  error: string | null;
-  duration_ms: number;
-  created_at: Date;
-}
+/** One recorded attempt, as its webhook's owner reads them. */
+export type DeliveryRow = Omit<Selectable<WebhookDeliveriesTable>, 'webhook_id'>;
+const DELIVERY_COLUMNS = ['id', 'event_id', 'seq', 'event', 'attempt', 'outcome', 'status_code', 'error', 'duration_ms', 'created_at'] as const;
 
 /** A webhook's attempts, newest first, before attempt `before` (an id) when given. */
 export async function listDeliveries(db: Executor, webhookId: string, limit: number, before?: string): Promise<DeliveryRow[]> {
-  let query = db
-    .selectFrom('webhook_deliveries')
-    .select(['id', 'event_id', 'seq', 'event', 'attempt', 'outcome', 'status_code', 'error', 'duration_ms', 'created_at'])
-    .where('webhook_id', '=', webhookId);
+  let query = db.selectFrom('webhook_deliveries').select(DELIVERY_COLUMNS).where('webhook_id', '=', webhookId);
   if (before !== undefined) query = query.where('id', '<', before);
   return query.orderBy('id', 'desc').limit(limit).execute();
 }
