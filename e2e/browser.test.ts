@@ -2,7 +2,7 @@ import { createECDH } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { deletePrefix, pdfFile, pngFile, uniquePrefix } from '@chat/shared/testing';
 import type { RunningCluster } from '../scripts/cluster/cluster.ts';
@@ -88,9 +88,9 @@ interface SocketRecord {
   closeCode?: number;
 }
 
-/** A page of its own, with what it did recorded as the browser saw it. */
-async function openPage() {
-  const page = await browser.newPage();
+/** A page of its own (in `context` when given), with what it did recorded as the browser saw it. */
+async function openPage(context?: BrowserContext) {
+  const page = await (context ?? browser).newPage();
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
   // Every socket the page opens, with the frames it received.
@@ -500,15 +500,7 @@ describe('the web page', () => {
     const context = await browser.newContext();
     try {
       await context.grantPermissions(['notifications'], { origin: PAGE });
-      const page = await context.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (error) => errors.push(error.message));
-      const sockets: SocketRecord[] = [];
-      page.on('websocket', (ws) => {
-        const record: SocketRecord = { url: new URL(ws.url()), frames: [], closed: false };
-        sockets.push(record);
-        ws.on('framereceived', ({ payload }) => record.frames.push(JSON.parse(String(payload)) as Frame));
-      });
+      const { page, errors, sockets } = await openPage(context);
       await signUp(page, `push_${crypto.randomUUID().slice(0, 8)}`, sockets);
       await expect.poll(() => page.isVisible('#notify'), { timeout: 10_000 }).toBe(true);
       expect(await page.textContent('#notify')).toBe('Notify me');
