@@ -18,7 +18,16 @@ export interface Sender {
   close(): void;
 }
 
-export function restSender(url: string, token: string, senderId: string, localAddress?: string): Sender {
+/**
+ * How a REST sender addresses one message (`body`), and who hears its answer's
+ * status once it comes (`answered`, before `done`): a section's own ledger.
+ */
+export type RestAddressing = (content: string) => { body: Record<string, unknown>; answered?: (status: number) => void };
+
+/** A global message, nothing booked. */
+const globalMessage: RestAddressing = (content) => ({ body: { content } });
+
+export function restSender(url: string, token: string, senderId: string, localAddress?: string, address = globalMessage): Sender {
   const poster = createPoster({ url, token, senderId, localAddress });
   let ok = 0;
   let failed = 0;
@@ -26,12 +35,14 @@ export function restSender(url: string, token: string, senderId: string, localAd
   return {
     kind: 'rest',
     send(content, done) {
+      const { body, answered } = address(content);
       pending++;
-      void poster.post(JSON.stringify({ content })).then((status) => {
+      void poster.post(JSON.stringify(body)).then((status) => {
         pending--;
         const stored = status >= 200 && status < 300;
         if (stored) ok++;
         else failed++;
+        answered?.(status);
         done?.(stored);
       });
     },

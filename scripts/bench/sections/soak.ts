@@ -2,10 +2,9 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { metricSample } from '@chat/shared/testing';
 import { parseBenchContent } from '../clients/content.ts';
-import { createPoster } from '../clients/http.ts';
 import { openLoop } from '../clients/open-loop.ts';
 import { startReceivers, type ChurnResult, type ReceiverPool, type ReceiverSpec } from '../clients/receiver-pool.ts';
-import type { Sender } from '../clients/senders.ts';
+import { restSender, type Sender } from '../clients/senders.ts';
 import { REDIS_URL } from '../cluster.ts';
 import { mdTable, ms, num } from '../format.ts';
 import { memStatus, type MemStatus } from '../proc.ts';
@@ -87,38 +86,27 @@ function directSender(
   globalEvery: number,
   localAddress: string,
 ): Sender {
-  const poster = createPoster({ url, token: user.token, senderId: user.id, localAddress });
-  let ok = 0;
-  let failed = 0;
-  let pending = 0;
-  return {
-    kind: 'rest',
-    send(content) {
-      const parsed = parseBenchContent(content);
-      const ledger = parsed && ledgers.get(parsed.tag);
-      if (!parsed || !ledger) throw new Error(`no ledger for ${content.slice(0, 40)}`);
-      const to = parsed.seq % globalEvery === 0 ? -1 : Math.floor(Math.random() * receivers.length);
-      const body = to < 0 ? { content } : { content, recipient: (receivers[to] as BenchUser).username };
-      pending++;
-      ledger.pending++;
-      void poster.post(JSON.stringify(body)).then((status) => {
-        pending--;
+  return restSender(url, user.token, user.id, localAddress, (content) => {
+    const parsed = parseBenchContent(content);
+    const ledger = parsed && ledgers.get(parsed.tag);
+    if (!parsed || !ledger) throw new Error(`no ledger for ${content.slice(0, 40)}`);
+    const to = parsed.seq % globalEvery === 0 ? -1 : Math.floor(Math.random() * receivers.length);
+    ledger.pending++;
+    return {
+      body: to < 0 ? { content } : { content, recipient: (receivers[to] as BenchUser).username },
+      answered(status) {
         ledger.pending--;
         if (status >= 200 && status < 300) {
-          ok++;
           ledger.stored++;
           if (to < 0) ledger.globals++;
           else ledger.direct[to] = (ledger.direct[to] ?? 0) + 1;
         } else {
-          failed++;
           ledger.failed++;
           ledger.failedBy[status] = (ledger.failedBy[status] ?? 0) + 1;
         }
-      });
-    },
-    counts: () => ({ ok, failed, pending }),
-    close: () => poster.close(),
-  };
+      },
+    };
+  });
 }
 
 async function serviceMemory(ctx: BenchContext, name: (typeof SERVICES)[number]): Promise<NodeMemory | undefined> {

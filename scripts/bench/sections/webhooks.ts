@@ -7,9 +7,8 @@ import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { metricSample } from '@chat/shared/testing';
 import { parseBenchContent } from '../clients/content.ts';
-import { createPoster } from '../clients/http.ts';
 import { openLoop, type OpenLoopResult } from '../clients/open-loop.ts';
-import type { Sender } from '../clients/senders.ts';
+import { restSender, type Sender } from '../clients/senders.ts';
 import type { Taken, WebhookReceipt } from '../clients/webhook-receiver.ts';
 import { cpuBetween, cpuTable, sampleCpu, type CpuUse } from '../cpu.ts';
 import { mdTable, ms, num } from '../format.ts';
@@ -152,32 +151,21 @@ interface Ledger {
 
 /** A REST sender of direct messages to the recipient `recipientOf` names, booked in the ledger once answered. */
 function directSender(url: string, user: BenchUser, users: BenchUser[], ledger: Ledger, localAddress: string): Sender {
-  const poster = createPoster({ url, token: user.token, senderId: user.id, localAddress });
-  let ok = 0;
-  let failed = 0;
-  let pending = 0;
-  return {
-    kind: 'rest',
-    send(content) {
-      const n = parseBenchContent(content)?.seq ?? Number.NaN;
-      const recipient = users[recipientOf(n, users.length)] as BenchUser;
-      pending++;
-      ledger.lastSentAt = nowMs();
-      void poster.post(JSON.stringify({ content, recipient: recipient.id })).then((status) => {
-        pending--;
-        if (status >= 200 && status < 300) {
-          ok++;
-          ledger.stored.push(n);
-        } else {
-          failed++;
+  return restSender(url, user.token, user.id, localAddress, (content) => {
+    const n = parseBenchContent(content)?.seq ?? Number.NaN;
+    const recipient = users[recipientOf(n, users.length)] as BenchUser;
+    ledger.lastSentAt = nowMs();
+    return {
+      body: { content, recipient: recipient.id },
+      answered(status) {
+        if (status >= 200 && status < 300) ledger.stored.push(n);
+        else {
           ledger.failed++;
           ledger.failedBy[status] = (ledger.failedBy[status] ?? 0) + 1;
         }
-      });
-    },
-    counts: () => ({ ok, failed, pending }),
-    close: () => poster.close(),
-  };
+      },
+    };
+  });
 }
 
 export interface WebhookPass {
